@@ -1,0 +1,114 @@
+"""HTTP plumbing shared by every route: JSON bodies, errors, auth, correlation ids."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import (
+    FieldProblem,
+    HeraldError,
+    InvalidInput,
+    MalformedRequest,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from bot.logs import correlation_id
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def error_response(
+    status: int, message: str, details: list[dict[str, str]] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"error": message, "details": details or []}
+    cid = correlation_id.get()
+    if cid:
+        body["correlation_id"] = cid
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def correlation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    cid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    token = correlation_id.set(cid)
+    try:
+        response = await handler(request)
+        response.headers["X-Request-Id"] = cid
+        return response
+    finally:
+        correlation_id.reset(token)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place errors become responses: domain errors say what to fix; bugs get an id."""
+    try:
+        return await handler(request)
+    except HeraldError as exc:
+        return error_response(exc.status, exc.message, [d.as_dict() for d in exc.details])
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return error_response(500, "internal error; quote the correlation id when reporting it")
+
+
+def require_bearer(request: web.Request, expected: str | None) -> None:
+    """Constant-time bearer token check."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if expected is None or scheme.lower() != "bearer" or not token:
+        raise Unauthorized(
+            "missing bearer token; send 'Authorization: Bearer <HERALD_INGEST_TOKEN>'"
+        )
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise Unauthorized("invalid bearer token")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    if request.content_type not in ("application/json", ""):
+        raise UnsupportedMediaType(
+            f"expected Content-Type application/json, got {request.content_type}"
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            "request body must be a JSON object",
+            details=[FieldProblem("(root)", "expected an object")],
+        )
+    return data
+
+
+def parse_model(model: type[ModelT], data: dict[str, Any]) -> ModelT:
+    """Validate `data`, listing every bad field by its path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [FieldProblem(_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        raise InvalidInput(f"{len(problems)} invalid field(s)", details=problems) from exc
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"

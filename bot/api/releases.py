@@ -1,0 +1,98 @@
+"""The ingest API: manifests in, lifecycle events in, releases out (DESIGN.md interfaces)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.api.http import parse_model, read_json_object, require_bearer
+from bot.deps import DEPS, Deps
+from bot.domain.events import EventRequest
+from bot.domain.manifest import Manifest
+from bot.domain.ports import ConcurrentWrite, Ledger
+from bot.domain.recording import Outcome, record_event, register_release
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.store.queries import get_release_detail, list_releases, release_view
+from bot.store.tables import ReleaseRow
+
+MAX_ATTEMPTS = 3
+
+
+async def post_release(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    manifest = parse_model(Manifest, await read_json_object(request))
+    outcome = await _run(
+        deps, lambda ledger: register_release(ledger=ledger, manifest=manifest, now=deps.clock())
+    )
+    return await _outcome_response(deps, outcome)
+
+
+async def post_event(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    release_id = request.match_info["release_id"]
+    data = await read_json_object(request)
+    event_request = parse_model(EventRequest, data)
+    outcome = await _run(
+        deps,
+        lambda ledger: record_event(
+            ledger=ledger, release_id=release_id, request=event_request, now=deps.clock()
+        ),
+    )
+    return await _outcome_response(deps, outcome)
+
+
+async def get_release(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    release_id = request.match_info["release_id"]
+    detail = await get_release_detail(database=deps.database, release_id=release_id)
+    if detail is None:
+        raise NotFound(f"no release with id {release_id}")
+    return web.json_response(detail)
+
+
+async def get_releases(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    query = request.query
+    raw_limit = query.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+        raise InvalidInput("limit must be a whole number from 1 to 500")
+    releases = await list_releases(
+        database=deps.database,
+        service=query.get("service"),
+        env=query.get("env"),
+        limit=int(raw_limit),
+    )
+    return web.json_response({"releases": releases})
+
+
+def _authorized(request: web.Request) -> Deps:
+    deps = request.app[DEPS]
+    token = deps.settings.ingest_token
+    require_bearer(request, token.get_secret_value() if token else None)
+    return deps
+
+
+async def _run(deps: Deps, use_case: Callable[[Ledger], Awaitable[Outcome]]) -> Outcome:
+    """Run a use case in one transaction, again if a concurrent writer got there first."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            async with deps.ledgers() as ledger:
+                return await use_case(ledger)
+        except ConcurrentWrite:
+            continue
+    raise Conflict("the release changed while this request was applied; send it again")
+
+
+async def _outcome_response(deps: Deps, outcome: Outcome) -> web.Response:
+    async with deps.database.transaction() as session:
+        row = await session.get(ReleaseRow, outcome.release.id)
+        assert row is not None
+        release = release_view(row)
+    body: dict[str, Any] = {
+        "release": release,
+        "event": outcome.event.payload.flat(),
+        "created": outcome.created,
+    }
+    return web.json_response(body, status=201 if outcome.created else 200)

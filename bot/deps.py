@@ -1,0 +1,34 @@
+"""What request handlers and workers share, stored on the aiohttp app under a typed key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.catalog import Catalog
+from bot.settings import Settings
+from bot.slack.delivery import SlackDelivery
+from bot.store.database import Database
+from bot.store.ledger import LedgerFactory
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    catalog: Catalog
+    database: Database
+    ledgers: LedgerFactory
+    slack: AsyncWebClient
+    delivery: SlackDelivery
+    clock: Callable[[], datetime]
+
+
+DEPS = web.AppKey("herald_deps", Deps)

@@ -1,0 +1,137 @@
+"""The release manifest CI posts: the source of truth for a release (DESIGN.md §1)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Token = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=128)
+]
+ReleaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+
+
+def _http_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL")
+    if any(ch in value for ch in " <>|\n\r\t"):
+        raise ValueError("must not contain spaces, '<', '>' or '|'")
+    return value
+
+
+Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_http_url)]
+
+
+class Risk(StrEnum):
+    STANDARD = "standard"
+    NORMAL = "normal"
+    EMERGENCY = "emergency"
+
+
+class _Open(BaseModel):
+    """Unknown fields are kept, not rejected (DESIGN.md §1)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class GitRef(_Open):
+    repo: Text
+    commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{4,64}$")]
+    tag: Text | None = None
+    committed_at: AwareDatetime | None = None
+
+
+class Change(_Open):
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+    scope: Annotated[str, StringConstraints(max_length=64)] | None = None
+    summary: Text
+    issues: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    breaking: bool = False
+    committed_at: AwareDatetime | None = None
+
+
+class Rollback(_Open):
+    to_version: Text | None = None
+    strategy: Text | None = None
+
+
+class Manifest(_Open):
+    """A release manifest as CI sends it."""
+
+    id: ReleaseId
+    version: Token
+    env: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    service: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")] | None = None
+    git: GitRef
+    changes: list[Change] = Field(default_factory=list, max_length=1000)
+    flags: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=200
+    )
+    rollback: Rollback | None = None
+    owner: Token
+    created_at: AwareDatetime
+    risk: Risk | None = None
+    links: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], Url] = Field(
+        default_factory=dict, max_length=20
+    )
+    customer_visible: list[Text] = Field(default_factory=list, max_length=100)
+    support: list[Text] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _derive_service(self) -> Manifest:
+        if self.service is None:
+            derived = service_from_repo(self.git.repo)
+            object.__setattr__(self, "service", derived)
+        return self
+
+    @property
+    def service_name(self) -> str:
+        assert self.service is not None  # filled by _derive_service
+        return self.service
+
+    def earliest_commit_at(self) -> datetime | None:
+        """The oldest commit time the manifest names, for lead time."""
+        stamps = [c.committed_at for c in self.changes if c.committed_at]
+        if self.git.committed_at:
+            stamps.append(self.git.committed_at)
+        return min(stamps) if stamps else None
+
+    def all_issues(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for change in self.changes:
+            seen.update(dict.fromkeys(change.issues))
+        return list(seen)
+
+    def canonical(self) -> dict[str, Any]:
+        """The manifest as JSON-ready data with the derived service filled in."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def digest(self) -> str:
+        """A stable fingerprint: the same manifest posted twice has the same digest."""
+        raw = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def service_from_repo(repo: str) -> str:
+    """`github.com/acme/webapp` (or a URL, or `….git`) → `webapp`."""
+    tail = repo.rstrip("/").rsplit("/", 1)[-1]
+    tail = tail.removesuffix(".git").lower()
+    return tail or "unknown"

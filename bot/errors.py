@@ -1,0 +1,76 @@
+"""Herald's error hierarchy: translated at the edges, handled in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FieldProblem:
+    """One bad field in a request: where it is and what is wrong with it."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class HeraldError(Exception):
+    """Base of every error Herald raises on purpose. `message` is safe to show a user."""
+
+    status = 500
+
+    def __init__(self, message: str, *, details: Sequence[FieldProblem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(HeraldError):
+    """The request is well-formed JSON but violates the schema."""
+
+    status = 422
+
+
+class MalformedRequest(HeraldError):
+    """The request cannot be read at all (not JSON, wrong content type)."""
+
+    status = 400
+
+
+class UnsupportedMediaType(HeraldError):
+    status = 415
+
+
+class Unauthorized(HeraldError):
+    status = 401
+
+
+class NotFound(HeraldError):
+    status = 404
+
+
+class Conflict(HeraldError):
+    """The request contradicts what Herald already recorded."""
+
+    status = 409
+
+
+@dataclass
+class IntegrationError(Exception):
+    """A call to an outside system failed. `retryable` says whether trying again may help."""
+
+    service: str
+    message: str
+    retryable: bool = True
+    retry_after: float | None = None
+    ambiguous: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.message}"

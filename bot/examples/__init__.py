@@ -1,0 +1,13 @@
+"""Example inputs shipped with Herald: the DESIGN.md manifest, used by the demo and the tests."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+
+def example_manifest() -> dict[str, Any]:
+    data = json.loads((files(__package__) / "release-manifest.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data

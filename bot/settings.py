@@ -1,0 +1,65 @@
+"""One settings object, built once in main and passed down. Nothing reads it at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
+PLACEHOLDERS = frozenset({"changeme", "changethis", "xoxb-your-token", "secret", "todo"})
+
+
+def _env(name: str) -> Any:
+    """A field read from the stable environment name, or from its field name in tests."""
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Herald's settings. Environment names are a stable interface (DESIGN.md)."""
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, validation_alias=_env("SLACK_API_URL"))
+    feed_channel: str | None = Field(None, validation_alias=_env("HERALD_FEED_CHANNEL"))
+    ops_channel: str | None = Field(None, validation_alias=_env("HERALD_OPS_CHANNEL"))
+    database_url: str = Field("sqlite:///herald.db", validation_alias=_env("HERALD_DATABASE_URL"))
+    config_path: Path | None = Field(None, validation_alias=_env("HERALD_CONFIG"))
+    ingest_token: SecretStr | None = Field(None, validation_alias=_env("HERALD_INGEST_TOKEN"))
+    port: int = Field(3000, ge=0, le=65535, validation_alias=_env("HERALD_PORT"))
+    host: str = Field("0.0.0.0", validation_alias=_env("HERALD_HOST"))
+    argocd_url: str | None = Field(None, validation_alias=_env("ARGOCD_URL"))
+    argocd_token: SecretStr | None = Field(None, validation_alias=_env("ARGOCD_TOKEN"))
+    prometheus_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
+    pagerduty_routing_key: SecretStr | None = Field(
+        None, validation_alias=_env("PAGERDUTY_ROUTING_KEY")
+    )
+    pagerduty_events_url: str = Field(
+        DEFAULT_PAGERDUTY_EVENTS_URL, validation_alias=_env("PAGERDUTY_EVENTS_URL")
+    )
+    log_level: str = Field("INFO", validation_alias=_env("HERALD_LOG_LEVEL"))
+    delivery_poll_seconds: float = Field(
+        1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")
+    )
+    slack_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias=_env("HERALD_SLACK_TIMEOUT_SECONDS")
+    )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def slack_base_url(self) -> str:
+        """slack_sdk joins method names onto the base URL, so it must end with a slash."""
+        url = self.slack_api_url
+        return url if url.endswith("/") else url + "/"

@@ -1,0 +1,192 @@
+"""Pure Block Kit builders for Herald's release messages (DESIGN.md §3). No I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.lifecycle import EventType
+from bot.domain.notices import MAX_CHANGES_INLINE
+from bot.domain.release import Notice, NoticeKind, Release
+from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
+
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 50
+EMOJI = {
+    EventType.PLANNED: ":calendar:",
+    EventType.STARTED: ":hourglass_flowing_sand:",
+    EventType.DEPLOYED: ":rocket:",
+    EventType.FAILED: ":warning:",
+    EventType.ROLLED_BACK: ":rewind:",
+    EventType.RECOVERED: ":white_check_mark:",
+}
+Message = dict[str, Any]
+
+
+def render_notice(notice: Notice) -> Message:
+    """The Slack message for a notice: blocks, a plain-text fallback and event metadata."""
+    if notice.kind is NoticeKind.DETAILS:
+        lines = detail_lines(notice.release)
+    elif notice.kind is NoticeKind.INCIDENT:
+        lines = [header_line(notice), *incident_lines(notice)]
+    else:
+        lines = [header_line(notice), *event_lines(notice)]
+    return {
+        "text": truncate("\n".join(lines), SECTION_LIMIT),
+        "blocks": sections(lines),
+        "metadata": {
+            "event_type": notice.payload.event.value.replace(".", "_"),
+            "event_payload": notice.payload.flat(),
+        },
+    }
+
+
+def header_line(notice: Notice) -> str:
+    """`:rocket: release.deployed | webapp | prod | v1.42.0 (rel-2025-10-02.3)`."""
+    release, event = notice.release, notice.payload.event
+    fields = (release.service, release.env, display_version(release.version))
+    text = " | ".join([event.value, *fields])
+    return f"{EMOJI[event]} {escape_mrkdwn(text)} ({escape_mrkdwn(release.id)})"
+
+
+def event_lines(notice: Notice) -> list[str]:
+    """The template lines under the header of a feed (or ops thread) event message."""
+    release, payload = notice.release, notice.payload
+    details = payload.details
+    owner = f"Owner: @{escape_mrkdwn(release.owner)}"
+    rollback = f"Rollback: {_version_or_na(release.rollback_target)}"
+    first: list[str]
+    match payload.event:
+        case EventType.PLANNED:
+            first = [owner, rollback]
+            if release.manifest.risk:
+                first.append(f"Risk: {release.manifest.risk.value}")
+        case EventType.DEPLOYED:
+            lead = details.get("lead_time_seconds")
+            first = [f"Lead time: {_duration_or_na(lead)}", owner, rollback]
+        case EventType.FAILED:
+            first = [f"Symptom: {_detail(details, 'symptom')}", owner, rollback]
+        case EventType.ROLLED_BACK:
+            target = details.get("to_version") or release.rollback_target
+            first = [f"Rolled back to: {_version_or_na(target)}", owner]
+        case EventType.RECOVERED:
+            first = [f"Time to recover: {_duration_or_na(details.get('mttr_seconds'))}", owner]
+        case _:
+            first = [owner, rollback]
+    if reason := details.get("reason"):
+        first.append(f"Reason: {escape_mrkdwn(str(reason))}")
+    return [f"- {' | '.join(first)}", changes_line(release), links_line(release, payload.links)]
+
+
+def incident_lines(notice: Notice) -> list[str]:
+    """The incident template that opens a failed release's thread in the ops channel."""
+    details, release = notice.payload.details, notice.release
+    commander = details.get("commander")
+    return [
+        f"- Symptom: {_detail(details, 'symptom')} | PagerDuty: {_detail(details, 'pagerduty')}",
+        f"- Blast radius: {_detail(details, 'blast_radius')} | Flag state: {_flag_state(notice)}",
+        f"- Next: {_detail(details, 'next')} | ETA: {_detail(details, 'eta')}",
+        f"- Incident commander: {_person(commander) if commander else 'unassigned'}"
+        f" | Owner: @{escape_mrkdwn(release.owner)}",
+    ]
+
+
+def changes_line(release: Release) -> str:
+    changes = release.manifest.changes
+    shown = [escape_mrkdwn(truncate(_change_text(c), 160)) for c in changes[:MAX_CHANGES_INLINE]]
+    more = len(changes) - len(shown)
+    text = "; ".join(shown) or "none listed"
+    if more > 0:
+        text += f"; …and {more} more (see thread)"
+    return f"- Changes: {text}"
+
+
+def links_line(release: Release, links: dict[str, str]) -> str:
+    parts = []
+    if run := links.get("run"):
+        parts.append(f"run ▶️ {_link(run)}")
+    if notes := links.get("changelog") or links.get("notes"):
+        parts.append(f"notes 📝 {_link(notes)}")
+    issues = release.manifest.all_issues()
+    if issues:
+        parts.append(f"issues 🔗 {escape_mrkdwn(', '.join(issues[:10]))}")
+        if len(issues) > 10:
+            parts[-1] += f" …and {len(issues) - 10} more"
+    return f"- Links: {' | '.join(parts) or 'none'}"
+
+
+def detail_lines(release: Release) -> list[str]:
+    """The thread reply with what the feed template leaves out: every change, flags, links."""
+    manifest = release.manifest
+    lines = [f":page_facing_up: Details of {escape_mrkdwn(release.id)}"]
+    if manifest.changes:
+        lines.append(f"*Changes ({len(manifest.changes)})*")
+        lines += [f"• {escape_mrkdwn(truncate(_change_text(c), 300))}" for c in manifest.changes]
+    if manifest.flags:
+        lines.append(f"*Flags*: {escape_mrkdwn(', '.join(manifest.flags))}")
+    links = release.links()
+    if links:
+        lines.append(
+            "*Links*: " + " | ".join(f"{escape_mrkdwn(k)} {_link(v)}" for k, v in links.items())
+        )
+    return lines
+
+
+def sections(lines: list[str]) -> list[dict[str, Any]]:
+    """Pack lines into mrkdwn sections within Slack's limits, ending with '…and N more'."""
+    blocks: list[dict[str, Any]] = []
+    current: list[str] = []
+    for index, raw in enumerate(lines):
+        line = truncate(raw, SECTION_LIMIT)
+        if current and len("\n".join([*current, line])) > SECTION_LIMIT:
+            if len(blocks) == MAX_BLOCKS - 2:
+                current.append(f"…and {len(lines) - index} more")
+                break
+            blocks.append(_section(current))
+            current = []
+        current.append(line)
+    blocks.append(_section(current))
+    return blocks
+
+
+def _section(lines: list[str]) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": truncate("\n".join(lines), SECTION_LIMIT)},
+    }
+
+
+def _change_text(change: Any) -> str:
+    scope = f"({change.scope})" if change.scope else ""
+    breaking = "!" if change.breaking else ""
+    return f"{change.type}{scope}{breaking}: {change.summary}"
+
+
+def _link(url: str) -> str:
+    return f"<{escape_mrkdwn(url).replace('|', '%7C')}>"
+
+
+def _detail(details: dict[str, Any], key: str) -> str:
+    value = details.get(key)
+    return escape_mrkdwn(str(value)) if value else "unknown"
+
+
+def _flag_state(notice: Notice) -> str:
+    if state := notice.payload.details.get("flag_state"):
+        return escape_mrkdwn(str(state))
+    flags = notice.release.manifest.flags
+    return escape_mrkdwn(", ".join(f"{f}=?" for f in flags[:5])) if flags else "no flags"
+
+
+def _person(value: str) -> str:
+    """A Slack user id becomes a mention; anything else is shown as escaped text."""
+    if value[:1] in "UW" and value.isalnum() and value.isupper():
+        return f"<@{value}>"
+    return escape_mrkdwn(value)
+
+
+def _version_or_na(version: str | None) -> str:
+    return escape_mrkdwn(display_version(version)) if version else "n/a"
+
+
+def _duration_or_na(seconds: Any) -> str:
+    return format_duration(float(seconds)) if isinstance(seconds, int | float) else "n/a"

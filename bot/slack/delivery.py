@@ -1,0 +1,192 @@
+"""The outbox worker for Slack: one sender per channel, in order, once per message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import IntegrationError
+from bot.store import outbox
+from bot.store.database import Database
+from bot.store.outbox import Claim
+
+log = logging.getLogger(__name__)
+
+OUTBOX_KEY = "herald_outbox_id"
+MAX_BACKOFF_SECONDS = 300.0
+# Slack refused the message itself: sending it again cannot succeed.
+PERMANENT_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "too_many_attachments",
+        "metadata_too_large",
+    }
+)
+
+
+def translate_slack_error(exc: Exception) -> IntegrationError:
+    """Map what slack_sdk and aiohttp raise to one error type with retry semantics."""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429 or error in ("ratelimited", "rate_limited"):
+            retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+            return IntegrationError("slack", "rate limited", retry_after=retry_after)
+        if error in PERMANENT_ERRORS:
+            return IntegrationError("slack", error, retryable=False)
+        return IntegrationError("slack", error or f"HTTP {status}", ambiguous=status >= 500)
+    return IntegrationError("slack", f"{type(exc).__name__}: {exc}", ambiguous=True)
+
+
+class SlackDelivery:
+    """Claims outbox rows per channel and posts them; reconciles ambiguous posts by metadata."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        client: AsyncWebClient,
+        clock: Callable[[], datetime],
+        poll_seconds: float = 1.0,
+        lease: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._database = database
+        self._client = client
+        self._clock = clock
+        self._poll_seconds = poll_seconds
+        self._lease = lease
+        self._wakeup = asyncio.Event()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Supervise per-channel workers until cancelled."""
+        try:
+            while True:
+                for channel in await outbox.list_open_channels(database=self._database):
+                    task = self._workers.get(channel)
+                    if task is None or task.done():
+                        self._workers[channel] = asyncio.create_task(self._drain(channel))
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+        finally:
+            for task in self._workers.values():
+                task.cancel()
+            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+    async def _drain(self, channel: str) -> None:
+        """Send everything due in one channel, then stop; `run` starts it again when needed."""
+        while True:
+            claim = await outbox.claim_next(
+                database=self._database, channel=channel, now=self._clock(), lease=self._lease
+            )
+            if claim is None:
+                return
+            await self.deliver(claim)
+
+    async def deliver(self, claim: Claim) -> None:
+        """Post one claimed message (or find it already posted) and record the outcome."""
+        try:
+            thread_ts = await self._thread_ts(claim)
+            ts = await self._find_posted(claim, thread_ts) if claim.ambiguous else None
+            if ts is None:
+                ts = await self._post(claim, thread_ts)
+            await outbox.mark_sent(
+                database=self._database, claim=claim, ts=ts, thread_ts=thread_ts, now=self._clock()
+            )
+        except _RootNotPosted:
+            await self._retry_later(claim, "thread root not posted yet", delay=1.0, ambiguous=False)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            await self._handle_failure(claim, translate_slack_error(exc))
+
+    async def _handle_failure(self, claim: Claim, error: IntegrationError) -> None:
+        extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
+        if not error.retryable:
+            log.error("slack refused message for good: %s", error.message, extra=extra)
+            await outbox.mark_dead(database=self._database, claim=claim, error=error.message)
+            return
+        delay = error.retry_after or min(MAX_BACKOFF_SECONDS, 2.0 ** min(claim.attempts, 9) / 4)
+        log.warning(
+            "slack delivery failed, retrying in %.1fs: %s", delay, error.message, extra=extra
+        )
+        await self._retry_later(claim, error.message, delay=delay, ambiguous=error.ambiguous)
+
+    async def _retry_later(
+        self, claim: Claim, error: str, *, delay: float, ambiguous: bool
+    ) -> None:
+        await outbox.mark_retry(
+            database=self._database,
+            claim=claim,
+            at=self._clock() + timedelta(seconds=delay),
+            error=error,
+            ambiguous=ambiguous,
+        )
+
+    async def _thread_ts(self, claim: Claim) -> str | None:
+        if claim.thread_role is None:
+            return None
+        root = await outbox.find_thread_root(
+            database=self._database, release_id=claim.release_id, role=claim.thread_role
+        )
+        if root is None and await outbox.root_is_coming(
+            database=self._database, release_id=claim.release_id, role=claim.thread_role
+        ):
+            raise _RootNotPosted
+        return root  # a root that can never be posted: say it at the top level instead
+
+    async def _post(self, claim: Claim, thread_ts: str | None) -> str:
+        body = claim.body
+        metadata = body.get("metadata")
+        if metadata is not None:
+            payload = {**metadata.get("event_payload", {}), OUTBOX_KEY: claim.id}
+            metadata = {**metadata, "event_payload": payload}
+        response = await self._client.chat_postMessage(
+            channel=claim.channel,
+            text=body.get("text", ""),
+            blocks=body.get("blocks"),
+            metadata=metadata,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    async def _find_posted(self, claim: Claim, thread_ts: str | None) -> str | None:
+        """After an ambiguous failure: was the message posted after all? Look for its metadata."""
+        oldest = f"{(claim.created_at - timedelta(minutes=5)).timestamp():.6f}"
+        if thread_ts:
+            response = await self._client.conversations_replies(
+                channel=claim.channel, ts=thread_ts, include_all_metadata=True, limit=200
+            )
+        else:
+            response = await self._client.conversations_history(
+                channel=claim.channel, oldest=oldest, include_all_metadata=True, limit=200
+            )
+        messages: list[dict[str, Any]] = response.get("messages") or []
+        for message in messages:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get(OUTBOX_KEY) == claim.id:
+                log.info("found ambiguous post in history", extra={"outbox_id": claim.id})
+                return str(message["ts"])
+        return None
+
+
+class _RootNotPosted(Exception):
+    """The thread this reply belongs to has not been posted yet."""

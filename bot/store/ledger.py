@@ -1,0 +1,206 @@
+"""The Ledger port over SQLModel: releases, events and outbox rows in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.domain.events import EventPayload
+from bot.domain.lifecycle import EventType
+from bot.domain.manifest import Manifest
+from bot.domain.ports import ConcurrentWrite
+from bot.domain.release import Audience, Notice, RecordedEvent, Release
+from bot.store.database import Database
+from bot.store.tables import EventRow, OutboxRow, ReleaseRow
+
+NoticeRenderer = Callable[[Notice], dict[str, Any]]
+_TIME_COLUMNS = {
+    EventType.PLANNED: "planned_at",
+    EventType.STARTED: "started_at",
+    EventType.DEPLOYED: "deployed_at",
+    EventType.FAILED: "failed_at",
+    EventType.ROLLED_BACK: "rolled_back_at",
+    EventType.RECOVERED: "recovered_at",
+}
+
+
+class SqlLedger:
+    """A Ledger bound to one session (one transaction)."""
+
+    def __init__(
+        self,
+        *,
+        session: AsyncSession,
+        render: NoticeRenderer,
+        channels: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        self._session = session
+        self._render = render
+        self._channels = channels
+        self._now = now
+
+    async def get_release(self, release_id: str) -> Release | None:
+        row = await self._session.get(ReleaseRow, release_id)
+        return release_from_row(row) if row else None
+
+    async def add_release(self, release: Release) -> None:
+        self._session.add(ReleaseRow(**_release_columns(release), revision=1))
+        await self._flush()
+
+    async def save_release(self, release: Release) -> None:
+        result = await self._session.execute(
+            update(ReleaseRow)
+            .where(col(ReleaseRow.id) == release.id, col(ReleaseRow.revision) == release.revision)
+            .values(**_release_columns(release), revision=release.revision + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentWrite(release.id)
+
+    async def get_event(self, *, release_id: str, event: EventType) -> RecordedEvent | None:
+        row = (
+            await self._session.execute(
+                select(EventRow).where(
+                    col(EventRow.release_id) == release_id, col(EventRow.type) == event
+                )
+            )
+        ).scalar_one_or_none()
+        return event_from_row(row) if row else None
+
+    async def find_event_by_key(self, key: str) -> RecordedEvent | None:
+        row = (
+            await self._session.execute(
+                select(EventRow).where(col(EventRow.idempotency_key) == key)
+            )
+        ).scalar_one_or_none()
+        return event_from_row(row) if row else None
+
+    async def add_event(self, event: RecordedEvent) -> None:
+        self._session.add(
+            EventRow(
+                release_id=event.release_id,
+                type=event.type.value,
+                at=event.at,
+                received_at=event.received_at,
+                idempotency_key=event.idempotency_key,
+                payload=event.payload.model_dump(mode="json"),
+            )
+        )
+        await self._flush()
+
+    async def enqueue(self, notices: Sequence[Notice]) -> None:
+        for notice in notices:
+            channel = self._channels[notice.audience.channel_role]
+            self._session.add(
+                OutboxRow(
+                    release_id=notice.release.id,
+                    channel=channel,
+                    role=_role(notice),
+                    thread_role=_thread_role(notice.audience),
+                    event_type=notice.payload.event.value,
+                    body=self._render(notice),
+                    urgent=notice.urgent,
+                    next_attempt_at=self._now,
+                    created_at=self._now,
+                )
+            )
+        await self._flush()
+
+    async def _flush(self) -> None:
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            raise ConcurrentWrite(str(exc.orig)) from exc
+
+
+def _role(notice: Notice) -> str:
+    """`feed_root`/`ops_root` open a thread; other roles name what the message is."""
+    if notice.opens_thread:
+        return f"{notice.audience.channel_role}_root"
+    return f"{notice.audience.value}_{notice.kind.value}"
+
+
+def _thread_role(audience: Audience) -> str | None:
+    return f"{audience.channel_role}_root" if audience.in_thread else None
+
+
+def _release_columns(release: Release) -> dict[str, Any]:
+    columns: dict[str, Any] = {
+        "id": release.id,
+        "service": release.service,
+        "env": release.env,
+        "version": release.version,
+        "owner": release.owner,
+        "state": release.state.value if release.state else None,
+        "manifest": release.manifest.canonical(),
+        "digest": release.digest,
+        "received_at": release.received_at,
+        "lead_time_seconds": release.lead_time_seconds,
+        "links": release.extra_links,
+    }
+    for event, column in _TIME_COLUMNS.items():
+        columns[column] = release.times.get(event)
+    return columns
+
+
+def release_from_row(row: ReleaseRow) -> Release:
+    times = {
+        event: getattr(row, column)
+        for event, column in _TIME_COLUMNS.items()
+        if getattr(row, column) is not None
+    }
+    return Release(
+        manifest=Manifest.model_validate(row.manifest),
+        digest=row.digest,
+        received_at=row.received_at,
+        state=EventType(row.state) if row.state else None,
+        times=times,
+        lead_time_seconds=row.lead_time_seconds,
+        extra_links=dict(row.links),
+        revision=row.revision,
+    )
+
+
+def event_from_row(row: EventRow) -> RecordedEvent:
+    return RecordedEvent(
+        release_id=row.release_id,
+        type=EventType(row.type),
+        at=row.at,
+        payload=EventPayload.model_validate(row.payload),
+        received_at=row.received_at,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+class LedgerFactory:
+    """Opens a transaction and hands the use case a Ledger over it."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        render: NoticeRenderer,
+        channels: Mapping[str, str],
+        clock: Callable[[], datetime],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._database = database
+        self._render = render
+        self._channels = channels
+        self._clock = clock
+        self._on_commit = on_commit
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[SqlLedger]:
+        async with self._database.transaction() as session:
+            yield SqlLedger(
+                session=session, render=self._render, channels=self._channels, now=self._clock()
+            )
+        self._on_commit()

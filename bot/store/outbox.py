@@ -1,0 +1,186 @@
+"""Outbox claims and outcomes: each message is claimed by compare-and-set, sent once, recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, update
+from sqlmodel import col, select
+
+from bot.store.database import Database
+from bot.store.tables import OutboxRow, SlackMessageRow
+
+_OPEN = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An outbox row this worker holds until `lease_until`."""
+
+    id: int
+    release_id: str
+    channel: str
+    role: str
+    thread_role: str | None
+    event_type: str | None
+    body: dict[str, Any]
+    attempts: int
+    ambiguous: bool
+    created_at: datetime
+
+
+async def claim_next(
+    *, database: Database, channel: str, now: datetime, lease: timedelta
+) -> Claim | None:
+    """Claim the oldest open message of `channel` if it is due; later ones wait (order is kept)."""
+    head = (
+        select(col(OutboxRow.id))
+        .where(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(_OPEN))
+        .order_by(col(OutboxRow.id))
+        .limit(1)
+        .scalar_subquery()
+    )
+    due = or_(
+        and_(col(OutboxRow.state) == "pending", col(OutboxRow.next_attempt_at) <= now),
+        and_(col(OutboxRow.state) == "sending", col(OutboxRow.lease_until) < now),
+    )
+    statement = (
+        update(OutboxRow)
+        .where(col(OutboxRow.id) == head, due)
+        .values(
+            state="sending",
+            lease_until=now + lease,
+            attempts=col(OutboxRow.attempts) + 1,
+            # a lease that ran out means a sender died mid-call: the post may have happened
+            ambiguous=case(
+                (col(OutboxRow.state) == "sending", True), else_=col(OutboxRow.ambiguous)
+            ),
+        )
+        .returning(OutboxRow)
+    )
+    async with database.transaction() as session:
+        row = (await session.execute(statement)).scalar_one_or_none()
+        if row is None:
+            return None
+        return Claim(
+            id=row.id or 0,
+            release_id=row.release_id,
+            channel=row.channel,
+            role=row.role,
+            thread_role=row.thread_role,
+            event_type=row.event_type,
+            body=dict(row.body),
+            attempts=row.attempts,
+            ambiguous=row.ambiguous,
+            created_at=row.created_at,
+        )
+
+
+async def mark_sent(
+    *, database: Database, claim: Claim, ts: str, thread_ts: str | None, now: datetime
+) -> None:
+    """Record the post and where it landed, so threads and updates survive restarts."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == claim.id)
+            .values(state="sent", sent_at=now, ts=ts, lease_until=None, last_error=None)
+        )
+        session.add(
+            SlackMessageRow(
+                release_id=claim.release_id,
+                channel=claim.channel,
+                ts=ts,
+                thread_ts=thread_ts,
+                role=claim.role,
+                event_type=claim.event_type,
+                outbox_id=claim.id,
+                posted_at=now,
+            )
+        )
+
+
+async def mark_retry(
+    *, database: Database, claim: Claim, at: datetime, error: str, ambiguous: bool
+) -> None:
+    """Put the message back in line, due at `at`; ambiguity sticks until it is resolved."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == claim.id)
+            .values(
+                state="pending",
+                next_attempt_at=at,
+                lease_until=None,
+                last_error=error[:500],
+                ambiguous=col(OutboxRow.ambiguous) | ambiguous,
+            )
+        )
+
+
+async def mark_dead(*, database: Database, claim: Claim, error: str) -> None:
+    """Slack refused the message itself: keep it for inspection, let the channel move on."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == claim.id)
+            .values(state="dead", lease_until=None, last_error=error[:500])
+        )
+
+
+async def find_thread_root(*, database: Database, release_id: str, role: str) -> str | None:
+    """The ts of the release's message that opens the `role` thread, once it is posted."""
+    async with database.transaction() as session:
+        return (
+            await session.execute(
+                select(col(SlackMessageRow.ts)).where(
+                    col(SlackMessageRow.release_id) == release_id,
+                    col(SlackMessageRow.role) == role,
+                )
+            )
+        ).scalar_one_or_none()
+
+
+async def root_is_coming(*, database: Database, release_id: str, role: str) -> bool:
+    """True while the thread root is still waiting in the outbox."""
+    async with database.transaction() as session:
+        count = (
+            await session.execute(
+                select(func.count()).where(
+                    col(OutboxRow.release_id) == release_id,
+                    col(OutboxRow.role) == role,
+                    col(OutboxRow.state).in_(_OPEN),
+                )
+            )
+        ).scalar_one()
+        return bool(count)
+
+
+async def list_open_channels(*, database: Database) -> list[str]:
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(col(OutboxRow.channel)).where(col(OutboxRow.state).in_(_OPEN)).distinct()
+        )
+        return [channel for (channel,) in rows]
+
+
+async def release_stale_claims(*, database: Database) -> int:
+    """Single-process start-up: every claim left `sending` by a dead process becomes ambiguous."""
+    async with database.transaction() as session:
+        result = await session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.state) == "sending")
+            .values(state="pending", ambiguous=True, lease_until=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_open(*, database: Database) -> int:
+    async with database.transaction() as session:
+        return int(
+            (
+                await session.execute(select(func.count()).where(col(OutboxRow.state).in_(_OPEN)))
+            ).scalar_one()
+        )

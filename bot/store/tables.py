@@ -1,0 +1,107 @@
+"""SQLModel tables: releases, their events, Slack messages, the inbox and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import UtcDateTime
+
+
+def _utc(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_type=UtcDateTime, nullable=nullable, index=index)
+
+
+class ReleaseRow(SQLModel, table=True):
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_service_env_received", "service", "env", "received_at"),)
+
+    id: str = Field(primary_key=True, max_length=128)
+    service: str = Field(max_length=64)
+    env: str = Field(max_length=64)
+    version: str = Field(max_length=128)
+    owner: str = Field(max_length=128)
+    state: str | None = Field(default=None, max_length=32)
+    manifest: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    digest: str = Field(max_length=64)
+    revision: int = 0
+    received_at: datetime = _utc()
+    planned_at: datetime | None = _utc(nullable=True)
+    started_at: datetime | None = _utc(nullable=True)
+    deployed_at: datetime | None = _utc(nullable=True, index=True)
+    failed_at: datetime | None = _utc(nullable=True)
+    rolled_back_at: datetime | None = _utc(nullable=True)
+    recovered_at: datetime | None = _utc(nullable=True)
+    lead_time_seconds: float | None = None
+    links: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "release_events"
+    __table_args__ = (UniqueConstraint("release_id", "type", name="uq_release_events_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: str = Field(foreign_key="releases.id", max_length=128, index=True)
+    type: str = Field(max_length=32)
+    at: datetime = _utc()
+    received_at: datetime = _utc()
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class SlackMessageRow(SQLModel, table=True):
+    """Every message Herald posted: where it is, so threads survive restarts."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "ts", name="uq_slack_messages_channel_ts"),
+        Index("ix_slack_messages_release_role", "release_id", "role"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: str = Field(foreign_key="releases.id", max_length=128)
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    role: str = Field(max_length=32)
+    event_type: str | None = Field(default=None, max_length=32)
+    outbox_id: int = Field(unique=True)
+    posted_at: datetime = _utc()
+
+
+class InboxRow(SQLModel, table=True):
+    """Every inbound request Herald acted on, under its unique key: duplicates are dropped."""
+
+    __tablename__ = "inbox"
+
+    key: str = Field(primary_key=True, max_length=255)
+    source: str = Field(max_length=32)
+    received_at: datetime = _utc(index=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message waiting to leave, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_channel_state_id", "channel", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: str = Field(foreign_key="releases.id", max_length=128)
+    channel: str = Field(max_length=32)
+    role: str = Field(max_length=32)
+    thread_role: str | None = Field(default=None, max_length=32)
+    event_type: str | None = Field(default=None, max_length=32)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    urgent: bool = False
+    attempts: int = 0
+    ambiguous: bool = False
+    next_attempt_at: datetime = _utc()
+    lease_until: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(nullable=True)
+    ts: str | None = Field(default=None, max_length=32)
