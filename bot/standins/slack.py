@@ -21,7 +21,6 @@ from aiohttp import web
 
 from bot.standins.slack_limits import validate_blocks
 from bot.standins.slack_messages import (
-    DEFAULT_TS_BASE,
     SlackCall,
     SlackError,
     SlackMessage,
@@ -55,7 +54,7 @@ class FakeSlack(SlackWorkspace):
         channels: Iterable[str] = ("CFEED", "COPS"),
         users: Iterable[str] = ("U_ONCALL", "U_OWNER", "U_STRANGER"),
         usergroups: Mapping[str, Iterable[str]] | None = None,
-        ts_base: int = DEFAULT_TS_BASE,
+        ts_base: int | None = None,
     ) -> None:
         super().__init__(channels=channels, users=users, usergroups=usergroups, ts_base=ts_base)
         self.token = token
@@ -189,8 +188,9 @@ class FakeSlack(SlackWorkspace):
         method = request.match_info["method"]
         args, parse_error = await _read_args(request)
         auth = request.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else None
-        token = token or args.pop("token", None) or None
+        body_token = args.pop("token", None)
+        token = (auth[7:] if auth.startswith("Bearer ") else None) or body_token or None
+        token = None if token is None else str(token)
 
         async def compute() -> dict[str, Any]:
             handler = self.handlers.get(method)

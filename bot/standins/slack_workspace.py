@@ -16,7 +16,6 @@ from bot.standins.slack_messages import (
     APP_ID,
     BOT_ID,
     BOT_USER_ID,
-    DEFAULT_TS_BASE,
     TEAM_DOMAIN,
     TEAM_ID,
     SlackError,
@@ -43,7 +42,7 @@ class SlackWorkspace:
         channels: Iterable[str] = ("CFEED", "COPS"),
         users: Iterable[str] = ("U_ONCALL", "U_OWNER", "U_STRANGER"),
         usergroups: Mapping[str, Iterable[str]] | None = None,
-        ts_base: int = DEFAULT_TS_BASE,
+        ts_base: int | None = None,
     ) -> None:
         self.channels = set(channels)
         self.users = set(users)
@@ -56,7 +55,8 @@ class SlackWorkspace:
         self._pending_files: dict[str, dict[str, Any]] = {}
         self._issued_triggers: dict[str, float] = {}
         self._used_triggers: set[str] = set()
-        self._ts_base = ts_base
+        # Slack's ts is wall-clock time; history searches by time window depend on that.
+        self._ts_base = int(time.time()) if ts_base is None else ts_base
         self._seq = 0
         self.handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,

@@ -1,0 +1,84 @@
+"""Alembic migrations build the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlmodel import SQLModel
+
+import bot.store.tables  # noqa: F401  (registers the tables)
+from bot.store.database import sync_url
+from bot.store.migrate import alembic_config, upgrade
+
+TABLES = {"releases", "release_events", "slack_messages", "inbox", "outbox"}
+
+
+@contextmanager
+def engine_for(url: str) -> Iterator[Engine]:
+    engine = create_engine(sync_url(url))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def head(url: str) -> str:
+    revision = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_creates_every_table_and_matches_the_models(database_url: str) -> None:
+    upgrade(database_url)
+    with engine_for(database_url) as engine:
+        assert table_names(engine) == TABLES == set(SQLModel.metadata.tables)
+        assert current(engine) == head(database_url)
+        with engine.connect() as conn:
+            drift = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        assert drift == [], "models and migrations disagree: write a migration"
+
+
+def test_upgrade_twice_is_a_no_op_and_keeps_data(database_url: str) -> None:
+    upgrade(database_url)
+    with engine_for(database_url) as engine:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO inbox (key, source, received_at) "
+                    "VALUES ('slack:event:Ev1', 'slack', '2025-10-02 20:00:00')"
+                )
+            )
+        upgrade(database_url)
+        assert current(engine) == head(database_url)
+        assert table_names(engine) == TABLES
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT key FROM inbox")).scalars().all() == [
+                "slack:event:Ev1"
+            ]
+
+
+def test_downgrade_to_base_then_upgrade_to_head(database_url: str) -> None:
+    config = alembic_config(database_url)
+    upgrade(database_url)
+    command.downgrade(config, "base")
+    with engine_for(database_url) as engine:
+        assert table_names(engine) == set()
+        assert current(engine) is None
+        command.upgrade(config, "head")
+        assert table_names(engine) == TABLES
+        assert current(engine) == head(database_url)
