@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlmodel import col, select
 
 from bot.store.database import Database
@@ -78,16 +78,31 @@ async def claim_next(
         )
 
 
+def _held(claim: Claim) -> ColumnElement[bool]:
+    """The row is still this claim's: no other worker re-claimed it after the lease ran out."""
+    return and_(
+        col(OutboxRow.id) == claim.id,
+        col(OutboxRow.state) == "sending",
+        col(OutboxRow.attempts) == claim.attempts,
+    )
+
+
 async def mark_sent(
     *, database: Database, claim: Claim, ts: str, thread_ts: str | None, now: datetime
-) -> None:
-    """Record the post and where it landed, so threads and updates survive restarts."""
+) -> bool:
+    """Record the post and where it landed, so threads and updates survive restarts.
+
+    False (nothing recorded) when the claim was lost: the new claimant is ambiguous and
+    finds this post in the channel history.
+    """
     async with database.transaction() as session:
-        await session.execute(
+        result = await session.execute(
             update(OutboxRow)
-            .where(col(OutboxRow.id) == claim.id)
+            .where(_held(claim))
             .values(state="sent", sent_at=now, ts=ts, lease_until=None, last_error=None)
         )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
         session.add(
             SlackMessageRow(
                 release_id=claim.release_id,
@@ -100,16 +115,20 @@ async def mark_sent(
                 posted_at=now,
             )
         )
+    return True
 
 
 async def mark_retry(
     *, database: Database, claim: Claim, at: datetime, error: str, ambiguous: bool
 ) -> None:
-    """Put the message back in line, due at `at`; ambiguity sticks until it is resolved."""
+    """Put the message back in line, due at `at`; ambiguity sticks until it is resolved.
+
+    A lost claim changes nothing: the message belongs to whoever re-claimed it.
+    """
     async with database.transaction() as session:
         await session.execute(
             update(OutboxRow)
-            .where(col(OutboxRow.id) == claim.id)
+            .where(_held(claim))
             .values(
                 state="pending",
                 next_attempt_at=at,
@@ -125,7 +144,7 @@ async def mark_dead(*, database: Database, claim: Claim, error: str) -> None:
     async with database.transaction() as session:
         await session.execute(
             update(OutboxRow)
-            .where(col(OutboxRow.id) == claim.id)
+            .where(_held(claim))
             .values(state="dead", lease_until=None, last_error=error[:500])
         )
 

@@ -1,0 +1,57 @@
+"""In-memory implementations of the domain's ports, for tests without a database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from bot.domain.lifecycle import EventType
+from bot.domain.ports import ConcurrentWrite
+from bot.domain.release import Notice, RecordedEvent, Release
+
+
+class MemoryLedger:
+    """A Ledger over dicts. Writes land only when the transaction ends without an error."""
+
+    def __init__(self) -> None:
+        self.releases: dict[str, Release] = {}
+        self.events: list[RecordedEvent] = []
+        self.outbox: list[Notice] = []
+
+    async def get_release(self, release_id: str) -> Release | None:
+        return self.releases.get(release_id)
+
+    async def add_release(self, release: Release) -> None:
+        self.releases[release.id] = release
+
+    async def save_release(self, release: Release) -> None:
+        if self.releases[release.id].revision != release.revision:
+            raise ConcurrentWrite(release.id)
+        from dataclasses import replace
+
+        self.releases[release.id] = replace(release, revision=release.revision + 1)
+
+    async def get_event(self, *, release_id: str, event: EventType) -> RecordedEvent | None:
+        return next(
+            (e for e in self.events if e.release_id == release_id and e.type is event), None
+        )
+
+    async def find_event_by_key(self, key: str) -> RecordedEvent | None:
+        return next((e for e in self.events if e.idempotency_key == key), None)
+
+    async def add_event(self, event: RecordedEvent) -> None:
+        self.events.append(event)
+
+    async def enqueue(self, notices: Sequence[Notice]) -> None:
+        self.outbox.extend(notices)
+
+
+class MemoryLedgers:
+    """A LedgerFactory handing out one shared MemoryLedger."""
+
+    def __init__(self) -> None:
+        self.ledger = MemoryLedger()
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[MemoryLedger]:
+        yield self.ledger

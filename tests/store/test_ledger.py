@@ -1,0 +1,267 @@
+"""The Ledger over SQL: what a use case writes survives a reload, commits whole or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import col, select
+
+from bot.domain.events import EventRequest
+from bot.domain.lifecycle import EventType
+from bot.domain.ports import ConcurrentWrite, Ledger
+from bot.domain.recording import Outcome, record_event, register_release
+from bot.domain.release import Notice, RecordedEvent, Release
+from bot.store.tables import EventRow, OutboxRow, ReleaseRow
+from tests.store.support import (
+    FEED,
+    T0,
+    Store,
+    advance,
+    count,
+    is_utc,
+    manifest,
+    recorder,
+    register,
+    run,
+)
+
+CEST = timezone(timedelta(hours=2))
+
+
+class Boom(Exception):
+    pass
+
+
+async def outbox_rows(store: Store, release_id: str) -> list[tuple[str, str, str | None]]:
+    async with store.database.transaction() as session:
+        rows = await session.execute(
+            select(col(OutboxRow.channel), col(OutboxRow.role), col(OutboxRow.event_type))
+            .where(col(OutboxRow.release_id) == release_id)
+            .order_by(col(OutboxRow.id))
+        )
+        return [(channel, role, event) for channel, role, event in rows]
+
+
+async def test_release_survives_a_reload(store: Store) -> None:
+    original = manifest()
+    registered = await register(store, original)
+    assert registered.created
+    store.clock.advance(60)
+    started_at = datetime(2025, 10, 2, 22, 31, 5, 250000, tzinfo=CEST)  # 20:31:05.25 UTC
+    await run(
+        store,
+        recorder(
+            store,
+            original.id,
+            EventRequest(
+                event=EventType.STARTED,
+                at=started_at,
+                idempotency_key="ci-run-881:started",
+                links={"run": "https://ci.example.com/runs/881"},
+            ),
+        ),
+    )
+    await run(
+        store,
+        recorder(
+            store, original.id, EventRequest(event=EventType.DEPLOYED, lead_time_seconds=5400.5)
+        ),
+    )
+
+    async with store.ledgers() as ledger:
+        release = await ledger.get_release(original.id)
+        started = await ledger.find_event_by_key("ci-run-881:started")
+        planned = await ledger.get_event(release_id=original.id, event=EventType.PLANNED)
+    assert release is not None and started is not None and planned is not None
+
+    assert release.state is EventType.DEPLOYED
+    assert release.revision == 3
+    assert release.manifest == original
+    assert release.digest == original.digest()
+    assert release.manifest.model_extra == {
+        "x_team": {"slack": "#billing", "oncall": ["ana", "bo"]}
+    }
+    assert release.manifest.git.model_extra == {"x_pipeline_id": 4711}
+    assert release.received_at == T0
+    assert release.times == {
+        EventType.PLANNED: original.created_at,
+        EventType.STARTED: started_at,
+        EventType.DEPLOYED: T0 + timedelta(seconds=60),
+    }
+    assert all(is_utc(at) for at in [release.received_at, *release.times.values()])
+    assert release.lead_time_seconds == 5400.5
+    assert release.links()["run"] == "https://ci.example.com/runs/881"
+
+    assert started.type is EventType.STARTED
+    assert started.at == started_at and is_utc(started.at)
+    assert is_utc(started.received_at)
+    assert started.payload.links["run"] == "https://ci.example.com/runs/881"
+    assert planned.payload.at == original.created_at and is_utc(planned.payload.at)
+
+    assert await outbox_rows(store, original.id) == [
+        (FEED, "feed_root", EventType.PLANNED),
+        (FEED, "feed_thread_details", EventType.PLANNED),
+        (FEED, "feed_event", EventType.STARTED),
+        (FEED, "feed_event", EventType.DEPLOYED),
+    ]
+
+
+async def test_same_manifest_twice_is_one_release(store: Store) -> None:
+    first = await register(store)
+    again = await register(store)
+    assert first.created and not again.created
+    assert again.release.id == first.release.id
+    assert await count(store.database, ReleaseRow) == 1
+    assert await count(store.database, OutboxRow) == len(await outbox_rows(store, first.release.id))
+    assert await count(store.database, OutboxRow) == 2
+
+
+async def test_failure_inside_the_transaction_leaves_nothing_behind(store: Store) -> None:
+    with pytest.raises(Boom):
+        async with store.ledgers() as ledger:
+            outcome = await register_release(ledger=ledger, manifest=manifest(), now=T0)
+            assert outcome.created
+            raise Boom
+    assert await count(store.database, ReleaseRow) == 0
+    assert await count(store.database, EventRow) == 0
+    assert await count(store.database, OutboxRow) == 0
+
+
+async def test_failed_event_rolls_back_with_its_messages(store: Store) -> None:
+    release_id = (await register(store)).release.id
+    await advance(store, release_id, EventType.STARTED)
+    before = await count(store.database, OutboxRow)
+    with pytest.raises(Boom):
+        async with store.ledgers() as ledger:
+            request = EventRequest(event=EventType.FAILED, symptom="5xx at 30%")
+            await record_event(ledger=ledger, release_id=release_id, request=request, now=T0)
+            raise Boom
+    async with store.ledgers() as ledger:
+        release = await ledger.get_release(release_id)
+    assert release is not None and release.state is EventType.STARTED
+    assert await count(store.database, EventRow, type=EventType.FAILED) == 0
+    assert await count(store.database, OutboxRow) == before
+
+
+async def test_same_event_twice_is_refused_by_the_database(store: Store) -> None:
+    outcome = await register(store)
+    duplicate = RecordedEvent(
+        release_id=outcome.release.id,
+        type=EventType.PLANNED,
+        at=T0,
+        payload=outcome.event.payload,
+        received_at=T0,
+        idempotency_key="another-key",
+    )
+    with pytest.raises(ConcurrentWrite):
+        async with store.ledgers() as ledger:
+            await ledger.add_event(duplicate)
+    assert await count(store.database, EventRow) == 1
+
+
+async def test_stale_revision_is_refused(store: Store) -> None:
+    release_id = (await register(store)).release.id
+    async with store.ledgers() as ledger:
+        stale = await ledger.get_release(release_id)
+    assert stale is not None
+    moved = stale.advanced(EventType.STARTED, T0, lead_time=None, links={})
+    async with store.ledgers() as ledger:
+        await ledger.save_release(moved)
+    with pytest.raises(ConcurrentWrite):
+        async with store.ledgers() as ledger:
+            await ledger.save_release(moved)
+    async with store.ledgers() as ledger:
+        current = await ledger.get_release(release_id)
+    assert current is not None and current.revision == stale.revision + 1
+
+
+class MeetAfterRead:
+    """A Ledger that waits, after reading the release, until every writer has read it too."""
+
+    def __init__(self, inner: Ledger, barrier: asyncio.Barrier | None) -> None:
+        self._inner = inner
+        self._barrier = barrier
+
+    async def get_release(self, release_id: str) -> Release | None:
+        release = await self._inner.get_release(release_id)
+        if self._barrier is not None:
+            await asyncio.wait_for(self._barrier.wait(), timeout=10)
+        return release
+
+    async def add_release(self, release: Release) -> None:
+        await self._inner.add_release(release)
+
+    async def save_release(self, release: Release) -> None:
+        await self._inner.save_release(release)
+
+    async def get_event(self, *, release_id: str, event: EventType) -> RecordedEvent | None:
+        return await self._inner.get_event(release_id=release_id, event=event)
+
+    async def find_event_by_key(self, key: str) -> RecordedEvent | None:
+        return await self._inner.find_event_by_key(key)
+
+    async def add_event(self, event: RecordedEvent) -> None:
+        await self._inner.add_event(event)
+
+    async def enqueue(self, notices: Sequence[Notice]) -> None:
+        await self._inner.enqueue(notices)
+
+
+async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:
+    release_id = (await register(store)).release.id
+    request = EventRequest(event=EventType.STARTED)
+    # SQLite takes its write lock at BEGIN, so a second writer waits there: no meeting point
+    barrier = None if store.database.sqlite else asyncio.Barrier(2)
+
+    async def attempt() -> Outcome:
+        async with store.ledgers() as ledger:
+            return await record_event(
+                ledger=MeetAfterRead(ledger, barrier),
+                release_id=release_id,
+                request=request,
+                now=store.clock(),
+            )
+
+    results = await asyncio.gather(attempt(), attempt(), return_exceptions=True)
+    print(
+        "RESULTS",
+        store.database.sqlite,
+        [type(r).__name__ + str(getattr(r, "created", "")) for r in results],
+    )
+    wins = [r for r in results if isinstance(r, Outcome) and r.created]
+    losses = [r for r in results if not (isinstance(r, Outcome) and r.created)]
+    assert len(wins) == 1 and len(losses) == 1
+    loss = losses[0]
+    assert isinstance(loss, ConcurrentWrite) or (isinstance(loss, Outcome) and not loss.created)
+
+    retried = await run(store, recorder(store, release_id, request))
+    assert not retried.created
+    assert await count(store.database, EventRow, release_id=release_id, type=request.event) == 1
+    assert await count(store.database, OutboxRow, channel=FEED, event_type=request.event) == 1
+
+
+async def test_concurrent_registrations_make_one_release(store: Store) -> None:
+    release = manifest()
+    barrier = None if store.database.sqlite else asyncio.Barrier(2)
+
+    async def attempt() -> Outcome:
+        async with store.ledgers() as ledger:
+            return await register_release(
+                ledger=MeetAfterRead(ledger, barrier), manifest=release, now=store.clock()
+            )
+
+    results = await asyncio.gather(attempt(), attempt(), return_exceptions=True)
+    print(
+        "RESULTS",
+        store.database.sqlite,
+        [type(r).__name__ + str(getattr(r, "created", "")) for r in results],
+    )
+    assert sum(isinstance(r, Outcome) and r.created for r in results) == 1
+    assert all(isinstance(r, Outcome | ConcurrentWrite) for r in results), results
+    assert not (await register(store, release)).created
+    assert await count(store.database, ReleaseRow) == 1
+    assert await count(store.database, EventRow) == 1
+    assert await count(store.database, OutboxRow, role="feed_root") == 1
