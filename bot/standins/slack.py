@@ -26,6 +26,7 @@ from bot.standins.slack_messages import (
     SlackMessage,
     decode_json_fields,
 )
+from bot.standins.slack_socket import SocketModeServer
 from bot.standins.slack_workspace import SlackWorkspace
 
 __all__ = ["FakeSlack", "SlackCall", "SlackMessage"]
@@ -51,6 +52,7 @@ class FakeSlack(SlackWorkspace):
         self,
         *,
         token: str = "xoxb-herald-test",
+        app_token: str = "xapp-1-herald-test",
         channels: Iterable[str] = ("CFEED", "COPS"),
         users: Iterable[str] = ("U_ONCALL", "U_OWNER", "U_STRANGER"),
         usergroups: Mapping[str, Iterable[str]] | None = None,
@@ -58,6 +60,8 @@ class FakeSlack(SlackWorkspace):
     ) -> None:
         super().__init__(channels=channels, users=users, usergroups=usergroups, ts_base=ts_base)
         self.token = token
+        self.app_token = app_token
+        self.socket_mode = SocketModeServer()
         self.calls: list[SlackCall] = []
         self.responses: list[dict[str, Any]] = []  # JSON bodies POSTed to response URLs
         self._faults: dict[tuple[str, str], list[float]] = {}
@@ -73,6 +77,7 @@ class FakeSlack(SlackWorkspace):
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response_url)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/socket", self.socket_mode.handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -80,6 +85,7 @@ class FakeSlack(SlackWorkspace):
         self._port = int(runner.addresses[0][1])
 
     async def close(self) -> None:
+        await self.socket_mode.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -194,14 +200,19 @@ class FakeSlack(SlackWorkspace):
 
         async def compute() -> dict[str, Any]:
             handler = self.handlers.get(method)
-            if handler is None:
+            if handler is None and method != "apps.connections.open":
                 raise SlackError("unknown_method", req_method=method)
             if parse_error is not None:
                 raise parse_error
             if token is None:
                 raise SlackError("not_authed")
+            if method == "apps.connections.open":
+                if token != self.app_token:  # only the app-level token opens connections
+                    raise SlackError("invalid_auth")
+                return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
             if token != self.token:
                 raise SlackError("invalid_auth")
+            assert handler is not None
             return {"ok": True, **handler(args)}
 
         answer = await self._respond(method, compute)

@@ -226,11 +226,6 @@ async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> N
             )
 
     results = await asyncio.gather(attempt(), attempt(), return_exceptions=True)
-    print(
-        "RESULTS",
-        store.database.sqlite,
-        [type(r).__name__ + str(getattr(r, "created", "")) for r in results],
-    )
     wins = [r for r in results if isinstance(r, Outcome) and r.created]
     losses = [r for r in results if not (isinstance(r, Outcome) and r.created)]
     assert len(wins) == 1 and len(losses) == 1
@@ -254,11 +249,6 @@ async def test_concurrent_registrations_make_one_release(store: Store) -> None:
             )
 
     results = await asyncio.gather(attempt(), attempt(), return_exceptions=True)
-    print(
-        "RESULTS",
-        store.database.sqlite,
-        [type(r).__name__ + str(getattr(r, "created", "")) for r in results],
-    )
     assert sum(isinstance(r, Outcome) and r.created for r in results) == 1
     assert all(isinstance(r, Outcome | ConcurrentWrite) for r in results), results
     assert not (await register(store, release)).created

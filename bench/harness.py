@@ -1,0 +1,268 @@
+"""Shared benchmark plumbing: Herald + the Slack stand-in in one process, over loopback HTTP.
+
+Herald is built exactly as `herald serve` builds it (`build_app`, a fresh SQLite file, the
+outbox worker running, `delivery_poll_seconds=1.0` as in production). The client, Herald and
+FakeSlack share one event loop, so every figure includes the client's own cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import io
+import json
+import logging
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, SupportsIndex
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import build_app
+from bot.deps import DEPS
+from bot.settings import Settings
+from bot.standins.slack import FakeSlack, SlackCall
+from bot.store import outbox
+
+FEED, OPS = "CFEED", "COPS"
+TOKEN = "bench-ingest-token"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+POST_MESSAGE = "chat.postMessage"
+BASE_TIME = datetime(2025, 10, 2, 20, 0, tzinfo=UTC)
+
+# (event, minutes after created_at, details). With no flags and <= 5 changes every event
+# causes exactly one feed message; failed adds the ops incident root and rolled_back an ops
+# thread reply: 7 chat.postMessage calls per release.
+EVENTS: list[tuple[str, int, dict[str, Any]]] = [
+    ("release.started", 2, {"links": {"run": "https://ci.example.com/acme/runs/1"}}),
+    ("release.deployed", 9, {"lead_time_seconds": 28800}),
+    (
+        "release.failed",
+        24,
+        {"symptom": "spike in 5xx on /checkout", "pagerduty": "P2-1", "next": "roll back"},
+    ),
+    ("release.rolled_back", 27, {"to_version": "1.0.0", "reason": "5xx above 2%"}),
+]
+EVENTS_PER_RELEASE = 1 + len(EVENTS)
+MESSAGES_PER_EVENT = {
+    "release.planned": 1,
+    "release.started": 1,
+    "release.deployed": 1,
+    "release.failed": 2,
+    "release.rolled_back": 2,
+}
+MESSAGES_PER_RELEASE = sum(MESSAGES_PER_EVENT.values())
+
+
+def quiet_logging() -> None:
+    """Herald is not configured to log here; keep Python's last-resort handler quiet too."""
+    logging.getLogger().setLevel(logging.ERROR)
+
+
+# -- workload ------------------------------------------------------------------------------
+
+
+def manifest(run: str, index: int) -> dict[str, Any]:
+    """A manifest without flags or extra links and with 3 changes: no details thread."""
+    service = f"svc-{index % 10}"
+    return {
+        "id": f"bench-{run}-{index:05d}",
+        "version": f"1.{index}.0",
+        "env": "prod",
+        "service": service,
+        "git": {"repo": f"github.com/acme/{service}", "commit": f"{index:07x}", "tag": f"v1.{index}"},
+        "changes": [
+            {"type": "feat", "scope": "billing", "summary": f"change {n}", "issues": [f"P-{n}"]}
+            for n in range(3)
+        ],
+        "rollback": {"to_version": "1.0.0", "strategy": "Argo Rollout abort"},
+        "owner": "team-bench",
+        "created_at": (BASE_TIME + timedelta(hours=index)).isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One POST: a manifest (event release.planned) or a lifecycle event."""
+
+    release_id: str
+    event: str
+    path: str
+    body: dict[str, Any]
+
+
+def release_steps(run: str, index: int) -> list[Step]:
+    """The five POSTs of one release, in order."""
+    body = manifest(run, index)
+    release_id = str(body["id"])
+    created = datetime.fromisoformat(str(body["created_at"]))
+    steps = [Step(release_id, "release.planned", "/api/v1/releases", body)]
+    for event, minutes, details in EVENTS:
+        at = (created + timedelta(minutes=minutes)).isoformat()
+        path = f"/api/v1/releases/{release_id}/events"
+        steps.append(Step(release_id, event, path, {"event": event, "at": at, **details}))
+    return steps
+
+
+def call_key(call: SlackCall) -> tuple[str, str] | None:
+    """(release id, event type) of a chat.postMessage, from its event metadata."""
+    if call.method != POST_MESSAGE:
+        return None
+    metadata = call.body.get("metadata")
+    payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+    if not isinstance(payload, dict):
+        return None
+    return str(payload.get("id")), str(payload.get("event"))
+
+
+class CallLog(list[SlackCall]):
+    """FakeSlack's call list, telling a listener about each call as it arrives."""
+
+    def __init__(self, listener: Callable[[SlackCall], None]) -> None:
+        super().__init__()
+        self._listener = listener
+
+    def append(self, call: SlackCall) -> None:
+        super().append(call)
+        self._listener(call)
+
+    def insert(self, index: SupportsIndex, call: SlackCall) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+# -- Herald in-process ---------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    slack: FakeSlack
+    runner: web.AppRunner
+    session: aiohttp.ClientSession
+    url: str
+
+    async def post(self, step: Step) -> tuple[float, float]:
+        """POST one step; (monotonic send time, monotonic time the 201 was fully read)."""
+        sent = time.monotonic()
+        async with self.session.post(self.url + step.path, json=step.body) as response:
+            await response.read()
+            accepted = time.monotonic()
+            if response.status != 201:
+                text = (await response.text())[:300]
+                raise RuntimeError(f"{step.event} {step.release_id}: HTTP {response.status} {text}")
+        return sent, accepted
+
+    async def open_outbox_rows(self) -> int:
+        return await outbox.count_open(database=self.runner.app[DEPS].database)
+
+
+@contextlib.asynccontextmanager
+async def herald_stack(
+    *, poll_seconds: float = 1.0, connections: int = 100
+) -> AsyncIterator[Stack]:
+    """FakeSlack, then Herald on a fresh SQLite file, then an aiohttp client session."""
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
+        async with FakeSlack(channels=(FEED, OPS)) as slack:
+            settings = Settings(
+                slack_bot_token=slack.token,
+                slack_signing_secret="bench-signing-secret",
+                slack_api_url=slack.api_url,
+                feed_channel=FEED,
+                ops_channel=OPS,
+                database_url=f"sqlite:///{Path(tmp) / 'herald.db'}",
+                ingest_token=TOKEN,
+                delivery_poll_seconds=poll_seconds,
+            )
+            runner = web.AppRunner(build_app(settings), access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, "127.0.0.1", 0).start()
+                host, port = runner.addresses[0][:2]
+                connector = aiohttp.TCPConnector(limit=connections)
+                headers = {"Authorization": f"Bearer {TOKEN}"}
+                async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+                    yield Stack(slack, runner, session, f"http://{host}:{port}")
+            finally:
+                await runner.cleanup()
+
+
+# -- statistics and output -----------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); q in [0, 100]."""
+    if not sorted_values:
+        return float("nan")
+    rank = (len(sorted_values) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    values = sorted(s * 1000 for s in seconds)
+    return {
+        "n": len(values),
+        "min": values[0] if values else float("nan"),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": values[-1] if values else float("nan"),
+        "mean": sum(values) / len(values) if values else float("nan"),
+    }
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def cell(value: object) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def write_results(name: str, data: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def maybe_profile(path: str | None, *, top: int = 25) -> Iterator[None]:
+    """With a path: cProfile the block, dump the stats there and print the top costs."""
+    if path is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).strip_dirs()
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
