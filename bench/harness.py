@@ -7,6 +7,7 @@ FakeSlack share one event loop, so every figure includes the client's own cost.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import cProfile
 import io
@@ -79,7 +80,11 @@ def manifest(run: str, index: int) -> dict[str, Any]:
         "version": f"1.{index}.0",
         "env": "prod",
         "service": service,
-        "git": {"repo": f"github.com/acme/{service}", "commit": f"{index:07x}", "tag": f"v1.{index}"},
+        "git": {
+            "repo": f"github.com/acme/{service}",
+            "commit": f"{index:07x}",
+            "tag": f"v1.{index}",
+        },
         "changes": [
             {"type": "feat", "scope": "billing", "summary": f"change {n}", "issues": [f"P-{n}"]}
             for n in range(3)
@@ -162,6 +167,21 @@ class Stack:
 
     async def open_outbox_rows(self) -> int:
         return await outbox.count_open(database=self.runner.app[DEPS].database)
+
+    async def settle(self, *, within: float = 5.0) -> int:
+        """Wait until the outbox has no open rows; returns how many are left.
+
+        Shutting the app down cancels the worker; cancelling it inside a transaction makes
+        SQLAlchemy log a CancelledError traceback, so let it record its last posts first.
+        """
+        count = await self.open_outbox_rows()
+        for _ in range(int(within / 0.05)):
+            if not count:
+                break
+            await asyncio.sleep(0.05)
+            count = await self.open_outbox_rows()
+        await asyncio.sleep(0.1)
+        return count
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "herald_outbox_id"
 MAX_BACKOFF_SECONDS = 300.0
+HISTORY_PAGES = 10
 # Slack refused the message itself: sending it again cannot succeed.
 PERMANENT_ERRORS = frozenset(
     {
@@ -171,21 +172,40 @@ class SlackDelivery:
     async def _find_posted(self, claim: Claim, thread_ts: str | None) -> str | None:
         """After an ambiguous failure: was the message posted after all? Look for its metadata."""
         oldest = f"{(claim.created_at - timedelta(minutes=5)).timestamp():.6f}"
-        if thread_ts:
-            response = await self._client.conversations_replies(
-                channel=claim.channel, ts=thread_ts, include_all_metadata=True, limit=200
-            )
-        else:
-            response = await self._client.conversations_history(
-                channel=claim.channel, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        messages: list[dict[str, Any]] = response.get("messages") or []
-        for message in messages:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get(OUTBOX_KEY) == claim.id:
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            if thread_ts:
+                response = await self._client.conversations_replies(
+                    channel=claim.channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            else:
+                response = await self._client.conversations_history(
+                    channel=claim.channel,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            if (ts := _find_outbox_id(response.get("messages") or [], claim.id)) is not None:
                 log.info("found ambiguous post in history", extra={"outbox_id": claim.id})
-                return str(message["ts"])
+                return ts
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        log.warning("history too long to search; posting again", extra={"outbox_id": claim.id})
         return None
+
+
+def _find_outbox_id(messages: list[dict[str, Any]], outbox_id: int) -> str | None:
+    for message in messages:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get(OUTBOX_KEY) == outbox_id:
+            return str(message["ts"])
+    return None
 
 
 class _RootNotPosted(Exception):

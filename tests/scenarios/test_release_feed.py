@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.examples import example_manifest
@@ -118,7 +119,11 @@ async def test_failure_opens_one_ops_thread_that_closes_with_time_to_recover(
 async def test_release_view_links_every_message(herald: Herald, slack: FakeSlack) -> None:
     await play_release(herald)
     await slack.wait_for(lambda: len(slack.messages(OPS)) == 3 and len(slack.messages(FEED)) == 7)
-    status, body = await herald.call("GET", f"/api/v1/releases/{RID}")
+    for _ in range(100):  # the worker records each post just after Slack answers it
+        status, body = await herald.call("GET", f"/api/v1/releases/{RID}")
+        if body["messages_pending"] == 0:
+            break
+        await asyncio.sleep(0.02)
     assert status == 200
     assert body["release"]["state"] == "release.recovered"
     assert body["release"]["service"] == "webapp"

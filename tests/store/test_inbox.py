@@ -26,3 +26,13 @@ async def test_concurrent_deliveries_of_one_request_act_once(store: Store) -> No
     results = await asyncio.gather(*(seen_first(store, "slack:event:Ev03") for _ in range(5)))
     assert sorted(results) == [False, False, False, False, True]
     assert await count(store.database, InboxRow, key="slack:event:Ev03") == 1
+
+
+def test_long_keys_that_differ_only_at_the_end_stay_distinct() -> None:
+    from bot.store.inbox import MAX_KEY, storage_key
+
+    base = "am:" + "g" * 300
+    firing, resolved = storage_key(base + ":firing"), storage_key(base + ":resolved")
+    assert firing != resolved
+    assert len(firing) <= MAX_KEY and len(resolved) <= MAX_KEY
+    assert storage_key("slack:event:Ev1") == "slack:event:Ev1"

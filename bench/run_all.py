@@ -1,0 +1,51 @@
+"""Run every Herald benchmark and print its table; `--quick` for a smoke test with tiny sizes.
+
+Results are also written as JSON to bench/results/<name>.json. Exit status 1 when a benchmark's
+own check fails (lost or duplicated Slack messages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+
+from bench import ingest_latency, ingest_throughput
+
+
+@dataclass(frozen=True)
+class Sizes:
+    latency_releases: int  # per pacing; 5 events each
+    throughput_events: int  # per client count
+    clients: list[int]
+
+
+DEFAULT = Sizes(latency_releases=200, throughput_events=1000, clients=[1, 8, 32])
+QUICK = Sizes(latency_releases=4, throughput_events=40, clients=[1, 4])
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds each")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else DEFAULT
+    status = 0
+    started = time.monotonic()
+
+    print("== ingest_latency ==")
+    await ingest_latency.run(sizes.latency_releases, list(ingest_latency.MODES))
+
+    print("\n== ingest_throughput ==")
+    data = await ingest_throughput.run(sizes.throughput_events, sizes.clients)
+    if not data["ok"]:
+        print("FAIL: ingest_throughput: messages at the fake differ from the expected set")
+        status = 1
+
+    print(f"\nAll benchmarks done in {time.monotonic() - started:.0f}s.")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
