@@ -258,6 +258,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }
 
 

@@ -152,7 +152,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
             print(f"  {r['mode']}: {r['over_500ms']} events waited > 500 ms for their first post")
 
 
-async def run(releases: int, modes: list[str], profile: str | None = None) -> dict[str, Any]:
+async def run(
+    releases: int, modes: list[str], profile: str | None = None, *, tag: str = ""
+) -> dict[str, Any]:
     quiet_logging()
     results = []
     with maybe_profile(profile):
@@ -166,7 +168,7 @@ async def run(releases: int, modes: list[str], profile: str | None = None) -> di
         "delivery_poll_seconds": 1.0,
         "results": results,
     }
-    print(f"→ {write_results('ingest_latency', data)}")
+    print(f"→ {write_results('ingest_latency' + tag, data)}")
     return data
 
 

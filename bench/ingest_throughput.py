@@ -133,7 +133,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(table((*headers, "dups", "check"), rows))
 
 
-async def run(events: int, clients: list[int], profile: str | None = None) -> dict[str, Any]:
+async def run(
+    events: int, clients: list[int], profile: str | None = None, *, tag: str = ""
+) -> dict[str, Any]:
     quiet_logging()
     releases = max(1, events // EVENTS_PER_RELEASE)
     results = []
@@ -149,7 +151,7 @@ async def run(events: int, clients: list[int], profile: str | None = None) -> di
         "results": results,
         "ok": all(r["ok"] for r in results),
     }
-    print(f"→ {write_results('ingest_throughput', data)}")
+    print(f"→ {write_results('ingest_throughput' + tag, data)}")
     return data
 
 

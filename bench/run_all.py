@@ -31,14 +31,15 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds each")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else DEFAULT
+    tag = "-quick" if args.quick else ""  # a smoke test keeps the real results
     status = 0
     started = time.monotonic()
 
     print("== ingest_latency ==")
-    await ingest_latency.run(sizes.latency_releases, list(ingest_latency.MODES))
+    await ingest_latency.run(sizes.latency_releases, list(ingest_latency.MODES), tag=tag)
 
     print("\n== ingest_throughput ==")
-    data = await ingest_throughput.run(sizes.throughput_events, sizes.clients)
+    data = await ingest_throughput.run(sizes.throughput_events, sizes.clients, tag=tag)
     if not data["ok"]:
         print("FAIL: ingest_throughput: messages at the fake differ from the expected set")
         status = 1

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -21,16 +22,22 @@ from bot.api.http import (
     error_middleware,
     error_response,
 )
-from bot.catalog import Catalog, load_catalog
+from bot.catalog import Catalog, build_directory, load_catalog
 from bot.deps import DEPS, Deps, utcnow
+from bot.domain.operations import Operations
+from bot.integrations.argocd import ArgoCDClient
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
+from bot.slack.groups import SlackGroupDirectory
+from bot.slack.tasks import BackgroundTasks
 from bot.store import outbox
+from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.ledger import LedgerFactory
 from bot.store.migrate import upgrade
+from bot.store.releases import SqlReleaseReader
 
 log = logging.getLogger(__name__)
 BOLT = web.AppKey("herald_bolt", AsyncApp)
@@ -71,6 +78,18 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def build_argocd(settings: Settings, http: aiohttp.ClientSession) -> ArgoCDClient | None:
+    if not settings.argocd_url:
+        return None
+    token = settings.argocd_token.get_secret_value() if settings.argocd_token else ""
+    return ArgoCDClient(
+        session=http,
+        base_url=settings.argocd_url,
+        token=token,
+        timeout_seconds=settings.argocd_timeout_seconds,
+    )
+
+
 def _resources(
     settings: Settings, *, clock: Callable[[], datetime], catalog: Catalog, deliver: bool
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
@@ -94,10 +113,29 @@ def _resources(
             on_commit=delivery.wake,
         )
         app[DEPS] = Deps(settings, catalog, database, ledgers, client, delivery, clock)
-        app[BOLT] = build_bolt_app(
-            settings=settings, client=client, database=database, catalog=catalog, clock=clock
-        )
+        tasks = BackgroundTasks()
         async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(database.close)
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            ops = Operations(
+                deploy=build_argocd(settings, http),
+                groups=SlackGroupDirectory(client=client),
+                releases=SqlReleaseReader(database=database),
+                audit=SqlAuditLog(database=database),
+                ledgers=ledgers,
+                directory=build_directory(catalog),
+                clock=clock,
+                argocd_url=settings.argocd_url,
+            )
+            app[BOLT] = build_bolt_app(
+                settings=settings,
+                client=client,
+                database=database,
+                ops=ops,
+                tasks=tasks,
+                clock=clock,
+            )
+            stack.push_async_callback(tasks.drain)
             if database.sqlite:
                 await outbox.release_stale_claims(database=database)
             if deliver:
@@ -108,7 +146,6 @@ def _resources(
                 )
                 await handler.connect_async()  # type: ignore[no-untyped-call]
                 stack.push_async_callback(handler.close_async)
-            stack.push_async_callback(database.close)
             yield
 
     return lifecycle

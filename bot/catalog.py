@@ -9,6 +9,9 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from bot.domain.deploys import DeployTarget
+from bot.domain.deploys import RolloutRef as DeployRollout
+from bot.domain.services import Directory, ServiceEntry, ServiceEnv
 from bot.errors import FieldProblem
 
 SlackId = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,}$")]
@@ -70,3 +73,29 @@ def load_catalog(path: Path | None) -> Catalog:
             for err in exc.errors()
         ]
         raise CatalogError(path, problems) from exc
+
+
+def build_directory(catalog: Catalog) -> Directory:
+    """The catalogue as the domain sees it."""
+    services = {}
+    for name, service in catalog.services.items():
+        envs = {
+            env_name: ServiceEnv(name, env_name, _target(env))
+            for env_name, env in service.environments.items()
+        }
+        services[name] = ServiceEntry(
+            name=name, owners=tuple(service.owners), admins=tuple(service.admins), envs=envs
+        )
+    return Directory(services=services, admins=tuple(catalog.admins))
+
+
+def _target(env: Environment) -> DeployTarget | None:
+    if env.argocd_app is None:
+        return None
+    rollout = DeployRollout(env.rollout.name, env.rollout.namespace) if env.rollout else None
+    return DeployTarget(
+        app=env.argocd_app,
+        project=env.argocd_project,
+        app_namespace=env.argocd_app_namespace,
+        rollout=rollout,
+    )

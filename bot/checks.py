@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlparse
 
+import aiohttp
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.catalog import CatalogError, load_catalog
+from bot.catalog import CatalogError, build_directory, load_catalog
+from bot.domain.deploys import DeployToolError
+from bot.integrations.argocd import ArgoCDClient
 from bot.settings import PLACEHOLDERS, Settings
 
 
@@ -56,3 +60,38 @@ def find_problems(settings: Settings, *, for_serve: bool) -> list[str]:
     except CatalogError as exc:
         problems += [f"HERALD_CONFIG {p.path}: {p.message}" for p in exc.problems]
     return problems
+
+
+async def find_online_problems(settings: Settings) -> list[str]:
+    """`check-config --online`: every Argo CD app and Rollout in the catalogue is reachable."""
+    if not settings.argocd_url:
+        return ["ARGOCD_URL is not set, so the Argo CD apps cannot be checked"]
+    try:
+        directory = build_directory(load_catalog(settings.config_path))
+    except CatalogError:
+        return []  # already reported offline
+    token = settings.argocd_token.get_secret_value() if settings.argocd_token else ""
+    problems: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        client = ArgoCDClient(
+            session=session,
+            base_url=settings.argocd_url,
+            token=token,
+            timeout_seconds=settings.argocd_timeout_seconds,
+        )
+        for entry in directory.services.values():
+            for where in entry.envs.values():
+                if where.target is None:
+                    continue
+                label = f"{where.service} {where.env}"
+                try:
+                    await client.get_app(where.target)
+                    if where.target.rollout is not None:
+                        await client.get_rollout(where.target)
+                except DeployToolError as exc:
+                    problems.append(f"{label}: {exc.message}")
+    return problems
+
+
+def run_online_checks(settings: Settings) -> list[str]:
+    return asyncio.run(find_online_problems(settings))

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot import emit
-from bot.checks import find_problems
+from bot.checks import find_problems, run_online_checks
 from bot.logs import configure_logging
 from bot.settings import Settings
 
@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the HTTP server, Slack app and delivery worker")
     demo = commands.add_parser("demo", help="play a whole release offline and show each channel")
     demo.add_argument("--json-logs", action="store_true", help="show Herald's own log lines")
-    commands.add_parser("check-config", help="print every configuration problem; exit 1 on any")
+    check = commands.add_parser("check-config", help="print every configuration problem; exit 1")
+    check.add_argument("--online", action="store_true", help="also ask Argo CD for every app")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     emit_parser = commands.add_parser("emit", help="post a manifest or an event (for CI)")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
         return 2
     if args.command == "check-config":
-        return run_check_config(settings)
+        return run_check_config(settings, online=args.online)
     if args.command == "db":
         from bot.store.migrate import upgrade
 
@@ -79,8 +80,10 @@ def run_serve(settings: Settings) -> int:
     return 0
 
 
-def run_check_config(settings: Settings) -> int:
+def run_check_config(settings: Settings, *, online: bool = False) -> int:
     problems = find_problems(settings, for_serve=True)
+    if online:
+        problems += run_online_checks(settings)
     for problem in problems:
         print(problem)
     if not problems:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     host: str = Field("0.0.0.0", validation_alias=_env("HERALD_HOST"))
     argocd_url: str | None = Field(None, validation_alias=_env("ARGOCD_URL"))
     argocd_token: SecretStr | None = Field(None, validation_alias=_env("ARGOCD_TOKEN"))
+    argocd_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("HERALD_ARGOCD_TIMEOUT_SECONDS")
+    )
     prometheus_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
     pagerduty_routing_key: SecretStr | None = Field(
         None, validation_alias=_env("PAGERDUTY_ROUTING_KEY")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from bot.domain.lifecycle import EventType
 from bot.domain.release import Notice, RecordedEvent, Release
@@ -38,3 +40,55 @@ class Ledger(Protocol):
 
 class LedgerFactory(Protocol):
     def __call__(self) -> AbstractAsyncContextManager[Ledger]: ...
+
+
+class ReleaseReader(Protocol):
+    """Read-only questions about stored releases."""
+
+    async def latest(self, *, service: str, env: str) -> Release | None: ...
+
+    async def by_version(self, *, service: str, env: str, version: str) -> Release | None: ...
+
+    async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None: ...
+
+    async def last_good_before(self, release: Release) -> Release | None:
+        """The newest release of the same service and env deployed before it that never failed."""
+        ...
+
+    async def in_flight(self) -> list[Release]: ...
+
+    async def message_links(self, release_id: str) -> dict[str, str]:
+        """Message role (`feed_root`, `ops_root`) → a link to that Slack message."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    decision: str  # allowed | denied
+    outcome: str  # done | failed | refused | noop | pending
+    service: str | None = None
+    env: str | None = None
+    release_id: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+    response: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds a one-time action key, and since when."""
+
+    won: bool
+    holder: str
+    at: datetime
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    async def claim(self, *, key: str, actor: str, at: datetime) -> Claim:
+        """Compare-and-set: the first caller for `key` wins; later ones learn who won."""
+        ...

@@ -98,6 +98,7 @@ class NoticeKind(StrEnum):
     EVENT = "event"
     DETAILS = "details"
     INCIDENT = "incident"
+    NOTE = "note"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ class Notice:
     kind: NoticeKind
     audience: Audience
     release: Release
-    payload: EventPayload
+    payload: EventPayload | None
     opens_thread: bool = False
     urgent: bool = False
+    text: str = ""
+
+    @classmethod
+    def note(cls, release: Release, text: str) -> Notice:
+        """A reply in the release's ops thread when it has one, else in its feed thread."""
+        failed = any(event.value == "release.failed" for event in release.times)
+        audience = Audience.OPS_THREAD if failed else Audience.FEED_THREAD
+        return cls(NoticeKind.NOTE, audience, release, None, text=text)

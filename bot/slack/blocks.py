@@ -24,6 +24,13 @@ Message = dict[str, Any]
 
 def render_notice(notice: Notice) -> Message:
     """The Slack message for a notice: blocks, a plain-text fallback and event metadata."""
+    if notice.payload is None:
+        lines = notice.text.splitlines() or ["(empty note)"]
+        return {
+            "text": truncate(notice.text, SECTION_LIMIT),
+            "blocks": sections(lines),
+            "metadata": {"event_type": "herald_note", "event_payload": {"id": notice.release.id}},
+        }
     if notice.kind is NoticeKind.DETAILS:
         lines = detail_lines(notice.release)
     elif notice.kind is NoticeKind.INCIDENT:
@@ -42,6 +49,7 @@ def render_notice(notice: Notice) -> Message:
 
 def header_line(notice: Notice) -> str:
     """`:rocket: release.deployed | webapp | prod | v1.42.0 (rel-2025-10-02.3)`."""
+    assert notice.payload is not None
     release, event = notice.release, notice.payload.event
     fields = (release.service, release.env, display_version(release.version))
     text = " | ".join([event.value, *fields])
@@ -51,6 +59,7 @@ def header_line(notice: Notice) -> str:
 def event_lines(notice: Notice) -> list[str]:
     """The template lines under the header of a feed (or ops thread) event message."""
     release, payload = notice.release, notice.payload
+    assert payload is not None
     details = payload.details
     owner = f"Owner: @{escape_mrkdwn(release.owner)}"
     rollback = f"Rollback: {_version_or_na(release.rollback_target)}"
@@ -79,6 +88,7 @@ def event_lines(notice: Notice) -> list[str]:
 
 def incident_lines(notice: Notice) -> list[str]:
     """The incident template that opens a failed release's thread in the ops channel."""
+    assert notice.payload is not None
     details, release = notice.payload.details, notice.release
     commander = details.get("commander")
     return [
@@ -171,7 +181,7 @@ def _detail(details: dict[str, Any], key: str) -> str:
 
 
 def _flag_state(notice: Notice) -> str:
-    if state := notice.payload.details.get("flag_state"):
+    if notice.payload and (state := notice.payload.details.get("flag_state")):
         return escape_mrkdwn(str(state))
     flags = notice.release.manifest.flags
     return escape_mrkdwn(", ".join(f"{f}=?" for f in flags[:5])) if flags else "no flags"

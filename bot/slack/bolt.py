@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.catalog import Catalog
+from bot.domain.operations import Operations
 from bot.settings import Settings
-from bot.slack.ids import Command
 from bot.slack.inbox import build_inbox_middleware
-from bot.slack.views import help_message
+from bot.slack.listeners import register
+from bot.slack.tasks import BackgroundTasks
 from bot.store.database import Database
-
-log = logging.getLogger(__name__)
 
 
 def build_bolt_app(
@@ -24,7 +21,8 @@ def build_bolt_app(
     settings: Settings,
     client: AsyncWebClient,
     database: Database,
-    catalog: Catalog,
+    ops: Operations,
+    tasks: BackgroundTasks,
     clock: Callable[[], datetime],
 ) -> AsyncApp:
     secret = settings.slack_signing_secret
@@ -32,13 +30,9 @@ def build_bolt_app(
         client=client,
         signing_secret=secret.get_secret_value() if secret else None,
         request_verification_enabled=not settings.socket_mode,
-        process_before_response=True,
+        process_before_response=True,  # listeners ack first and hand slow work to tasks
         raise_error_for_unhandled_request=False,
     )
     app.use(build_inbox_middleware(database=database, clock=clock))
-
-    @app.command(Command.DEPLOY.value)
-    async def deploy(ack: AsyncAck) -> None:
-        await ack(help_message(sorted(catalog.services)))
-
+    register(app, ops=ops, tasks=tasks)
     return app

@@ -11,3 +11,15 @@ class Command(StrEnum):
 
 class BlockId(StrEnum):
     HELP = "herald_help"
+    STATUS = "herald_status"
+    STATUS_ACTIONS = "herald_status_actions"
+    ROLLBACK_CONFIRM = "herald_rollback_confirm"
+    REPLY = "herald_reply"
+
+
+class ActionId(StrEnum):
+    PROMOTE_NEXT = "herald_promote_next"
+    PAUSE = "herald_pause"
+    ROLLBACK_START = "herald_rollback_start"
+    ROLLBACK_CONFIRM = "herald_rollback_confirm"
+    ROLLBACK_CANCEL = "herald_rollback_cancel"

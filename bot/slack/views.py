@@ -1,26 +1,173 @@
-"""Pure builders for what `/deploy` answers with."""
+"""Pure builders for what `/deploy` answers with. No I/O; every user string escaped."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from bot.domain.text import escape_mrkdwn
-from bot.slack.ids import BlockId
+from bot.domain.operations import Reply, describe
+from bot.domain.release import Release
+from bot.domain.rollback import RollbackPlan
+from bot.domain.status import StatusReport
+from bot.domain.text import display_version, escape_mrkdwn, truncate
+from bot.slack.ids import ActionId, BlockId
 
 USAGE = (
     "`/deploy status [service] [env]` · `/deploy pause <service> [env]` · "
     "`/deploy promote <service> [env] [NN%|full]` · "
     "`/deploy rollback <service> [env] [version|sha]` · `/deploy help`"
 )
+Message = dict[str, Any]
 
 
-def help_message(services: list[str]) -> dict[str, Any]:
+def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": truncate(text, 3000)},
+    }
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _button(text: str, action: ActionId, value: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def help_message(services: list[str], *, problem: str | None = None) -> Message:
     known = ", ".join(escape_mrkdwn(s) for s in services) or "none configured yet (HERALD_CONFIG)"
     text = f"*Herald* — release commands\n{USAGE}\nKnown services: {known}"
+    if problem:
+        text = f":warning: {problem}\n\n{text}"
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text, BlockId.HELP)]}
+
+
+def reply_message(reply: Reply, *, public: bool = False, replace: bool = False) -> Message:
+    message: Message = {
+        "response_type": "in_channel" if public else "ephemeral",
+        "text": reply.text,
+        "blocks": [_section(reply.text, BlockId.REPLY)],
+    }
+    if replace:
+        message["replace_original"] = True
+    return message
+
+
+def status_message(report: StatusReport, *, public: bool) -> Message:
+    where, release = report.where, report.release
+    title = f"*{escape_mrkdwn(where.service)}* {escape_mrkdwn(where.env)}"
+    if release is not None:
+        title += (
+            f" — {escape_mrkdwn(display_version(release.version))} "
+            f"({escape_mrkdwn(release.id)}) · {release.state.short if release.state else 'new'}"
+        )
+    lines = [title, *_argo_lines(report), *_release_lines(release), _links_line(report.links)]
+    blocks: list[dict[str, Any]] = [_section("\n".join(lines), BlockId.STATUS)]
+    if report.rollout is not None and report.problem is None:
+        blocks.append(_status_actions(report))
+    text = "\n".join(lines)
+    return {
+        "response_type": "in_channel" if public else "ephemeral",
+        "text": text,
+        "blocks": blocks,
+    }
+
+
+def _argo_lines(report: StatusReport) -> list[str]:
+    if report.problem:
+        return [f":warning: {escape_mrkdwn(report.problem)}"]
+    lines = []
+    if app := report.app:
+        operation = f" · operation {app.operation_phase}" if app.operation_phase else ""
+        auto = "on" if app.auto_sync else "off"
+        revision = (app.revision or "?")[:7]
+        lines.append(
+            f"Argo CD: {app.sync_status} / {app.health_status} · revision {revision}"
+            f" · auto-sync {auto}{operation}"
+        )
+    if rollout := report.rollout:
+        lines.append(f"Rollout: {rollout.phase} · {describe(rollout)}")
+    return lines
+
+
+def _release_lines(release: Release | None) -> list[str]:
+    if release is None:
+        return ["No release recorded by Herald yet."]
+    target = release.rollback_target
+    rollback = escape_mrkdwn(display_version(target)) if target else "n/a"
+    return [
+        f"Owner: @{escape_mrkdwn(release.owner)} · Rollback target: {rollback}",
+        "Checkups: none scheduled yet",
+    ]
+
+
+def _links_line(links: dict[str, str]) -> str:
+    names = {"argocd": "Argo CD", "feed_root": "feed message", "ops_root": "ops thread"}
+    parts = [f"<{escape_mrkdwn(url)}|{names.get(key, key)}>" for key, url in links.items()]
+    return "Links: " + (" · ".join(parts) if parts else "none")
+
+
+def _status_actions(report: StatusReport) -> dict[str, Any]:
+    assert report.rollout is not None
+    where = {"service": report.where.service, "env": report.where.env}
+    seen = json.dumps({**where, "seen": report.rollout.generation})
+    return {
+        "type": "actions",
+        "block_id": BlockId.STATUS_ACTIONS,
+        "elements": [
+            _button("Promote next step", ActionId.PROMOTE_NEXT, seen, style="primary"),
+            _button("Pause", ActionId.PAUSE, json.dumps(where)),
+            _button("Roll back…", ActionId.ROLLBACK_START, json.dumps(where), style="danger"),
+        ],
+    }
+
+
+def in_flight_message(releases: list[Release], *, public: bool) -> Message:
+    if not releases:
+        text = "No releases in flight."
+    else:
+        text = "*Releases in flight*\n" + "\n".join(
+            f"• {escape_mrkdwn(r.service)} {escape_mrkdwn(r.env)} "
+            f"{escape_mrkdwn(display_version(r.version))} ({escape_mrkdwn(r.id)}) — "
+            f"{r.state.short if r.state else 'new'} · @{escape_mrkdwn(r.owner)}"
+            for r in releases[:40]
+        )
+        if len(releases) > 40:
+            text += f"\n…and {len(releases) - 40} more"
+    return {
+        "response_type": "in_channel" if public else "ephemeral",
+        "text": text,
+        "blocks": [_section(text, BlockId.STATUS)],
+    }
+
+
+def rollback_confirm_message(plan: RollbackPlan) -> Message:
+    text = f":rewind: *Confirm rollback*\n{plan.summary}"
+    confirm = {
+        "title": {"type": "plain_text", "text": "Roll back?"},
+        "text": {"type": "mrkdwn", "text": truncate(plan.summary, 300)},
+        "confirm": {"type": "plain_text", "text": "Roll back"},
+        "deny": {"type": "plain_text", "text": "Keep it"},
+        "style": "danger",
+    }
+    go = _button("Roll back", ActionId.ROLLBACK_CONFIRM, plan.encode(), style="danger")
+    go["confirm"] = confirm
     return {
         "response_type": "ephemeral",
         "text": text,
         "blocks": [
-            {"type": "section", "block_id": BlockId.HELP, "text": {"type": "mrkdwn", "text": text}}
+            _section(text, BlockId.ROLLBACK_CONFIRM),
+            {
+                "type": "actions",
+                "elements": [go, _button("Cancel", ActionId.ROLLBACK_CANCEL, "cancel")],
+            },
         ],
     }

@@ -104,7 +104,7 @@ class SqlLedger:
                     channel=channel,
                     role=_role(notice),
                     thread_role=_thread_role(notice.audience),
-                    event_type=notice.payload.event.value,
+                    event_type=notice.payload.event.value if notice.payload else None,
                     body=self._render(notice),
                     urgent=notice.urgent,
                     next_attempt_at=self._now,

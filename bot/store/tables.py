@@ -105,3 +105,33 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
     ts: str | None = Field(default=None, max_length=32)
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only: every command and button press, allowed or not, and what came of it."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    decision: str = Field(max_length=16)
+    outcome: str = Field(max_length=16)
+    service: str | None = Field(default=None, max_length=64)
+    env: str | None = Field(default=None, max_length=64)
+    release_id: str | None = Field(default=None, max_length=128, index=True)
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: str = Field(default="", max_length=2000)
+    response: str = Field(default="", max_length=4000)
+    correlation_id: str | None = Field(default=None, max_length=64)
+
+
+class ActionClaimRow(SQLModel, table=True):
+    """One row per one-time action (a promote from a given step, a rollback of a release)."""
+
+    __tablename__ = "action_claims"
+
+    key: str = Field(primary_key=True, max_length=255)
+    actor: str = Field(max_length=64)
+    at: datetime = _utc()

@@ -51,7 +51,7 @@ async def test_failure_opens_the_ops_thread_and_later_events_reply_in_it() -> No
     await record(ledger, "release.failed", symptom="5xx")
     await record(ledger, "release.rolled_back")
     await record(ledger, "release.recovered")
-    audiences = [(n.payload.event, n.audience) for n in ledger.outbox[2:]]
+    audiences = [(n.payload.event if n.payload else None, n.audience) for n in ledger.outbox[2:]]
     assert audiences == [
         (EventType.FAILED, Audience.FEED),
         (EventType.FAILED, Audience.OPS),

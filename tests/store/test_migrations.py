@@ -16,7 +16,15 @@ import bot.store.tables  # noqa: F401  (registers the tables)
 from bot.store.database import sync_url
 from bot.store.migrate import alembic_config, upgrade
 
-TABLES = {"releases", "release_events", "slack_messages", "inbox", "outbox"}
+TABLES = {
+    "releases",
+    "release_events",
+    "slack_messages",
+    "inbox",
+    "outbox",
+    "audit",
+    "action_claims",
+}
 
 
 @contextmanager

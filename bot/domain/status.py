@@ -1,0 +1,48 @@
+"""`/deploy status`: one screen built from Argo CD, the Rollout and Herald's store."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bot.domain.deploys import AppStatus, DeployToolError, RolloutStatus
+from bot.domain.operations import Operations
+from bot.domain.release import Release
+from bot.domain.services import ServiceEnv
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    where: ServiceEnv
+    release: Release | None = None
+    app: AppStatus | None = None
+    rollout: RolloutStatus | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+
+async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
+    """Gather everything in parallel; an unreachable Argo CD becomes a line, not a failure."""
+    release = await ops.releases.latest(service=where.service, env=where.env)
+    links = await ops.releases.message_links(release.id) if release else {}
+    target = where.target
+    if target is None or ops.deploy is None:
+        return StatusReport(
+            where, release, links=links, problem="Not wired to Argo CD in HERALD_CONFIG."
+        )
+    if argocd_url := ops.argocd_url:
+        links = {**links, "argocd": f"{argocd_url.rstrip('/')}/applications/{target.app}"}
+    try:
+        if target.rollout is not None:
+            app, rollout = await asyncio.gather(
+                ops.deploy.get_app(target), ops.deploy.get_rollout(target)
+            )
+        else:
+            app, rollout = await ops.deploy.get_app(target), None
+    except DeployToolError as exc:
+        return StatusReport(where, release, links=links, problem=exc.message)
+    return StatusReport(where, release, app, rollout, links)
+
+
+async def list_in_flight(ops: Operations) -> list[Release]:
+    return await ops.releases.in_flight()

@@ -1,0 +1,126 @@
+"""The ReleaseReader port: questions about stored releases, answered with indexed queries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import col, func, select
+
+from bot.domain.release import Release
+from bot.store.database import Database
+from bot.store.ledger import release_from_row
+from bot.store.queries import message_link
+from bot.store.tables import ReleaseRow, SlackMessageRow
+
+IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")
+RECENT_DEPLOY = timedelta(hours=24)
+
+
+class SqlReleaseReader:
+    def __init__(self, *, database: Database) -> None:
+        self._database = database
+
+    async def latest(self, *, service: str, env: str) -> Release | None:
+        statement = (
+            select(ReleaseRow)
+            .where(col(ReleaseRow.service) == service, col(ReleaseRow.env) == env)
+            .order_by(col(ReleaseRow.received_at).desc())
+            .limit(1)
+        )
+        return await self._one(statement)
+
+    async def by_version(self, *, service: str, env: str, version: str) -> Release | None:
+        statement = (
+            select(ReleaseRow)
+            .where(
+                col(ReleaseRow.service) == service,
+                col(ReleaseRow.env) == env,
+                col(ReleaseRow.version).in_((version, f"v{version}")),
+            )
+            .order_by(col(ReleaseRow.received_at).desc())
+            .limit(1)
+        )
+        return await self._one(statement)
+
+    async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None:
+        async with self._database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(ReleaseRow)
+                    .where(col(ReleaseRow.service) == service, col(ReleaseRow.env) == env)
+                    .order_by(col(ReleaseRow.received_at).desc())
+                    .limit(200)
+                )
+            ).scalars()
+            for row in rows:
+                if str(row.manifest.get("git", {}).get("commit", "")).startswith(sha_prefix):
+                    return release_from_row(row)
+        return None
+
+    async def last_good_before(self, release: Release) -> Release | None:
+        statement = (
+            select(ReleaseRow)
+            .where(
+                col(ReleaseRow.service) == release.service,
+                col(ReleaseRow.env) == release.env,
+                col(ReleaseRow.id) != release.id,
+                col(ReleaseRow.deployed_at).is_not(None),
+                col(ReleaseRow.failed_at).is_(None),
+                col(ReleaseRow.received_at) <= release.received_at,
+            )
+            .order_by(col(ReleaseRow.deployed_at).desc())
+            .limit(1)
+        )
+        return await self._one(statement)
+
+    async def in_flight(self, *, now: datetime | None = None) -> list[Release]:
+        """The newest release of each service and env, if it is not settled yet."""
+        newest = (
+            select(
+                col(ReleaseRow.service),
+                col(ReleaseRow.env),
+                func.max(ReleaseRow.received_at).label("at"),
+            )
+            .group_by(col(ReleaseRow.service), col(ReleaseRow.env))
+            .subquery()
+        )
+        statement = select(ReleaseRow).join(
+            newest,
+            (col(ReleaseRow.service) == newest.c.service)
+            & (col(ReleaseRow.env) == newest.c.env)
+            & (col(ReleaseRow.received_at) == newest.c.at),
+        )
+        async with self._database.transaction() as session:
+            rows = list((await session.execute(statement)).scalars())
+        releases = [release_from_row(row) for row in rows]
+        recent = (now or datetime.now().astimezone()) - RECENT_DEPLOY
+        return sorted(
+            (
+                r
+                for r in releases
+                if (r.state and r.state.value in IN_FLIGHT_STATES)
+                or (
+                    r.state
+                    and r.state.value == "release.deployed"
+                    and max(r.times.values()) >= recent
+                )
+            ),
+            key=lambda r: (r.service, r.env),
+        )
+
+    async def message_links(self, release_id: str) -> dict[str, str]:
+        async with self._database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(SlackMessageRow).where(
+                        col(SlackMessageRow.release_id) == release_id,
+                        col(SlackMessageRow.role).in_(("feed_root", "ops_root")),
+                    )
+                )
+            ).scalars()
+            return {row.role: message_link(row.channel, row.ts) for row in rows}
+
+    async def _one(self, statement: object) -> Release | None:
+        async with self._database.transaction() as session:
+            row = (await session.execute(statement)).scalars().first()  # type: ignore[call-overload]
+            return release_from_row(row) if row else None
