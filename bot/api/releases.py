@@ -14,8 +14,7 @@ from bot.domain.manifest import Manifest
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.recording import Outcome, record_event, register_release
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.store.queries import get_release_detail, list_releases, release_view
-from bot.store.tables import ReleaseRow
+from bot.store.queries import describe_release, get_release_detail, list_releases
 
 MAX_ATTEMPTS = 3
 
@@ -26,7 +25,7 @@ async def post_release(request: web.Request) -> web.Response:
     outcome = await _run(
         deps, lambda ledger: register_release(ledger=ledger, manifest=manifest, now=deps.clock())
     )
-    return await _outcome_response(deps, outcome)
+    return _outcome_response(outcome)
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -40,7 +39,7 @@ async def post_event(request: web.Request) -> web.Response:
             ledger=ledger, release_id=release_id, request=event_request, now=deps.clock()
         ),
     )
-    return await _outcome_response(deps, outcome)
+    return _outcome_response(outcome)
 
 
 async def get_release(request: web.Request) -> web.Response:
@@ -85,13 +84,9 @@ async def _run(deps: Deps, use_case: Callable[[Ledger], Awaitable[Outcome]]) -> 
     raise Conflict("the release changed while this request was applied; send it again")
 
 
-async def _outcome_response(deps: Deps, outcome: Outcome) -> web.Response:
-    async with deps.database.transaction() as session:
-        row = await session.get(ReleaseRow, outcome.release.id)
-        assert row is not None
-        release = release_view(row)
+def _outcome_response(outcome: Outcome) -> web.Response:
     body: dict[str, Any] = {
-        "release": release,
+        "release": describe_release(outcome.release),
         "event": outcome.event.payload.flat(),
         "created": outcome.created,
     }

@@ -70,21 +70,25 @@ class SlackDelivery:
         self._poll_seconds = poll_seconds
         self._lease = lease
         self._wakeup = asyncio.Event()
+        self._channel_wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
         self._wakeup.set()
+        for event in self._channel_wakeups.values():
+            event.set()
 
     async def run(self) -> None:
-        """Supervise per-channel workers until cancelled."""
+        """Start a sender per channel with open messages, until cancelled."""
         try:
             while True:
+                self._wakeup.clear()  # before looking, so a wake during the look is kept
                 for channel in await outbox.list_open_channels(database=self._database):
                     task = self._workers.get(channel)
                     if task is None or task.done():
-                        self._workers[channel] = asyncio.create_task(self._drain(channel))
-                self._wakeup.clear()
+                        self._channel_wakeups.setdefault(channel, asyncio.Event()).set()
+                        self._workers[channel] = asyncio.create_task(self._sender(channel))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
         finally:
@@ -92,15 +96,22 @@ class SlackDelivery:
                 task.cancel()
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
-    async def _drain(self, channel: str) -> None:
-        """Send everything due in one channel, then stop; `run` starts it again when needed."""
+    async def _sender(self, channel: str) -> None:
+        """Send one channel's messages in order; sleep until woken or the next poll."""
+        wakeup = self._channel_wakeups[channel]
         while True:
-            claim = await outbox.claim_next(
-                database=self._database, channel=channel, now=self._clock(), lease=self._lease
-            )
-            if claim is None:
-                return
-            await self.deliver(claim)
+            wakeup.clear()  # before claiming, so a commit during the claim is not missed
+            try:
+                claim = await outbox.claim_next(
+                    database=self._database, channel=channel, now=self._clock(), lease=self._lease
+                )
+                if claim is not None:
+                    await self.deliver(claim)
+                    continue
+            except Exception:  # the worker outlives a database hiccup; the row stays claimable
+                log.exception("delivery failed unexpectedly", extra={"channel": channel})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), self._poll_seconds)
 
     async def deliver(self, claim: Claim) -> None:
         """Post one claimed message (or find it already posted) and record the outcome."""

@@ -51,9 +51,14 @@ def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+READ_ONLY = "herald_read_only"
+
+
 def _begin_immediate(conn: Connection) -> None:
-    """Take SQLite's write lock up front: no transaction fails half-way on a lock upgrade."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take SQLite's write lock up front, so none fails half-way on a lock upgrade;
+    readers begin a plain (deferred) transaction and never wait for the write lock."""
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -78,6 +83,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads: on SQLite it does not queue behind writers."""
+        async with self._sessions() as session:  # closing releases the connection, no commit
+            _ = await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def ping(self) -> bool:

@@ -151,7 +151,7 @@ async def mark_dead(*, database: Database, claim: Claim, error: str) -> None:
 
 async def find_thread_root(*, database: Database, release_id: str, role: str) -> str | None:
     """The ts of the release's message that opens the `role` thread, once it is posted."""
-    async with database.transaction() as session:
+    async with database.read() as session:
         return (
             await session.execute(
                 select(col(SlackMessageRow.ts)).where(
@@ -164,7 +164,7 @@ async def find_thread_root(*, database: Database, release_id: str, role: str) ->
 
 async def root_is_coming(*, database: Database, release_id: str, role: str) -> bool:
     """True while the thread root is still waiting in the outbox."""
-    async with database.transaction() as session:
+    async with database.read() as session:
         count = (
             await session.execute(
                 select(func.count()).where(
@@ -178,7 +178,7 @@ async def root_is_coming(*, database: Database, release_id: str, role: str) -> b
 
 
 async def list_open_channels(*, database: Database) -> list[str]:
-    async with database.transaction() as session:
+    async with database.read() as session:
         rows = await session.execute(
             select(col(OutboxRow.channel)).where(col(OutboxRow.state).in_(_OPEN)).distinct()
         )
@@ -197,7 +197,7 @@ async def release_stale_claims(*, database: Database) -> int:
 
 
 async def count_open(*, database: Database) -> int:
-    async with database.transaction() as session:
+    async with database.read() as session:
         return int(
             (
                 await session.execute(select(func.count()).where(col(OutboxRow.state).in_(_OPEN)))

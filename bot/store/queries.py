@@ -6,13 +6,18 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from bot.domain.release import Release
 from bot.store.database import Database
 from bot.store.ledger import release_from_row
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow, SlackMessageRow
 
 
 def release_view(row: ReleaseRow) -> dict[str, Any]:
-    release = release_from_row(row)
+    return describe_release(release_from_row(row))
+
+
+def describe_release(release: Release) -> dict[str, Any]:
+    """The API's view of a release."""
     return {
         "id": release.id,
         "service": release.service,
@@ -24,7 +29,7 @@ def release_view(row: ReleaseRow) -> dict[str, Any]:
         "times": {event.value: at.isoformat() for event, at in release.times.items()},
         "lead_time_seconds": release.lead_time_seconds,
         "links": release.links(),
-        "manifest": row.manifest,
+        "manifest": release.manifest.canonical(),
     }
 
 
@@ -33,7 +38,7 @@ def message_link(channel: str, ts: str) -> str:
 
 
 async def get_release_detail(*, database: Database, release_id: str) -> dict[str, Any] | None:
-    async with database.transaction() as session:
+    async with database.read() as session:
         row = await session.get(ReleaseRow, release_id)
         if row is None:
             return None
@@ -85,5 +90,5 @@ async def list_releases(
         statement = statement.where(col(ReleaseRow.service) == service)
     if env:
         statement = statement.where(col(ReleaseRow.env) == env)
-    async with database.transaction() as session:
+    async with database.read() as session:
         return [release_view(row) for row in (await session.execute(statement)).scalars()]

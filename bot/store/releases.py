@@ -43,7 +43,7 @@ class SqlReleaseReader:
         return await self._one(statement)
 
     async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None:
-        async with self._database.transaction() as session:
+        async with self._database.read() as session:
             rows = (
                 await session.execute(
                     select(ReleaseRow)
@@ -90,7 +90,7 @@ class SqlReleaseReader:
             & (col(ReleaseRow.env) == newest.c.env)
             & (col(ReleaseRow.received_at) == newest.c.at),
         )
-        async with self._database.transaction() as session:
+        async with self._database.read() as session:
             rows = list((await session.execute(statement)).scalars())
         releases = [release_from_row(row) for row in rows]
         recent = (now or datetime.now().astimezone()) - RECENT_DEPLOY
@@ -109,7 +109,7 @@ class SqlReleaseReader:
         )
 
     async def message_links(self, release_id: str) -> dict[str, str]:
-        async with self._database.transaction() as session:
+        async with self._database.read() as session:
             rows = (
                 await session.execute(
                     select(SlackMessageRow).where(
@@ -121,6 +121,6 @@ class SqlReleaseReader:
             return {row.role: message_link(row.channel, row.ts) for row in rows}
 
     async def _one(self, statement: object) -> Release | None:
-        async with self._database.transaction() as session:
+        async with self._database.read() as session:
             row = (await session.execute(statement)).scalars().first()  # type: ignore[call-overload]
             return release_from_row(row) if row else None

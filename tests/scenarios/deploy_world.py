@@ -1,0 +1,175 @@
+"""A small world for `/deploy` scenarios: Slack, Argo CD with a canary, Herald, two releases."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from bot.catalog import Catalog
+from bot.examples import example_manifest
+from bot.standins.argocd import FakeArgoCD
+from bot.standins.argocd_rollout import FakeRollout
+from bot.standins.slack import FakeSlack
+from tests.conftest import FEED, Herald, SettingsFactory, start_herald
+from tests.slack.signed import signed_headers, slash_command
+
+OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
+APP = "webapp-prod"
+CATALOG = Catalog.model_validate(
+    {
+        "admins": ["U0ADMIN"],
+        "services": {
+            "webapp": {
+                "owners": ["U0OWNER", "S0BILLING"],
+                "environments": {
+                    "prod": {
+                        "argocd_app": APP,
+                        "rollout": {"name": "webapp", "namespace": "webapp"},
+                    },
+                    "staging": {"argocd_app": "webapp-staging"},
+                },
+            },
+            "billing": {"owners": ["U0OWNER"], "environments": {"prod": {}}},
+        },
+    }
+)
+_keys = itertools.count(1)
+
+
+@dataclass
+class DeployWorld:
+    herald: Herald
+    slack: FakeSlack
+    argocd: FakeArgoCD
+
+    async def command(
+        self, text: str, *, user: str = "U0OWNER", trigger: str | None = None
+    ) -> tuple[int, str, str]:
+        """Send `/deploy text`; returns (status, ack body, response_url key)."""
+        key = f"cmd{next(_keys)}"
+        body = slash_command(text, user=user, trigger_id=trigger or f"{key}.trigger")
+        body = body.replace(
+            urlencode({"response_url": "https://hooks.slack.invalid/commands/1/2"}),
+            urlencode({"response_url": self.slack.response_url(key)}),
+        )
+        return (*await self._send(body, "application/x-www-form-urlencoded"), key)
+
+    async def click(
+        self, action_id: str, value: str, *, user: str = "U0OWNER", trigger: str | None = None
+    ) -> str:
+        key = f"act{next(_keys)}"
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0HERALD"},
+            "api_app_id": "A0HERALD",
+            "team": {"id": "T0HERALD", "domain": "herald-test"},
+            "container": {
+                "type": "message",
+                "message_ts": "1.2",
+                "channel_id": FEED,
+                "is_ephemeral": True,
+            },
+            "channel": {"id": FEED, "name": "release-feed"},
+            "trigger_id": trigger or f"{key}.trigger",
+            "response_url": self.slack.response_url(key),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": f"{next(_keys)}.000001",
+                }
+            ],
+        }
+        status, _ = await self._send(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
+        assert status == 200
+        return key
+
+    async def _send(self, body: str, content_type: str) -> tuple[int, str]:
+        headers = signed_headers(body, content_type=content_type)
+        async with self.herald.session.post(
+            self.herald.url + "/slack/events", data=body.encode(), headers=headers
+        ) as response:
+            return response.status, await response.text()
+
+    async def response(self, key: str, *, wait: float = 5.0) -> dict[str, Any]:
+        await self.slack.wait_for(
+            lambda: any(r["_key"] == key for r in self.slack.responses), timeout=wait
+        )
+        return next(r for r in self.slack.responses if r["_key"] == key)
+
+    def writes(self) -> list[str]:
+        """Argo CD calls that change something."""
+        return [f"{c.method} {c.path}" for c in self.argocd.calls if c.method != "GET"]
+
+
+async def seed_releases(herald: Herald) -> None:
+    old = {**example_manifest(), "id": "rel-1", "version": "1.41.3"}
+    old["git"] = {**old["git"], "commit": OLD_SHA[:7]}
+    new = {**example_manifest(), "id": "rel-2"}
+    new["git"] = {**new["git"], "commit": NEW_SHA[:7]}
+    for manifest in (old, new):
+        assert (await herald.post_manifest(manifest))[0] == 201
+        for event in ("release.started", "release.deployed"):
+            assert (await herald.post_event(manifest["id"], event=event))[0] == 201
+        await asyncio.sleep(0.01)
+
+
+async def settle(herald: Herald) -> None:
+    """Wait until every seeded message is posted and recorded."""
+    for _ in range(250):
+        bodies = [
+            (await herald.call("GET", f"/api/v1/releases/{rid}"))[1] for rid in ("rel-1", "rel-2")
+        ]
+        if all(body["messages_pending"] == 0 for body in bodies):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("seeded release messages were not delivered")
+
+
+@pytest.fixture
+async def argocd() -> AsyncIterator[FakeArgoCD]:
+    async with FakeArgoCD() as fake:
+        fake.add_app(
+            APP,
+            revision=NEW_SHA,
+            history=[(1, OLD_SHA), (2, NEW_SHA)],
+            auto_sync=True,
+            rollout=FakeRollout("webapp", "webapp"),
+        )
+        fake.add_app(
+            "webapp-staging",
+            revision=NEW_SHA,
+            history=[(4, OLD_SHA), (5, NEW_SHA)],
+            auto_sync=False,
+        )
+        yield fake
+
+
+@pytest.fixture
+async def world(
+    make_settings: SettingsFactory, slack: FakeSlack, argocd: FakeArgoCD
+) -> AsyncIterator[DeployWorld]:
+    slack.usergroups["S0BILLING"] = ["U0MEMBER"]
+    settings = make_settings(
+        argocd_url=argocd.url, argocd_token="argocd-test-token", argocd_timeout_seconds=1.0
+    )
+    runner = await start_herald(settings, catalog=CATALOG)
+    async with aiohttp.ClientSession() as session:
+        herald = Herald(runner, session)
+        await seed_releases(herald)
+        await settle(herald)
+        yield DeployWorld(herald, slack, argocd)
+    await runner.cleanup()

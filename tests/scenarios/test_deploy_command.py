@@ -1,0 +1,201 @@
+"""`/deploy` end to end: signed requests through Bolt, Argo CD stand-in, audit, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlmodel import col, select
+
+from bot.deps import DEPS
+from bot.slack.ids import ActionId
+from bot.store.tables import AuditRow
+from tests.conftest import FEED
+from tests.scenarios.deploy_world import APP, NEW_SHA, OLD_SHA, DeployWorld, argocd, world
+
+__all__ = ["argocd", "world"]
+
+
+def text(response: dict[str, object]) -> str:
+    return str(response["text"])
+
+
+async def test_status_shows_argo_cd_rollout_and_release(world: DeployWorld) -> None:
+    status, ack, key = await world.command("status webapp")
+    assert status == 200 and ack == ""
+    reply = text(await world.response(key))
+    assert "*webapp* prod — v1.42.0 (rel-2) · deployed" in reply
+    assert "Argo CD: Synced / Suspended · revision 9f4c2b1 · auto-sync on" in reply
+    assert "Rollout: Paused · step 2 of 5, weight 20%, actual 20%, paused" in reply
+    assert "Owner: @team-billing · Rollback target: v1.41.3" in reply
+    assert f"{world.argocd.url}/applications/{APP}|Argo CD" in reply
+    assert "feed message" in reply
+    assert world.writes() == []
+
+
+async def test_status_without_a_service_lists_releases_in_flight(world: DeployWorld) -> None:
+    _, _, key = await world.command("status")
+    reply = text(await world.response(key))
+    assert "webapp prod v1.42.0 (rel-2) — deployed · @team-billing" in reply
+    assert "rel-1" not in reply
+
+
+async def test_unknown_service_gets_suggestions_in_the_ack(world: DeployWorld) -> None:
+    status, ack, _ = await world.command("status webap")
+    assert status == 200
+    assert "Did you mean webapp?" in json.loads(ack)["text"]
+
+
+async def test_promote_next_resumes_from_the_pause_step_once(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp")
+    reply = text(await world.response(key))
+    assert (
+        "Promoted: step 2 of 5, weight 20%, actual 20%, paused → step 4 of 5, weight 50%" in reply
+    )
+    rollout = world.argocd.app(APP).rollout
+    assert rollout is not None and rollout.weight == 50
+    assert world.writes() == [f"POST /api/v1/applications/{APP}/resource/actions/v2"]
+
+
+async def test_promote_to_a_weight_and_full(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp prod 60%")
+    assert "weight 100%" in text(await world.response(key)) or "fully promoted" in text(
+        await world.response(key)
+    )
+    rollout = world.argocd.app(APP).rollout
+    assert rollout is not None and rollout.weight >= 60
+
+
+async def test_promote_full(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp full")
+    assert "Promoted fully: fully promoted (100%)" in text(await world.response(key))
+    rollout = world.argocd.app(APP).rollout
+    assert rollout is not None and rollout.fully_promoted
+
+
+async def test_double_click_promote_advances_once(world: DeployWorld) -> None:
+    _, _, key = await world.command("status webapp")
+    status = await world.response(key)
+    button = next(
+        e
+        for b in status["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ActionId.PROMOTE_NEXT
+    )
+    first, second = await asyncio.gather(
+        world.click(ActionId.PROMOTE_NEXT, button["value"], user="U0OWNER"),
+        world.click(ActionId.PROMOTE_NEXT, button["value"], user="U0MEMBER"),
+    )
+    replies = [text(await world.response(first)), text(await world.response(second))]
+    assert sum(r.startswith("Promoted") for r in replies) == 1
+    assert sum("Already done by <@U0" in r for r in replies) == 1
+    assert len([w for w in world.writes() if "actions" in w]) == 1
+    rollout = world.argocd.app(APP).rollout
+    assert rollout is not None and rollout.weight == 50
+
+
+async def test_stranger_is_refused_and_nothing_changes(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp", user="U0STRANGER")
+    reply = text(await world.response(key))
+    assert "Only owners of webapp" in reply
+    assert world.writes() == []
+    rows = await audit_rows(world)
+    assert [(r.actor, r.action, r.decision) for r in rows] == [("U0STRANGER", "promote", "denied")]
+
+
+async def test_group_member_may_pause(world: DeployWorld) -> None:
+    _, _, key = await world.command("pause webapp", user="U0MEMBER")
+    assert text(await world.response(key)).startswith("Nothing to do") or "Paused" in text(
+        await world.response(key)
+    )
+    assert world.slack.calls_to("usergroups.users.list")
+
+
+async def test_failing_group_lookup_refuses(world: DeployWorld) -> None:
+    world.slack.fail_next("usergroups.users.list", status=500)
+    _, _, key = await world.command("promote webapp", user="U0MEMBER")
+    assert "could not check membership" in text(await world.response(key))
+    assert world.writes() == []
+
+
+async def test_argo_cd_down_says_nothing_was_changed(world: DeployWorld) -> None:
+    world.argocd.slow_next(3.0, times=5)
+    _, _, key = await world.command("promote webapp")
+    reply = text(await world.response(key, wait=8))
+    assert "Argo CD did not answer in 1 s; nothing was changed" in reply
+
+
+async def test_a_retried_command_acts_once(world: DeployWorld) -> None:
+    _, _, first = await world.command("promote webapp", trigger="same.trigger")
+    await world.response(first)
+    status, ack, second = await world.command("promote webapp", trigger="same.trigger")
+    assert (status, ack) == (200, "")
+    await asyncio.sleep(0.3)
+    assert not any(r["_key"] == second for r in world.slack.responses)
+    assert len([w for w in world.writes() if "actions" in w]) == 1
+
+
+async def test_rollback_of_a_canary_in_flight_aborts_after_confirmation(world: DeployWorld) -> None:
+    _, _, key = await world.command("rollback webapp")
+    confirm = await world.response(key)
+    assert "Abort the canary of `webapp` prod" in text(confirm)
+    assert world.writes() == []
+    go = confirm["blocks"][1]["elements"][0]
+    assert go["confirm"]["style"] == "danger"
+    done = await world.click(ActionId.ROLLBACK_CONFIRM, go["value"])
+    assert "Aborted the canary" in text(await world.response(done))
+    rollout = world.argocd.app(APP).rollout
+    assert rollout is not None and rollout.aborted
+    _, release = await world.herald.call("GET", "/api/v1/releases/rel-2")
+    assert release["release"]["state"] == "release.rolled_back"
+    again = await world.click(ActionId.ROLLBACK_CONFIRM, go["value"], user="U0ADMIN")
+    assert "already started by <@U0OWNER>" in text(await world.response(again))
+
+
+async def test_rollback_with_auto_sync_turns_it_off_and_says_so(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp full")
+    await world.response(key)
+    _, _, key = await world.command("rollback webapp 1.41.3")
+    confirm = await world.response(key)
+    assert "back to 1.41.3 (Argo CD `webapp-prod` history #1, revision 1a2b3c4)" in text(confirm)
+    assert "Automated sync is on" in text(confirm)
+    go = confirm["blocks"][1]["elements"][0]
+    reply = text(await world.response(await world.click(ActionId.ROLLBACK_CONFIRM, go["value"])))
+    assert "Rolled `webapp` prod back to 1.41.3 (history #1)" in reply
+    assert "Turned automated sync OFF" in reply and "Git" in reply
+    app = world.argocd.app(APP)
+    assert not app.auto_sync
+    assert app.revision == OLD_SHA
+    writes = world.writes()
+    assert writes.index(f"PATCH /api/v1/applications/{APP}") < writes.index(
+        f"POST /api/v1/applications/{APP}/rollback"
+    )
+    await world.slack.wait_for(
+        lambda: any("Turned automated sync OFF" in m.text for m in world.slack.messages("COPS"))
+    )
+
+
+async def test_rollback_without_auto_sync_uses_the_last_good_release(world: DeployWorld) -> None:
+    _, _, key = await world.command("rollback webapp staging")
+    confirm = await world.response(key)
+    assert "Automated sync" not in text(confirm)
+    assert NEW_SHA[:7] not in text(confirm).split("revision")[-1]
+
+
+async def test_actions_reply_in_the_release_thread(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp")
+    await world.response(key)
+
+    def noted() -> bool:
+        roots = [m for m in world.slack.posted(FEED) if "planned" in m.text and "(rel-2)" in m.text]
+        replies = world.slack.replies(FEED, roots[0].ts) if roots else []
+        return any("`/deploy promote` by <@U0OWNER>" in r.text for r in replies)
+
+    await world.slack.wait_for(noted)
+
+
+async def audit_rows(world: DeployWorld) -> list[AuditRow]:
+    database = world.herald.runner.app[DEPS].database
+    async with database.transaction() as session:
+        return list((await session.execute(select(AuditRow).order_by(col(AuditRow.id)))).scalars())
