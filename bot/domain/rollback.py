@@ -201,7 +201,7 @@ async def _record_rolled_back(ops: Operations, *, plan: RollbackPlan, actor: str
     """A rollback means the release failed: record failed (when still legal), then rolled_back."""
     if plan.release_id is None:
         return
-    symptom = f"rolled back from Slack by {actor}"
+    symptom = "rolled back from Slack with /deploy rollback"
     await _record_if_legal(
         ops, plan.release_id, EventRequest(event=EventType.FAILED, symptom=symptom, actor=actor)
     )
@@ -212,7 +212,7 @@ async def _record_rolled_back(ops: Operations, *, plan: RollbackPlan, actor: str
             event=EventType.ROLLED_BACK,
             to_version=plan.to_version,
             actor=actor,
-            reason=f"/deploy rollback by {actor}",
+            reason="/deploy rollback",
         ),
     )
 

@@ -83,6 +83,8 @@ def event_lines(notice: Notice) -> list[str]:
             first = [owner, rollback]
     if reason := details.get("reason"):
         first.append(f"Reason: {escape_mrkdwn(str(reason))}")
+    if actor := details.get("actor"):
+        first.append(f"By: {_person(str(actor))}")
     return [f"- {' | '.join(first)}", changes_line(release), links_line(release, payload.links)]
 
 

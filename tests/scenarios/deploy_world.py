@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 
 from bot.catalog import Catalog
 from bot.examples import example_manifest
+from bot.standins import slack_requests
 from bot.standins.argocd import FakeArgoCD
 from bot.standins.argocd_rollout import FakeRollout
 from bot.standins.slack import FakeSlack
-from tests.conftest import FEED, Herald, SettingsFactory, start_herald
-from tests.slack.signed import signed_headers, slash_command
+from tests.conftest import Herald, SettingsFactory, start_herald
+from tests.slack.signed import signed_headers
 
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
@@ -56,49 +55,32 @@ class DeployWorld:
     ) -> tuple[int, str, str]:
         """Send `/deploy text`; returns (status, ack body, response_url key)."""
         key = f"cmd{next(_keys)}"
-        body = slash_command(text, user=user, trigger_id=trigger or f"{key}.trigger")
-        body = body.replace(
-            urlencode({"response_url": "https://hooks.slack.invalid/commands/1/2"}),
-            urlencode({"response_url": self.slack.response_url(key)}),
+        body = slack_requests.slash_command(
+            text,
+            user=user,
+            trigger_id=trigger or f"{key}.trigger",
+            response_url=self.slack.response_url(key),
         )
-        return (*await self._send(body, "application/x-www-form-urlencoded"), key)
+        return (*await self._send(body), key)
 
     async def click(
         self, action_id: str, value: str, *, user: str = "U0OWNER", trigger: str | None = None
     ) -> str:
         key = f"act{next(_keys)}"
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": "T0HERALD"},
-            "api_app_id": "A0HERALD",
-            "team": {"id": "T0HERALD", "domain": "herald-test"},
-            "container": {
-                "type": "message",
-                "message_ts": "1.2",
-                "channel_id": FEED,
-                "is_ephemeral": True,
-            },
-            "channel": {"id": FEED, "name": "release-feed"},
-            "trigger_id": trigger or f"{key}.trigger",
-            "response_url": self.slack.response_url(key),
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "b",
-                    "type": "button",
-                    "value": value,
-                    "action_ts": f"{next(_keys)}.000001",
-                }
-            ],
-        }
-        status, _ = await self._send(
-            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        body = slack_requests.block_action(
+            action_id=action_id,
+            value=value,
+            user=user,
+            trigger_id=trigger or f"{key}.trigger",
+            action_ts=f"{next(_keys)}.000001",
+            response_url=self.slack.response_url(key),
         )
+        status, _ = await self._send(body)
         assert status == 200
         return key
 
-    async def _send(self, body: str, content_type: str) -> tuple[int, str]:
-        headers = signed_headers(body, content_type=content_type)
+    async def _send(self, body: str) -> tuple[int, str]:
+        headers = signed_headers(body)
         async with self.herald.session.post(
             self.herald.url + "/slack/events", data=body.encode(), headers=headers
         ) as response:

@@ -1,64 +1,24 @@
-"""Signed Slack requests, built the way Slack builds them."""
+"""Signed Slack requests for tests, with the test signing secret."""
 
 from __future__ import annotations
 
-import json
-import time
-from typing import Any
-from urllib.parse import urlencode
-
-from slack_sdk.signature import SignatureVerifier
-
+from bot.standins import slack_requests
 from tests.conftest import SIGNING_SECRET
+
+DEFAULT_TRIGGER = "13345224609.738474920.8088930838d88f008e0"
 
 
 def signed_headers(
-    body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET, content_type: str
-) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-    assert signature is not None
-    return {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-        "Content-Type": content_type,
-    }
-
-
-def slash_command(
-    text: str,
+    body: str,
     *,
-    user: str = "U_OWNER",
-    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
-) -> str:
-    return urlencode(
-        {
-            "token": "legacy-unused",
-            "team_id": "T0HERALD",
-            "team_domain": "herald-test",
-            "channel_id": "CFEED",
-            "channel_name": "release-feed",
-            "user_id": user,
-            "user_name": "someone",
-            "command": "/deploy",
-            "text": text,
-            "api_app_id": "A0HERALD",
-            "response_url": "https://hooks.slack.invalid/commands/1/2",
-            "trigger_id": trigger_id,
-        }
+    timestamp: int | None = None,
+    secret: str = SIGNING_SECRET,
+    content_type: str = slack_requests.FORM,
+) -> dict[str, str]:
+    return slack_requests.signed_headers(
+        body, secret=secret, timestamp=timestamp, content_type=content_type
     )
 
 
-def event_callback(event_id: str, event: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "token": "legacy-unused",
-            "team_id": "T0HERALD",
-            "api_app_id": "A0HERALD",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "authed_users": ["UHERALD"],
-        }
-    )
+def slash_command(text: str, *, user: str = "U0OWNER", trigger_id: str = DEFAULT_TRIGGER) -> str:
+    return slack_requests.slash_command(text, user=user, trigger_id=trigger_id)

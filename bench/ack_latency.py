@@ -1,0 +1,576 @@
+"""Ack latency of `/deploy status` at 1, 10 and 50 concurrent requests, next to bare Bolt apps.
+
+Servers, each in its own process, each served by aiohttp on a loopback port the way Herald
+serves Slack (`to_bolt_request` → `async_dispatch` → `to_aiohttp_response` on a POST route):
+
+  herald     Herald as `herald serve` builds it (`build_app`, fresh SQLite file, outbox worker
+             running, a catalog wiring webapp/prod to an Argo CD app with a canary Rollout).
+             Bolt with process_before_response=True, the inbox middleware (one SQLite insert
+             per request, before the listener), then the listener acks and spawns the slow
+             work: Argo CD app + Rollout queries and the response_url POST. That work runs in
+             the same process after the ack and competes with later acks: it is in the figure.
+  bolt       a bare `AsyncApp` whose one `/deploy` listener only does `await ack()`, with
+             Bolt's default process_before_response=False (the ack is found by a 10 ms poll).
+  bolt-pbr   the same bare app with process_before_response=True: the floor.
+
+The Slack and Argo CD stand-ins (FakeSlack, FakeArgoCD) run in a fourth process, and the load
+generator (one aiohttp client) in this one, so no server shares its event loop or its CPU
+time with the client or the fakes. For each concurrency c the servers are measured one after
+another (bolt-pbr, bolt, herald) so the ratios come from the same minute of the same run.
+
+Each request is a signed `/deploy status webapp` slash command with a unique trigger_id (the
+inbox drops duplicates) and a fresh timestamp and signature, built before its timer starts;
+c workers keep c requests in flight. Latency = send → HTTP 200 (the ack) fully read. Each cell
+is preceded by a warm-up (Bolt's first request calls auth.test; keep-alive connections open).
+Before a Herald cell ends, every response_url POST of that cell must have reached FakeSlack
+(an exactly-once check, and no background work spills into the next cell). Also reported:
+the server-side handler time (an aiohttp middleware around the route), Herald's inbox insert
+(`record_once`, timed by a wrapper), and each server's CPU time per request.
+
+Usage: python bench/ack_latency.py [--requests 500] [--concurrency 1,10,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.harness import maybe_profile, quiet_logging, summary_ms, table, write_results
+
+SERVERS = ("bolt-pbr", "bolt", "herald")
+LABELS = {
+    "herald": "Herald",
+    "bolt": "bare Bolt (default)",
+    "bolt-pbr": "bare Bolt, pbr=True",
+}
+SIGNING_SECRET = "bench-signing-secret"
+INGEST_TOKEN = "bench-ingest-token"
+ARGOCD_TOKEN = "argocd-bench-token"
+FEED, OPS = "CFEED", "COPS"
+OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
+APP = "webapp-prod"
+CATALOG = {  # as tests/scenarios/deploy_world.py
+    "admins": ["U0ADMIN"],
+    "services": {
+        "webapp": {
+            "owners": ["U0OWNER", "S0BILLING"],
+            "environments": {
+                "prod": {"argocd_app": APP, "rollout": {"name": "webapp", "namespace": "webapp"}},
+                "staging": {"argocd_app": "webapp-staging"},
+            },
+        }
+    },
+}
+TEXT = "status webapp"
+WARMUP_MIN = 20
+SETTLE_TIMEOUT = 60.0
+START_TIMEOUT = 60.0
+Reply = dict[str, Any]
+
+
+# -- the server processes ------------------------------------------------------------------
+
+
+def _child(role: str, conn: Connection, config: dict[str, Any]) -> None:
+    """Entry point of a server process: serve, then answer `stats` and `stop` on the pipe."""
+    quiet_logging()
+    with maybe_profile(config.get("profile") if role == "herald" else None):
+        asyncio.run(_serve(role, conn, config))
+
+
+async def _serve(role: str, conn: Connection, config: dict[str, Any]) -> None:
+    handler_s: list[float] = []
+    inbox_s: list[float] = []
+    async with contextlib.AsyncExitStack() as stack:
+        if role == "fakes":
+            info, stats = await _start_fakes(stack)
+        else:
+            app = (
+                _herald_app(stack, config, inbox_s)
+                if role == "herald"
+                else _bare_bolt_app(config, process_before_response=role == "bolt-pbr")
+            )
+            app.middlewares.append(_timing_middleware(handler_s))
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            host, port = runner.addresses[0][:2]
+            info = {"url": f"http://{host}:{port}"}
+
+            def stats() -> Reply:
+                reply = {"handler_s": handler_s[:], "inbox_s": inbox_s[:]}
+                handler_s.clear()
+                inbox_s.clear()
+                return reply
+
+        conn.send(info)
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                command = await loop.run_in_executor(None, conn.recv)
+            except EOFError:  # the parent went away
+                return
+            if command == "stop":
+                break
+            conn.send({**stats(), "cpu_s": time.process_time()})
+    conn.send("stopped")
+
+
+def _timing_middleware(samples: list[float]) -> Any:
+    @web.middleware
+    async def timed(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            samples.append(time.perf_counter() - started)
+
+    return timed
+
+
+async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callable[[], Reply]]:
+    from bot.standins.argocd import FakeArgoCD
+    from bot.standins.argocd_rollout import FakeRollout
+    from bot.standins.slack import FakeSlack
+
+    slack = await stack.enter_async_context(FakeSlack(channels=(FEED, OPS)))
+    slack.usergroups["S0BILLING"] = ["U0MEMBER"]
+    argocd = await stack.enter_async_context(FakeArgoCD(token=ARGOCD_TOKEN))
+    argocd.add_app(
+        APP,
+        revision=NEW_SHA,
+        history=[(1, OLD_SHA), (2, NEW_SHA)],
+        auto_sync=True,
+        rollout=FakeRollout("webapp", "webapp"),
+    )
+    argocd.add_app(
+        "webapp-staging", revision=NEW_SHA, history=[(4, OLD_SHA), (5, NEW_SHA)], auto_sync=False
+    )
+    info = {
+        "slack_url": slack.url,
+        "slack_api_url": slack.api_url,
+        "slack_token": slack.token,
+        "argocd_url": argocd.url,
+    }
+    seen = 0
+
+    def stats() -> Reply:
+        nonlocal seen
+        new, seen = slack.responses[seen:], len(slack.responses)
+        # A full status: the section and the canary's buttons, no warning and no error.
+        complete = sum(
+            1
+            for r in new
+            if len(r.get("blocks", [])) == 2 and ":warning:" not in r.get("text", "")
+        )
+        return {
+            "responses": len(slack.responses),
+            "complete": complete,
+            "sample": new[0] if new else None,
+            "argocd_calls": len(argocd.calls),
+        }
+
+    return info, stats
+
+
+def _herald_app(
+    stack: contextlib.AsyncExitStack, config: dict[str, Any], inbox_s: list[float]
+) -> web.Application:
+    from bot.app import build_app
+    from bot.catalog import Catalog
+    from bot.settings import Settings
+    from bot.slack import inbox
+    from bot.store.database import Database
+
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="herald-bench-ack-"))
+    settings = Settings(
+        slack_bot_token=config["slack_token"],
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=config["slack_api_url"],
+        feed_channel=FEED,
+        ops_channel=OPS,
+        database_url=f"sqlite:///{Path(tmp) / 'herald.db'}",
+        ingest_token=INGEST_TOKEN,
+        argocd_url=config["argocd_url"],
+        argocd_token=ARGOCD_TOKEN,
+    )
+    record_once = inbox.record_once
+
+    async def timed_record_once(
+        *, database: Database, key: str, source: str, now: datetime
+    ) -> bool:
+        started = time.perf_counter()
+        try:
+            return await record_once(database=database, key=key, source=source, now=now)
+        finally:
+            inbox_s.append(time.perf_counter() - started)
+
+    inbox.record_once = timed_record_once  # the middleware looks it up on every request
+    return build_app(settings, catalog=Catalog.model_validate(CATALOG))
+
+
+def _bare_bolt_app(config: dict[str, Any], *, process_before_response: bool) -> web.Application:
+    """The bare Bolt app as people write it: one listener that only acks."""
+    client = AsyncWebClient(token=config["slack_token"], base_url=config["slack_api_url"])
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=SIGNING_SECRET,
+        process_before_response=process_before_response,
+    )
+
+    @bolt.command("/deploy")
+    async def deploy(ack: AsyncAck) -> None:
+        await ack()
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        bolt_request = await to_bolt_request(request)
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slack_events)
+    return app
+
+
+@dataclass
+class Server:
+    role: str
+    process: BaseProcess
+    conn: Connection
+    info: Reply
+
+    async def call(self, command: str) -> Any:
+        self.conn.send(command)
+        if not await asyncio.to_thread(self.conn.poll, SETTLE_TIMEOUT):
+            raise RuntimeError(f"{self.role}: no answer to {command!r}")
+        return self.conn.recv()
+
+
+@contextlib.asynccontextmanager
+async def server_process(role: str, config: dict[str, Any]) -> AsyncIterator[Server]:
+    context = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop
+    parent, child = context.Pipe()
+    process = context.Process(
+        target=_child, args=(role, child, config), name=f"bench-{role}", daemon=True
+    )
+    process.start()
+    child.close()
+    try:
+        if not await asyncio.to_thread(parent.poll, START_TIMEOUT):
+            raise RuntimeError(f"{role} did not start")
+        server = Server(role, process, parent, parent.recv())
+        yield server
+        await server.call("stop")
+    finally:
+        parent.close()
+        await asyncio.to_thread(process.join, 10)
+        if process.is_alive():  # pragma: no cover
+            process.terminate()
+
+
+# -- the load generator --------------------------------------------------------------------
+
+
+class Requests:
+    """Signed `/deploy status webapp` bodies, each with its own trigger_id and response_url."""
+
+    def __init__(self, slack_url: str) -> None:
+        self._slack_url = slack_url
+        self._verifier = SignatureVerifier(SIGNING_SECRET)
+        self._ids = itertools.count(1)
+
+    def next(self, server: str) -> tuple[bytes, dict[str, str]]:
+        n = next(self._ids)
+        key = f"{server}-{n}"
+        body = urlencode(
+            {
+                "token": "legacy-unused",
+                "team_id": "T0HERALD",
+                "team_domain": "herald-bench",
+                "channel_id": FEED,
+                "channel_name": "release-feed",
+                "user_id": "U0OWNER",
+                "user_name": "owner",
+                "command": "/deploy",
+                "text": TEXT,
+                "api_app_id": "A0HERALD",
+                "response_url": f"{self._slack_url}/response/{key}",
+                "trigger_id": f"{n}.{os.getpid()}.{key}",
+            }
+        )
+        stamp = str(int(time.time()))
+        signature = self._verifier.generate_signature(timestamp=stamp, body=body)
+        assert signature is not None
+        headers = {
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        return body.encode(), headers
+
+
+async def fire(
+    session: aiohttp.ClientSession, url: str, requests: Requests, server: str, n: int, c: int
+) -> list[float]:
+    """n requests, c in flight; seconds from send to the 200 fully read, in completion order."""
+    latencies: list[float] = []
+    todo = iter(range(n))
+
+    async def worker() -> None:
+        for _ in todo:
+            body, headers = requests.next(server)
+            sent = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                latencies.append(time.perf_counter() - sent)
+                if response.status != 200:
+                    text = (await response.text())[:200]
+                    raise RuntimeError(f"{server}: HTTP {response.status} {text}")
+
+    await asyncio.gather(*(worker() for _ in range(c)))
+    return latencies
+
+
+async def seed_herald(session: aiohttp.ClientSession, url: str) -> None:
+    """Two webapp/prod releases, as the deploy scenarios have, so status reads real rows."""
+    from bot.examples import example_manifest
+
+    headers = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+    old = {**example_manifest(), "id": "rel-1", "version": "1.41.3"}
+    old["git"] = {**old["git"], "commit": OLD_SHA[:7]}
+    new = {**example_manifest(), "id": "rel-2"}
+    new["git"] = {**new["git"], "commit": NEW_SHA[:7]}
+    for manifest in (old, new):
+        posts: list[tuple[str, dict[str, Any]]] = [("/api/v1/releases", manifest)]
+        for event in ("release.started", "release.deployed"):
+            posts.append((f"/api/v1/releases/{manifest['id']}/events", {"event": event}))
+        for path, body in posts:
+            async with session.post(url + path, json=body, headers=headers) as response:
+                if response.status != 201:
+                    raise RuntimeError(f"seeding: HTTP {response.status} {await response.text()}")
+    for _ in range(500):
+        pending = 0
+        for rid in ("rel-1", "rel-2"):
+            async with session.get(f"{url}/api/v1/releases/{rid}", headers=headers) as response:
+                pending += int((await response.json())["messages_pending"])
+        if not pending:
+            return
+        await asyncio.sleep(0.02)
+    raise RuntimeError("seeded release messages were not delivered")
+
+
+async def wait_responses(fakes: Server, expected: int) -> Reply:
+    """Wait until FakeSlack has `expected` response_url POSTs in all; returns the last stats."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    stats: Reply = await fakes.call("stats")
+    complete, sample = stats["complete"], stats["sample"]
+    while stats["responses"] < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{stats['responses']} of {expected} responses arrived")
+        await asyncio.sleep(0.02)
+        stats = await fakes.call("stats")
+        complete += stats["complete"]
+        sample = sample or stats["sample"]
+    if stats["responses"] > expected:
+        raise RuntimeError(f"{stats['responses']} responses, expected {expected}")
+    return {**stats, "complete": complete, "sample": sample}
+
+
+@dataclass
+class World:
+    fakes: Server
+    servers: dict[str, Server]
+    requests: Requests
+    herald_sent: int = 0
+
+
+async def measure(world: World, role: str, n: int, c: int) -> Reply:
+    """One cell: warm up, then n requests with c in flight; Herald's work must be done after."""
+    server = world.servers[role]
+    url = server.info["url"] + "/slack/events"
+    connector = aiohttp.TCPConnector(limit=c)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        warmup = max(WARMUP_MIN, 2 * c)
+        await fire(session, url, world.requests, role, warmup, c)
+        if role == "herald":
+            world.herald_sent += warmup
+            await wait_responses(world.fakes, world.herald_sent)
+        before = await server.call("stats")
+        fakes_before = await world.fakes.call("stats") if role == "herald" else None
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        latencies = await fire(session, url, world.requests, role, n, c)
+        elapsed = time.perf_counter() - started
+        result: Reply = {"server": role, "concurrency": c, "elapsed_s": elapsed}
+        if role == "herald" and fakes_before is not None:
+            world.herald_sent += n
+            done = await wait_responses(world.fakes, world.herald_sent)
+            result["drained_s"] = time.perf_counter() - started
+            result["complete_status_replies"] = done["complete"]
+            result["argocd_calls_per_request"] = (
+                done["argocd_calls"] - fakes_before["argocd_calls"]
+            ) / n
+            if done["complete"] != n:
+                raise RuntimeError(f"{done['complete']} of {n} status replies are complete")
+        after = await server.call("stats")
+    result.update(
+        {
+            "ack_ms": summary_ms(latencies),
+            "acks_per_s": n / elapsed,
+            "handler_ms": summary_ms(after["handler_s"]),
+            "server_cpu_ms_per_request": (after["cpu_s"] - before["cpu_s"]) * 1000 / n,
+            "load_1m_at_start": round(load, 2),
+        }
+    )
+    if after["inbox_s"]:
+        result["inbox_insert_ms"] = summary_ms(after["inbox_s"])
+    return result
+
+
+@contextlib.asynccontextmanager
+async def world(profile: str | None = None) -> AsyncIterator[World]:
+    async with contextlib.AsyncExitStack() as stack:
+        fakes = await stack.enter_async_context(server_process("fakes", {}))
+        config = {**fakes.info, "profile": profile}
+        starting = [stack.enter_async_context(server_process(r, config)) for r in SERVERS]
+        servers = dict(zip(SERVERS, await asyncio.gather(*starting), strict=True))
+        async with aiohttp.ClientSession() as session:
+            await seed_herald(session, servers["herald"].info["url"])
+        yield World(fakes, servers, Requests(fakes.info["slack_url"]))
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def ratios(results: list[Reply]) -> list[Reply]:
+    by = {(r["server"], r["concurrency"]): r for r in results}
+    out = []
+    for c in sorted({r["concurrency"] for r in results}):
+        herald = by[("herald", c)]["ack_ms"]
+        row: Reply = {"concurrency": c}
+        for base, name in (("bolt", "vs_bolt_default"), ("bolt-pbr", "vs_bolt_pbr")):
+            other = by[(base, c)]["ack_ms"]
+            row[name] = {q: herald[q] / other[q] for q in ("p50", "p90", "p99")}
+        out.append(row)
+    return out
+
+
+def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
+    rows = []
+    for r in sorted(results, key=lambda r: (r["concurrency"], SERVERS.index(r["server"]))):
+        s, h = r["ack_ms"], r["handler_ms"]
+        inbox = r.get("inbox_insert_ms", {}).get("p50", "")
+        rows.append(
+            (
+                r["concurrency"],
+                LABELS[r["server"]],
+                s["n"],
+                s["p50"],
+                s["p90"],
+                s["p99"],
+                s["max"],
+                h["p50"],
+                inbox,
+                r["server_cpu_ms_per_request"],
+            )
+        )
+    print("Ack latency of `/deploy status webapp` (ms), client in its own process")
+    headers = ("c", "server", "n", "p50", "p90", "p99", "max")
+    print(table((*headers, "handler p50", "inbox p50", "cpu ms/req"), rows))
+    print("\nHerald / bare Bolt (ratio of ack latency)")
+    rows = [
+        (
+            r["concurrency"],
+            r["vs_bolt_default"]["p50"],
+            r["vs_bolt_default"]["p99"],
+            r["vs_bolt_pbr"]["p50"],
+            r["vs_bolt_pbr"]["p99"],
+        )
+        for r in ratio_rows
+    ]
+    print(table(("c", "p50 vs default", "p99 vs default", "p50 vs floor", "p99 vs floor"), rows))
+    for r in results:
+        if r["server"] == "herald":
+            i = r["inbox_insert_ms"]
+            print(
+                f"  herald c={r['concurrency']}: inbox insert p50 {i['p50']:.2f} "
+                f"p99 {i['p99']:.2f} ms; all {r['ack_ms']['n']} status replies posted "
+                f"{r['drained_s']:.2f}s after the first send"
+            )
+
+
+async def run(
+    requests: int, concurrency: list[int], profile: str | None = None, *, tag: str = ""
+) -> Reply:
+    quiet_logging()
+    results = []
+    started = time.monotonic()
+    async with world(profile) as w:
+        for c in concurrency:
+            for role in SERVERS:
+                results.append(await measure(w, role, requests, c))
+    ratio_rows = ratios(results)
+    print_tables(results, ratio_rows)
+    data = {
+        "benchmark": "ack_latency",
+        "command": f"/deploy {TEXT}",
+        "requests_per_cell": requests,
+        "concurrency": concurrency,
+        "processes": "client | Herald | bare Bolt | bare Bolt pbr | FakeSlack+FakeArgoCD",
+        "elapsed_s": time.monotonic() - started,
+        "results": results,
+        "herald_over_bolt": ratio_rows,
+    }
+    print(f"→ {write_results('ack_latency' + tag, data)}")
+    return data
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=500, help="requests per server and c")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda s: [int(v) for v in s.split(",")],
+        default=[1, 10, 50],
+        help="comma-separated in-flight counts",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile Herald's server process, dump stats to FILE"
+    )
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    await run(args.requests, args.concurrency, args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
+

@@ -1,0 +1,88 @@
+"""Requests as Slack sends them to an app: signed slash commands and button clicks."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def signed_headers(
+    body: str, *, secret: str, timestamp: int | None = None, content_type: str = FORM
+) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": content_type,
+    }
+
+
+def slash_command(
+    text: str,
+    *,
+    user: str,
+    trigger_id: str,
+    response_url: str = "https://hooks.slack.invalid/commands/1/2",
+    channel: str = "CFEED",
+) -> str:
+    return urlencode(
+        {
+            "token": "legacy-unused",
+            "team_id": "T0HERALD",
+            "team_domain": "herald-test",
+            "channel_id": channel,
+            "channel_name": "release-feed",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/deploy",
+            "text": text,
+            "api_app_id": "A0HERALD",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+    )
+
+
+def block_action(
+    *,
+    action_id: str,
+    value: str,
+    user: str,
+    trigger_id: str,
+    action_ts: str,
+    response_url: str,
+    channel: str = "CFEED",
+) -> str:
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0HERALD"},
+        "api_app_id": "A0HERALD",
+        "team": {"id": "T0HERALD", "domain": "herald-test"},
+        "container": {
+            "type": "message",
+            "message_ts": "1.2",
+            "channel_id": channel,
+            "is_ephemeral": True,
+        },
+        "channel": {"id": channel, "name": "release-feed"},
+        "trigger_id": trigger_id,
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b",
+                "type": "button",
+                "value": value,
+                "action_ts": action_ts,
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
