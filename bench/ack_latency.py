@@ -185,9 +185,7 @@ async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callabl
         new, seen = slack.responses[seen:], len(slack.responses)
         # A full status: the section and the canary's buttons, no warning and no error.
         complete = sum(
-            1
-            for r in new
-            if len(r.get("blocks", [])) == 2 and ":warning:" not in r.get("text", "")
+            1 for r in new if len(r.get("blocks", [])) == 2 and ":warning:" not in r.get("text", "")
         )
         return {
             "responses": len(slack.responses),
@@ -573,4 +571,3 @@ async def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(asyncio.run(main()))
-
