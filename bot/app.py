@@ -15,7 +15,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.api import releases
+from bot.api import hooks, releases
 from bot.api.http import (
     MAX_BODY_BYTES,
     correlation_middleware,
@@ -60,6 +60,7 @@ def build_app(
     app.router.add_get("/api/v1/releases", releases.get_releases)
     app.router.add_get("/api/v1/releases/{release_id}", releases.get_release)
     app.router.add_post("/api/v1/releases/{release_id}/events", releases.post_event)
+    hooks.add_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     if not settings.socket_mode:
