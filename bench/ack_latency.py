@@ -4,30 +4,39 @@ Servers, each in its own process, each served by aiohttp on a loopback port the 
 serves Slack (`to_bolt_request` → `async_dispatch` → `to_aiohttp_response` on a POST route):
 
   herald     Herald as `herald serve` builds it (`build_app`, fresh SQLite file, outbox worker
-             running, a catalog wiring webapp/prod to an Argo CD app with a canary Rollout).
-             Bolt with process_before_response=True, the inbox middleware (one SQLite insert
-             per request, before the listener), then the listener acks and spawns the slow
-             work: Argo CD app + Rollout queries and the response_url POST. That work runs in
-             the same process after the ack and competes with later acks: it is in the figure.
+             running, a catalog wiring webapp/prod to an Argo CD app with a canary Rollout, two
+             seeded releases). Bolt with process_before_response=True; the inbox middleware
+             inserts one SQLite row per request before the listener runs; the listener acks and
+             spawns the slow work (release reads, Argo CD app + Rollout, the response_url POST).
+             That work runs in the same process after the ack and competes with later acks.
   bolt       a bare `AsyncApp` whose one `/deploy` listener only does `await ack()`, with
              Bolt's default process_before_response=False (the ack is found by a 10 ms poll).
   bolt-pbr   the same bare app with process_before_response=True: the floor.
 
-The Slack and Argo CD stand-ins (FakeSlack, FakeArgoCD) run in a fourth process, and the load
-generator (one aiohttp client) in this one, so no server shares its event loop or its CPU
-time with the client or the fakes. For each concurrency c the servers are measured one after
-another (bolt-pbr, bolt, herald) so the ratios come from the same minute of the same run.
+With --diagnose, two Herald variants (same build, patched in their own process) split the
+cost: herald-noinbox (the inbox middleware's `record_once` answers True without SQL) and
+herald-nowork (the work spawned after the ack is dropped: no status, no reply).
+
+FakeSlack and FakeArgoCD run in another process, and the load generator (one aiohttp client)
+in this one: no server shares its event loop or CPU time with the client or the fakes (the
+machine's cores are shared by all of them). For each concurrency c the servers are measured
+one after another, so the ratios come from the same minute of the same run.
 
 Each request is a signed `/deploy status webapp` slash command with a unique trigger_id (the
 inbox drops duplicates) and a fresh timestamp and signature, built before its timer starts;
-c workers keep c requests in flight. Latency = send → HTTP 200 (the ack) fully read. Each cell
-is preceded by a warm-up (Bolt's first request calls auth.test; keep-alive connections open).
-Before a Herald cell ends, every response_url POST of that cell must have reached FakeSlack
-(an exactly-once check, and no background work spills into the next cell). Also reported:
-the server-side handler time (an aiohttp middleware around the route), Herald's inbox insert
-(`record_once`, timed by a wrapper), and each server's CPU time per request.
+c workers keep c requests in flight (a closed loop). Latency = send → HTTP 200 (the ack)
+fully read. Each cell starts with a warm-up (Bolt's first request calls auth.test;
+keep-alive connections open). A Herald cell ends only when every reply of the cell has
+reached FakeSlack and was a full status (exactly once), so no work spills into the next cell.
+Row `1 idle`: Herald with one request at a time and the next sent only once the previous
+reply has arrived: the ack with nothing else running, as for one on-call engineer.
 
-Usage: python bench/ack_latency.py [--requests 500] [--concurrency 1,10,50]
+Also reported: acks slower than Slack's 3 s deadline, the server-side handler time (an
+aiohttp middleware around the route), the inbox insert (`record_once`, timed by a wrapper)
+and each server's CPU time per request (process time over the cell, all threads, including
+Herald's work after the ack). Logging is quiet and the access log off, as in bench/harness.py.
+
+Usage: python bench/ack_latency.py [--requests 500] [--concurrency 1,10,50] [--diagnose]
 """
 
 from __future__ import annotations
@@ -41,8 +50,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -60,10 +69,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bench.harness import maybe_profile, quiet_logging, summary_ms, table, write_results
 
 SERVERS = ("bolt-pbr", "bolt", "herald")
+DIAGNOSTIC = ("herald-noinbox", "herald-nowork")
+REPLYING = ("herald", "herald-noinbox")  # servers that POST a status reply per request
 LABELS = {
-    "herald": "Herald",
-    "bolt": "bare Bolt (default)",
     "bolt-pbr": "bare Bolt, pbr=True",
+    "bolt": "bare Bolt (default)",
+    "herald": "Herald",
+    "herald-noinbox": "Herald, no inbox insert",
+    "herald-nowork": "Herald, no work after ack",
 }
 SIGNING_SECRET = "bench-signing-secret"
 INGEST_TOKEN = "bench-ingest-token"
@@ -88,6 +101,8 @@ TEXT = "status webapp"
 WARMUP_MIN = 20
 SETTLE_TIMEOUT = 60.0
 START_TIMEOUT = 60.0
+IDLE = "1 idle"
+SLACK_DEADLINE = 3.0  # seconds Slack waits for the ack before showing the user an error
 Reply = dict[str, Any]
 
 
@@ -95,38 +110,18 @@ Reply = dict[str, Any]
 
 
 def _child(role: str, conn: Connection, config: dict[str, Any]) -> None:
-    """Entry point of a server process: serve, then answer `stats` and `stop` on the pipe."""
+    """A server process: serve, send its address, then answer `stats` until `stop`."""
     quiet_logging()
     with maybe_profile(config.get("profile") if role == "herald" else None):
         asyncio.run(_serve(role, conn, config))
 
 
 async def _serve(role: str, conn: Connection, config: dict[str, Any]) -> None:
-    handler_s: list[float] = []
-    inbox_s: list[float] = []
     async with contextlib.AsyncExitStack() as stack:
         if role == "fakes":
             info, stats = await _start_fakes(stack)
         else:
-            app = (
-                _herald_app(stack, config, inbox_s)
-                if role == "herald"
-                else _bare_bolt_app(config, process_before_response=role == "bolt-pbr")
-            )
-            app.middlewares.append(_timing_middleware(handler_s))
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            host, port = runner.addresses[0][:2]
-            info = {"url": f"http://{host}:{port}"}
-
-            def stats() -> Reply:
-                reply = {"handler_s": handler_s[:], "inbox_s": inbox_s[:]}
-                handler_s.clear()
-                inbox_s.clear()
-                return reply
-
+            info, stats = await _start_server(stack, role, config)
         conn.send(info)
         loop = asyncio.get_running_loop()
         while True:
@@ -138,6 +133,31 @@ async def _serve(role: str, conn: Connection, config: dict[str, Any]) -> None:
                 break
             conn.send({**stats(), "cpu_s": time.process_time()})
     conn.send("stopped")
+
+
+async def _start_server(
+    stack: contextlib.AsyncExitStack, role: str, config: dict[str, Any]
+) -> tuple[Reply, Callable[[], Reply]]:
+    handler_s: list[float] = []
+    inbox_s: list[float] = []
+    if role.startswith("herald"):
+        app = _herald_app(stack, config, inbox_s, variant=role.removeprefix("herald"))
+    else:
+        app = _bare_bolt_app(config, process_before_response=role == "bolt-pbr")
+    app.middlewares.append(_timing_middleware(handler_s))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+
+    def stats() -> Reply:
+        reply = {"handler_s": handler_s[:], "inbox_s": inbox_s[:]}
+        handler_s.clear()
+        inbox_s.clear()
+        return reply
+
+    return {"url": f"http://{host}:{port}"}, stats
 
 
 def _timing_middleware(samples: list[float]) -> Any:
@@ -198,13 +218,15 @@ async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callabl
 
 
 def _herald_app(
-    stack: contextlib.AsyncExitStack, config: dict[str, Any], inbox_s: list[float]
+    stack: contextlib.AsyncExitStack, config: dict[str, Any], inbox_s: list[float], variant: str
 ) -> web.Application:
     from bot.app import build_app
     from bot.catalog import Catalog
     from bot.settings import Settings
     from bot.slack import inbox
+    from bot.slack.tasks import BackgroundTasks, ErrorReply
     from bot.store.database import Database
+    from bot.store.inbox import record_once
 
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="herald-bench-ack-"))
     settings = Settings(
@@ -218,18 +240,27 @@ def _herald_app(
         argocd_url=config["argocd_url"],
         argocd_token=ARGOCD_TOKEN,
     )
-    record_once = inbox.record_once
 
     async def timed_record_once(
         *, database: Database, key: str, source: str, now: datetime
     ) -> bool:
+        if variant == "-noinbox":
+            return True
         started = time.perf_counter()
         try:
             return await record_once(database=database, key=key, source=source, now=now)
         finally:
             inbox_s.append(time.perf_counter() - started)
 
-    inbox.record_once = timed_record_once  # the middleware looks it up on every request
+    def drop(
+        self: BackgroundTasks, work: Coroutine[Any, Any, None], *, on_error: ErrorReply
+    ) -> None:
+        work.close()
+
+    # The middleware looks `record_once` up in its module's globals on every request.
+    inbox.record_once = timed_record_once  # type: ignore[attr-defined]
+    if variant == "-nowork":
+        BackgroundTasks.spawn = drop  # type: ignore[method-assign]
     return build_app(settings, catalog=Catalog.model_validate(CATALOG))
 
 
@@ -332,26 +363,105 @@ class Requests:
         return body.encode(), headers
 
 
+@dataclass
+class World:
+    fakes: Server
+    servers: dict[str, Server]
+    requests: Requests
+    replies_sent: int = 0  # requests sent to replying servers: replies FakeSlack must get
+    complete: int = 0  # full status replies FakeSlack has received
+    argocd_calls: int = 0
+    sample: Reply | None = field(default=None, repr=False)
+
+    async def fakes_stats(self) -> int:
+        stats = await self.fakes.call("stats")
+        self.complete += stats["complete"]
+        self.argocd_calls = stats["argocd_calls"]
+        self.sample = self.sample or stats["sample"]
+        return int(stats["responses"])
+
+    async def settle(self, *, poll: float = 0.02) -> None:
+        """Wait until FakeSlack has a reply for every request sent to a replying server."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while (arrived := await self.fakes_stats()) < self.replies_sent:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{arrived} of {self.replies_sent} replies arrived")
+            await asyncio.sleep(poll)
+        if arrived > self.replies_sent:
+            raise RuntimeError(f"{arrived} replies, expected {self.replies_sent}")
+
+
 async def fire(
-    session: aiohttp.ClientSession, url: str, requests: Requests, server: str, n: int, c: int
+    session: aiohttp.ClientSession,
+    url: str,
+    world: World,
+    role: str,
+    n: int,
+    c: int,
+    *,
+    idle: bool = False,
 ) -> list[float]:
-    """n requests, c in flight; seconds from send to the 200 fully read, in completion order."""
+    """n requests, c in flight; seconds from send to the 200 fully read, in completion order.
+
+    idle: one at a time, each sent only once the previous one's reply reached FakeSlack.
+    """
     latencies: list[float] = []
     todo = iter(range(n))
+    replies = role in REPLYING
 
     async def worker() -> None:
         for _ in todo:
-            body, headers = requests.next(server)
+            body, headers = world.requests.next(role)
             sent = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
                 latencies.append(time.perf_counter() - sent)
                 if response.status != 200:
                     text = (await response.text())[:200]
-                    raise RuntimeError(f"{server}: HTTP {response.status} {text}")
+                    raise RuntimeError(f"{role}: HTTP {response.status} {text}")
+            world.replies_sent += replies
+            if idle:
+                await world.settle(poll=0.001)
 
-    await asyncio.gather(*(worker() for _ in range(c)))
+    await asyncio.gather(*(worker() for _ in range(1 if idle else c)))
     return latencies
+
+
+async def measure(world: World, role: str, n: int, c: int, *, idle: bool = False) -> Reply:
+    """One cell: warm up, then n requests with c in flight; the replies must be in after."""
+    server = world.servers[role]
+    url = server.info["url"] + "/slack/events"
+    replies = role in REPLYING
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c)) as session:
+        await fire(session, url, world, role, max(WARMUP_MIN, 2 * c), c)
+        await world.settle()
+        before = await server.call("stats")
+        complete, argocd_calls = world.complete, world.argocd_calls
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        latencies = await fire(session, url, world, role, n, c, idle=idle)
+        elapsed = time.perf_counter() - started
+        await world.settle()
+        drained = time.perf_counter() - started
+        after = await server.call("stats")
+    result: Reply = {
+        "server": role,
+        "concurrency": IDLE if idle else c,
+        "ack_ms": summary_ms(latencies),
+        "handler_ms": summary_ms(after["handler_s"]),
+        "acks_per_s": n / elapsed,
+        "over_3s": sum(1 for v in latencies if v > SLACK_DEADLINE),
+        "server_cpu_ms_per_request": (after["cpu_s"] - before["cpu_s"]) * 1000 / n,
+        "load_1m_at_start": round(load, 2),
+    }
+    if after["inbox_s"]:
+        result["inbox_insert_ms"] = summary_ms(after["inbox_s"])
+    if replies:
+        result["replies_done_s"] = drained
+        result["argocd_calls_per_request"] = (world.argocd_calls - argocd_calls) / n
+        if world.complete - complete != n:
+            raise RuntimeError(f"{role}: {world.complete - complete} of {n} full status replies")
+    return result
 
 
 async def seed_herald(session: aiohttp.ClientSession, url: str) -> None:
@@ -382,83 +492,17 @@ async def seed_herald(session: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError("seeded release messages were not delivered")
 
 
-async def wait_responses(fakes: Server, expected: int) -> Reply:
-    """Wait until FakeSlack has `expected` response_url POSTs in all; returns the last stats."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    stats: Reply = await fakes.call("stats")
-    complete, sample = stats["complete"], stats["sample"]
-    while stats["responses"] < expected:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{stats['responses']} of {expected} responses arrived")
-        await asyncio.sleep(0.02)
-        stats = await fakes.call("stats")
-        complete += stats["complete"]
-        sample = sample or stats["sample"]
-    if stats["responses"] > expected:
-        raise RuntimeError(f"{stats['responses']} responses, expected {expected}")
-    return {**stats, "complete": complete, "sample": sample}
-
-
-@dataclass
-class World:
-    fakes: Server
-    servers: dict[str, Server]
-    requests: Requests
-    herald_sent: int = 0
-
-
-async def measure(world: World, role: str, n: int, c: int) -> Reply:
-    """One cell: warm up, then n requests with c in flight; Herald's work must be done after."""
-    server = world.servers[role]
-    url = server.info["url"] + "/slack/events"
-    connector = aiohttp.TCPConnector(limit=c)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        warmup = max(WARMUP_MIN, 2 * c)
-        await fire(session, url, world.requests, role, warmup, c)
-        if role == "herald":
-            world.herald_sent += warmup
-            await wait_responses(world.fakes, world.herald_sent)
-        before = await server.call("stats")
-        fakes_before = await world.fakes.call("stats") if role == "herald" else None
-        load = os.getloadavg()[0]
-        started = time.perf_counter()
-        latencies = await fire(session, url, world.requests, role, n, c)
-        elapsed = time.perf_counter() - started
-        result: Reply = {"server": role, "concurrency": c, "elapsed_s": elapsed}
-        if role == "herald" and fakes_before is not None:
-            world.herald_sent += n
-            done = await wait_responses(world.fakes, world.herald_sent)
-            result["drained_s"] = time.perf_counter() - started
-            result["complete_status_replies"] = done["complete"]
-            result["argocd_calls_per_request"] = (
-                done["argocd_calls"] - fakes_before["argocd_calls"]
-            ) / n
-            if done["complete"] != n:
-                raise RuntimeError(f"{done['complete']} of {n} status replies are complete")
-        after = await server.call("stats")
-    result.update(
-        {
-            "ack_ms": summary_ms(latencies),
-            "acks_per_s": n / elapsed,
-            "handler_ms": summary_ms(after["handler_s"]),
-            "server_cpu_ms_per_request": (after["cpu_s"] - before["cpu_s"]) * 1000 / n,
-            "load_1m_at_start": round(load, 2),
-        }
-    )
-    if after["inbox_s"]:
-        result["inbox_insert_ms"] = summary_ms(after["inbox_s"])
-    return result
-
-
 @contextlib.asynccontextmanager
-async def world(profile: str | None = None) -> AsyncIterator[World]:
+async def world(roles: tuple[str, ...], profile: str | None) -> AsyncIterator[World]:
     async with contextlib.AsyncExitStack() as stack:
         fakes = await stack.enter_async_context(server_process("fakes", {}))
         config = {**fakes.info, "profile": profile}
-        starting = [stack.enter_async_context(server_process(r, config)) for r in SERVERS]
-        servers = dict(zip(SERVERS, await asyncio.gather(*starting), strict=True))
+        starting = [stack.enter_async_context(server_process(r, config)) for r in roles]
+        servers = dict(zip(roles, await asyncio.gather(*starting), strict=True))
         async with aiohttp.ClientSession() as session:
-            await seed_herald(session, servers["herald"].info["url"])
+            for role in roles:
+                if role.startswith("herald"):
+                    await seed_herald(session, servers[role].info["url"])
         yield World(fakes, servers, Requests(fakes.info["slack_url"]))
 
 
@@ -466,22 +510,26 @@ async def world(profile: str | None = None) -> AsyncIterator[World]:
 
 
 def ratios(results: list[Reply]) -> list[Reply]:
-    by = {(r["server"], r["concurrency"]): r for r in results}
+    """Herald over each bare app, per cell; the idle row is set against the bare apps at c=1
+    (they do nothing after the ack, so their c=1 closed loop is already idle)."""
+    by = {(r["server"], r["concurrency"]): r["ack_ms"] for r in results}
     out = []
-    for c in sorted({r["concurrency"] for r in results}):
-        herald = by[("herald", c)]["ack_ms"]
+    for r in results:
+        if r["server"] != "herald":
+            continue
+        c = r["concurrency"]
         row: Reply = {"concurrency": c}
         for base, name in (("bolt", "vs_bolt_default"), ("bolt-pbr", "vs_bolt_pbr")):
-            other = by[(base, c)]["ack_ms"]
-            row[name] = {q: herald[q] / other[q] for q in ("p50", "p90", "p99")}
+            other = by[(base, 1 if c == IDLE else c)]
+            row[name] = {q: r["ack_ms"][q] / other[q] for q in ("p50", "p90", "p99")}
         out.append(row)
     return out
 
 
 def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
     rows = []
-    for r in sorted(results, key=lambda r: (r["concurrency"], SERVERS.index(r["server"]))):
-        s, h = r["ack_ms"], r["handler_ms"]
+    for r in results:
+        s = r["ack_ms"]
         inbox = r.get("inbox_insert_ms", {}).get("p50", "")
         rows.append(
             (
@@ -492,16 +540,17 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
                 s["p90"],
                 s["p99"],
                 s["max"],
-                h["p50"],
+                r["handler_ms"]["p50"],
                 inbox,
+                r["acks_per_s"],
                 r["server_cpu_ms_per_request"],
             )
         )
-    print("Ack latency of `/deploy status webapp` (ms), client in its own process")
-    headers = ("c", "server", "n", "p50", "p90", "p99", "max")
-    print(table((*headers, "handler p50", "inbox p50", "cpu ms/req"), rows))
-    print("\nHerald / bare Bolt (ratio of ack latency)")
-    rows = [
+    print("Ack latency of `/deploy status webapp` (ms); client, servers and fakes in own processes")
+    headers = ("c", "server", "n", "p50", "p90", "p99", "max", "handler p50", "inbox p50")
+    print(table((*headers, "acks/s", "cpu ms/req"), rows))
+    print("\nHerald / bare Bolt, ratio of ack latency")
+    ratio_table = [
         (
             r["concurrency"],
             r["vs_bolt_default"]["p50"],
@@ -511,27 +560,43 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
         )
         for r in ratio_rows
     ]
-    print(table(("c", "p50 vs default", "p99 vs default", "p50 vs floor", "p99 vs floor"), rows))
+    ratio_headers = ("c", "p50 vs default", "p99 vs default", "p50 vs floor", "p99 vs floor")
+    print(table(ratio_headers, ratio_table))
     for r in results:
-        if r["server"] == "herald":
+        if "inbox_insert_ms" in r and r["server"] == "herald":
             i = r["inbox_insert_ms"]
             print(
-                f"  herald c={r['concurrency']}: inbox insert p50 {i['p50']:.2f} "
-                f"p99 {i['p99']:.2f} ms; all {r['ack_ms']['n']} status replies posted "
-                f"{r['drained_s']:.2f}s after the first send"
+                f"  herald c={r['concurrency']}: inbox insert p50 {i['p50']:.2f} p99 "
+                f"{i['p99']:.2f} ms; all {r['ack_ms']['n']} replies in "
+                f"{r['replies_done_s']:.2f}s from the first send"
+            )
+    for r in results:
+        if r["over_3s"]:
+            print(
+                f"  {LABELS[r['server']]} c={r['concurrency']}: {r['over_3s']} acks took longer "
+                "than Slack's 3 s (Slack would show the user an error and retry)"
             )
 
 
 async def run(
-    requests: int, concurrency: list[int], profile: str | None = None, *, tag: str = ""
+    requests: int,
+    concurrency: list[int],
+    profile: str | None = None,
+    *,
+    diagnose: bool = False,
+    tag: str = "",
 ) -> Reply:
     quiet_logging()
+    roles = SERVERS + DIAGNOSTIC if diagnose else SERVERS
     results = []
     started = time.monotonic()
-    async with world(profile) as w:
+    async with world(roles, profile) as w:
         for c in concurrency:
-            for role in SERVERS:
+            for role in roles:
                 results.append(await measure(w, role, requests, c))
+        for role in roles:
+            if role in REPLYING:
+                results.append(await measure(w, role, requests, 1, idle=True))
     ratio_rows = ratios(results)
     print_tables(results, ratio_rows)
     data = {
@@ -539,10 +604,11 @@ async def run(
         "command": f"/deploy {TEXT}",
         "requests_per_cell": requests,
         "concurrency": concurrency,
-        "processes": "client | Herald | bare Bolt | bare Bolt pbr | FakeSlack+FakeArgoCD",
+        "processes": "client | fakes (FakeSlack + FakeArgoCD) | one per server",
         "elapsed_s": time.monotonic() - started,
         "results": results,
         "herald_over_bolt": ratio_rows,
+        "sample_reply": w.sample,
     }
     print(f"→ {write_results('ack_latency' + tag, data)}")
     return data
@@ -558,6 +624,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated in-flight counts",
     )
     parser.add_argument(
+        "--diagnose", action="store_true", help="also Herald without inbox / without work"
+    )
+    parser.add_argument(
         "--profile", metavar="FILE", help="cProfile Herald's server process, dump stats to FILE"
     )
     return parser.parse_args(argv)
@@ -565,7 +634,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    await run(args.requests, args.concurrency, args.profile)
+    await run(args.requests, args.concurrency, args.profile, diagnose=args.diagnose)
     return 0
 
 

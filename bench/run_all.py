@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import ingest_latency, ingest_throughput
+from bench import ack_latency, ingest_latency, ingest_throughput
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,24 @@ class Sizes:
     latency_releases: int  # per pacing; 5 events each
     throughput_events: int  # per client count
     clients: list[int]
+    ack_requests: int  # per server and concurrency
+    ack_concurrency: list[int]
 
 
-DEFAULT = Sizes(latency_releases=200, throughput_events=1000, clients=[1, 8, 32])
-QUICK = Sizes(latency_releases=4, throughput_events=40, clients=[1, 4])
+DEFAULT = Sizes(
+    latency_releases=200,
+    throughput_events=1000,
+    clients=[1, 8, 32],
+    ack_requests=500,
+    ack_concurrency=[1, 10, 50],
+)
+QUICK = Sizes(
+    latency_releases=4,
+    throughput_events=40,
+    clients=[1, 4],
+    ack_requests=20,
+    ack_concurrency=[1, 10],
+)
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -43,6 +57,9 @@ async def main(argv: list[str] | None = None) -> int:
     if not data["ok"]:
         print("FAIL: ingest_throughput: messages at the fake differ from the expected set")
         status = 1
+
+    print("\n== ack_latency ==")
+    await ack_latency.run(sizes.ack_requests, sizes.ack_concurrency, tag=tag)
 
     print(f"\nAll benchmarks done in {time.monotonic() - started:.0f}s.")
     return status

@@ -10,22 +10,30 @@ from datetime import datetime
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.api import hooks, releases
-from bot.api.http import (
-    MAX_BODY_BYTES,
-    correlation_middleware,
-    error_middleware,
-    error_response,
+from bot.api import hooks, releases, system
+from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middleware
+from bot.api.system import BOLT
+from bot.catalog import (
+    Catalog,
+    auto_rollback_enabled,
+    build_directory,
+    checkup_offsets,
+    load_catalog,
+    service_queries,
 )
-from bot.catalog import Catalog, build_directory, load_catalog
+from bot.catalog import routing_key as catalog_routing_key
 from bot.deps import DEPS, Deps, utcnow
+from bot.domain.checkup_runs import CheckupRunner
+from bot.domain.checkups import Judge
 from bot.domain.operations import Operations
 from bot.integrations.argocd import ArgoCDClient
+from bot.integrations.page_delivery import PageDelivery
+from bot.integrations.pagerduty import PagerDutyClient
+from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
+from bot.scheduling import CheckupClock
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
@@ -40,13 +48,13 @@ from bot.store.migrate import upgrade
 from bot.store.releases import SqlReleaseReader
 
 log = logging.getLogger(__name__)
-BOLT = web.AppKey("herald_bolt", AsyncApp)
+Clock = Callable[[], datetime]
 
 
 def build_app(
     settings: Settings,
     *,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
     catalog: Catalog | None = None,
     deliver: bool = True,
 ) -> web.Application:
@@ -61,10 +69,10 @@ def build_app(
     app.router.add_get("/api/v1/releases/{release_id}", releases.get_release)
     app.router.add_post("/api/v1/releases/{release_id}/events", releases.post_event)
     hooks.add_routes(app)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", system.healthz)
+    app.router.add_get("/readyz", system.readyz)
     if not settings.socket_mode:
-        app.router.add_post("/slack/events", slack_events)
+        app.router.add_post("/slack/events", system.slack_events)
     return app
 
 
@@ -91,33 +99,69 @@ def build_argocd(settings: Settings, http: aiohttp.ClientSession) -> ArgoCDClien
     )
 
 
+def build_judge(settings: Settings, catalog: Catalog, http: aiohttp.ClientSession) -> Judge:
+    metrics = None
+    if settings.prometheus_url:
+        client = PrometheusClient(session=http, base_url=settings.prometheus_url)
+        metrics = PrometheusMetricsSource(client)
+    return Judge(metrics=metrics, queries_for=lambda service: service_queries(catalog, service))
+
+
+def build_page_delivery(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    database: Database,
+    http: aiohttp.ClientSession,
+    clock: Clock,
+) -> PageDelivery:
+    default_key = settings.pagerduty_routing_key
+    reader = SqlReleaseReader(database=database)
+
+    async def routing_key_for(release_id: str) -> str | None:
+        service = await reader.service_of(release_id)
+        key = catalog_routing_key(catalog, service) if service else None
+        return key or (default_key.get_secret_value() if default_key else None)
+
+    pager = PagerDutyClient(session=http, events_url=settings.pagerduty_events_url)
+    return PageDelivery(
+        database=database,
+        pager=pager,
+        routing_key_for=routing_key_for,
+        clock=clock,
+        poll_seconds=settings.delivery_poll_seconds,
+    )
+
+
 def _resources(
-    settings: Settings, *, clock: Callable[[], datetime], catalog: Catalog, deliver: bool
+    settings: Settings, *, clock: Clock, catalog: Catalog, deliver: bool
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade, settings.database_url)
         database = Database(create_engine(settings.database_url))
         client = build_slack_client(settings)
-        delivery = SlackDelivery(
-            database=database,
-            client=client,
-            clock=clock,
-            poll_seconds=settings.delivery_poll_seconds,
-        )
-        channels = {"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""}
-        ledgers = LedgerFactory(
-            database=database,
-            render=render_notice,
-            channels=channels,
-            clock=clock,
-            on_commit=delivery.wake,
-        )
-        app[DEPS] = Deps(settings, catalog, database, ledgers, client, delivery, clock)
-        tasks = BackgroundTasks()
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(database.close)
             http = await stack.enter_async_context(aiohttp.ClientSession())
+            pages = build_page_delivery(
+                settings, catalog, database=database, http=http, clock=clock
+            )
+            delivery = SlackDelivery(
+                database=database,
+                client=client,
+                clock=clock,
+                poll_seconds=settings.delivery_poll_seconds,
+            )
+            ledgers = LedgerFactory(
+                database=database,
+                render=render_notice,
+                clock=clock,
+                channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
+                on_commit=_waker(delivery.wake, pages.wake),
+                offsets=lambda service, env: checkup_offsets(catalog, service),
+            )
+            app[DEPS] = Deps(settings, catalog, database, ledgers, client, delivery, clock)
             ops = Operations(
                 deploy=build_argocd(settings, http),
                 groups=SlackGroupDirectory(client=client),
@@ -128,6 +172,7 @@ def _resources(
                 clock=clock,
                 argocd_url=settings.argocd_url,
             )
+            tasks = BackgroundTasks()
             app[BOLT] = build_bolt_app(
                 settings=settings,
                 client=client,
@@ -137,43 +182,70 @@ def _resources(
                 clock=clock,
             )
             stack.push_async_callback(tasks.drain)
-            if database.sqlite:
-                await outbox.release_stale_claims(database=database)
             if deliver:
-                stack.push_async_callback(_cancel, asyncio.create_task(delivery.run()))
-            if settings.socket_mode and settings.slack_app_token:
-                handler = AsyncSocketModeHandler(
-                    app[BOLT], settings.slack_app_token.get_secret_value()
+                runner = CheckupRunner(
+                    judge=build_judge(settings, catalog, http),
+                    operations=ops,
+                    clock=clock,
+                    auto_rollback_for=lambda service, env: auto_rollback_enabled(catalog, service),
                 )
-                await handler.connect_async()  # type: ignore[no-untyped-call]
-                stack.push_async_callback(handler.close_async)
+                await _start_workers(
+                    stack,
+                    settings,
+                    database=database,
+                    clock=clock,
+                    workers=(delivery.run(), pages.run()),
+                    runner=runner,
+                )
+            await _connect_socket_mode(stack, settings, app)
             yield
 
     return lifecycle
+
+
+async def _start_workers(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    *,
+    database: Database,
+    clock: Clock,
+    workers: tuple[object, ...],
+    runner: CheckupRunner,
+) -> None:
+    """The outbox senders and the checkup clock; all stop with the app."""
+    if database.sqlite:
+        await outbox.release_stale_claims(database=database)
+    for work in workers:
+        stack.push_async_callback(_cancel, asyncio.create_task(work))  # type: ignore[arg-type]
+    checkups = CheckupClock(
+        database=database,
+        runner=runner,
+        clock=clock,
+        interval_seconds=settings.checkup_interval_seconds,
+        concurrency=settings.checkup_concurrency,
+    )
+    checkups.start()
+    stack.callback(checkups.shutdown)
+
+
+async def _connect_socket_mode(
+    stack: contextlib.AsyncExitStack, settings: Settings, app: web.Application
+) -> None:
+    if settings.socket_mode and settings.slack_app_token:
+        handler = AsyncSocketModeHandler(app[BOLT], settings.slack_app_token.get_secret_value())
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        stack.push_async_callback(handler.close_async)
+
+
+def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:
+    def wake_all() -> None:
+        for wake in wakes:
+            wake()
+
+    return wake_all
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-async def slack_events(request: web.Request) -> web.StreamResponse:
-    """Slack's Request URL. A non-numeric timestamp would crash Bolt (500): refuse it here."""
-    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    if not stamp.isdigit():
-        return error_response(401, "missing or malformed X-Slack-Request-Timestamp")
-    bolt_request = await to_bolt_request(request)
-    bolt_response = await request.app[BOLT].async_dispatch(bolt_request)
-    return await to_aiohttp_response(bolt_response)
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    if not await deps.database.ping():
-        return error_response(503, "database unreachable")
-    return web.json_response({"status": "ready"})

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from bot.domain.deploys import DeployTarget
 from bot.domain.deploys import RolloutRef as DeployRollout
+from bot.domain.health import WINDOWED, ServiceQueries
+from bot.domain.offsets import DEFAULT_OFFSETS
 from bot.domain.services import Directory, ServiceEntry, ServiceEnv
 from bot.errors import FieldProblem
 
@@ -35,10 +46,43 @@ class Environment(_Strict):
     rollout: RolloutRef | None = None
 
 
+class Queries(_Strict):
+    """PromQL overrides of the checkup's default templates (``ServiceQueries``).
+
+    A key left out keeps the default; ``null`` switches an optional metric off. Placeholders:
+    ``{service}``, ``{env}`` and, in requests/errors/kpi/restarts, ``{window}``.
+    """
+
+    requests: str | None = None
+    errors: str | None = None
+    p95: str | None = None
+    p99: str | None = None
+    saturation: str | None = None
+    kpi: str | None = None
+    health: str | None = None
+    restarts: str | None = None
+
+    @model_validator(mode="after")
+    def _usable(self) -> Self:
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if value is None and name in ("requests", "errors"):
+                raise ValueError(f"{name} cannot be switched off")
+            if value is not None and name in WINDOWED and "{window}" not in value:
+                raise ValueError(f"{name} needs a {{window}} placeholder")
+        return self
+
+
 class Service(_Strict):
     owners: list[SlackId] = Field(default_factory=list)
     admins: list[SlackId] = Field(default_factory=list)
     environments: dict[Name, Environment] = Field(default_factory=dict)
+    queries: Queries | None = None
+    checkups: list[Annotated[str, StringConstraints(pattern=r"^\d+(s|m|h|d)$")]] | None = Field(
+        None, min_length=1, max_length=12
+    )
+    auto_rollback: bool = False
+    pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
 
 
 class Catalog(_Strict):
@@ -89,6 +133,18 @@ def build_directory(catalog: Catalog) -> Directory:
     return Directory(services=services, admins=tuple(catalog.admins))
 
 
+def service_queries(catalog: Catalog, service: str) -> ServiceQueries:
+    """The service's checkup queries: the defaults with its catalogue overrides applied
+    (just the defaults for a service the catalogue does not know)."""
+    entry = catalog.services.get(service)
+    if entry is None or entry.queries is None:
+        return ServiceQueries()
+    overrides: dict[str, Any] = {
+        name: getattr(entry.queries, name) for name in entry.queries.model_fields_set
+    }
+    return replace(ServiceQueries(), **overrides)
+
+
 def _target(env: Environment) -> DeployTarget | None:
     if env.argocd_app is None:
         return None
@@ -99,3 +155,30 @@ def _target(env: Environment) -> DeployTarget | None:
         app_namespace=env.argocd_app_namespace,
         rollout=rollout,
     )
+
+
+def parse_duration(text: str) -> timedelta:
+    """`15m` → 15 minutes (s, m, h, d)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+def checkup_offsets(catalog: Catalog, service: str) -> tuple[timedelta, ...]:
+    """The service's checkup offsets, or the defaults (+15m, +30m, +1h, +24h)."""
+    entry = catalog.services.get(service)
+    if entry is None or not entry.checkups:
+        return DEFAULT_OFFSETS
+    return tuple(sorted({parse_duration(text) for text in entry.checkups}))
+
+
+def auto_rollback_enabled(catalog: Catalog, service: str) -> bool:
+    entry = catalog.services.get(service)
+    return entry is not None and entry.auto_rollback
+
+
+def routing_key(catalog: Catalog, service: str) -> str | None:
+    entry = catalog.services.get(service)
+    return entry.pagerduty_routing_key if entry else None

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = Field(
         DEFAULT_PAGERDUTY_EVENTS_URL, validation_alias=_env("PAGERDUTY_EVENTS_URL")
     )
+    checkup_interval_seconds: float = Field(
+        5.0, gt=0, le=300, validation_alias=_env("HERALD_CHECKUP_INTERVAL_SECONDS")
+    )
+    checkup_concurrency: int = Field(
+        50, ge=1, le=500, validation_alias=_env("HERALD_CHECKUP_CONCURRENCY")
+    )
     log_level: str = Field("INFO", validation_alias=_env("HERALD_LOG_LEVEL"))
     delivery_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.domain.lifecycle import EventType
+from bot.domain.offsets import DEFAULT_OFFSETS
+from bot.domain.paging import Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release import Notice, RecordedEvent, Release
 
@@ -17,6 +21,10 @@ class MemoryLedger:
         self.releases: dict[str, Release] = {}
         self.events: list[RecordedEvent] = []
         self.outbox: list[Notice] = []
+        self.checkups: list[tuple[str, datetime]] = []
+        self.finished: dict[int, str] = {}
+        self.pages: list[Page] = []
+        self.resolved: list[str] = []
 
     async def get_release(self, release_id: str) -> Release | None:
         return self.releases.get(release_id)
@@ -44,6 +52,22 @@ class MemoryLedger:
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
         self.outbox.extend(notices)
+
+    async def schedule_checkups(
+        self, *, release: Release, deployed_at: datetime
+    ) -> list[tuple[str, list[timedelta]]]:
+        self.checkups.extend((release.id, deployed_at + o) for o in DEFAULT_OFFSETS)
+        return []
+
+    async def finish_checkup(self, *, checkup_id: int, color: str, result: dict[str, Any]) -> None:
+        self.finished[checkup_id] = color
+
+    async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
+        if not any(p.dedup_key == page.dedup_key for p in self.pages):
+            self.pages.append(page)
+
+    async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
+        self.resolved.append(release_id)
 
 
 class MemoryLedgers:

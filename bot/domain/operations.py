@@ -20,6 +20,8 @@ from bot.domain.ports import AuditEntry, AuditLog, LedgerFactory, ReleaseReader
 from bot.domain.release import Notice
 from bot.domain.services import Directory, ServiceEnv
 
+SYSTEM_ACTOR = "herald"  # Herald acting on its own (auto-rollback after a red verdict)
+
 
 @dataclass(frozen=True)
 class Operations:
@@ -45,6 +47,8 @@ class Reply:
 
 async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceEnv) -> Reply | None:
     """None when `actor` may act; otherwise the refusal, already audited."""
+    if actor == SYSTEM_ACTOR:
+        return None
     entry = ops.directory.service(where.service)
     decision = await check_access(
         user=actor, entry=entry, admins=ops.directory.admins, groups=ops.groups

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.domain.lifecycle import EventType
+from bot.domain.paging import Page
 from bot.domain.release import Notice, RecordedEvent, Release
 
 
@@ -37,6 +38,25 @@ class Ledger(Protocol):
         """Write the messages these notices cause into the outbox, in this transaction."""
         ...
 
+    async def schedule_checkups(
+        self, *, release: Release, deployed_at: datetime
+    ) -> list[tuple[str, list[timedelta]]]:
+        """Plan the release's checkups; cancel the pending ones of older releases of the same
+        service and env, returning (release id, offsets) of what was superseded."""
+        ...
+
+    async def finish_checkup(
+        self, *, checkup_id: int, color: str, result: dict[str, Any]
+    ) -> None: ...
+
+    async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
+        """Page on-call once per release (the outbox delivers it to PagerDuty)."""
+        ...
+
+    async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
+        """Resolve the release's page, if it was paged."""
+        ...
+
 
 class LedgerFactory(Protocol):
     def __call__(self) -> AbstractAsyncContextManager[Ledger]: ...
@@ -60,6 +80,18 @@ class ReleaseReader(Protocol):
     async def message_links(self, release_id: str) -> dict[str, str]:
         """Message role (`feed_root`, `ops_root`) → a link to that Slack message."""
         ...
+
+    async def checkup_summary(self, release_id: str) -> CheckupSummary:
+        """The last verdict and the next checkup of a release."""
+        ...
+
+
+@dataclass(frozen=True)
+class CheckupSummary:
+    last_color: str | None = None
+    last_label: str | None = None
+    next_label: str | None = None
+    next_due: datetime | None = None
 
 
 @dataclass(frozen=True)

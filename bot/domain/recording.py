@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.events import EventPayload, EventRequest
 from bot.domain.lifecycle import EventType, is_legal, legal_next
 from bot.domain.manifest import Manifest
 from bot.domain.notices import notices_for
+from bot.domain.offsets import offset_label
 from bot.domain.ports import Ledger
-from bot.domain.release import RecordedEvent, Release
+from bot.domain.release import Notice, RecordedEvent, Release
+from bot.domain.text import display_version
 from bot.errors import Conflict, FieldProblem, NotFound
 
 
@@ -116,7 +118,27 @@ async def _apply(
         await ledger.save_release(advanced)
     await ledger.add_event(event)
     await ledger.enqueue(notices_for(release=advanced, payload=payload, first=new))
+    await _follow_up(ledger, release=advanced, event=request.event, at=at, now=now)
     return Outcome(advanced, event, created=True)
+
+
+async def _follow_up(
+    ledger: Ledger, *, release: Release, event: EventType, at: datetime, now: datetime
+) -> None:
+    """Deployed: plan checkups (superseding older ones). Recovered: resolve the page."""
+    if event is EventType.DEPLOYED:
+        superseded = await ledger.schedule_checkups(release=release, deployed_at=at)
+        for older_id, offsets in superseded:
+            older = await ledger.get_release(older_id)
+            if older is not None:
+                labels = ", ".join(offset_label(o) for o in offsets)
+                text = (
+                    f"Checkups {labels} of {older.id} were cancelled: {release.id} "
+                    f"({display_version(release.version)}) superseded it."
+                )
+                await ledger.enqueue([Notice.note(older, text)])
+    elif event is EventType.RECOVERED:
+        await ledger.resolve_pages(release_id=release.id, deadline=now + timedelta(minutes=15))
 
 
 def _lead_time(release: Release, request: EventRequest, at: datetime) -> float | None:

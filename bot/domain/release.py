@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from bot.domain.events import EventPayload
 from bot.domain.lifecycle import EventType
@@ -99,6 +100,7 @@ class NoticeKind(StrEnum):
     DETAILS = "details"
     INCIDENT = "incident"
     NOTE = "note"
+    CHECKUP = "checkup"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Notice:
     opens_thread: bool = False
     urgent: bool = False
     text: str = ""
+    report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
 
     @classmethod
     def note(cls, release: Release, text: str) -> Notice:

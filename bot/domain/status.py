@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.deploys import AppStatus, DeployToolError, RolloutStatus
 from bot.domain.operations import Operations
+from bot.domain.ports import CheckupSummary
 from bot.domain.release import Release
 from bot.domain.services import ServiceEnv
 
@@ -19,12 +20,14 @@ class StatusReport:
     rollout: RolloutStatus | None = None
     links: dict[str, str] = field(default_factory=dict)
     problem: str | None = None
+    checkups: CheckupSummary = field(default_factory=CheckupSummary)
 
 
 async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
     """Gather everything in parallel; an unreachable Argo CD becomes a line, not a failure."""
     release = await ops.releases.latest(service=where.service, env=where.env)
     links = await ops.releases.message_links(release.id) if release else {}
+    checkups = await ops.releases.checkup_summary(release.id) if release else CheckupSummary()
     target = where.target
     if target is None or ops.deploy is None:
         return StatusReport(
@@ -40,8 +43,8 @@ async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
         else:
             app, rollout = await ops.deploy.get_app(target), None
     except DeployToolError as exc:
-        return StatusReport(where, release, links=links, problem=exc.message)
-    return StatusReport(where, release, app, rollout, links)
+        return StatusReport(where, release, links=links, problem=exc.message, checkups=checkups)
+    return StatusReport(where, release, app, rollout, links, checkups=checkups)
 
 
 async def list_in_flight(ops: Operations) -> list[Release]:

@@ -8,6 +8,7 @@ from bot.domain.lifecycle import EventType
 from bot.domain.notices import MAX_CHANGES_INLINE
 from bot.domain.release import Notice, NoticeKind, Release
 from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
+from bot.slack.reports import report_lines
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -24,6 +25,19 @@ Message = dict[str, Any]
 
 def render_notice(notice: Notice) -> Message:
     """The Slack message for a notice: blocks, a plain-text fallback and event metadata."""
+    if notice.kind is NoticeKind.CHECKUP:
+        lines = report_lines(notice.report)
+        return {
+            "text": truncate("\n".join(lines), SECTION_LIMIT),
+            "blocks": sections(lines),
+            "metadata": {
+                "event_type": "herald_checkup",
+                "event_payload": {
+                    "id": notice.release.id,
+                    "color": notice.report.verdict.color.value,
+                },
+            },
+        }
     if notice.payload is None:
         lines = notice.text.splitlines() or ["(empty note)"]
         return {

@@ -11,6 +11,7 @@ from bot.domain.rollback import RollbackPlan
 from bot.domain.status import StatusReport
 from bot.domain.text import display_version, escape_mrkdwn, truncate
 from bot.slack.ids import ActionId, BlockId
+from bot.slack.reports import status_line
 
 USAGE = (
     "`/deploy status [service] [env]` · `/deploy pause <service> [env]` · "
@@ -69,7 +70,14 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
             f" — {escape_mrkdwn(display_version(release.version))} "
             f"({escape_mrkdwn(release.id)}) · {release.state.short if release.state else 'new'}"
         )
-    lines = [title, *_argo_lines(report), *_release_lines(release), _links_line(report.links)]
+    checkups = report.checkups
+    lines = [
+        title,
+        *_argo_lines(report),
+        *_release_lines(release),
+        status_line(checkups.last_color, checkups.last_label, checkups.next_label),
+        _links_line(report.links),
+    ]
     blocks: list[dict[str, Any]] = [_section("\n".join(lines), BlockId.STATUS)]
     if report.rollout is not None and report.problem is None:
         blocks.append(_status_actions(report))
@@ -103,10 +111,7 @@ def _release_lines(release: Release | None) -> list[str]:
         return ["No release recorded by Herald yet."]
     target = release.rollback_target
     rollback = escape_mrkdwn(display_version(target)) if target else "n/a"
-    return [
-        f"Owner: @{escape_mrkdwn(release.owner)} · Rollback target: {rollback}",
-        "Checkups: none scheduled yet",
-    ]
+    return [f"Owner: @{escape_mrkdwn(release.owner)} · Rollback target: {rollback}"]
 
 
 def _links_line(links: dict[str, str]) -> str:

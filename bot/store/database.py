@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -79,11 +80,28 @@ class Database:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._writer = asyncio.Lock()
+        self._writer_task: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
+        async with self._write_turn(), self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """SQLite has one writer at a time. Queueing writers here, in order, beats SQLite's
+        busy handler, which sleeps and retries (up to 100 ms a try) and starves the unlucky."""
+        task = asyncio.current_task()
+        if not self.sqlite or self._writer_task is task:
+            yield
+            return
+        async with self._writer:
+            self._writer_task = task
+            try:
+                yield
+            finally:
+                self._writer_task = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -15,12 +15,17 @@ from sqlmodel import col, select
 from bot.domain.events import EventPayload
 from bot.domain.lifecycle import EventType
 from bot.domain.manifest import Manifest
+from bot.domain.offsets import DEFAULT_OFFSETS
+from bot.domain.paging import Page, release_dedup_key
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release import Audience, Notice, RecordedEvent, Release
+from bot.store.checkups import page_to_json, supersede_checkups
 from bot.store.database import Database
-from bot.store.tables import EventRow, OutboxRow, ReleaseRow
+from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
 
 NoticeRenderer = Callable[[Notice], dict[str, Any]]
+CheckupOffsets = Callable[[str, str], Sequence[timedelta]]
+PAGERDUTY_CHANNEL = "pagerduty"
 _TIME_COLUMNS = {
     EventType.PLANNED: "planned_at",
     EventType.STARTED: "started_at",
@@ -41,11 +46,13 @@ class SqlLedger:
         render: NoticeRenderer,
         channels: Mapping[str, str],
         now: datetime,
+        offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
     ) -> None:
         self._session = session
         self._render = render
         self._channels = channels
         self._now = now
+        self._offsets = offsets
 
     async def get_release(self, release_id: str) -> Release | None:
         row = await self._session.get(ReleaseRow, release_id)
@@ -112,6 +119,78 @@ class SqlLedger:
                 )
             )
         await self._flush()
+
+    async def schedule_checkups(
+        self, *, release: Release, deployed_at: datetime
+    ) -> list[tuple[str, list[timedelta]]]:
+        superseded = await supersede_checkups(
+            self._session, service=release.service, env=release.env, by=release.id
+        )
+        for offset in self._offsets(release.service, release.env):
+            self._session.add(
+                CheckupRow(
+                    release_id=release.id,
+                    service=release.service,
+                    env=release.env,
+                    offset_seconds=int(offset.total_seconds()),
+                    deployed_at=deployed_at,
+                    due_at=deployed_at + offset,
+                )
+            )
+        await self._flush()
+        return superseded
+
+    async def finish_checkup(self, *, checkup_id: int, color: str, result: dict[str, Any]) -> None:
+        await self._session.execute(
+            update(CheckupRow)
+            .where(col(CheckupRow.id) == checkup_id)
+            .values(
+                state="done", color=color, result=result, finished_at=self._now, lease_until=None
+            )
+        )
+
+    async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
+        if await self._has_page(release_id, "page_trigger"):
+            return  # one page per release: PagerDuty already has (or will get) it
+        self._add_page(
+            release_id, "page_trigger", {"action": "trigger", "page": page_to_json(page)}, deadline
+        )
+        await self._flush()
+
+    async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
+        if not await self._has_page(release_id, "page_trigger"):
+            return
+        if await self._has_page(release_id, "page_resolve"):
+            return
+        key = release_dedup_key(release_id)
+        self._add_page(
+            release_id, "page_resolve", {"action": "resolve", "dedup_key": key}, deadline
+        )
+        await self._flush()
+
+    async def _has_page(self, release_id: str, role: str) -> bool:
+        found = await self._session.execute(
+            select(col(OutboxRow.id)).where(
+                col(OutboxRow.release_id) == release_id, col(OutboxRow.role) == role
+            )
+        )
+        return found.first() is not None
+
+    def _add_page(
+        self, release_id: str, role: str, body: dict[str, Any], deadline: datetime
+    ) -> None:
+        self._session.add(
+            OutboxRow(
+                release_id=release_id,
+                sink="pagerduty",
+                channel=PAGERDUTY_CHANNEL,
+                role=role,
+                body={**body, "deadline": deadline.isoformat()},
+                urgent=True,
+                next_attempt_at=self._now,
+                created_at=self._now,
+            )
+        )
 
     async def _flush(self) -> None:
         try:
@@ -190,17 +269,23 @@ class LedgerFactory:
         channels: Mapping[str, str],
         clock: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
+        offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
     ) -> None:
         self._database = database
         self._render = render
         self._channels = channels
         self._clock = clock
         self._on_commit = on_commit
+        self._offsets = offsets
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[SqlLedger]:
         async with self._database.transaction() as session:
             yield SqlLedger(
-                session=session, render=self._render, channels=self._channels, now=self._clock()
+                session=session,
+                render=self._render,
+                channels=self._channels,
+                now=self._clock(),
+                offsets=self._offsets,
             )
         self._on_commit()

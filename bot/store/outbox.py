@@ -118,6 +118,17 @@ async def mark_sent(
     return True
 
 
+async def mark_delivered(*, database: Database, claim: Claim, now: datetime) -> bool:
+    """Record a delivery that leaves no Slack message behind (a PagerDuty event)."""
+    async with database.transaction() as session:
+        result = await session.execute(
+            update(OutboxRow)
+            .where(_held(claim))
+            .values(state="sent", sent_at=now, lease_until=None, last_error=None)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 async def mark_retry(
     *, database: Database, claim: Claim, at: datetime, error: str, ambiguous: bool
 ) -> None:
@@ -177,10 +188,12 @@ async def root_is_coming(*, database: Database, release_id: str, role: str) -> b
         return bool(count)
 
 
-async def list_open_channels(*, database: Database) -> list[str]:
+async def list_open_channels(*, database: Database, sink: str = "slack") -> list[str]:
     async with database.read() as session:
         rows = await session.execute(
-            select(col(OutboxRow.channel)).where(col(OutboxRow.state).in_(_OPEN)).distinct()
+            select(col(OutboxRow.channel))
+            .where(col(OutboxRow.state).in_(_OPEN), col(OutboxRow.sink) == sink)
+            .distinct()
         )
         return [channel for (channel,) in rows]
 

@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, func, select
 
+from bot.domain.offsets import offset_label
+from bot.domain.ports import CheckupSummary
 from bot.domain.release import Release
 from bot.store.database import Database
 from bot.store.ledger import release_from_row
 from bot.store.queries import message_link
-from bot.store.tables import ReleaseRow, SlackMessageRow
+from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow
 
 IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")
 RECENT_DEPLOY = timedelta(hours=24)
@@ -107,6 +109,36 @@ class SqlReleaseReader:
             ),
             key=lambda r: (r.service, r.env),
         )
+
+    async def checkup_summary(self, release_id: str) -> CheckupSummary:
+        async with self._database.read() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(CheckupRow)
+                        .where(col(CheckupRow.release_id) == release_id)
+                        .order_by(col(CheckupRow.offset_seconds))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        done = [r for r in rows if r.state == "done"]
+        pending = [r for r in rows if r.state in ("pending", "running")]
+        last, upcoming = (done[-1] if done else None), (pending[0] if pending else None)
+        return CheckupSummary(
+            last_color=last.color if last else None,
+            last_label=offset_label(timedelta(seconds=last.offset_seconds)) if last else None,
+            next_label=offset_label(timedelta(seconds=upcoming.offset_seconds))
+            if upcoming
+            else None,
+            next_due=upcoming.due_at if upcoming else None,
+        )
+
+    async def service_of(self, release_id: str) -> str | None:
+        async with self._database.read() as session:
+            row = await session.get(ReleaseRow, release_id)
+            return row.service if row else None
 
     async def message_links(self, release_id: str) -> dict[str, str]:
         async with self._database.read() as session:

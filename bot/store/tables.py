@@ -90,6 +90,7 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     release_id: str = Field(foreign_key="releases.id", max_length=128)
+    sink: str = Field(default="slack", max_length=16)  # slack | pagerduty
     channel: str = Field(max_length=32)
     role: str = Field(max_length=32)
     thread_role: str | None = Field(default=None, max_length=32)
@@ -135,3 +136,29 @@ class ActionClaimRow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     actor: str = Field(max_length=64)
     at: datetime = _utc()
+
+
+class CheckupRow(SQLModel, table=True):
+    """A post-deploy checkup: Herald's own durable schedule (APScheduler is only the timer)."""
+
+    __tablename__ = "checkups"
+    __table_args__ = (
+        UniqueConstraint("release_id", "offset_seconds", name="uq_checkups_release_offset"),
+        Index("ix_checkups_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: str = Field(foreign_key="releases.id", max_length=128)
+    service: str = Field(max_length=64)
+    env: str = Field(max_length=64)
+    offset_seconds: int
+    deployed_at: datetime = _utc()
+    due_at: datetime = _utc()
+    state: str = Field(default="pending", max_length=16)  # pending running done superseded
+    attempts: int = 0
+    lease_until: datetime | None = _utc(nullable=True)
+    started_at: datetime | None = _utc(nullable=True)
+    finished_at: datetime | None = _utc(nullable=True)
+    late_seconds: float | None = None
+    color: str | None = Field(default=None, max_length=16)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

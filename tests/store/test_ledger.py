@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
 from bot.domain.events import EventRequest
 from bot.domain.lifecycle import EventType
+from bot.domain.paging import Page
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.recording import Outcome, record_event, register_release
 from bot.domain.release import Notice, RecordedEvent, Release
@@ -208,6 +210,20 @@ class MeetAfterRead:
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
         await self._inner.enqueue(notices)
+
+    async def schedule_checkups(
+        self, *, release: Release, deployed_at: datetime
+    ) -> list[tuple[str, list[timedelta]]]:
+        return await self._inner.schedule_checkups(release=release, deployed_at=deployed_at)
+
+    async def finish_checkup(self, *, checkup_id: int, color: str, result: dict[str, Any]) -> None:
+        await self._inner.finish_checkup(checkup_id=checkup_id, color=color, result=result)
+
+    async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
+        await self._inner.enqueue_page(release_id=release_id, page=page, deadline=deadline)
+
+    async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
+        await self._inner.resolve_pages(release_id=release_id, deadline=deadline)
 
 
 async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:

@@ -24,6 +24,7 @@ TABLES = {
     "outbox",
     "audit",
     "action_claims",
+    "checkups",
 }
 
 

@@ -1,0 +1,33 @@
+"""Health endpoints and Slack's Request URL."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.api.http import error_response
+from bot.deps import DEPS
+
+BOLT = web.AppKey("herald_bolt", AsyncApp)
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    """Slack's Request URL. A non-numeric timestamp would crash Bolt (500): refuse it here."""
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if not stamp.isdigit():
+        return error_response(401, "missing or malformed X-Slack-Request-Timestamp")
+    bolt_request = await to_bolt_request(request)
+    bolt_response = await request.app[BOLT].async_dispatch(bolt_request)
+    return await to_aiohttp_response(bolt_response)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    if not await deps.database.ping():
+        return error_response(503, "database unreachable")
+    return web.json_response({"status": "ready"})

@@ -1,0 +1,146 @@
+"""Running one checkup: judge, record, report, page on red, roll back when policy allows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot.domain.checkups import Checkup, CheckupReport, Judge, may_auto_rollback
+from bot.domain.events import EventRequest
+from bot.domain.lifecycle import EventType, is_legal
+from bot.domain.operations import SYSTEM_ACTOR, Operations
+from bot.domain.paging import Page, release_dedup_key
+from bot.domain.ports import Ledger
+from bot.domain.recording import record_event
+from bot.domain.release import Audience, Notice, NoticeKind, Release
+from bot.domain.rollback import RollbackPlan, execute_rollback, plan_rollback
+from bot.domain.text import display_version
+from bot.domain.verdict import Color, Verdict
+
+log = logging.getLogger(__name__)
+PAGE_RETRY_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class CheckupRunner:
+    judge: Judge
+    operations: Operations
+    auto_rollback_for: Callable[[str, str], bool]
+    clock: Callable[[], datetime]
+
+    async def run(self, checkup: Checkup) -> CheckupReport:
+        verdict = await self.judge.judge(checkup)
+        now = self.clock()
+        newest = await self.operations.releases.latest(service=checkup.service, env=checkup.env)
+        async with self.operations.ledgers() as ledger:
+            release = await ledger.get_release(checkup.release_id)
+            assert release is not None, "a checkup always belongs to a stored release"
+            report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
+            await ledger.finish_checkup(
+                checkup_id=checkup.id, color=verdict.color.value, result=_result(report)
+            )
+            await ledger.enqueue(report_notices(release, report))
+            if verdict.color is Color.RED:
+                await _escalate(ledger, release=release, checkup=checkup, verdict=verdict, now=now)
+        eligible = may_auto_rollback(
+            verdict=verdict,
+            checkup=checkup,
+            release=release,
+            newest=newest,
+            enabled=self.auto_rollback_for(checkup.service, checkup.env),
+            policy=self.judge.policy,
+        )
+        if eligible:
+            return replace(report, actions=(await self._roll_back(release, checkup),))
+        return report
+
+    async def _roll_back(self, release: Release, checkup: Checkup) -> str:
+        where = self.operations.directory.resolve(release.service, release.env)
+        plan = await plan_rollback(self.operations, actor=SYSTEM_ACTOR, where=where, to=None)
+        if not isinstance(plan, RollbackPlan):
+            log.warning(
+                "auto-rollback not possible: %s", plan.text, extra={"release_id": release.id}
+            )
+            return f"Auto-rollback not possible: {plan.text}"
+        reply = await execute_rollback(self.operations, actor=SYSTEM_ACTOR, plan=plan)
+        return f"Auto-rollback after the {checkup.label} checkup: {reply.text}"
+
+
+async def _escalate(
+    ledger: Ledger, *, release: Release, checkup: Checkup, verdict: Verdict, now: datetime
+) -> None:
+    """Red: page on-call once per release, and record the release as failed."""
+    await ledger.enqueue_page(
+        release_id=release.id, page=build_page(release, verdict), deadline=now + PAGE_RETRY_WINDOW
+    )
+    request = EventRequest(
+        event=EventType.FAILED,
+        symptom=verdict.symptom(),
+        blast_radius=verdict.blast_radius(),
+        pagerduty="on-call paged",
+        next="rolling back"
+        if release.rollback_target
+        else "investigate; roll back if it gets worse",
+        actor=SYSTEM_ACTOR,
+        reason=f"red verdict at the {checkup.label} checkup",
+    )
+    if is_legal(release.state, EventType.FAILED):
+        await record_event(ledger=ledger, release_id=release.id, request=request, now=now)
+
+
+def build_page(release: Release, verdict: Verdict) -> Page:
+    version = display_version(release.version)
+    summary = (
+        f"release.failed | {release.service} | {release.env} | {version} ({release.id})"
+        f" — {verdict.symptom()}"
+    )
+    links = tuple((url, name) for name, url in release.links().items())
+    return Page(
+        dedup_key=release_dedup_key(release.id),
+        summary=summary,
+        source=f"herald/{release.service}/{release.env}",
+        severity="critical",
+        component=release.service,
+        group=release.env,
+        links=links[:5],
+        custom_details={
+            "release": release.id,
+            "version": release.version,
+            "owner": release.owner,
+            "rules": list(verdict.fired_rules()),
+            "findings": [f"{f.rule} {f.metric}: {f.detail}" for f in verdict.findings][:20],
+        },
+    )
+
+
+def report_notices(release: Release, report: CheckupReport) -> list[Notice]:
+    """The report goes in the feed thread, and in the ops thread when the release failed."""
+    notices = [
+        Notice(
+            NoticeKind.CHECKUP,
+            Audience.FEED_THREAD,
+            release,
+            None,
+            report=report,
+            urgent=report.verdict.color is Color.RED,
+        )
+    ]
+    if EventType.FAILED in release.times:
+        notices.append(replace(notices[0], audience=Audience.OPS_THREAD))
+    return notices
+
+
+def _result(report: CheckupReport) -> dict[str, object]:
+    verdict = report.verdict
+    return {
+        "color": verdict.color.value,
+        "rules": list(verdict.fired_rules()),
+        "findings": [
+            {"rule": f.rule, "metric": f.metric, "outcome": f.outcome, "detail": f.detail}
+            for f in verdict.findings
+        ],
+        "low_confidence": verdict.low_confidence,
+        "late_seconds": report.late_by.total_seconds() if report.late_by else None,
+    }

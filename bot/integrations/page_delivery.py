@@ -1,0 +1,82 @@
+"""Delivers pages from the outbox to PagerDuty: once per release, retries bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot.domain.paging import PageOutcome, Pager
+from bot.store import outbox
+from bot.store.checkups import page_from_json
+from bot.store.database import Database
+from bot.store.ledger import PAGERDUTY_CHANNEL
+from bot.store.outbox import Claim
+
+log = logging.getLogger(__name__)
+RoutingKeys = Callable[[str], Awaitable[str | None]]  # release id → routing key
+
+
+class PageDelivery:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        pager: Pager,
+        routing_key_for: RoutingKeys,
+        clock: Callable[[], datetime],
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._database = database
+        self._pager = pager
+        self._routing_key_for = routing_key_for
+        self._clock = clock
+        self._poll_seconds = poll_seconds
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                claim = await outbox.claim_next(
+                    database=self._database,
+                    channel=PAGERDUTY_CHANNEL,
+                    now=self._clock(),
+                    lease=timedelta(minutes=20),
+                )
+                if claim is not None:
+                    await self.deliver(claim)
+                    continue
+            except Exception:  # the worker outlives one bad row; the row stays claimable
+                log.exception("page delivery failed unexpectedly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+
+    async def deliver(self, claim: Claim) -> None:
+        body = claim.body
+        deadline = datetime.fromisoformat(body["deadline"])
+        extra = {"release_id": claim.release_id, "action": body["action"]}
+        key = await self._routing_key_for(claim.release_id)
+        if key is None:
+            log.error("cannot page: no PagerDuty routing key configured", extra=extra)
+            await outbox.mark_dead(database=self._database, claim=claim, error="no routing key")
+            return
+        if body["action"] == "trigger":
+            outcome = await self._pager.trigger(
+                page_from_json(body["page"]), routing_key=key, deadline=deadline
+            )
+        else:
+            outcome = await self._pager.resolve(
+                body["dedup_key"], routing_key=key, deadline=deadline
+            )
+        if outcome is PageOutcome.SENT:
+            await outbox.mark_delivered(database=self._database, claim=claim, now=self._clock())
+            log.info("page delivered", extra=extra)
+        else:
+            log.error("page not delivered: %s", outcome.value, extra=extra)
+            await outbox.mark_dead(database=self._database, claim=claim, error=outcome.value)

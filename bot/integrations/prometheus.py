@@ -1,0 +1,314 @@
+"""Prometheus over its HTTP API (``/api/v1/query``, ``/api/v1/query_range``): Herald's
+``MetricsSource``.
+
+A thin async client: POSTed form-encoded queries at explicit timestamps, 2 retries on 5xx
+and timeouts, answers parsed into plain numbers. A Prometheus that cannot be reached at all
+raises ``MetricsUnavailable``; a query Prometheus refuses raises ``PrometheusQueryError``,
+which ``PrometheusMetricsSource`` records per query so the verdict shows it as ERROR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import aiohttp
+
+from bot.domain.health import (
+    CheckupInputs,
+    MetricsUnavailable,
+    ServiceQueries,
+    SustainInputs,
+    Window,
+    WindowInputs,
+    Windows,
+    render,
+    windows_for,
+)
+
+__all__ = ["PrometheusClient", "PrometheusMetricsSource", "PrometheusQueryError"]
+
+log = logging.getLogger(__name__)
+
+Sample = tuple[dict[str, str], float]
+RangeSeries = tuple[dict[str, str], list[tuple[float, float]]]
+T = TypeVar("T")
+
+
+class PrometheusQueryError(Exception):
+    """Prometheus answered but refused or failed this one query (bad_data, execution, ...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PrometheusClient:
+    """Instant and range queries against one Prometheus server."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        timeout_seconds: float = 5.0,
+        retries: int = 2,
+        retry_delay_seconds: float = 0.2,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout_seconds
+        self._retries = retries
+        self._delay = retry_delay_seconds
+
+    def __repr__(self) -> str:
+        return f"PrometheusClient(base_url={self._base!r})"
+
+    async def query(self, expr: str, *, at: datetime) -> list[Sample]:
+        """An instant vector (or scalar, as one label-less sample) at ``at``."""
+        data = await self._post("/api/v1/query", {"query": expr, "time": _ts(at)})
+        kind, result = data.get("resultType"), data.get("result")
+        if kind == "scalar" and isinstance(result, list):
+            return [({}, _value(result[1]))]
+        if kind != "vector" or not isinstance(result, list):
+            raise PrometheusQueryError(f"expected an instant vector, got {kind}")
+        return [(_labels(s), _value(s["value"][1])) for s in result if "value" in s]
+
+    async def query_range(
+        self, expr: str, *, start: datetime, end: datetime, step: timedelta
+    ) -> list[RangeSeries]:
+        """A matrix: each series' ``(unix time, value)`` points from ``start`` to ``end``."""
+        form = {
+            "query": expr,
+            "start": _ts(start),
+            "end": _ts(end),
+            "step": f"{step.total_seconds():g}",
+        }
+        data = await self._post("/api/v1/query_range", form)
+        kind, result = data.get("resultType"), data.get("result")
+        if kind != "matrix" or not isinstance(result, list):
+            raise PrometheusQueryError(f"expected a range vector, got {kind}")
+        return [
+            (_labels(s), [(float(t), _value(v)) for t, v in s.get("values") or []]) for s in result
+        ]
+
+    async def _post(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
+        failure: Exception = MetricsUnavailable(f"Prometheus at {self._base} did not answer")
+        for attempt in range(self._retries + 1):
+            if attempt:
+                await asyncio.sleep(self._delay * 2 ** (attempt - 1))
+            try:
+                status, payload = await self._send(path, form)
+            except MetricsUnavailable as e:
+                failure = e
+                continue
+            if status == 200 and isinstance(payload, dict) and payload.get("status") == "success":
+                data = payload.get("data")
+                return data if isinstance(data, dict) else {}
+            failure = self._failure(status, payload)
+            if status < 500 and status != 429:
+                break
+        raise failure
+
+    async def _send(self, path: str, form: Mapping[str, str]) -> tuple[int, Any]:
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        try:
+            async with self._session.post(
+                self._base + path, data=dict(form), timeout=timeout
+            ) as resp:
+                status, raw = resp.status, await resp.read()
+        except TimeoutError:
+            raise MetricsUnavailable(
+                f"Prometheus at {self._base} did not answer in {self._timeout:g} s"
+            ) from None
+        except aiohttp.ClientError as e:
+            raise MetricsUnavailable(
+                f"Could not reach Prometheus at {self._base} ({type(e).__name__})"
+            ) from None
+        log.debug("prometheus %s -> %s", path, status)
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+    def _failure(self, status: int, payload: Any) -> Exception:
+        """A Prometheus error envelope concerns the query; anything else, the server."""
+        if isinstance(payload, dict) and payload.get("status") == "error":
+            kind, error = payload.get("errorType") or "error", payload.get("error") or ""
+            return PrometheusQueryError(f"{kind}: {error}".strip() + f" (HTTP {status})")
+        hint = "; is PROMETHEUS_URL the Prometheus server?" if status < 500 else ""
+        return MetricsUnavailable(f"Prometheus at {self._base} answered HTTP {status}{hint}")
+
+
+def _ts(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise ValueError("query times must be timezone-aware")
+    return f"{at.timestamp():.3f}"
+
+
+def _labels(sample: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (sample.get("metric") or {}).items()}
+
+
+def _value(raw: Any) -> float:
+    """Prometheus sends numbers as strings: "1.5", "NaN", "+Inf", "-Inf"."""
+    return float(raw)
+
+
+# -- MetricsSource ---------------------------------------------------------------------------
+
+COUNTS = ("requests", "errors", "kpi", "restarts")
+SERIES = ("p95", "p99", "saturation", "kpi", "health")
+SUSTAIN_SERIES = ("requests", "errors", "p95", "saturation", "kpi", "health")
+_COMBINE: dict[str, Callable[[list[float]], float]] = {"health": min, "p95": max, "p99": max}
+
+
+class PrometheusMetricsSource:
+    """Runs a service's query templates for every window of a checkup (8 at a time)."""
+
+    def __init__(self, client: PrometheusClient, *, concurrency: int = 8) -> None:
+        self._client = client
+        self._concurrency = concurrency
+
+    async def collect(
+        self,
+        *,
+        queries: ServiceQueries,
+        service: str,
+        env: str,
+        release_end: datetime,
+        checkpoint: timedelta,
+    ) -> CheckupInputs:
+        windows = windows_for(release_end, checkpoint)
+        run = _Run(self._client, asyncio.Semaphore(self._concurrency), queries, service, env)
+        try:
+            async with asyncio.TaskGroup() as group:
+                post = group.create_task(run.window(windows.post, windows.step))
+                baseline = group.create_task(run.window(windows.baseline, windows.step))
+                baseline7 = group.create_task(run.window(windows.baseline7, windows.step))
+                sustain = group.create_task(run.sustain(windows))
+                burn = {
+                    w.name: group.create_task(run.counts(w, ("requests", "errors")))
+                    for w in windows.burn
+                    if w.name != "P"
+                }
+        except* MetricsUnavailable as unavailable:
+            raise _first(unavailable) from None
+        return CheckupInputs(
+            post=post.result(),
+            baseline=baseline.result(),
+            baseline7=baseline7.result(),
+            sustain=sustain.result(),
+            burn={name: task.result() for name, task in burn.items()},
+            errors=dict(sorted(run.errors.items())),
+        )
+
+
+def _first(group: BaseExceptionGroup[MetricsUnavailable]) -> MetricsUnavailable:
+    first = group.exceptions[0]
+    return first if isinstance(first, MetricsUnavailable) else _first(first)
+
+
+class _Run:
+    """One collect: the rendered templates, the semaphore and the per-query errors."""
+
+    def __init__(
+        self,
+        client: PrometheusClient,
+        semaphore: asyncio.Semaphore,
+        queries: ServiceQueries,
+        service: str,
+        env: str,
+    ) -> None:
+        self._client, self._semaphore = client, semaphore
+        self._templates = queries.templates()
+        self._service, self._env = service, env
+        self.errors: dict[str, str] = {}
+
+    def _expr(self, name: str, window: str) -> str:
+        return render(self._templates[name], service=self._service, env=self._env, window=window)
+
+    async def _guard(self, name: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one query; a query Prometheus refuses is recorded, not raised."""
+        async with self._semaphore:
+            try:
+                return await call()
+            except PrometheusQueryError as e:
+                self.errors.setdefault(name, e.message)
+                return None
+
+    async def count(self, name: str, window: Window) -> float | None:
+        """``increase()`` over the window at its end; no series at all is None."""
+        expr = self._expr(name, window.range)
+        samples = await self._guard(name, lambda: self._client.query(expr, at=window.end))
+        return math.fsum(v for _, v in samples) if samples else None
+
+    async def counts(self, window: Window, names: tuple[str, ...]) -> WindowInputs:
+        names = tuple(n for n in names if n in self._templates)
+        found = await asyncio.gather(*(self.count(n, window) for n in names))
+        fields = {"kpi_events" if n == "kpi" else n: v for n, v in zip(names, found, strict=True)}
+        return WindowInputs(
+            requests=fields.get("requests"),
+            errors=fields.get("errors"),
+            kpi_events=fields.get("kpi_events"),
+            restarts=fields.get("restarts"),
+        )
+
+    async def series(
+        self, name: str, start: datetime, end: datetime, step: timedelta
+    ) -> dict[float, float] | None:
+        """A range query as ``{unix time: value}`` (several series combined per point)."""
+        expr = self._expr(name, "1m")
+        matrix = await self._guard(
+            name, lambda: self._client.query_range(expr, start=start, end=end, step=step)
+        )
+        if matrix is None:
+            return None
+        merged: dict[float, list[float]] = {}
+        for _, points in matrix:
+            for t, v in points:
+                merged.setdefault(_key(t), []).append(v)
+        combine = _COMBINE.get(name, math.fsum)
+        return {t: combine(vs) for t, vs in sorted(merged.items())}
+
+    async def _all_series(
+        self, names: tuple[str, ...], start: datetime, end: datetime, step: timedelta
+    ) -> dict[str, dict[float, float] | None]:
+        found = await asyncio.gather(*(self.series(n, start, end, step) for n in names))
+        return dict(zip(names, found, strict=True))
+
+    async def window(self, window: Window, step: timedelta) -> WindowInputs:
+        """P, B or B7: the counts and every series metric over the window."""
+        names = tuple(n for n in SERIES if n in self._templates)
+        counted, found = await asyncio.gather(
+            self.counts(window, COUNTS), self._all_series(names, window.start, window.end, step)
+        )
+        series: dict[str, Any] = {
+            n: None if s is None else tuple(s.values()) for n, s in found.items()
+        }
+        return replace(counted, **series)
+
+    async def sustain(self, windows: Windows) -> SustainInputs:
+        """S: totals over the 5 minutes and the 11 points (a missing point is None)."""
+        s, times = windows.sustain, windows.sustain_points
+        names = tuple(n for n in SUSTAIN_SERIES if n in self._templates)
+        totals, found = await asyncio.gather(
+            self.counts(s, ("requests", "errors")),
+            self._all_series(names, s.start, s.end, times[1] - times[0]),
+        )
+        points: dict[str, Any] = {}
+        for name, values in found.items():
+            key = f"{name}_points" if name in ("requests", "errors") else name
+            points[key] = tuple((values or {}).get(_key(t)) for t in times)
+        return SustainInputs(requests=totals.requests, errors=totals.errors, **points)
+
+
+def _key(t: datetime | float) -> float:
+    """Point times as dictionary keys (millisecond precision, like Prometheus)."""
+    return round(t.timestamp() if isinstance(t, datetime) else t, 3)

@@ -1,0 +1,78 @@
+"""APScheduler as the timer for checkups; the schedule itself lives in Herald's own table."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.domain.checkup_runs import CheckupRunner
+from bot.domain.checkups import Checkup
+from bot.store.checkups import claim_due
+from bot.store.database import Database
+
+log = logging.getLogger(__name__)
+JOB_ID = "herald-checkups"
+
+
+class CheckupClock:
+    """Every `interval`, claim the due checkups (late ones too) and run them, bounded."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        runner: CheckupRunner,
+        clock: Callable[[], datetime],
+        interval_seconds: float = 5.0,
+        concurrency: int = 50,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._database = database
+        self._runner = runner
+        self._clock = clock
+        self._interval = interval_seconds
+        self._lease = lease
+        self._slots = asyncio.Semaphore(concurrency)
+        self._batch = concurrency * 2
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self._interval,
+            id=JOB_ID,
+            replace_existing=True,
+            next_run_time=self._clock(),  # run at start: checkups due while Herald was down
+            misfire_grace_time=None,  # never drop a run because the loop was busy
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=False)
+
+    async def tick(self) -> int:
+        """Run every due checkup; returns how many ran."""
+        ran = 0
+        while batch := await claim_due(
+            database=self._database, now=self._clock(), lease=self._lease, limit=self._batch
+        ):
+            await asyncio.gather(*(self._run_one(c) for c in batch))
+            ran += len(batch)
+        return ran
+
+    async def _run_one(self, checkup: Checkup) -> None:
+        async with self._slots:
+            try:
+                await self._runner.run(checkup)
+            except Exception:  # the lease runs out and another tick retries it
+                log.exception(
+                    "checkup failed",
+                    extra={"release_id": checkup.release_id, "checkup": checkup.label},
+                )
