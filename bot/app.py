@@ -123,7 +123,7 @@ def build_page_delivery(
         key = catalog_routing_key(catalog, service) if service else None
         return key or (default_key.get_secret_value() if default_key else None)
 
-    pager = PagerDutyClient(session=http, events_url=settings.pagerduty_events_url)
+    pager = PagerDutyClient(session=http, events_url=settings.pagerduty_events_url, clock=clock)
     return PageDelivery(
         database=database,
         pager=pager,

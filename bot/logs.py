@@ -50,5 +50,7 @@ def configure_logging(*, level: str = "INFO", json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("slack_sdk", "slack_bolt", "aiohttp.access", "apscheduler", "alembic"):
+    for noisy in ("slack_sdk", "slack_bolt", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # a tick still running when the next is due is expected (the next one coalesces)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

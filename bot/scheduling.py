@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -47,7 +47,7 @@ class CheckupClock:
             seconds=self._interval,
             id=JOB_ID,
             replace_existing=True,
-            next_run_time=self._clock(),  # run at start: checkups due while Herald was down
+            next_run_time=datetime.now(UTC),  # at once: checkups due while Herald was down
             misfire_grace_time=None,  # never drop a run because the loop was busy
             coalesce=True,
             max_instances=1,
@@ -63,16 +63,21 @@ class CheckupClock:
         while batch := await claim_due(
             database=self._database, now=self._clock(), lease=self._lease, limit=self._batch
         ):
-            await asyncio.gather(*(self._run_one(c) for c in batch))
+            by_release: dict[str, list[Checkup]] = {}
+            for checkup in sorted(batch, key=lambda c: c.due_at):
+                by_release.setdefault(checkup.release_id, []).append(checkup)
+            await asyncio.gather(*(self._run_in_order(group) for group in by_release.values()))
             ran += len(batch)
         return ran
 
-    async def _run_one(self, checkup: Checkup) -> None:
+    async def _run_in_order(self, checkups: list[Checkup]) -> None:
+        """A release's checkups run one after another, oldest first; releases in parallel."""
         async with self._slots:
-            try:
-                await self._runner.run(checkup)
-            except Exception:  # the lease runs out and another tick retries it
-                log.exception(
-                    "checkup failed",
-                    extra={"release_id": checkup.release_id, "checkup": checkup.label},
-                )
+            for checkup in checkups:
+                try:
+                    await self._runner.run(checkup)
+                except Exception:  # the lease runs out and another tick retries it
+                    log.exception(
+                        "checkup failed",
+                        extra={"release_id": checkup.release_id, "checkup": checkup.label},
+                    )

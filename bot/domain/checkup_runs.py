@@ -12,7 +12,7 @@ from bot.domain.events import EventRequest
 from bot.domain.lifecycle import EventType, is_legal
 from bot.domain.operations import SYSTEM_ACTOR, Operations
 from bot.domain.paging import Page, release_dedup_key
-from bot.domain.ports import Ledger
+from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.recording import record_event
 from bot.domain.release import Audience, Notice, NoticeKind, Release
 from bot.domain.rollback import RollbackPlan, execute_rollback, plan_rollback
@@ -34,16 +34,13 @@ class CheckupRunner:
         verdict = await self.judge.judge(checkup)
         now = self.clock()
         newest = await self.operations.releases.latest(service=checkup.service, env=checkup.env)
-        async with self.operations.ledgers() as ledger:
-            release = await ledger.get_release(checkup.release_id)
-            assert release is not None, "a checkup always belongs to a stored release"
-            report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
-            await ledger.finish_checkup(
-                checkup_id=checkup.id, color=verdict.color.value, result=_result(report)
-            )
-            await ledger.enqueue(report_notices(release, report))
-            if verdict.color is Color.RED:
-                await _escalate(ledger, release=release, checkup=checkup, verdict=verdict, now=now)
+        for attempt in range(1, 4):
+            try:
+                report, release = await self._record(checkup, verdict, now)
+                break
+            except ConcurrentWrite:  # another checkup of this release escalated meanwhile
+                if attempt == 3:
+                    raise
         eligible = may_auto_rollback(
             verdict=verdict,
             checkup=checkup,
@@ -55,6 +52,23 @@ class CheckupRunner:
         if eligible:
             return replace(report, actions=(await self._roll_back(release, checkup),))
         return report
+
+    async def _record(
+        self, checkup: Checkup, verdict: Verdict, now: datetime
+    ) -> tuple[CheckupReport, Release]:
+        """In one transaction: the verdict, the report, and on red the page and the failure."""
+        async with self.operations.ledgers() as ledger:
+            release = await ledger.get_release(checkup.release_id)
+            assert release is not None, "a checkup always belongs to a stored release"
+            report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
+            await ledger.finish_checkup(
+                checkup_id=checkup.id, color=verdict.color.value, result=_result(report)
+            )
+            if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
+                await _escalate(ledger, release=release, checkup=checkup, verdict=verdict, now=now)
+                release = await ledger.get_release(checkup.release_id) or release
+            await ledger.enqueue(report_notices(release, report))
+        return report, release
 
     async def _roll_back(self, release: Release, checkup: Checkup) -> str:
         where = self.operations.directory.resolve(release.service, release.env)

@@ -91,6 +91,7 @@ class OutboxRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     release_id: str = Field(foreign_key="releases.id", max_length=128)
     sink: str = Field(default="slack", max_length=16)  # slack | pagerduty
+    dedup_key: str | None = Field(default=None, max_length=255, unique=True)
     channel: str = Field(max_length=32)
     role: str = Field(max_length=32)
     thread_role: str | None = Field(default=None, max_length=32)

@@ -50,10 +50,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("sink", sa.String(length=16), nullable=False, server_default="slack")
         )
+        batch_op.add_column(sa.Column("dedup_key", sa.String(length=255), nullable=True))
+        batch_op.create_unique_constraint("uq_outbox_dedup_key", ["dedup_key"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_outbox_dedup_key", type_="unique")
+        batch_op.drop_column("dedup_key")
         batch_op.drop_column("sink")
 
     with op.batch_alter_table("checkups", schema=None) as batch_op:

@@ -1,0 +1,154 @@
+"""Herald with a real Prometheus (backfilled release metrics), PagerDuty and Argo CD stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.catalog import Catalog
+from bot.examples import example_manifest
+from bot.standins.argocd import FakeArgoCD
+from bot.standins.argocd_rollout import FakeRollout
+from bot.standins.pagerduty import FakePagerDuty
+from bot.standins.slack import FakeSlack
+from tests.clock import FakeClock
+from tests.conftest import FEED, OPS, Herald, SettingsFactory, start_herald
+from tests.harness.prometheus import PrometheusServer, start_prometheus
+from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED, openmetrics
+from tests.shared_specs import load_spec
+
+ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
+SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
+OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+CATALOG = Catalog.model_validate(
+    {
+        "services": {
+            HEALTHY: {"owners": ["U0OWNER"], "environments": {"prod": {}}},
+            SPIKED: {
+                "owners": ["U0OWNER"],
+                "auto_rollback": True,
+                "environments": {
+                    "prod": {
+                        "argocd_app": "payments-prod",
+                        "rollout": {"name": "payments", "namespace": "payments"},
+                    }
+                },
+            },
+        }
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    prometheus_bin: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    server = start_prometheus(tmp_path_factory.mktemp("prom"), openmetrics=openmetrics())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def pagerduty() -> AsyncIterator[FakePagerDuty]:
+    async with FakePagerDuty(spec=load_spec("pagerduty_events_v2_openapiv3.json")) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def argocd() -> AsyncIterator[FakeArgoCD]:
+    async with FakeArgoCD() as fake:
+        fake.add_app(
+            "payments-prod",
+            revision=SHA,
+            history=[(1, OLD_SHA), (2, SHA)],
+            rollout=FakeRollout("payments", "payments"),
+        )
+        yield fake
+
+
+@dataclass
+class CheckupWorld:
+    slack: FakeSlack
+    pagerduty: FakePagerDuty
+    argocd: FakeArgoCD
+    clock: FakeClock
+    settings_factory: SettingsFactory
+    prometheus_url: str
+    database_url: str
+    runners: list[web.AppRunner]
+    session: aiohttp.ClientSession
+
+    async def start(self, **overrides: Any) -> Herald:
+        values: dict[str, Any] = {
+            "prometheus_url": self.prometheus_url,
+            "pagerduty_events_url": self.pagerduty.url,
+            "pagerduty_routing_key": ROUTING_KEY,
+            "argocd_url": self.argocd.url,
+            "argocd_token": self.argocd.token,
+            "checkup_interval_seconds": 0.1,
+            "database_url": self.database_url,
+        }
+        settings = self.settings_factory(**{**values, **overrides})
+        runner = await start_herald(settings, catalog=CATALOG, clock=self.clock)
+        self.runners.append(runner)
+        return Herald(runner, self.session)
+
+    async def stop(self, herald: Herald) -> None:
+        await herald.runner.cleanup()
+        self.runners.remove(herald.runner)
+
+    def thread(self, channel: str, release_id: str) -> list[str]:
+        """Texts of the replies in a release's thread in `channel`."""
+        roots = [m for m in self.slack.posted(channel) if f"({release_id})" in m.text]
+        return [r.text for r in self.slack.replies(channel, roots[0].ts)] if roots else []
+
+    def reports(self, release_id: str) -> list[str]:
+        return [t for t in self.thread(FEED, release_id) if "Checkup +" in t]
+
+    def ops_reports(self, release_id: str) -> list[str]:
+        return [t for t in self.thread(OPS, release_id) if "Checkup +" in t]
+
+
+async def deploy(herald: Herald, *, service: str, release_id: str, at_minutes: int = 0) -> None:
+    """A release of `service` deployed at RELEASE (+ minutes), planned 2 h earlier."""
+    manifest = {**example_manifest(), "id": release_id, "service": service, "flags": []}
+    manifest["git"] = {**manifest["git"], "commit": SHA[:7]}
+    manifest["created_at"] = (RELEASE - timedelta(hours=2)).isoformat()
+    assert (await herald.post_manifest(manifest))[0] == 201
+    started = (RELEASE - timedelta(minutes=10)).isoformat()
+    deployed = (RELEASE + timedelta(minutes=at_minutes)).isoformat()
+    assert (await herald.post_event(release_id, event="release.started", at=started))[0] == 201
+    assert (await herald.post_event(release_id, event="release.deployed", at=deployed))[0] == 201
+
+
+async def settle(seconds: float = 0.5) -> None:
+    await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+async def world(
+    make_settings: SettingsFactory,
+    slack: FakeSlack,
+    pagerduty: FakePagerDuty,
+    argocd: FakeArgoCD,
+    prometheus: PrometheusServer,
+    sqlite_url: str,
+) -> AsyncIterator[CheckupWorld]:
+    clock = FakeClock(RELEASE + timedelta(minutes=16))
+    async with aiohttp.ClientSession() as session:
+        world = CheckupWorld(
+            slack, pagerduty, argocd, clock, make_settings, prometheus.url, sqlite_url, [], session
+        )
+        yield world
+        for runner in list(world.runners):
+            await runner.cleanup()

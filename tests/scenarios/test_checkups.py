@@ -1,0 +1,160 @@
+"""Checkups end to end: real Prometheus data, verdicts in threads, pages, auto-rollback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.scheduling import JOB_ID, CheckupClock
+from tests.harness.release_metrics import HEALTHY, SPIKED
+from tests.scenarios.checkup_world import (
+    ROUTING_KEY,
+    CheckupWorld,
+    argocd,
+    deploy,
+    pagerduty,
+    prometheus,
+    world,
+)
+
+__all__ = ["argocd", "pagerduty", "prometheus", "world"]
+pytestmark = pytest.mark.slow
+
+
+async def test_healthy_release_gets_a_green_report_and_no_page(world: CheckupWorld) -> None:
+    herald = await world.start()
+    await deploy(herald, service=HEALTHY, release_id="rel-ok")
+    await world.slack.wait_for(lambda: len(world.reports("rel-ok")) == 1, timeout=10)
+    report = world.reports("rel-ok")[0]
+    assert report.startswith(":large_green_circle: Checkup +15m of rel-ok: *GREEN*")
+    assert "signal · baseline → now · verdict" in report
+    assert world.pagerduty.events == []
+    _, body = await herald.call("GET", "/api/v1/releases/rel-ok")
+    assert body["release"]["state"] == "release.deployed"
+
+
+async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: CheckupWorld) -> None:
+    herald = await world.start()
+    await deploy(herald, service=SPIKED, release_id="rel-bad")
+    await world.pagerduty.wait_for(lambda: len(world.pagerduty.events) == 1, timeout=10)
+    page = world.pagerduty.events[0]
+    assert page["routing_key"] == ROUTING_KEY
+    assert page["dedup_key"] == "herald:rel:rel-bad"
+    assert page["payload"]["summary"].startswith(
+        "release.failed | payments | prod | v1.42.0 (rel-bad) — "
+    )
+    assert "R1" in page["payload"]["custom_details"]["rules"]
+    await world.slack.wait_for(
+        lambda: len(world.ops_reports("rel-bad")) == 1 and len(world.reports("rel-bad")) == 1,
+        timeout=10,
+    )
+    report = world.reports("rel-bad")[0]
+    assert report.startswith(":red_circle: Checkup +15m of rel-bad: *RED*")
+    assert "R1 error ratio" in report or "R1 " in report
+    ops = [m.text for m in world.slack.posted("COPS")]
+    assert len(ops) == 1 and ops[0].startswith(":warning: release.failed | payments | prod")
+    assert "PagerDuty: on-call paged" in ops[0]
+    rollout = world.argocd.app("payments-prod").rollout
+    await world.slack.wait_for(lambda: rollout is not None and rollout.aborted, timeout=10)
+    for _ in range(100):
+        _, body = await herald.call("GET", "/api/v1/releases/rel-bad")
+        if body["release"]["state"] == "release.rolled_back":
+            break
+        await asyncio.sleep(0.05)
+    assert body["release"]["state"] == "release.rolled_back"
+    status, _ = await herald.post_event("rel-bad", event="release.recovered")
+    assert status == 201
+    await world.pagerduty.wait_for(lambda: world.pagerduty.open_alerts() == [], timeout=10)
+    assert [e["event_action"] for e in world.pagerduty.events] == ["trigger", "resolve"]
+
+
+async def test_prometheus_unreachable_is_unknown_never_green(world: CheckupWorld) -> None:
+    herald = await world.start(prometheus_url="http://127.0.0.1:9")
+    await deploy(herald, service=HEALTHY, release_id="rel-dark")
+    await world.slack.wait_for(lambda: len(world.reports("rel-dark")) == 1, timeout=10)
+    assert ":white_circle: Checkup +15m of rel-dark: *UNKNOWN*" in world.reports("rel-dark")[0]
+    assert world.pagerduty.events == []
+
+
+async def test_checkups_due_while_herald_was_down_run_once_on_start_marked_late(
+    world: CheckupWorld,
+) -> None:
+    world.clock.now -= timedelta(minutes=11)  # R+5m: nothing due yet
+    herald = await world.start()
+    await deploy(herald, service=HEALTHY, release_id="rel-late")
+    await world.stop(herald)
+    world.clock.advance(timedelta(hours=2))  # down across +15m, +30m and +1h
+    herald = await world.start()
+    await world.slack.wait_for(lambda: len(world.reports("rel-late")) == 3, timeout=15)
+    reports = world.reports("rel-late")
+    assert [r.split(" of ")[0].split()[-1] for r in reports] == ["+15m", "+30m", "+1h"]
+    assert all("late: Herald was not running when it fell due" in r for r in reports)
+    await world.stop(herald)
+    herald = await world.start()  # a second restart runs nothing again
+    await herald.call("GET", "/readyz")
+    await world.slack.wait_for(lambda: len(world.slack.calls_to("auth.test")) >= 0)
+    await asyncio.sleep(0.5)
+    assert len(world.reports("rel-late")) == 3
+
+
+async def test_newer_deploy_supersedes_older_checkups_and_says_so(world: CheckupWorld) -> None:
+    world.clock.now -= timedelta(minutes=11)
+    herald = await world.start()
+    await deploy(herald, service=HEALTHY, release_id="rel-a")
+    await deploy(herald, service=HEALTHY, release_id="rel-b", at_minutes=1)
+    await world.slack.wait_for(
+        lambda: any("superseded it" in t for t in world.thread("CFEED", "rel-a")), timeout=10
+    )
+    note = next(t for t in world.thread("CFEED", "rel-a") if "superseded it" in t)
+    assert note == (
+        "Checkups +15m, +30m, +1h, +24h of rel-a were cancelled: rel-b (v1.42.0) superseded it."
+    )
+
+
+async def test_the_timer_never_drops_a_late_run() -> None:
+    timer = CheckupClock(database=None, runner=None, clock=datetime.now)  # type: ignore[arg-type]
+    timer.start()
+    try:
+        job = timer.scheduler.get_job(JOB_ID)
+        assert job is not None
+        assert job.misfire_grace_time is None  # APScheduler's default (1 s) drops late runs
+        assert job.coalesce and job.max_instances == 1
+    finally:
+        timer.shutdown()
+
+
+@pytest.fixture
+async def pg_world(world: CheckupWorld, postgres_url: str) -> AsyncIterator[CheckupWorld]:
+    """The world on a real PostgreSQL database; every Herald stops before it is dropped."""
+    world.database_url = postgres_url
+    yield world
+    for runner in list(world.runners):
+        await runner.cleanup()
+    world.runners.clear()
+
+
+@pytest.mark.postgres
+async def test_two_heralds_on_one_postgresql_run_each_checkup_and_page_once(
+    pg_world: CheckupWorld,
+) -> None:
+    world = pg_world
+    world.clock.now -= timedelta(minutes=11)  # R+5m: deploy before anything is due
+    first = await world.start()
+    await deploy(first, service=SPIKED, release_id="rel-pg")
+    await deploy(first, service=HEALTHY, release_id="rel-pg-ok")
+    second = await world.start()  # a replica: its own engine, pool, scheduler and workers
+    world.clock.advance(timedelta(minutes=50))  # +15m and +30m due for both releases
+    await world.slack.wait_for(
+        lambda: len(world.reports("rel-pg")) == 2 and len(world.reports("rel-pg-ok")) == 2,
+        timeout=20,
+    )
+    await world.pagerduty.wait_for(lambda: len(world.pagerduty.events) >= 1, timeout=10)
+    await asyncio.sleep(1.0)  # both replicas keep ticking: nothing more may appear
+    assert len(world.reports("rel-pg")) == 2
+    assert len(world.reports("rel-pg-ok")) == 2
+    assert [e["event_action"] for e in world.pagerduty.events] == ["trigger"]
+    assert len(world.slack.posted("COPS")) == 1
+    assert first.url != second.url
