@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     event.add_argument("--link", action="append", default=[], help="NAME=URL (repeatable)")
     event.add_argument("--set", action="append", default=[], help="FIELD=VALUE, e.g. symptom=…")
     event.add_argument("--key", help="idempotency key")
+    for name, help_text in (
+        ("dora", "print DORA metrics (deploy frequency, lead time, CFR, time to restore)"),
+        ("digest", "print the stakeholder digest for a period"),
+        ("notes", "print a release's notes"),
+    ):
+        module = importlib.import_module(f"bot.commands.{name}")
+        module.add_arguments(commands.add_parser(name, help=help_text))
     return parser
 
 
@@ -48,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo(show_logs=args.json_logs))
     if args.command == "emit":
         return run_emit(args)
+    if args.command in ("dora", "digest", "notes"):
+        result: int = importlib.import_module(f"bot.commands.{args.command}").run(args)
+        return result
     try:
         settings = Settings()
     except ValidationError as exc:
