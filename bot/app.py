@@ -26,9 +26,10 @@ from bot.catalog import (
 )
 from bot.catalog import routing_key as catalog_routing_key
 from bot.deps import DEPS, Deps, utcnow
-from bot.domain.checkup_runs import CheckupRunner
+from bot.domain.checkup_runs import CheckupRunner, page_for_alert
 from bot.domain.checkups import Judge
 from bot.domain.operations import Operations
+from bot.domain.release_alerts import AlertDecision
 from bot.integrations.argocd import ArgoCDClient
 from bot.integrations.page_delivery import PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
@@ -164,6 +165,7 @@ def _resources(
                 offsets=lambda service, env: checkup_offsets(catalog, service),
             )
             app[DEPS] = Deps(settings, catalog, database, ledgers, client, delivery, clock)
+            app[hooks.ALERT_PAGER] = partial_alert_pager(ledgers, clock)
             ops = Operations(
                 deploy=build_argocd(settings, http),
                 groups=SlackGroupDirectory(client=client),
@@ -237,6 +239,13 @@ async def _connect_socket_mode(
         handler = AsyncSocketModeHandler(app[BOLT], settings.slack_app_token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
         stack.push_async_callback(handler.close_async)
+
+
+def partial_alert_pager(ledgers: LedgerFactory, clock: Clock) -> hooks.AlertPager:
+    async def page(decision: AlertDecision) -> None:
+        await page_for_alert(ledgers=ledgers, decision=decision, now=clock())
+
+    return page
 
 
 def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:

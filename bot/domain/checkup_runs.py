@@ -12,9 +12,10 @@ from bot.domain.events import EventRequest
 from bot.domain.lifecycle import EventType, is_legal
 from bot.domain.operations import SYSTEM_ACTOR, Operations
 from bot.domain.paging import Page, release_dedup_key
-from bot.domain.ports import ConcurrentWrite, Ledger
+from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory
 from bot.domain.recording import record_event
 from bot.domain.release import Audience, Notice, NoticeKind, Release
+from bot.domain.release_alerts import AlertDecision
 from bot.domain.rollback import RollbackPlan, execute_rollback, plan_rollback
 from bot.domain.text import display_version
 from bot.domain.verdict import Color, Verdict
@@ -158,3 +159,27 @@ def _result(report: CheckupReport) -> dict[str, object]:
         "low_confidence": verdict.low_confidence,
         "late_seconds": report.late_by.total_seconds() if report.late_by else None,
     }
+
+
+async def page_for_alert(*, ledgers: LedgerFactory, decision: AlertDecision, now: datetime) -> None:
+    """A firing, paging-severity alert on a release pages on-call (once per release)."""
+    if not decision.should_page or decision.status != "firing":
+        return
+    async with ledgers() as ledger:
+        release = await ledger.get_release(decision.release_id)
+        if release is None:
+            return
+        version = display_version(release.version)
+        page = Page(
+            dedup_key=release_dedup_key(release.id),
+            summary=f"release alert | {release.service} | {release.env} | {version} "
+            f"({release.id}) — {decision.summary}",
+            source=f"herald/{release.service}/{release.env}",
+            severity="critical",
+            component=release.service,
+            group=release.env,
+            custom_details={"alert_fingerprint": decision.fingerprint, "release": release.id},
+        )
+        await ledger.enqueue_page(
+            release_id=release.id, page=page, deadline=now + PAGE_RETRY_WINDOW
+        )

@@ -299,3 +299,26 @@ async def _done(
         detail=text,
     )
     return Reply(ok, text if ok else f":warning: {text}")
+
+
+async def take_command(ops: Operations, *, actor: str, release_id: str) -> Reply:
+    """The first person to click becomes incident commander; later clicks learn who did."""
+    claim = await ops.audit.claim(key=f"commander:{release_id}", actor=actor, at=ops.clock())
+    if not claim.won:
+        return Reply(False, f"<@{claim.holder}> took command at {claim.at:%H:%M} UTC.")
+    async with ops.ledgers() as ledger:
+        release = await ledger.get_release(release_id)
+        if release is not None:
+            note = f":large_blue_circle: <@{actor}> is the incident commander for {release.id}."
+            await ledger.enqueue([Notice.note(release, note)])
+    await ops.audit.record(
+        AuditEntry(
+            at=ops.clock(),
+            actor=actor,
+            action="take_command",
+            decision="allowed",
+            outcome="done",
+            release_id=release_id,
+        )
+    )
+    return Reply(True, "You are the incident commander. Herald will keep this thread updated.")

@@ -8,6 +8,7 @@ from bot.domain.lifecycle import EventType
 from bot.domain.notices import MAX_CHANGES_INLINE
 from bot.domain.release import Notice, NoticeKind, Release
 from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
+from bot.slack.ids import ActionId, BlockId
 from bot.slack.reports import report_lines
 
 SECTION_LIMIT = 3000
@@ -45,20 +46,35 @@ def render_notice(notice: Notice) -> Message:
             "blocks": sections(lines),
             "metadata": {"event_type": "herald_note", "event_payload": {"id": notice.release.id}},
         }
+    blocks_extra: list[dict[str, Any]] = []
     if notice.kind is NoticeKind.DETAILS:
         lines = detail_lines(notice.release)
     elif notice.kind is NoticeKind.INCIDENT:
         lines = [header_line(notice), *incident_lines(notice)]
+        if not notice.payload.details.get("commander"):
+            blocks_extra.append(take_command_block(notice.release.id))
     else:
         lines = [header_line(notice), *event_lines(notice)]
     return {
         "text": truncate("\n".join(lines), SECTION_LIMIT),
-        "blocks": sections(lines),
+        "blocks": [*sections(lines), *blocks_extra],
         "metadata": {
             "event_type": notice.payload.event.value.replace(".", "_"),
             "event_payload": notice.payload.flat(),
         },
     }
+
+
+def take_command_block(release_id: str) -> dict[str, Any]:
+    """The incident has no commander yet: whoever clicks takes command."""
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Take command"},
+        "action_id": ActionId.TAKE_COMMAND,
+        "value": release_id,
+        "style": "primary",
+    }
+    return {"type": "actions", "block_id": BlockId.INCIDENT_ACTIONS, "elements": [button]}
 
 
 def header_line(notice: Notice) -> str:

@@ -15,6 +15,7 @@ class BlockId(StrEnum):
     STATUS_ACTIONS = "herald_status_actions"
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
     REPLY = "herald_reply"
+    INCIDENT_ACTIONS = "herald_incident_actions"
 
 
 class ActionId(StrEnum):
@@ -23,3 +24,4 @@ class ActionId(StrEnum):
     ROLLBACK_START = "herald_rollback_start"
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
     ROLLBACK_CANCEL = "herald_rollback_cancel"
+    TAKE_COMMAND = "herald_take_command"

@@ -15,7 +15,7 @@ from bot.domain.commands import (
     Verb,
     parse_command,
 )
-from bot.domain.operations import Operations, Reply, pause, promote
+from bot.domain.operations import Operations, Reply, pause, promote, take_command
 from bot.domain.rollback import RollbackPlan, execute_rollback, plan_rollback
 from bot.domain.services import UnknownTarget
 from bot.domain.status import build_status, list_in_flight
@@ -80,6 +80,14 @@ def register(app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks) -> None:
         plan = RollbackPlan.decode(body["actions"][0]["value"])
         work = execute_rollback(ops, actor=body["user"]["id"], plan=plan)
         tasks.spawn(_answer(work, respond, replace=True), on_error=_error_reply(respond))
+
+    @app.action(ActionId.TAKE_COMMAND.value)
+    async def take_command_button(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        work = take_command(ops, actor=body["user"]["id"], release_id=body["actions"][0]["value"])
+        tasks.spawn(_answer(work, respond), on_error=_error_reply(respond))
 
     @app.action(ActionId.ROLLBACK_CANCEL.value)
     async def rollback_cancel(ack: AsyncAck, respond: AsyncRespond) -> None:

@@ -158,3 +158,42 @@ async def test_two_heralds_on_one_postgresql_run_each_checkup_and_page_once(
     assert [e["event_action"] for e in world.pagerduty.events] == ["trigger"]
     assert len(world.slack.posted("COPS")) == 1
     assert first.url != second.url
+
+
+async def test_a_critical_release_alert_pages_once(world: CheckupWorld) -> None:
+    world.clock.now -= timedelta(minutes=11)  # no checkup due: only the alert can page
+    herald = await world.start()
+    await deploy(herald, service=HEALTHY, release_id="rel-alert")
+    alert = {
+        "status": "firing",
+        "labels": {
+            "alertname": "HighErrorRate",
+            "scope": "release",
+            "release_id": "rel-alert",
+            "severity": "critical",
+        },
+        "annotations": {"summary": "5xx ratio above 5% on /checkout"},
+        "startsAt": world.clock.now.isoformat(),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.example.com/graph",
+        "fingerprint": "c0ffee0123456789",
+    }
+    body = {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighErrorRate"}',
+        "truncatedAlerts": 0,
+        "receiver": "herald",
+        "status": "firing",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example.com",
+        "alerts": [alert],
+    }
+    assert (await herald.call("POST", "/hooks/alertmanager", json=body))[0] == 200
+    again = {**body, "alerts": [{**alert, "fingerprint": "0ddba11"}]}  # a second alert
+    assert (await herald.call("POST", "/hooks/alertmanager", json=again))[0] == 200
+    await world.pagerduty.wait_for(lambda: len(world.pagerduty.events) == 1, timeout=5)
+    await asyncio.sleep(0.5)
+    assert len(world.pagerduty.events) == 1
+    assert "5xx ratio above 5% on /checkout" in world.pagerduty.events[0]["payload"]["summary"]

@@ -199,3 +199,21 @@ async def audit_rows(world: DeployWorld) -> list[AuditRow]:
     database = world.herald.runner.app[DEPS].database
     async with database.transaction() as session:
         return list((await session.execute(select(AuditRow).order_by(col(AuditRow.id)))).scalars())
+
+
+async def test_take_command_names_one_incident_commander(world: DeployWorld) -> None:
+    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
+    await world.slack.wait_for(lambda: len(world.slack.posted("COPS")) == 1)
+    incident = world.slack.posted("COPS")[0]
+    button = incident.blocks[-1]["elements"][0]
+    assert button["action_id"] == ActionId.TAKE_COMMAND and button["value"] == "rel-2"
+    first = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0ONCALL")
+    assert "You are the incident commander" in text(await world.response(first))
+    second = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0MEMBER")
+    assert "<@U0ONCALL> took command at" in text(await world.response(second))
+    await world.slack.wait_for(
+        lambda: any(
+            "<@U0ONCALL> is the incident commander" in r.text
+            for r in world.slack.replies("COPS", incident.ts)
+        )
+    )
