@@ -17,7 +17,14 @@ def _utc(*, nullable: bool = False, index: bool = False) -> Any:
 
 class ReleaseRow(SQLModel, table=True):
     __tablename__ = "releases"
-    __table_args__ = (Index("ix_releases_service_env_received", "service", "env", "received_at"),)
+    __table_args__ = (
+        Index("ix_releases_service_env_received", "service", "env", "received_at"),
+        # DORA (bot/store/dora.py): window scans by deployed_at and failed_at, per service/env
+        # or across services (deployed_at has its own index from the column).
+        Index("ix_releases_service_env_deployed", "service", "env", "deployed_at"),
+        Index("ix_releases_service_env_failed", "service", "env", "failed_at"),
+        Index("ix_releases_failed_at", "failed_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=128)
     service: str = Field(max_length=64)

@@ -1,0 +1,230 @@
+"""Herald's Prometheus metrics: one registry per app, no global state.
+
+Two kinds of figures share the registry:
+
+- Release and store figures (`release_*`, `herald_outbox_*`, `herald_checkups*`,
+  `herald_release_verdict`) are read from the database at scrape time. Several replicas
+  serve `/metrics` and Herald restarts, so counters kept in the process would be counted once
+  per replica and reset on every restart; database totals are the same on every replica and
+  survive restarts. The collector is synchronous (prometheus-client) while the database is
+  async, so the `/metrics` handler awaits a `MetricsSnapshot` first (cached for
+  `snapshot_ttl_seconds`, so a burst of scrapes costs one round of queries) and then renders
+  it; `collect()` never touches the database.
+- Process-local health (`herald_slack_call_*`, `herald_inbox_duplicates_total`) is kept in
+  ordinary prometheus-client objects: each replica counts its own calls, so dashboards `sum`
+  these across replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from bot.store.metrics_snapshot import Histogram as BucketCounts
+from bot.store.metrics_snapshot import MetricsSnapshot
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SLACK_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+VERDICT_VALUES = {"green": 0, "yellow": 1, "red": 2, "unknown": 3}
+RELEASE_RESULTS = ("success", "failure", "rolled_back")
+_MAX_LABEL = 64
+
+
+def _label(value: str) -> str:
+    """Label values from the outside world stay short (and so does the series count)."""
+    return (value or "unknown")[:_MAX_LABEL]
+
+
+class HeraldMetrics:
+    """The app's metrics registry: process-local health, plus the store snapshot it renders."""
+
+    def __init__(self, *, snapshot_ttl_seconds: float = 10.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.snapshot_ttl_seconds = snapshot_ttl_seconds
+        self._store = SnapshotCollector()
+        self.registry.register(self._store)
+        self._slack_seconds = Histogram(
+            "herald_slack_call_seconds",
+            "Slack Web API calls by method, in seconds, failed ones included.",
+            ["method"],
+            buckets=SLACK_BUCKETS,
+            registry=self.registry,
+        )
+        self._slack_errors = Counter(
+            "herald_slack_call_errors_total",
+            "Slack Web API calls that failed, by method and Slack error (or exception).",
+            ["method", "error"],
+            registry=self.registry,
+        )
+        self._inbox_duplicates = Counter(
+            "herald_inbox_duplicates_total",
+            "Inbound requests recognised by their inbox key and dropped, by source.",
+            ["source"],
+            registry=self.registry,
+        )
+        self._snapshot_seconds = Gauge(
+            "herald_metrics_snapshot_seconds",
+            "How long the last scrape-time store query took.",
+            registry=self.registry,
+        )
+        self._snapshot_ok = Gauge(
+            "herald_metrics_snapshot_ok",
+            "1 when the last scrape-time store query succeeded, else 0.",
+            registry=self.registry,
+        )
+        self._cached: tuple[float, MetricsSnapshot] | None = None
+        self._lock = asyncio.Lock()
+
+    def observe_slack_call(
+        self, method: str, seconds: float, ok: bool, error: str | None = None
+    ) -> None:
+        """One Slack Web API call; `error` is Slack's error code or the exception's name."""
+        self._slack_seconds.labels(_label(method)).observe(max(0.0, seconds))
+        if not ok:
+            self._slack_errors.labels(_label(method), _label(error or "error")).inc()
+
+    def inbox_duplicate(self, source: str) -> None:
+        """An inbound request dropped because its inbox key was already recorded."""
+        self._inbox_duplicates.labels(_label(source)).inc()
+
+    async def snapshot(self, load: Callable[[], Awaitable[MetricsSnapshot]]) -> MetricsSnapshot:
+        """The store snapshot, at most `snapshot_ttl_seconds` old; one query at a time."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < self.snapshot_ttl_seconds:
+                return self._cached[1]
+            try:
+                taken = await load()
+            except Exception:
+                self._snapshot_ok.set(0)
+                raise
+            self._snapshot_seconds.set(time.monotonic() - now)
+            self._snapshot_ok.set(1)
+            self._cached = (time.monotonic(), taken)
+            return taken
+
+    def render(self, snapshot: MetricsSnapshot | None) -> bytes:
+        """The text exposition; without a snapshot, only the process-local metrics.
+
+        Synchronous from setting the snapshot to the end of rendering, so two scrapes on one
+        event loop cannot interleave."""
+        self._store.snapshot = snapshot
+        try:
+            return generate_latest(self.registry)
+        finally:
+            self._store.snapshot = None
+
+
+class SnapshotCollector(Collector):
+    """Metric families built from a pre-fetched `MetricsSnapshot` (never queries anything)."""
+
+    def __init__(self) -> None:
+        self.snapshot: MetricsSnapshot | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return []
+        return [*_release_families(snapshot), *_store_families(snapshot)]
+
+
+def _release_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
+    started = CounterMetricFamily(
+        "release_started",
+        "Releases whose rollout started, all time (from Herald's store).",
+        labels=["service", "env"],
+    )
+    completed = CounterMetricFamily(
+        "release_completed",
+        "Releases that reached a result, all time (from Herald's store). Results overlap: "
+        "success = deployed, failure = failed (before or after deploying; a rolled-back "
+        "release counts once here), rolled_back = rolled back. CFR = failure / success.",
+        labels=["service", "env", "result"],
+    )
+    lead = HistogramMetricFamily(
+        "release_lead_time_seconds",
+        "Lead time of deployed releases: first commit to deployed, in seconds.",
+        labels=["service", "env"],
+    )
+    recover = HistogramMetricFamily(
+        "release_time_to_recover_seconds",
+        "Time to restore of recovered releases: failed to recovered, in seconds.",
+        labels=["service", "env"],
+    )
+    for totals in snapshot.releases:
+        where = [totals.service, totals.env]
+        started.add_metric(where, totals.started)
+        results = (totals.deployed, totals.failed, totals.rolled_back)
+        for result, value in zip(RELEASE_RESULTS, results, strict=True):
+            completed.add_metric([*where, result], value)
+        lead.add_metric(where, _buckets(totals.lead_time), totals.lead_time.sum)
+        recover.add_metric(where, _buckets(totals.time_to_recover), totals.time_to_recover.sum)
+    yield from (started, completed, lead, recover)
+
+
+def _buckets(histogram: BucketCounts) -> list[tuple[str, float]]:
+    pairs = [
+        (_bound(bound), float(count))
+        for bound, count in zip(histogram.bounds, histogram.buckets, strict=True)
+    ]
+    return [*pairs, ("+Inf", float(histogram.count))]
+
+
+def _bound(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else repr(bound)
+
+
+def _store_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
+    depth = GaugeMetricFamily(
+        "herald_outbox_depth", "Outbox messages waiting to be delivered.", labels=["sink"]
+    )
+    age = GaugeMetricFamily(
+        "herald_outbox_oldest_age_seconds",
+        "Age of the oldest outbox message waiting to be delivered (0 when none waits).",
+        labels=["sink"],
+    )
+    dead = GaugeMetricFamily(
+        "herald_outbox_dead", "Outbox messages Herald gave up delivering.", labels=["sink"]
+    )
+    for sink in snapshot.outbox:
+        depth.add_metric([sink.sink], sink.depth)
+        age.add_metric([sink.sink], sink.oldest_age_seconds)
+        dead.add_metric([sink.sink], sink.dead)
+    checkups = GaugeMetricFamily("herald_checkups", "Checkups by state.", labels=["state"])
+    for state, count in sorted(snapshot.checkups.by_state.items()):
+        checkups.add_metric([state], count)
+    due = GaugeMetricFamily(
+        "herald_checkups_due", "Pending checkups past their due time, not yet claimed."
+    )
+    due.add_metric([], snapshot.checkups.due)
+    late = CounterMetricFamily(
+        "herald_checkups_late", "Checkups that ran more than a minute after they were due."
+    )
+    late.add_metric([], snapshot.checkups.late)
+    failed = CounterMetricFamily(
+        "herald_checkups_failed", "Checkups that finished without a verdict (color unknown)."
+    )
+    failed.add_metric([], snapshot.checkups.failed)
+    verdict = GaugeMetricFamily(
+        "herald_release_verdict",
+        "Latest checkup verdict of releases deployed in the last 24 h: "
+        "0 green, 1 yellow, 2 red, 3 unknown.",
+        labels=["service", "env", "release"],
+    )
+    for row in snapshot.verdicts:
+        verdict.add_metric([row.service, row.env, row.release_id], VERDICT_VALUES.get(row.color, 3))
+    yield from (depth, age, dead, checkups, due, late, failed, verdict)
+
+
+METRICS = web.AppKey("herald_metrics", HeraldMetrics)

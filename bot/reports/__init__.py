@@ -1,0 +1,1 @@
+"""Scheduled reports Herald posts: the weekly release report with its trend chart."""
