@@ -34,6 +34,7 @@ from bot.integrations.argocd import ArgoCDClient
 from bot.integrations.page_delivery import PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
 from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
+from bot.observability import METRICS, HeraldMetrics
 from bot.scheduling import CheckupClock
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
@@ -150,7 +151,11 @@ def _resources(
             pages = build_page_delivery(
                 settings, catalog, database=database, http=http, clock=clock
             )
+            metrics = app.get(METRICS) or HeraldMetrics()
+            if METRICS not in app:
+                app[METRICS] = metrics
             delivery = SlackDelivery(
+                metrics=metrics,
                 database=database,
                 client=client,
                 clock=clock,
@@ -185,6 +190,7 @@ def _resources(
                 ops=ops,
                 tasks=tasks,
                 clock=clock,
+                metrics=metrics,
             )
             stack.push_async_callback(tasks.drain)
             if deliver:

@@ -19,9 +19,19 @@ from bot.store.tables import CheckupRow, OutboxRow
 from tests.conftest import Herald, SettingsFactory, start_herald
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-NOW = datetime.now(UTC).replace(microsecond=0)
 WEBAPP = {"service": "webapp", "env": "prod"}
 API = {"service": "api", "env": "staging"}
+
+
+class Anchor:
+    """What a test's history is relative to: when the test runs (set by `_anchor`)."""
+
+    now = datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def _anchor() -> None:
+    Anchor.now = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -50,7 +60,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def at(delta: timedelta) -> str:
-    return (NOW + delta).isoformat()
+    return (Anchor.now + delta).isoformat()
 
 
 async def release(herald: Herald, rid: str, where: dict[str, str], *events: dict[str, Any]) -> None:
@@ -115,7 +125,7 @@ async def finish_checkup(
                 col(CheckupRow.release_id) == rid,
                 col(CheckupRow.offset_seconds) == int(offset.total_seconds()),
             )
-            .values(state="done", color=color, finished_at=NOW + finished, **extra)
+            .values(state="done", color=color, finished_at=Anchor.now + finished, **extra)
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.domain.events import EventPayload
 from bot.domain.lifecycle import EventType
 from bot.domain.release import Audience, Notice, NoticeKind, Release
+from bot.domain.release_notes import render_release_notes
 
 MAX_CHANGES_INLINE = 5
 NAMED_LINKS = ("run", "changelog", "notes")
@@ -18,6 +19,10 @@ def notices_for(*, release: Release, payload: EventPayload, first: bool) -> list
     ]
     if first and has_overflow(release):
         notices.append(Notice(NoticeKind.DETAILS, Audience.FEED_THREAD, release, payload))
+    if payload.event is EventType.DEPLOYED and release.manifest.changes:
+        notes = render_release_notes(release, "internal", "slack")
+        kind = NoticeKind.RELEASE_NOTES
+        notices.append(Notice(kind, Audience.FEED_THREAD, release, None, text=notes))
     if payload.event is EventType.FAILED:
         notices.append(
             Notice(NoticeKind.INCIDENT, Audience.OPS, release, payload, opens_thread=True)

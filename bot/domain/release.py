@@ -101,6 +101,7 @@ class NoticeKind(StrEnum):
     INCIDENT = "incident"
     NOTE = "note"
     CHECKUP = "checkup"
+    RELEASE_NOTES = "release_notes"
 
 
 @dataclass(frozen=True)

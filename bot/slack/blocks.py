@@ -44,7 +44,10 @@ def render_notice(notice: Notice) -> Message:
         return {
             "text": truncate(notice.text, SECTION_LIMIT),
             "blocks": sections(lines),
-            "metadata": {"event_type": "herald_note", "event_payload": {"id": notice.release.id}},
+            "metadata": {
+                "event_type": f"herald_{notice.kind.value}",
+                "event_payload": {"id": notice.release.id},
+            },
         }
     blocks_extra: list[dict[str, Any]] = []
     if notice.kind is NoticeKind.DETAILS:

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.operations import Operations
+from bot.observability import HeraldMetrics
 from bot.settings import Settings
 from bot.slack.inbox import build_inbox_middleware
 from bot.slack.listeners import register
@@ -24,6 +25,7 @@ def build_bolt_app(
     ops: Operations,
     tasks: BackgroundTasks,
     clock: Callable[[], datetime],
+    metrics: HeraldMetrics | None = None,
 ) -> AsyncApp:
     secret = settings.slack_signing_secret
     app = AsyncApp(
@@ -33,6 +35,6 @@ def build_bolt_app(
         process_before_response=True,  # listeners ack first and hand slow work to tasks
         raise_error_for_unhandled_request=False,
     )
-    app.use(build_inbox_middleware(database=database, clock=clock))
+    app.use(build_inbox_middleware(database=database, clock=clock, metrics=metrics))
     register(app, ops=ops, tasks=tasks)
     return app

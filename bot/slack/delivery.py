@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import IntegrationError
+from bot.observability import HeraldMetrics
 from bot.store import outbox
 from bot.store.database import Database
 from bot.store.outbox import Claim
@@ -63,7 +65,9 @@ class SlackDelivery:
         clock: Callable[[], datetime],
         poll_seconds: float = 1.0,
         lease: timedelta = timedelta(seconds=30),
+        metrics: HeraldMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._database = database
         self._client = client
         self._clock = clock
@@ -169,7 +173,27 @@ class SlackDelivery:
         if metadata is not None:
             payload = {**metadata.get("event_payload", {}), OUTBOX_KEY: claim.id}
             metadata = {**metadata, "event_payload": payload}
-        response = await self._client.chat_postMessage(
+        started = time.monotonic()
+        try:
+            response = await self._post_message(claim, body, metadata, thread_ts)
+        except SlackApiError as exc:
+            self._observe(started, ok=False, error=str(exc.response.get("error", "http_error")))
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._observe(started, ok=False, error=type(exc).__name__)
+            raise
+        self._observe(started, ok=True)
+        return str(response["ts"])
+
+    def _observe(self, started: float, *, ok: bool, error: str | None = None) -> None:
+        if self._metrics is not None:
+            elapsed = time.monotonic() - started
+            self._metrics.observe_slack_call("chat.postMessage", elapsed, ok, error)
+
+    async def _post_message(
+        self, claim: Claim, body: dict[str, Any], metadata: Any, thread_ts: str | None
+    ) -> Any:
+        return await self._client.chat_postMessage(
             channel=claim.channel,
             text=body.get("text", ""),
             blocks=body.get("blocks"),
@@ -178,7 +202,6 @@ class SlackDelivery:
             unfurl_links=False,
             unfurl_media=False,
         )
-        return str(response["ts"])
 
     async def _find_posted(self, claim: Claim, thread_ts: str | None) -> str | None:
         """After an ambiguous failure: was the message posted after all? Look for its metadata."""

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.observability import HeraldMetrics
 from bot.store.database import Database
 from bot.store.inbox import record_once
 
@@ -29,7 +30,7 @@ def inbox_key(body: dict[str, Any]) -> str | None:
 
 
 def build_inbox_middleware(
-    *, database: Database, clock: Callable[[], datetime]
+    *, database: Database, clock: Callable[[], datetime], metrics: HeraldMetrics | None = None
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def inbox_middleware(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
@@ -38,6 +39,8 @@ def build_inbox_middleware(
         if key and not await record_once(database=database, key=key, source="slack", now=clock()):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             log.info("dropped duplicate slack request", extra={"key": key, "retry_num": retry})
+            if metrics is not None:
+                metrics.inbox_duplicate("slack")
             return BoltResponse(status=200, body="")
         return await next()
 

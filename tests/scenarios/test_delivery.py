@@ -80,4 +80,5 @@ async def test_outage_delays_but_keeps_every_message_in_order(
         ":white_check_mark: release.recovered",
     ]
     root = slack.posted(FEED)[0]
-    assert len(slack.replies(FEED, root.ts)) == 1  # details still land in the thread
+    replies = [r.text for r in slack.replies(FEED, root.ts)]  # details and notes still land there
+    assert replies[0].startswith(":page_facing_up: Details") and "Release notes" in replies[1]

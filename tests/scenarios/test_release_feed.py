@@ -87,11 +87,15 @@ async def test_details_go_in_the_thread_of_the_first_feed_message(
     herald: Herald, slack: FakeSlack
 ) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 6)
+    await slack.wait_for(lambda: len(slack.messages(FEED)) == 8)
     root = slack.posted(FEED)[0]
     replies = slack.replies(FEED, root.ts)
-    assert len(replies) == 1
+    assert len(replies) == 2
     assert "*Flags*: billing_pricing_v2" in replies[0].text
+    notes = replies[1]  # internal release notes, posted on release.deployed
+    assert notes.text.startswith("*Release notes: webapp v1.42.0 (prod)* · rel-2025-10-02.3")
+    assert "usage-based pricing" in notes.text and "PROD-2142" in notes.text
+    assert notes.metadata is not None and notes.metadata["event_type"] == "herald_release_notes"
     assert all(m.thread_ts is None for m in slack.posted(FEED))
 
 
@@ -118,7 +122,7 @@ async def test_failure_opens_one_ops_thread_that_closes_with_time_to_recover(
 
 async def test_release_view_links_every_message(herald: Herald, slack: FakeSlack) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.messages(OPS)) == 3 and len(slack.messages(FEED)) == 7)
+    await slack.wait_for(lambda: len(slack.messages(OPS)) == 3 and len(slack.messages(FEED)) == 8)
     for _ in range(100):  # the worker records each post just after Slack answers it
         status, body = await herald.call("GET", f"/api/v1/releases/{RID}")
         if body["messages_pending"] == 0:
@@ -137,5 +141,5 @@ async def test_release_view_links_every_message(herald: Herald, slack: FakeSlack
     ]
     roles = sorted(m["role"] for m in body["messages"])
     assert roles.count("feed_root") == 1 and roles.count("ops_root") == 1
-    assert len(body["messages"]) == 10
+    assert len(body["messages"]) == 11
     assert all(m["link"].startswith("https://slack.com/archives/C") for m in body["messages"])

@@ -104,7 +104,7 @@ def assert_delivered_once(slack: FakeSlack) -> None:
         "release.planned",
         *(f"release.{e}" for e in EVENTS),
     ]
-    assert len(slack.replies(FEED, feed[0].ts)) == 1
+    assert len(slack.replies(FEED, feed[0].ts)) == 2  # details, then the release notes
     ops = slack.posted(OPS)
     assert len(ops) == 1
     assert len(slack.replies(OPS, ops[0].ts)) == 2
