@@ -35,6 +35,7 @@ from bot.integrations.page_delivery import PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
 from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
 from bot.observability import METRICS, HeraldMetrics
+from bot.reports.jobs import DigestJob
 from bot.scheduling import CheckupClock
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
@@ -200,6 +201,17 @@ def _resources(
                     clock=clock,
                     auto_rollback_for=lambda service, env: auto_rollback_enabled(catalog, service),
                 )
+                digest = (
+                    DigestJob(
+                        database=database,
+                        client=client,
+                        audit=ops.audit,
+                        channel=settings.digest_channel,
+                        clock=clock,
+                    )
+                    if settings.digest_channel
+                    else None
+                )
                 await _start_workers(
                     stack,
                     settings,
@@ -207,6 +219,7 @@ def _resources(
                     clock=clock,
                     workers=(delivery.run(), pages.run()),
                     runner=runner,
+                    digest=digest,
                 )
             await _connect_socket_mode(stack, settings, app)
             yield
@@ -222,6 +235,7 @@ async def _start_workers(
     clock: Clock,
     workers: tuple[object, ...],
     runner: CheckupRunner,
+    digest: DigestJob | None = None,
 ) -> None:
     """The outbox senders and the checkup clock; all stop with the app."""
     if database.sqlite:
@@ -235,6 +249,8 @@ async def _start_workers(
         interval_seconds=settings.checkup_interval_seconds,
         concurrency=settings.checkup_concurrency,
     )
+    if digest is not None:
+        checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
     checkups.start()
     stack.callback(checkups.shutdown)
 

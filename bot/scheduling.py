@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -53,6 +53,21 @@ class CheckupClock:
             max_instances=1,
         )
         self.scheduler.start()
+
+    def add_daily(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
+        """A daily job at `at` (HH:MM, UTC), e.g. the stakeholder digest."""
+        hour, minute = (int(part) for part in at.split(":"))
+        self.scheduler.add_job(
+            work,
+            "cron",
+            hour=hour,
+            minute=minute,
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=3600,
+            coalesce=True,
+            max_instances=1,
+        )
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     checkup_concurrency: int = Field(
         50, ge=1, le=500, validation_alias=_env("HERALD_CHECKUP_CONCURRENCY")
     )
+    digest_channel: str | None = Field(None, validation_alias=_env("HERALD_DIGEST_CHANNEL"))
+    digest_at: str = Field(
+        "09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias=_env("HERALD_DIGEST_AT")
+    )
     log_level: str = Field("INFO", validation_alias=_env("HERALD_LOG_LEVEL"))
     delivery_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")

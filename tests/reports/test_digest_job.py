@@ -1,0 +1,46 @@
+"""The daily digest job posts once per day, whichever replica's timer fires first."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import DEPS
+from bot.examples import example_manifest
+from bot.reports.jobs import DigestJob
+from bot.standins.slack import FakeSlack
+from bot.store.audit import SqlAuditLog
+from tests.conftest import Herald
+
+RID = "rel-2025-10-02.3"
+
+
+async def test_digest_posts_once_a_day_in_plain_language(herald: Herald, slack: FakeSlack) -> None:
+    manifest = {**example_manifest(), "customer_visible": ["Usage-based pricing for <teams>"]}
+    await herald.post_manifest(manifest)
+    await herald.post_event(RID, event="release.started")
+    await herald.post_event(RID, event="release.deployed")
+    database = herald.runner.app[DEPS].database
+    client = AsyncWebClient(token=slack.token, base_url=slack.api_url, retry_handlers=[])
+    now = datetime.now(UTC)
+    jobs = [
+        DigestJob(
+            database=database,
+            client=client,
+            audit=SqlAuditLog(database=database),
+            channel="CDIGEST",
+            clock=lambda: now,
+        )
+        for _ in range(2)
+    ]
+    slack.channels.add("CDIGEST")
+    ran = await asyncio.gather(*(job.run() for job in jobs))
+    assert sorted(ran) == [False, True]
+    posted = slack.posted("CDIGEST")
+    assert len(posted) == 1
+    body = "\n".join(b["text"]["text"] for b in posted[0].blocks if "text" in b)
+    assert posted[0].text.startswith("Release digest: 1 release shipped between")
+    assert "Release v1.42.0 (prod) shipped" in body
+    assert "&lt;teams&gt;" in body
