@@ -41,8 +41,8 @@ POST_MESSAGE = "chat.postMessage"
 BASE_TIME = datetime(2025, 10, 2, 20, 0, tzinfo=UTC)
 
 # (event, minutes after created_at, details). With no flags and <= 5 changes every event
-# causes exactly one feed message; failed adds the ops incident root and rolled_back an ops
-# thread reply: 7 chat.postMessage calls per release.
+# causes exactly one feed message; deployed adds the internal release notes in the feed
+# thread, failed the ops incident root and rolled_back an ops thread reply: 8 posts a release.
 EVENTS: list[tuple[str, int, dict[str, Any]]] = [
     ("release.started", 2, {"links": {"run": "https://ci.example.com/acme/runs/1"}}),
     ("release.deployed", 9, {"lead_time_seconds": 28800}),
@@ -57,7 +57,7 @@ EVENTS_PER_RELEASE = 1 + len(EVENTS)
 MESSAGES_PER_EVENT = {
     "release.planned": 1,
     "release.started": 1,
-    "release.deployed": 1,
+    "release.deployed": 2,
     "release.failed": 2,
     "release.rolled_back": 2,
 }

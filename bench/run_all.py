@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import ack_latency, ingest_latency, ingest_throughput
+from bench import ack_latency, checkups, dora, ingest_latency, ingest_throughput
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class Sizes:
     clients: list[int]
     ack_requests: int  # per server and concurrency
     ack_concurrency: list[int]
+    dora_releases: int  # stored releases, on SQLite and (when available) PostgreSQL
+    dora_repeat: int  # timed calls after the cold one
+    checkup_releases: int  # +15m checkups due at once
 
 
 DEFAULT = Sizes(
@@ -30,6 +33,9 @@ DEFAULT = Sizes(
     clients=[1, 8, 32],
     ack_requests=500,
     ack_concurrency=[1, 10, 50],
+    dora_releases=1_000_000,
+    dora_repeat=5,
+    checkup_releases=1000,
 )
 QUICK = Sizes(
     latency_releases=4,
@@ -37,6 +43,9 @@ QUICK = Sizes(
     clients=[1, 4],
     ack_requests=20,
     ack_concurrency=[1, 10],
+    dora_releases=20_000,
+    dora_repeat=1,
+    checkup_releases=50,
 )
 
 
@@ -60,6 +69,18 @@ async def main(argv: list[str] | None = None) -> int:
 
     print("\n== ack_latency ==")
     await ack_latency.run(sizes.ack_requests, sizes.ack_concurrency, tag=tag)
+
+    print("\n== dora ==")
+    data = await dora.run(sizes.dora_releases, repeat=sizes.dora_repeat, tag=tag)
+    if not data["ok"]:
+        print("FAIL: dora: SQL differs from the pure computation, or SQLite from PostgreSQL")
+        status = 1
+
+    print("\n== checkups ==")
+    data = await checkups.run(sizes.checkup_releases, tag=tag)
+    if not data["ok"]:
+        print("FAIL: checkups: reports or pages at the fakes differ from the expected set")
+        status = 1
 
     print(f"\nAll benchmarks done in {time.monotonic() - started:.0f}s.")
     return status

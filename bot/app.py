@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -46,6 +47,7 @@ from bot.slack.tasks import BackgroundTasks
 from bot.store import outbox
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
+from bot.store.dora import dora_report
 from bot.store.ledger import LedgerFactory
 from bot.store.migrate import upgrade
 from bot.store.releases import SqlReleaseReader
@@ -182,6 +184,7 @@ def _resources(
                 directory=build_directory(catalog),
                 clock=clock,
                 argocd_url=settings.argocd_url,
+                dora=partial(dora_report, database),
             )
             tasks = BackgroundTasks()
             app[BOLT] = build_bolt_app(

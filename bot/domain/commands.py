@@ -13,6 +13,7 @@ _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:%/-]{0,63}$")
 _WEIGHT = re.compile(r"^(\d{1,3})%$")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _VERSION = re.compile(r"^v?\d+(\.\d+){0,3}([-+][0-9A-Za-z.-]+)?$")
+_WINDOW = re.compile(r"^\d{1,3}[dw]$")
 _PUBLIC = {"public", "in_channel", "--public", "--in-channel"}
 
 
@@ -21,6 +22,7 @@ class Verb(StrEnum):
     PAUSE = "pause"
     PROMOTE = "promote"
     ROLLBACK = "rollback"
+    METRICS = "metrics"
     HELP = "help"
 
 
@@ -44,6 +46,7 @@ class DeployCommand:
     promote: PromoteGoal | None = None
     rollback_to: str | None = None
     public: bool = False
+    window: str = "30d"
 
 
 class CommandError(Exception):
@@ -72,6 +75,8 @@ def parse_command(text: str, *, directory: Directory) -> DeployCommand:
         raise CommandError(f"Unknown command `{_shown(words[0])}`.") from None
     if verb is Verb.HELP:
         return DeployCommand(Verb.HELP)
+    if verb is Verb.METRICS:
+        return _parse_metrics(words[1:], directory=directory, public=public)
     return _parse_target(verb, words[1:], directory=directory, public=public)
 
 
@@ -98,6 +103,22 @@ def _parse_target(
         raise _unexpected(verb, rest, service, directory)
     directory.resolve(service, env)  # an unknown or ambiguous env fails now, not after the ack
     return command
+
+
+def _parse_metrics(args: list[str], *, directory: Directory, public: bool) -> DeployCommand:
+    """`metrics [service] [env] [window]`: a window looks like `30d` or `12w`."""
+    window = "30d"
+    if args and _WINDOW.match(args[-1].lower()):
+        window, args = args[-1].lower(), args[:-1]
+    service = directory.service(args[0]).name if args else None
+    env = None
+    if len(args) > 1:
+        if service is None or not directory.is_env(service, args[1]):
+            raise CommandError(f"`{_shown(args[1])}` is not an environment of `{service}`.")
+        env = args[1]
+    if len(args) > 2:
+        raise CommandError("`/deploy metrics` takes a service, an environment and a window.")
+    return DeployCommand(Verb.METRICS, service, env, public=public, window=window)
 
 
 def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from bot.domain.ports import AuditEntry, AuditLog, LedgerFactory, ReleaseReader
 from bot.domain.release import Notice
 from bot.domain.services import Directory, ServiceEnv
 
+DoraSource = Callable[..., Awaitable[Any]]  # (window=, service=, env=) -> DoraReport
 SYSTEM_ACTOR = "herald"  # Herald acting on its own (auto-rollback after a red verdict)
 
 
@@ -35,6 +36,7 @@ class Operations:
     directory: Directory
     clock: Callable[[], datetime]
     argocd_url: str | None = None
+    dora: DoraSource | None = None
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from bot.domain.commands import (
     Verb,
     parse_command,
 )
+from bot.domain.dora import DoraWindow, parse_window
 from bot.domain.operations import Operations, Reply, pause, promote, take_command
 from bot.domain.rollback import RollbackPlan, execute_rollback, plan_rollback
 from bot.domain.services import UnknownTarget
 from bot.domain.status import build_status, list_in_flight
 from bot.slack import views
+from bot.slack.dora_view import dora_message
 from bot.slack.ids import ActionId, Command
 from bot.slack.tasks import BackgroundTasks
 
@@ -106,6 +108,9 @@ async def run_command(
     if parsed.verb is Verb.STATUS and parsed.service is None:
         await respond(views.in_flight_message(await list_in_flight(ops), public=parsed.public))
         return
+    if parsed.verb is Verb.METRICS:
+        await respond(await metrics_message(ops, parsed))
+        return
     assert parsed.service is not None
     where = ops.directory.resolve(parsed.service, parsed.env)
     if parsed.verb is Verb.STATUS:
@@ -122,6 +127,15 @@ async def run_command(
             await respond(views.reply_message(plan))
         else:
             await respond(views.rollback_confirm_message(plan))
+
+
+async def metrics_message(ops: Operations, parsed: DeployCommand) -> dict[str, Any]:
+    if ops.dora is None:
+        return views.reply_message(Reply(False, "DORA metrics are not available here."))
+    window = DoraWindow.ending(ops.clock(), parse_window(parsed.window))
+    report = await ops.dora(window=window, service=parsed.service, env=parsed.env)
+    message = dora_message(report)
+    return {**message, "response_type": "in_channel" if parsed.public else "ephemeral"}
 
 
 async def _answer(work: Any, respond: AsyncRespond, *, replace: bool = False) -> None:

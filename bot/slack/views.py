@@ -16,7 +16,8 @@ from bot.slack.reports import status_line
 USAGE = (
     "`/deploy status [service] [env]` · `/deploy pause <service> [env]` · "
     "`/deploy promote <service> [env] [NN%|full]` · "
-    "`/deploy rollback <service> [env] [version|sha]` · `/deploy help`"
+    "`/deploy rollback <service> [env] [version|sha]` · "
+    "`/deploy metrics [service] [env] [30d]` · `/deploy help`"
 )
 Message = dict[str, Any]
 

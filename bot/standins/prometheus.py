@@ -649,7 +649,8 @@ class FakePrometheus:
     ``range_queries``, ``bad_queries`` (answered 400), ``refused`` (dropped while down),
     ``kinds`` (served queries by template: "requests", "errors", "p95", "p99",
     "saturation", "health", "restarts", "other"), ``in_flight``, ``peak_in_flight`` and
-    ``last_answer_at`` (``time.monotonic()``).
+    ``last_answer_at`` (``time.monotonic()``); ``stats()`` returns them as a dict and
+    ``reset_counters()`` zeroes them. ``set_profile`` chooses a service's behaviour.
     """
 
     def __init__(self, *, latency_seconds: float = 0.0, down: bool = False) -> None:
@@ -661,6 +662,7 @@ class FakePrometheus:
         self._parsed: dict[str, Node] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self.in_flight = 0
         self.reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -732,9 +734,22 @@ class FakePrometheus:
         self.bad_queries = 0
         self.refused = 0
         self.kinds: Counter[str] = Counter()
-        self.in_flight = 0
-        self.peak_in_flight = 0
+        self.peak_in_flight = self.in_flight
         self.last_answer_at: float | None = None
+
+    def stats(self) -> dict[str, Any]:
+        """The counters as plain data (e.g. to send from another process)."""
+        return {
+            "queries_served": self.queries_served,
+            "instant_queries": self.instant_queries,
+            "range_queries": self.range_queries,
+            "bad_queries": self.bad_queries,
+            "refused": self.refused,
+            "kinds": dict(self.kinds),
+            "in_flight": self.in_flight,
+            "peak_in_flight": self.peak_in_flight,
+            "last_answer_at": self.last_answer_at,
+        }
 
     # -- evaluation ------------------------------------------------------------------------
 

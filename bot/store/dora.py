@@ -1,33 +1,39 @@
 """DORA in SQL: aggregates over indexed columns of `releases`; no release row reaches Python.
 
-Each call scans the current and the previous window in one index range per question:
-- by `deployed_at` (`ix_releases_service_env_deployed`, or `ix_releases_deployed_at` across
-  services): deploys per day index, failed deploys, rework, lead times;
-- by `failed_at` (`ix_releases_service_env_failed`, or `ix_releases_failed_at`): failures,
-  restores, time to restore.
+Per window (the asked one, then the one before it for the trend) a handful of statements,
+each a range scan of one index (`ix_releases_dora_*`, migration 0004), covering but for
+the emergency one on SQLite:
+- deploys: counts of deploys, failed or rolled-back deploys, rolled-back deploys and positive
+  lead times, by `deployed_at`;
+- emergency deploys not rolled back (rework), from a partial index of the emergency releases
+  (so JSON is read for those few only, or on PostgreSQL not at all);
+- deploys per day index: one indexed count per day of the window, in one small statement
+  (the days' bounds go in as one parameter: a JSON array on SQLite, arrays on PostgreSQL);
+- failures and restores, by `failed_at`.
 Percentiles: `percentile_cont` on PostgreSQL. SQLite has none, so it numbers the window's
-values with `row_number()` (one sort) and returns only the two rows each percentile
-interpolates. Both give the same bits as `bot.domain.dora.percentile`.
+values with `row_number()` (one sort, in the index's pages) and returns only the rows each
+percentile interpolates between. Both give the bits `bot.domain.dora.percentile` gives.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    DateTime,
     Float,
     Integer,
     Text,
-    and_,
-    case,
     cast,
-    false,
     func,
     literal,
-    or_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,25 +44,28 @@ from bot.domain.dora import (
     DoraWindow,
     WindowCounts,
     build_report,
-    epoch_seconds,
     interpolate,
     percentile_ranks,
 )
-from bot.domain.manifest import Risk
 from bot.store.database import Database
 from bot.store.tables import ReleaseRow
 
-CURRENT, PREVIOUS = 1, 0
+_ONE_DAY = timedelta(days=1)
 LEAD_QS = (0.5, 0.9)
 RESTORE_QS = (0.5,)
+# The partial indexes' own predicate, verbatim (as literals: a bound parameter would not let
+# the planner prove the index applies).
+EMERGENCY_SQLITE = text("json_extract(releases.manifest, '$.risk') = 'emergency'")
+EMERGENCY_POSTGRESQL = text("(releases.manifest ->> 'risk') = 'emergency'")
 
 _releases = ReleaseRow.metadata.tables[ReleaseRow.__tablename__].c
+_service: ColumnElement[Any] = _releases.service
+_env: ColumnElement[Any] = _releases.env
 _deployed: ColumnElement[Any] = _releases.deployed_at
 _failed: ColumnElement[Any] = _releases.failed_at
 _rolled_back: ColumnElement[Any] = _releases.rolled_back_at
 _recovered: ColumnElement[Any] = _releases.recovered_at
 _lead: ColumnElement[Any] = _releases.lead_time_seconds
-_manifest: ColumnElement[Any] = _releases.manifest
 
 
 async def dora_report(
@@ -67,240 +76,160 @@ async def dora_report(
     env: str | None = None,
     compare: bool = True,
 ) -> DoraReport:
-    """DORA for one service (or all) and env (or all) in `window`, and the window before."""
-    windows = {CURRENT: window}
-    if compare:
-        windows[PREVIOUS] = window.previous()
-    sql = _Queries(sqlite=database.sqlite, windows=windows, service=service, env=env)
+    """DORA for one service (or all) and env (or all) in `window`, and the window before it
+    for the trend (unless `compare` is False). One read-only transaction."""
+    sql = DoraQueries(sqlite=database.sqlite, service=service, env=env)
     async with database.read() as session:
-        counts = await sql.counts(session)
-    return build_report(
-        service=service,
-        env=env,
-        window=window,
-        counts=counts[CURRENT],
-        previous=counts.get(PREVIOUS),
-    )
+        counts = await sql.counts(session, window)
+        previous = await sql.counts(session, window.previous()) if compare else None
+    return build_report(service=service, env=env, window=window, counts=counts, previous=previous)
 
 
-class _Queries:
-    def __init__(
-        self,
-        *,
-        sqlite: bool,
-        windows: dict[int, DoraWindow],
-        service: str | None,
-        env: str | None,
-    ) -> None:
+class DoraQueries:
+    """The statements for one service/env filter, on one dialect."""
+
+    def __init__(self, *, sqlite: bool, service: str | None, env: str | None) -> None:
         self.sqlite = sqlite
-        self.windows = windows
         self.service = service
         self.env = env
-        self.current = windows[CURRENT]
-        self.first = min(w.start for w in windows.values())
 
-    async def counts(self, session: AsyncSession) -> dict[int, WindowCounts]:
-        deploys = await self._deploys(session)
-        failures = await self._failures(session)
+    async def counts(self, session: AsyncSession, window: DoraWindow) -> WindowCounts:
+        deployed = self._between(_deployed, window)
+        failed = self._between(_failed, window)
+        positive = _lead > 0
+        deploy_columns: list[Any] = [
+            func.count(),
+            func.count(func.coalesce(_failed, _rolled_back)),
+            func.count(_rolled_back),
+            func.count().filter(positive),
+        ]
+        restore = self._restore_seconds()
+        failure_columns: list[Any] = [func.count(), func.count(_recovered)]
+        if not self.sqlite:
+            deploy_columns += [
+                func.percentile_cont(q).within_group(_lead).filter(positive) for q in LEAD_QS
+            ]
+            failure_columns += [func.percentile_cont(q).within_group(restore) for q in RESTORE_QS]
+        deploys = (await session.execute(select(*deploy_columns).where(*deployed))).one()
+        failures = (await session.execute(select(*failure_columns).where(*failed))).one()
+        emergency = (
+            await session.execute(
+                select(func.count()).where(*deployed, self._emergency(), _rolled_back.is_(None))
+            )
+        ).scalar_one()
+        n_leads, n_restores = int(deploys[3]), int(failures[1])
         if self.sqlite:
-            lead_sizes = {w: d[3] for w, d in deploys.items()}
-            leads = await self._ranked(session, _deployed, _lead, _lead > 0, lead_sizes, LEAD_QS)
-            restore_sizes = {w: f[1] for w, f in failures.items()}
-            restore = self._restore_seconds()
+            leads = await self._ranked(session, _lead, [*deployed, positive], n_leads, LEAD_QS)
             restores = await self._ranked(
-                session, _failed, restore, _recovered.is_not(None), restore_sizes, RESTORE_QS
+                session, restore, [*failed, _recovered.is_not(None)], n_restores, RESTORE_QS
             )
         else:
-            leads = await self._pg_lead_percentiles(session)
-            restores = {w: (f[2],) for w, f in failures.items()}
-        result: dict[int, WindowCounts] = {}
-        for w in self.windows:
-            days, failed, rework, lead_n = deploys.get(w, ({}, 0, 0, 0))
-            lead = leads.get(w, (None, None))
-            failure_n, restore_n, _ = failures.get(w, (0, 0, None))
-            result[w] = WindowCounts(
-                deploys=sum(days.values()),
-                deploy_days=days,
-                failed_deploys=failed,
-                rework_deploys=rework,
-                lead_times=lead_n,
-                lead_time_median=lead[0],
-                lead_time_p90=lead[1],
-                failures=failure_n,
-                restores=restore_n,
-                restore_median=restores.get(w, (None,))[0],
-            )
-        return result
-
-    # -- the scans ---------------------------------------------------------------------------
-
-    async def _deploys(
-        self, session: AsyncSession
-    ) -> dict[int, tuple[dict[int, int], int, int, int]]:
-        """Per window: deploys per day index, failed deploys, rework, positive lead times."""
-        win = self._window_of(_deployed)
-        end: ColumnElement[int] = literal(epoch_seconds(self.current.end), BigInteger)
-        if PREVIOUS in self.windows:
-            before = literal(epoch_seconds(self.windows[PREVIOUS].end), BigInteger)
-            end = case((_deployed >= self.current.start, end), else_=before)
-        rows = (
-            select(
-                win.label("win"),
-                ((end - 1 - self._seconds(_deployed)) // DAY).label("day"),
-                _flag(or_(_failed.is_not(None), _rolled_back.is_not(None))).label("failed"),
-                _flag(or_(_rolled_back.is_not(None), self._emergency())).label("rework"),
-                _flag(_lead > 0).label("lead"),
-            )
-            .where(*self._scan(_deployed))
-            .subquery()
+            leads = _floats(deploys[4:])
+            restores = _floats(failures[2:])
+        return WindowCounts(
+            deploys=int(deploys[0]),
+            deploy_days=await self._deploy_days(session, window) if deploys[0] else {},
+            failed_deploys=int(deploys[1]),
+            rework_deploys=int(deploys[2]) + int(emergency),
+            lead_times=n_leads,
+            lead_time_median=leads[0],
+            lead_time_p90=leads[1],
+            failures=int(failures[0]),
+            restores=n_restores,
+            restore_median=restores[0],
         )
-        statement = select(
-            rows.c.win,
-            rows.c.day,
-            func.count(),
-            func.sum(rows.c.failed),
-            func.sum(rows.c.rework),
-            func.sum(rows.c.lead),
-        ).group_by(rows.c.win, rows.c.day)
-        out: dict[int, tuple[dict[int, int], int, int, int]] = {}
-        for w, day, n, failed, rework, lead in (await session.execute(statement)).all():
-            days, f, r, n_lead = out.get(int(w), ({}, 0, 0, 0))
-            days[int(day)] = int(n)
-            out[int(w)] = (days, f + int(failed), r + int(rework), n_lead + int(lead))
-        return out
 
-    async def _failures(self, session: AsyncSession) -> dict[int, tuple[int, int, float | None]]:
-        """Per window: failures, restores and (PostgreSQL) the median time to restore."""
-        rows = (
-            select(
-                self._window_of(_failed).label("win"),
-                _flag(_recovered.is_not(None)).label("restored"),
-                case((_recovered.is_not(None), self._restore_seconds())).label("restore"),
+    async def _deploy_days(self, session: AsyncSession, window: DoraWindow) -> dict[int, int]:
+        """Deploys per day index (`DoraWindow.day_index`): one indexed count per day, from one
+        small statement that takes the days' bounds as one parameter."""
+        days = -(-int(window.length.total_seconds()) // DAY)
+        highs = [window.end - index * _ONE_DAY for index in range(days)]
+        lows = [max(window.start, high - _ONE_DAY) for high in highs]
+        if self.sqlite:
+            bounds = json.dumps(
+                [[_sqlite_text(lo), _sqlite_text(hi)] for lo, hi in zip(lows, highs, strict=True)]
             )
-            .where(*self._scan(_failed))
-            .subquery()
+            each = func.json_each(literal(bounds, Text)).table_valued("key", "value").alias("d")
+            index: ColumnElement[Any] = each.c.key
+            low: ColumnElement[Any] = func.json_extract(each.c.value, "$[0]")
+            high: ColumnElement[Any] = func.json_extract(each.c.value, "$[1]")
+        else:
+            stamps = ARRAY(DateTime(timezone=True))
+            each = (
+                func.unnest(literal(lows, stamps), literal(highs, stamps))
+                .table_valued("lo", "hi", with_ordinality="i")
+                .render_derived(name="d")
+            )
+            index, low, high = each.c.i - 1, each.c.lo, each.c.hi
+        count = (
+            select(func.count())
+            .where(_deployed >= low, _deployed < high, *self._filters())
+            .scalar_subquery()
         )
-        columns: list[Any] = [rows.c.win, func.count(), func.sum(rows.c.restored)]
-        if not self.sqlite:
-            columns.append(func.percentile_cont(0.5).within_group(rows.c.restore))
-        statement = select(*columns).group_by(rows.c.win)
-        out: dict[int, tuple[int, int, float | None]] = {}
-        for row in (await session.execute(statement)).all():
-            median = None if self.sqlite or row[3] is None else float(row[3])
-            out[int(row[0])] = (int(row[1]), int(row[2]), median)
-        return out
-
-    async def _pg_lead_percentiles(
-        self, session: AsyncSession
-    ) -> dict[int, tuple[float | None, ...]]:
-        rows = (
-            select(self._window_of(_deployed).label("win"), _lead.label("v"))
-            .where(*self._scan(_deployed), _lead > 0)
-            .subquery()
-        )
-        statement = select(
-            rows.c.win, *(func.percentile_cont(q).within_group(rows.c.v) for q in LEAD_QS)
-        ).group_by(rows.c.win)
-        return {
-            int(w): (float(p50), float(p90))
-            for w, p50, p90 in (await session.execute(statement)).all()
-        }
+        rows = (await session.execute(select(index, count).select_from(each))).all()
+        return {int(i): int(n) for i, n in rows if n}
 
     async def _ranked(
         self,
         session: AsyncSession,
-        by: ColumnElement[Any],
         value: ColumnElement[Any],
-        keep: ColumnElement[bool],
-        sizes: dict[int, int],
+        where: Sequence[ColumnElement[bool]],
+        size: int,
         qs: Sequence[float],
-    ) -> dict[int, tuple[float | None, ...]]:
-        """SQLite: each percentile from the (at most) two rows it interpolates between;
-        `sizes` holds how many values each window has (known from the counting scan)."""
-        ranks = {w: [percentile_ranks(n, q) for q in qs] for w, n in sizes.items() if n > 0}
-        if not ranks:
-            return {}
+    ) -> tuple[float | None, ...]:
+        """SQLite: each percentile from the (at most) two rows it interpolates between."""
+        if size == 0:
+            return tuple(None for _ in qs)
+        ranks = [percentile_ranks(size, q) for q in qs]
         numbered = (
-            select(
-                self._window_of(by).label("win"),
-                value.label("v"),
-                func.row_number()
-                .over(partition_by=self._window_of(by), order_by=value)
-                .label("rn"),
-            )
-            .where(*self._scan(by), keep)
+            select(value.label("v"), func.row_number().over(order_by=value).label("rn"))
+            .where(*where)
             .subquery()
         )
-        wanted = or_(
-            false(),
-            *(
-                and_(
-                    numbered.c.win == w,
-                    numbered.c.rn.in_({r + 1 for low, high, _ in rs for r in (low, high)}),
-                )
-                for w, rs in ranks.items()
-            ),
-        )
-        found: dict[tuple[int, int], float] = {
-            (int(w), int(rn) - 1): float(v)
-            for w, rn, v in (
+        wanted = {r + 1 for low, high, _ in ranks for r in (low, high)}
+        found = {
+            int(rn) - 1: float(v)
+            for rn, v in (
                 await session.execute(
-                    select(numbered.c.win, numbered.c.rn, numbered.c.v).where(wanted)
+                    select(numbered.c.rn, numbered.c.v).where(numbered.c.rn.in_(wanted))
                 )
             ).all()
         }
-        return {
-            w: tuple(
-                interpolate(found[(w, low)], found[(w, high)], weight) for low, high, weight in rs
-            )
-            for w, rs in ranks.items()
-        }
+        return tuple(interpolate(found[low], found[high], weight) for low, high, weight in ranks)
 
     # -- expressions ------------------------------------------------------------------------
 
-    def _window_of(self, column: ColumnElement[Any]) -> ColumnElement[int]:
-        if len(self.windows) == 1:
-            return literal(CURRENT, Integer)
-        return case((column >= self.current.start, CURRENT), else_=PREVIOUS)
-
-    def _scan(self, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
-        conditions = [column >= self.first, column < self.current.end]
+    def _filters(self) -> list[ColumnElement[bool]]:
+        conditions = []
         if self.service is not None:
-            conditions.append(_releases.service == self.service)
+            conditions.append(_service == self.service)
         if self.env is not None:
-            conditions.append(_releases.env == self.env)
+            conditions.append(_env == self.env)
         return conditions
 
-    def _seconds(self, column: ColumnElement[Any]) -> ColumnElement[int]:
-        """Whole seconds since 1970 (floor), exactly."""
-        if self.sqlite:
-            return cast(func.strftime("%s", column), Integer)
-        return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    def _between(self, column: ColumnElement[Any], window: DoraWindow) -> list[Any]:
+        return [column >= window.start, column < window.end, *self._filters()]
+
+    def _emergency(self) -> Any:
+        return EMERGENCY_SQLITE if self.sqlite else EMERGENCY_POSTGRESQL
 
     def _restore_seconds(self) -> ColumnElement[Any]:
         """`recovered_at - failed_at` in seconds, exact to the microsecond on both databases."""
         if self.sqlite:
-            # UtcDateTime stores SQLAlchemy's fixed-width text, 'YYYY-MM-DD HH:MM:SS.ffffff'.
-            micros = (self._seconds(_recovered) - self._seconds(_failed)) * 1_000_000 + (
-                cast(func.substr(_recovered, 21, 6), Integer)
-                - cast(func.substr(_failed, 21, 6), Integer)
-            )
-            return cast(micros, Float) / 1e6
+            # UtcDateTime stores SQLAlchemy's fixed-width text, 'YYYY-MM-DD HH:MM:SS.ffffff':
+            # whole seconds from strftime, microseconds from the text (julianday is too coarse).
+            def micros(column: ColumnElement[Any]) -> ColumnElement[int]:
+                seconds = cast(func.strftime("%s", column), BigInteger)
+                return seconds * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
+
+            return cast(micros(_recovered) - micros(_failed), Float) / 1e6
         return cast(func.extract("epoch", _recovered) - func.extract("epoch", _failed), Float)
 
-    def _emergency(self) -> ColumnElement[bool]:
-        """The manifest's `risk` is `emergency`; a substring test first spares most JSON parses."""
-        risk = Risk.EMERGENCY.value
-        if self.sqlite:
-            return and_(
-                func.instr(_manifest, risk) > 0,
-                func.json_extract(_manifest, "$.risk") == risk,
-            )
-        return and_(
-            func.strpos(cast(_manifest, Text), risk) > 0,
-            _manifest.op("->>")(literal("risk", Text)) == risk,
-        )
+
+def _sqlite_text(at: datetime) -> str:
+    """UtcDateTime's SQLite storage (SQLAlchemy's): naive UTC, fixed width, microseconds."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return case((condition, 1), else_=0)
+def _floats(values: Sequence[Any]) -> tuple[float | None, ...]:
+    return tuple(None if v is None else float(v) for v in values)

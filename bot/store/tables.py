@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UtcDateTime
@@ -19,11 +19,46 @@ class ReleaseRow(SQLModel, table=True):
     __tablename__ = "releases"
     __table_args__ = (
         Index("ix_releases_service_env_received", "service", "env", "received_at"),
-        # DORA (bot/store/dora.py): window scans by deployed_at and failed_at, per service/env
-        # or across services (deployed_at has its own index from the column).
-        Index("ix_releases_service_env_deployed", "service", "env", "deployed_at"),
-        Index("ix_releases_service_env_failed", "service", "env", "failed_at"),
-        Index("ix_releases_failed_at", "failed_at"),
+        # DORA (bot/store/dora.py) reads these, never the table: one range scan per window
+        # and question, per service/env or across services. Rework needs the manifest's
+        # `risk`: partial indexes hold the few emergency releases, so JSON is read for those
+        # only (SQLite) or not at all (PostgreSQL).
+        Index(
+            "ix_releases_dora_service_deployed",
+            "service",
+            "env",
+            "deployed_at",
+            "lead_time_seconds",
+            "failed_at",
+            "rolled_back_at",
+        ),
+        Index(
+            "ix_releases_dora_deployed",
+            "deployed_at",
+            "env",
+            "lead_time_seconds",
+            "failed_at",
+            "rolled_back_at",
+        ),
+        Index("ix_releases_dora_service_failed", "service", "env", "failed_at", "recovered_at"),
+        Index("ix_releases_dora_failed", "failed_at", "env", "recovered_at"),
+        Index(
+            "ix_releases_dora_service_emergency",
+            "service",
+            "env",
+            "deployed_at",
+            "rolled_back_at",
+            sqlite_where=text("json_extract(manifest, '$.risk') = 'emergency'"),
+            postgresql_where=text("(manifest ->> 'risk') = 'emergency'"),
+        ),
+        Index(
+            "ix_releases_dora_emergency",
+            "deployed_at",
+            "env",
+            "rolled_back_at",
+            sqlite_where=text("json_extract(manifest, '$.risk') = 'emergency'"),
+            postgresql_where=text("(manifest ->> 'risk') = 'emergency'"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=128)

@@ -28,7 +28,10 @@ from bot.domain.dora import (
     trend,
 )
 from bot.domain.lifecycle import EventType
+from bot.domain.manifest import Manifest
+from bot.domain.release import Release
 from bot.errors import InvalidInput
+from bot.examples import example_manifest
 
 E = EventType
 END = datetime(2025, 11, 1, tzinfo=UTC)
@@ -184,11 +187,28 @@ def commit_lead_times() -> list[Story]:
     stories = []
     for i in range(6):
         at = START + (i + 1) * DAY
-        stories.append(
-            deploy(f"commit-{i}", at, lead=None, committed_at=at - (i + 1) * 2 * HOUR)
-        )
+        stories.append(deploy(f"commit-{i}", at, lead=None, committed_at=at - (i + 1) * 2 * HOUR))
     stories.append(deploy("commit-none", START + 9 * DAY, lead=None))  # no commit time: no lead
     stories.append(deploy("commit-zero", START + 10 * DAY, lead=0.0))  # ≤ 0: dropped
+    return stories
+
+
+def sub_second_instants() -> list[Story]:
+    """Microseconds everywhere: both databases must give the pure answers to the bit."""
+    stories = []
+    for i in range(6):
+        at = START + (i + 1) * DAY + timedelta(seconds=i, microseconds=123457 * (i + 1))
+        failed = at + timedelta(minutes=5, microseconds=999999 - i)
+        recovered = failed + timedelta(seconds=1234 + i, microseconds=567891 * i % 1000000)
+        stories.append(
+            deploy(
+                f"us-{i}",
+                at,
+                (E.FAILED, failed),
+                (E.RECOVERED, recovered),
+                lead=1000.000001 * (i + 1),
+            )
+        )
     return stories
 
 
@@ -210,6 +230,7 @@ HISTORIES = {
     "several failures of one release": several_failures_of_one_release(),
     "releases across a window edge": across_the_window_edges(),
     "lead time from commit timestamps": commit_lead_times(),
+    "sub-second instants": sub_second_instants(),
     "everything, several services": [
         *month_of_webapp(),
         *[replace(s, id=f"x-{s.id}") for s in rollback_counted_once()],
@@ -317,6 +338,33 @@ def test_lead_time_from_commit_timestamps_drops_missing_and_zero() -> None:
     assert r.deploy_frequency_per_day.count == 8
 
 
+def test_sub_second_restores() -> None:
+    r = report(sub_second_instants())
+    restores = sorted(
+        (s.facts().recovered_at - s.facts().failed_at).total_seconds()  # type: ignore[operator]
+        for s in sub_second_instants()
+    )
+    assert r.time_to_restore_median_s.value == percentile(restores, 0.5)
+    assert r.time_to_restore_median_s.value != round(r.time_to_restore_median_s.value or 0)
+
+
+def test_facts_of_a_stored_release() -> None:
+    manifest = Manifest.model_validate({**example_manifest(), "risk": "emergency"})
+    at = START + DAY
+    release = Release(manifest=manifest, digest="d", received_at=at, lead_time_seconds=60.0)
+    for event, when in ((E.DEPLOYED, at), (E.FAILED, at + HOUR), (E.ROLLED_BACK, at + 2 * HOUR)):
+        release = release.advanced(event, when, lead_time=None, links={})
+    assert ReleaseFacts.of(release) == ReleaseFacts(
+        service="webapp",
+        env="prod",
+        deployed_at=at,
+        failed_at=at + HOUR,
+        rolled_back_at=at + 2 * HOUR,
+        lead_time_seconds=60.0,
+        hotfix=True,
+    )
+
+
 def test_filters_by_service_and_env() -> None:
     stories = HISTORIES["everything, several services"]
     api = report(stories, service="api")
@@ -371,9 +419,11 @@ def test_window_is_utc_whole_seconds_and_checked() -> None:
     assert w.label == "1d" and w.days == 1
     assert DoraWindow(START, START + 36 * HOUR).label == "36h"
     with pytest.raises(ValueError, match="aware"):
-        DoraWindow(datetime(2025, 1, 1), END)  # noqa: DTZ001
+        DoraWindow(datetime(2025, 1, 1), END)
     with pytest.raises(ValueError, match="after"):
         DoraWindow(END, END)
+    with pytest.raises(ValueError, match="aware"):
+        DoraWindow.ending(datetime(2025, 1, 1), DAY)
 
 
 def test_percentile_is_percentile_cont() -> None:

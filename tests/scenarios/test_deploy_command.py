@@ -217,3 +217,13 @@ async def test_take_command_names_one_incident_commander(world: DeployWorld) -> 
             for r in world.slack.replies("COPS", incident.ts)
         )
     )
+
+
+async def test_deploy_metrics_shows_dora_figures(world: DeployWorld) -> None:
+    _, _, key = await world.command("metrics webapp prod 30d")
+    reply = await world.response(key)
+    body = "\n".join(b["text"]["text"] for b in reply["blocks"] if isinstance(b.get("text"), dict))
+    assert "Deploy" in body or "deploy" in body
+    assert "not enough data" in body  # two deploys: too few for a change failure rate
+    _, _, key = await world.command("metrics 12w")
+    assert (await world.response(key))["text"]

@@ -52,7 +52,7 @@ async def scalar(session: aiohttp.ClientSession, prometheus: PrometheusServer, e
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
     """Until `check()` holds; Prometheus applies new targets after up to 5 s, then every 1 s."""
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(45):
         while True:
             if await check():
                 return

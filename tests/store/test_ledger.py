@@ -108,6 +108,7 @@ async def test_release_survives_a_reload(store: Store) -> None:
         (FEED, "feed_thread_details", EventType.PLANNED),
         (FEED, "feed_event", EventType.STARTED),
         (FEED, "feed_event", EventType.DEPLOYED),
+        (FEED, "feed_thread_release_notes", None),
     ]
 
 

@@ -1,0 +1,494 @@
+"""DORA over 1,000,000 stored releases: one service and all services, SQLite and PostgreSQL.
+
+Releases are generated in Python (seeded, so both databases hold the same rows) and written
+with bulk SQL (`executemany` on SQLite, `COPY` on PostgreSQL), not through the API: 50
+services with Zipf-like deploy rates over one year, 85 % prod and 15 % staging. Per release:
+started 1-10 min after it was planned; 97 % deployed 2-20 min later, 3 % fail during rollout;
+9 % of deploys fail later (exponential, mean 2 h), 60 % of failures are rolled back, 95 % of
+failures recover (log-normal, median 45 min), the rest stay open; 3 % are `risk: emergency`;
+lead time log-normal with a median of 8 h.
+
+Timed: `bot.store.dora.dora_report` (the window and the one before it, as the API serves it)
+through Herald's own async engine, cold (first call) and then the median of `--repeat` calls,
+for one service in prod and for all services in prod, over 30 days (the default window) and,
+for information, 90 and 365 days. Checks: SQL equals the pure computation for one service,
+and SQLite equals PostgreSQL for all services.
+
+PostgreSQL: `--database-url` (an *empty* database), else a throwaway server started with
+`tests.harness.postgres.start_postgres` when PostgreSQL's binaries are installed. After the
+load it runs ANALYZE (autovacuum would, on a real server); SQLite gets no ANALYZE, as Herald
+never runs it.
+
+Usage: python bench/dora.py [--releases 1000000] [--repeat 5] [--database-url URL]
+                            [--no-postgres] [--tag -quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Index, text
+from sqlalchemy import create_engine as create_sync_engine
+from sqlmodel import SQLModel
+
+import bot.store.tables  # noqa: F401  (registers the tables)
+from bench.harness import table, write_results
+from bot.domain.dora import DoraReport, DoraWindow, ReleaseFacts, compute_report
+from bot.store.database import Database, create_engine, is_sqlite, sync_url
+from bot.store.dora import dora_report
+from bot.store.migrate import upgrade
+
+END = datetime(2026, 1, 1, tzinfo=UTC)
+YEAR = timedelta(days=365)
+SERVICES = 50
+SEED = 20261123
+CHUNK = 20_000
+COLUMNS = (
+    "id",
+    "service",
+    "env",
+    "version",
+    "owner",
+    "state",
+    "manifest",
+    "digest",
+    "revision",
+    "received_at",
+    "planned_at",
+    "started_at",
+    "deployed_at",
+    "failed_at",
+    "rolled_back_at",
+    "recovered_at",
+    "lead_time_seconds",
+    "links",
+)
+WINDOWS = (30, 90, 365)
+ONE_SERVICE = "svc-07"
+ENV = "prod"
+
+
+@dataclass(frozen=True)
+class Row:
+    values: tuple[Any, ...]
+    facts: ReleaseFacts
+
+
+def service_weights(count: int) -> list[float]:
+    """Zipf-like: a few busy services, a long tail (the busiest ~12x the median)."""
+    return [1.0 / (rank + 1) ** 0.8 for rank in range(count)]
+
+
+def generate(total: int, *, services: int = SERVICES, seed: int = SEED) -> Iterator[Row]:
+    """`total` releases, the same for the same seed, in the order they were received."""
+    rng = random.Random(seed)
+    names = [f"svc-{i:02d}" for i in range(services)]
+    weights = service_weights(services)
+    start = END - YEAR
+    step = YEAR.total_seconds() / total
+    for index in range(total):
+        received = start + timedelta(seconds=index * step + rng.random() * step)
+        received = received.replace(microsecond=rng.randrange(1_000_000))
+        service = rng.choices(names, weights)[0]
+        env = ENV if rng.random() < 0.85 else "staging"
+        started = received + timedelta(seconds=rng.uniform(60, 600))
+        deployed = failed = rolled_back = recovered = None
+        state = "release.started"
+        lead = None
+        if rng.random() < 0.97:
+            deployed = started + timedelta(seconds=rng.uniform(120, 1200))
+            state = "release.deployed"
+            lead = rng.lognormvariate(math.log(8 * 3600), 1.0)
+            if rng.random() < 0.09:
+                failed = deployed + timedelta(seconds=rng.expovariate(1 / 7200))
+        else:
+            failed = started + timedelta(seconds=rng.uniform(30, 600))
+        if failed is not None:
+            state = "release.failed"
+            if rng.random() < 0.6:
+                rolled_back = failed + timedelta(seconds=rng.uniform(120, 900))
+                state = "release.rolled_back"
+            if rng.random() < 0.95:
+                after = rolled_back or failed
+                recovered = after + timedelta(seconds=rng.lognormvariate(math.log(2700), 0.8))
+                state = "release.recovered"
+        emergency = rng.random() < 0.03
+        rid = f"{service}-{index:07d}"
+        version = f"1.{index // 1000}.{index % 1000}"
+        commit = f"{rng.getrandbits(40):010x}"
+        manifest: dict[str, Any] = {
+            "id": rid,
+            "version": version,
+            "env": env,
+            "service": service,
+            "git": {"repo": f"github.com/acme/{service}", "commit": commit},
+            "changes": [
+                {"type": rng.choice(("feat", "fix", "chore")), "summary": "change", "issues": []}
+                for _ in range(rng.randint(1, 3))
+            ],
+            "owner": f"team-{service}",
+            "created_at": received.isoformat(),
+        }
+        if emergency:
+            manifest["risk"] = "emergency"
+        values = (
+            rid,
+            service,
+            env,
+            version,
+            f"team-{service}",
+            state,
+            json.dumps(manifest, separators=(",", ":")),
+            f"{rng.getrandbits(128):032x}",
+            5,
+            received,
+            received,
+            started,
+            deployed,
+            failed,
+            rolled_back,
+            recovered,
+            lead,
+            "{}",
+        )
+        facts = ReleaseFacts(
+            service=service,
+            env=env,
+            deployed_at=deployed,
+            failed_at=failed,
+            rolled_back_at=rolled_back,
+            recovered_at=recovered,
+            lead_time_seconds=lead,
+            hotfix=emergency,
+        )
+        yield Row(values, facts)
+
+
+def chunks(rows: Iterator[Row], keep: list[ReleaseFacts]) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in batches; the facts of ONE_SERVICE are kept for the pure check."""
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        if row.facts.service == ONE_SERVICE:
+            keep.append(row.facts)
+        batch.append(row.values)
+        if len(batch) >= CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def sqlite_text(at: datetime | None) -> str | None:
+    """UtcDateTime's SQLite storage: naive UTC, fixed width with microseconds."""
+    return None if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def load_sqlite(path: Path, total: int, keep: list[ReleaseFacts]) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("BEGIN")
+        marks = ",".join("?" * len(COLUMNS))
+        statement = f"INSERT INTO releases ({','.join(COLUMNS)}) VALUES ({marks})"
+        for batch in chunks(generate(total), keep):
+            conn.executemany(
+                statement,
+                [tuple(sqlite_text(v) if isinstance(v, datetime) else v for v in r) for r in batch],
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def load_postgres(url: str, total: int, keep: list[ReleaseFacts]) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=parsed.host or "",
+        port=parsed.port or 5432,
+        user=parsed.username or "",
+        password=parsed.password or "",
+        dbname=parsed.database or "",
+    )
+    with psycopg.connect(conninfo) as conn:
+        existing = conn.execute("SELECT count(*) FROM releases").fetchone()
+        if existing and existing[0]:
+            raise SystemExit(f"{url}: releases is not empty; give an empty database")
+        with conn.cursor() as cursor:
+            copy_sql = f"COPY releases ({','.join(COLUMNS)}) FROM STDIN"
+            with cursor.copy(copy_sql) as copy:
+                for batch in chunks(generate(total), keep):
+                    for values in batch:
+                        copy.write_row(values)
+        conn.commit()
+
+
+def releases_indexes() -> list[Index]:
+    return sorted(SQLModel.metadata.tables["releases"].indexes, key=lambda ix: str(ix.name))
+
+
+def drop_indexes(url: str) -> None:
+    """A bulk load is faster into a bare table, with the indexes built once afterwards."""
+    engine = create_sync_engine(sync_url(url))
+    try:
+        for index in releases_indexes():
+            index.drop(engine)
+    finally:
+        engine.dispose()
+
+
+def build_indexes(url: str) -> None:
+    engine = create_sync_engine(sync_url(url))
+    try:
+        for index in releases_indexes():
+            index.create(engine)
+    finally:
+        engine.dispose()
+
+
+def postgres_maintenance(url: str, statement: str) -> None:
+    engine = create_sync_engine(sync_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+async def time_reports(
+    url: str, repeat: int
+) -> tuple[list[dict[str, Any]], dict[tuple[int, str], DoraReport]]:
+    database = Database(create_engine(url))
+    rows: list[dict[str, Any]] = []
+    reports: dict[tuple[int, str], DoraReport] = {}
+    try:
+        for days in WINDOWS:
+            window = DoraWindow.ending(END, timedelta(days=days))
+            for scope, service in (("one service", ONE_SERVICE), ("all services", None)):
+                times = []
+                report = None
+                for _ in range(1 + repeat):
+                    began = time.perf_counter()
+                    report = await dora_report(database, window=window, service=service, env=ENV)
+                    times.append(time.perf_counter() - began)
+                assert report is not None
+                reports[(days, scope)] = report
+                warm = times[1:] or times
+                rows.append(
+                    {
+                        "window_days": days,
+                        "scope": scope,
+                        "deploys": report.deploy_frequency_per_day.count,
+                        "deploys_previous": report.previous.deploy_frequency_per_day.count
+                        if report.previous
+                        else 0,
+                        "cold_ms": round(times[0] * 1000, 1),
+                        "median_ms": round(statistics.median(warm) * 1000, 1),
+                        "max_ms": round(max(warm) * 1000, 1),
+                    }
+                )
+    finally:
+        await database.close()
+    return rows, reports
+
+
+def summary(report: DoraReport) -> dict[str, Any]:
+    figures = report.as_dict()["figures"]
+    return {
+        name: {"value": fig["value"], "count": fig["count"]} for name, fig in figures.items()
+    } | {"frequency_bucket": report.frequency_bucket.value}
+
+
+def print_timings(rows: list[dict[str, Any]]) -> None:
+    print(
+        table(
+            ["window", "scope", "deploys", "prev", "cold ms", "median ms", "max ms"],
+            [
+                [
+                    f"{r['window_days']}d",
+                    r["scope"],
+                    r["deploys"],
+                    r["deploys_previous"],
+                    r["cold_ms"],
+                    r["median_ms"],
+                    r["max_ms"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+async def bench_database(
+    label: str, url: str, total: int, repeat: int
+) -> tuple[dict[str, Any], dict[tuple[int, str], DoraReport]]:
+    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(drop_indexes, url)
+    keep: list[ReleaseFacts] = []
+    began = time.perf_counter()
+    if is_sqlite(url):
+        path = Path(url.removeprefix("sqlite:///"))
+        await asyncio.to_thread(load_sqlite, path, total, keep)
+    else:
+        await asyncio.to_thread(load_postgres, url, total, keep)
+    load_s = time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.to_thread(build_indexes, url)
+    index_s = time.perf_counter() - began
+    loaded = f"generated and loaded in {load_s:.0f}s, indexed in {index_s:.0f}s"
+    print(f"{label}: {total:,} releases {loaded}")
+    phases: dict[str, list[dict[str, Any]]] = {}
+    if is_sqlite(url):
+        rows, reports = await time_reports(url, repeat)
+        phases["as loaded (no ANALYZE: Herald never runs it)"] = rows
+    else:
+        await asyncio.to_thread(postgres_maintenance, url, "ANALYZE releases")
+        phases["after ANALYZE (no visibility map: index scans visit the heap)"] = (
+            await time_reports(url, repeat)
+        )[0]
+        await asyncio.to_thread(postgres_maintenance, url, "VACUUM ANALYZE releases")
+        rows, reports = await time_reports(url, repeat)
+        phases["after VACUUM ANALYZE (what autovacuum leaves: index-only scans)"] = rows
+    for phase, timings in phases.items():
+        print(f"{label}, {phase}:")
+        print_timings(timings)
+    window = DoraWindow.ending(END, timedelta(days=30))
+    pure = compute_report(keep, window, service=ONE_SERVICE, env=ENV)
+    matches = reports[(30, "one service")] == pure
+    print(f"{label}: SQL == pure computation for {ONE_SERVICE}, 30d: {matches}\n")
+    size = None
+    if is_sqlite(url):
+        size_bytes = await asyncio.to_thread(os.path.getsize, url.removeprefix("sqlite:///"))
+        size = round(size_bytes / 2**20)
+    data = {
+        "database": label,
+        "releases": total,
+        "load_seconds": round(load_s, 1),
+        "index_seconds": round(index_s, 1),
+        "sqlite_file_mib": size,
+        "timings": phases,
+        "matches_pure_one_service": matches,
+        "report_all_services_30d": summary(reports[(30, "all services")]),
+    }
+    return data, reports
+
+
+@contextlib.contextmanager
+def postgres_url(given: str | None, enabled: bool) -> Iterator[str | None]:
+    if given or not enabled:
+        yield given
+        return
+    from tests.harness.postgres import PostgresStartError, find_pg_bin, start_postgres
+
+    if find_pg_bin() is None:
+        print("PostgreSQL binaries not found: SQLite only (give --database-url to use one)")
+        yield None
+        return
+    base = Path(tempfile.mkdtemp(prefix="herald-bench-pg-"))
+    base.chmod(0o755)  # the server runs as `postgres` when we are root
+    try:
+        try:
+            server = start_postgres(base)
+        except PostgresStartError as exc:
+            print(f"could not start PostgreSQL: {exc}")
+            yield None
+            return
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def run(
+    total: int,
+    *,
+    repeat: int = 5,
+    database_url: str | None = None,
+    postgres: bool = True,
+    tag: str = "",
+) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    all_reports: dict[str, dict[tuple[int, str], DoraReport]] = {}
+    with tempfile.TemporaryDirectory(prefix="herald-bench-dora-") as tmp:
+        data, reports = await bench_database("sqlite", f"sqlite:///{tmp}/herald.db", total, repeat)
+        results.append(data)
+        all_reports["sqlite"] = reports
+    with postgres_url(database_url, postgres) as url:
+        if url is not None:
+            data, reports = await bench_database("postgresql", url, total, repeat)
+            results.append(data)
+            all_reports["postgresql"] = reports
+    same = None
+    if len(all_reports) == 2:
+        same = all(
+            all_reports["sqlite"][k] == all_reports["postgresql"][k] for k in all_reports["sqlite"]
+        )
+        print(f"SQLite == PostgreSQL for every window and scope: {same}")
+    goal_ms = 1000.0
+    within = all(
+        r["median_ms"] < goal_ms
+        for d in results
+        for timings in d["timings"].values()
+        for r in timings
+        if r["window_days"] == 30
+    )
+    matches = all(d["matches_pure_one_service"] for d in results)
+    out = {
+        "ok": matches and same is not False,
+        "releases": total,
+        "services": SERVICES,
+        "goal_ms": goal_ms,
+        "within_goal_30d": within,
+        "sqlite_equals_postgresql": same,
+        "results": results,
+    }
+    path = write_results(f"dora{tag}", out)
+    print(f"30-day DORA under {goal_ms:.0f} ms everywhere: {within}. Written to {path}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--releases", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5, help="timed calls after the cold one")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to load into")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--tag", default="", help="suffix of the results file, e.g. -quick")
+    args = parser.parse_args(argv)
+    began = time.monotonic()
+    out = asyncio.run(
+        run(
+            args.releases,
+            repeat=args.repeat,
+            database_url=args.database_url,
+            postgres=not args.no_postgres,
+            tag=args.tag,
+        )
+    )
+    print(f"done in {time.monotonic() - began:.0f}s")
+    return 0 if out["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
