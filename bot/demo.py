@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from bot.slack.ids import ActionId
 from bot.standins import slack_requests
 from bot.standins.argocd import FakeArgoCD
 from bot.standins.argocd_rollout import FakeRollout
+from bot.standins.pagerduty import FakePagerDuty
+from bot.standins.prometheus import FakePrometheus
 from bot.standins.slack import FakeSlack, SlackMessage
 
 FEED, OPS = "CFEED", "COPS"
@@ -36,10 +39,12 @@ SECRET = "demo-signing-secret"
 ONCALL = "U0ONCALL"
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
+ROUTING_KEY = "D3M0R0UT1NGKEY0123456789abcdefAB"
 CATALOG = {
     "services": {
         "webapp": {
             "owners": [ONCALL],
+            "auto_rollback": True,
             "environments": {
                 "prod": {
                     "argocd_app": "webapp-prod",
@@ -51,13 +56,41 @@ CATALOG = {
 }
 
 
+@dataclass
+class StandIns:
+    slack: FakeSlack
+    argocd: FakeArgoCD
+    prometheus: FakePrometheus
+    pagerduty: FakePagerDuty
+
+
+class DemoClock:
+    """Herald's clock in the demo: real time, moved forward to reach the checkups."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class Demo:
     """Herald plus its stand-ins, and the people who talk to it."""
 
-    def __init__(self, slack: FakeSlack, argocd: FakeArgoCD, base: str) -> None:
-        self.slack, self.argocd, self.base = slack, argocd, base
-        self.now = datetime.now(UTC)
+    def __init__(self, stand_ins: StandIns, base: str, clock: DemoClock) -> None:
+        self.slack, self.argocd = stand_ins.slack, stand_ins.argocd
+        self.prometheus, self.pagerduty = stand_ins.prometheus, stand_ins.pagerduty
+        self.base, self.clock = base, clock
+        self.now = clock()
         self._ids = itertools.count(1)
+
+    async def wait_for_reports(self, count: int) -> None:
+        def reports() -> int:
+            return sum("Checkup +" in m.text for m in self.slack.messages(FEED))
+
+        await self.slack.wait_for(lambda: reports() >= count, timeout=20)
+        latest = [m.text for m in self.slack.messages(FEED) if "Checkup +" in m.text][-1]
+        print(f"Herald  → {_indent(latest, '')}\n")
 
     async def ci(self, path: str, body: dict[str, Any]) -> None:
         result = await emit.post_json(url=f"{self.base}{path}", token=TOKEN, body=body)
@@ -70,6 +103,10 @@ class Demo:
         await self.ci(
             f"/api/v1/releases/{release_id}/events", {"event": event, "at": at, **details}
         )
+
+    async def ci_at(self, path: str, body: dict[str, Any]) -> None:
+        """A CI event stamped with Herald's (moved) clock."""
+        await self.ci(path, {**body, "at": self.clock().isoformat()})
 
     async def slash(self, text: str) -> dict[str, Any]:
         key = f"demo{next(self._ids)}"
@@ -115,69 +152,68 @@ async def run_demo(*, show_logs: bool = False) -> int:
     configure_logging(level="INFO" if show_logs else "CRITICAL", json_lines=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="herald-demo-") as tmp:
-        async with FakeSlack(channels=(FEED, OPS)) as slack, FakeArgoCD() as argocd:
+        async with (
+            FakeSlack(channels=(FEED, OPS)) as slack,
+            FakeArgoCD() as argocd,
+            FakePrometheus() as prometheus,
+            FakePagerDuty() as pagerduty,
+        ):
             argocd.add_app(
                 "webapp-prod",
                 revision=NEW_SHA,
                 history=[(11, OLD_SHA), (12, NEW_SHA)],
                 rollout=FakeRollout("webapp", "webapp"),
             )
-            runner = await _start_herald(slack, argocd, Path(tmp))
+            stand_ins, clock = StandIns(slack, argocd, prometheus, pagerduty), DemoClock()
+            runner = await _start_herald(stand_ins, Path(tmp), clock)
             try:
-                demo = Demo(slack, argocd, _base_url(runner))
-                await play(demo)
+                await play(Demo(stand_ins, _base_url(runner), clock))
                 await slack.wait_for(lambda: _delivered(slack), timeout=30)
             finally:
                 await runner.cleanup()
             print(render_channels(slack))
+            print(render_pages(pagerduty))
     elapsed = time.monotonic() - started
-    print(f"\nPlayed two releases, three /deploy commands and a rollback in {elapsed:.1f}s.")
+    print(f"\nPlayed a release, two checkups, a page and two rollbacks in {elapsed:.1f}s.")
     return 0
 
 
 async def play(demo: Demo) -> None:
-    """Last week's good release, today's release, a canary promote, a failure and a rollback."""
-    previous = {**example_manifest(), "id": "rel-2025-09-30.1", "version": "1.41.3", "flags": []}
-    previous["rollback"] = {"to_version": "1.41.2", "strategy": "Argo CD rollback"}
-    previous["git"] = {**previous["git"], "commit": OLD_SHA[:7], "tag": "v1.41.3"}
-    previous["created_at"] = (demo.now - timedelta(days=2)).isoformat()
-    await demo.ci("/api/v1/releases", previous)
-    await demo.event(previous["id"], "release.started", 2 * 24 * 60 - 5)
-    await demo.event(
-        previous["id"], "release.deployed", 2 * 24 * 60 - 15, lead_time_seconds=5 * 3600
-    )
-
-    manifest = {**example_manifest(), "created_at": (demo.now - timedelta(minutes=50)).isoformat()}
+    """A release through CI, a canary promote, a green and a red checkup, a page, an
+    automatic canary abort, a confirmed Argo CD rollback, and recovery."""
+    manifest = {**example_manifest(), "created_at": (demo.now - timedelta(hours=9)).isoformat()}
     manifest["git"] = {**manifest["git"], "commit": NEW_SHA[:7]}
     manifest["links"] = {"changelog": "https://github.com/acme/webapp/releases/tag/v1.42.0"}
     rid = manifest["id"]
     await demo.ci("/api/v1/releases", manifest)
-    await demo.event(
-        rid, "release.started", 45, links={"run": "https://ci.example.com/acme/webapp/runs/8812"}
-    )
-    await demo.event(rid, "release.deployed", 38, lead_time_seconds=28800)
-    await demo.slack.wait_for(lambda: len(demo.slack.posted(FEED)) == 6, timeout=10)
+    await demo.event(rid, "release.started", 9, links={"run": "https://ci.example.com/runs/8812"})
+    await demo.event(rid, "release.deployed", 0, lead_time_seconds=28800)
+    await demo.slack.wait_for(lambda: len(demo.slack.posted(FEED)) == 3, timeout=10)
 
     await demo.slash("status webapp")
     await demo.slash("promote webapp 50%")
-    await demo.event(
-        rid,
-        "release.failed",
-        12,
-        symptom="spike in 5xx on /checkout",
-        pagerduty="P2-8831",
-        blast_radius="~12% users",
-        flag_state="billing_pricing_v2=off",
-        next="rolling back via Argo Rollout",
-        eta="5m",
-    )
+
+    print("…15 minutes later: the +15m checkup (simulated metrics, healthy)")
+    demo.clock.offset = timedelta(minutes=15)
+    await demo.wait_for_reports(1)
+    print("…5xx climb to 8% of requests; 15 minutes later, the +30m checkup")
+    demo.prometheus.set_profile("webapp", "spike", release_at=demo.clock())
+    demo.clock.offset = timedelta(minutes=30)
+    await demo.wait_for_reports(2)
+    await demo.pagerduty.wait_for(lambda: len(demo.pagerduty.events) == 1, timeout=10)
+    rollout = demo.argocd.app("webapp-prod").rollout
+    await demo.slack.wait_for(lambda: rollout is not None and rollout.aborted, timeout=10)
+    print("Herald  → paged on-call, opened the incident thread, aborted the canary\n")
+
     confirm = await demo.slash("rollback webapp")
     button = confirm["blocks"][1]["elements"][0]
     await demo.click(ActionId.ROLLBACK_CONFIRM, button["value"], "Roll back")
-    await demo.event(rid, "release.recovered", 0)
+    demo.clock.offset += timedelta(minutes=7)  # 5xx back to baseline
+    await demo.ci_at(f"/api/v1/releases/{rid}/events", {"event": "release.recovered"})
 
 
-async def _start_herald(slack: FakeSlack, argocd: FakeArgoCD, tmp: Path) -> web.AppRunner:
+async def _start_herald(stand_ins: StandIns, tmp: Path, clock: DemoClock) -> web.AppRunner:
+    slack, argocd = stand_ins.slack, stand_ins.argocd
     settings = Settings(
         slack_bot_token=slack.token,
         slack_signing_secret=SECRET,
@@ -188,9 +224,14 @@ async def _start_herald(slack: FakeSlack, argocd: FakeArgoCD, tmp: Path) -> web.
         ingest_token=TOKEN,
         argocd_url=argocd.url,
         argocd_token=argocd.token,
+        prometheus_url=stand_ins.prometheus.url,
+        pagerduty_events_url=stand_ins.pagerduty.url,
+        pagerduty_routing_key=ROUTING_KEY,
         delivery_poll_seconds=0.1,
+        checkup_interval_seconds=0.1,
     )
-    runner = web.AppRunner(build_app(settings, catalog=Catalog.model_validate(CATALOG)))
+    app = build_app(settings, catalog=Catalog.model_validate(CATALOG), clock=clock)
+    runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return runner
@@ -204,11 +245,21 @@ def _base_url(runner: web.AppRunner) -> str:
 def _delivered(slack: FakeSlack) -> bool:
     ops = slack.posted(OPS)
     recovered = [m for m in slack.posted(FEED) if "release.recovered" in m.text]
+    if ops and not any("Argo CD" in m.text and "back to" in m.text for m in slack.messages(OPS)):
+        return False
     return (
         bool(recovered)
         and len(ops) == 1
         and any("recovered" in m.text for m in slack.replies(OPS, ops[0].ts))
     )
+
+
+def render_pages(pagerduty: FakePagerDuty) -> str:
+    lines = ["\n━━ PagerDuty ━━"]
+    for event in pagerduty.events:
+        summary = event.get("payload", {}).get("summary", "")
+        lines.append(f"{event['event_action']:8} {event.get('dedup_key')}  {summary}")
+    return "\n".join(lines)
 
 
 def render_channels(slack: FakeSlack) -> str:

@@ -99,10 +99,13 @@ async def audit(
         )
     )
     if release is not None and decision == "allowed":
+        who = (
+            "Herald, automatically"
+            if actor == SYSTEM_ACTOR
+            else f"`/deploy {action}` by <@{actor}>"
+        )
         async with ops.ledgers() as ledger:
-            await ledger.enqueue(
-                [Notice.note(release, f"`/deploy {action}` by <@{actor}>: {detail}")]
-            )
+            await ledger.enqueue([Notice.note(release, f"{who}: {detail}")])
 
 
 def require_target(where: ServiceEnv, *, rollout: bool) -> DeployTarget | Reply:
