@@ -36,7 +36,7 @@ from bot.integrations.page_delivery import PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
 from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
 from bot.observability import METRICS, HeraldMetrics
-from bot.reports.jobs import DigestJob
+from bot.reports.jobs import DigestJob, WeeklyJob
 from bot.scheduling import CheckupClock
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
@@ -215,6 +215,17 @@ def _resources(
                     if settings.digest_channel
                     else None
                 )
+                weekly = (
+                    WeeklyJob(
+                        database=database,
+                        client=client,
+                        audit=ops.audit,
+                        channel=settings.feed_channel,
+                        clock=clock,
+                    )
+                    if settings.feed_channel and settings.weekly_report_at
+                    else None
+                )
                 await _start_workers(
                     stack,
                     settings,
@@ -222,7 +233,7 @@ def _resources(
                     clock=clock,
                     workers=(delivery.run(), pages.run()),
                     runner=runner,
-                    digest=digest,
+                    reports=(digest, weekly),
                 )
             await _connect_socket_mode(stack, settings, app)
             yield
@@ -238,7 +249,7 @@ async def _start_workers(
     clock: Clock,
     workers: tuple[object, ...],
     runner: CheckupRunner,
-    digest: DigestJob | None = None,
+    reports: tuple[DigestJob | None, WeeklyJob | None] = (None, None),
 ) -> None:
     """The outbox senders and the checkup clock; all stop with the app."""
     if database.sqlite:
@@ -252,8 +263,11 @@ async def _start_workers(
         interval_seconds=settings.checkup_interval_seconds,
         concurrency=settings.checkup_concurrency,
     )
+    digest, weekly = reports
     if digest is not None:
         checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
+    if weekly is not None and settings.weekly_report_at:
+        checkups.add_weekly(weekly.run, at=settings.weekly_report_at, job_id="herald-weekly")
     checkups.start()
     stack.callback(checkups.shutdown)
 

@@ -69,6 +69,23 @@ class CheckupClock:
             max_instances=1,
         )
 
+    def add_weekly(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
+        """A weekly job at `at` ("mon 09:00", UTC), e.g. the weekly report."""
+        day, clock_time = at.split()
+        hour, minute = (int(part) for part in clock_time.split(":"))
+        self.scheduler.add_job(
+            work,
+            "cron",
+            day_of_week=day,
+            hour=hour,
+            minute=minute,
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=3600,
+            coalesce=True,
+            max_instances=1,
+        )
+
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)
 

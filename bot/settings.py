@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     digest_at: str = Field(
         "09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias=_env("HERALD_DIGEST_AT")
     )
+    weekly_report_at: str | None = Field(
+        "mon 09:00",
+        pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$",
+        validation_alias=_env("HERALD_WEEKLY_REPORT_AT"),
+    )
     log_level: str = Field("INFO", validation_alias=_env("HERALD_LOG_LEVEL"))
     delivery_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")

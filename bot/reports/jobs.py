@@ -3,17 +3,29 @@ across replicas (a claim per period), posted with the Slack Web API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.digest import build_digest, render_digest_slack
+from bot.domain.dora import DoraWindow
 from bot.domain.lifecycle import EventType
 from bot.domain.ports import AuditLog
+from bot.reports.weekly import (
+    DayPoint,
+    WeeklyNumbers,
+    fill_days,
+    post_weekly_report,
+    render_trend_chart,
+    weekly_report_text,
+)
 from bot.store.database import Database
+from bot.store.dora import dora_report
 from bot.store.reporting import failure_symptoms, releases_in_period
 
 log = logging.getLogger(__name__)
@@ -49,3 +61,54 @@ class DigestJob:
         )
         log.info("posted the daily digest", extra={"channel": self.channel})
         return True
+
+
+@dataclass(frozen=True)
+class WeeklyJob:
+    """The weekly report: the last four weeks per day as a chart, the DORA figures as text."""
+
+    database: Database
+    client: AsyncWebClient
+    audit: AuditLog
+    channel: str
+    clock: Callable[[], datetime]
+    weeks: int = 4
+
+    async def run(self) -> bool:
+        now = self.clock()
+        week = now.isocalendar()
+        claim = await self.audit.claim(
+            key=f"weekly:{week.year}-W{week.week:02d}", actor="herald", at=now
+        )
+        if not claim.won:
+            return False
+        numbers = await self.numbers(now)
+        await post_weekly_report(
+            client=self.client,
+            channel=self.channel,
+            text=weekly_report_text(numbers),
+            chart_png=await asyncio.to_thread(render_trend_chart, numbers.days),
+        )
+        log.info("posted the weekly report", extra={"channel": self.channel})
+        return True
+
+    async def numbers(self, now: datetime) -> WeeklyNumbers:
+        since = now - timedelta(weeks=self.weeks)
+        releases = await releases_in_period(
+            self.database, since=since, until=now, events=(EventType.DEPLOYED, EventType.FAILED)
+        )
+        deploys: Counter[date] = Counter()
+        failures: Counter[date] = Counter()
+        for release in releases:
+            if (at := release.times.get(EventType.DEPLOYED)) and at >= since:
+                deploys[at.date()] += 1
+            if (at := release.times.get(EventType.FAILED)) and at >= since:
+                failures[at.date()] += 1
+        points = [DayPoint(day, deploys[day], failures[day]) for day in deploys | failures]
+        report = await dora_report(self.database, window=DoraWindow.ending(now, timedelta(days=7)))
+        return WeeklyNumbers(
+            days=fill_days(points, until=now.date(), weeks=self.weeks),
+            change_failure_rate=report.change_failure_rate.value,
+            lead_time_median_seconds=report.lead_time_median_s.value,
+            time_to_restore_median_seconds=report.time_to_restore_median_s.value,
+        )

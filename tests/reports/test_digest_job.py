@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import DEPS
 from bot.examples import example_manifest
-from bot.reports.jobs import DigestJob
+from bot.reports.jobs import DigestJob, WeeklyJob
 from bot.standins.slack import FakeSlack
 from bot.store.audit import SqlAuditLog
 from tests.conftest import Herald
@@ -44,3 +44,35 @@ async def test_digest_posts_once_a_day_in_plain_language(herald: Herald, slack: 
     assert posted[0].text.startswith("Release digest: 1 release shipped between")
     assert "Release v1.42.0 (prod) shipped" in body
     assert "&lt;teams&gt;" in body
+
+
+async def test_weekly_report_posts_numbers_and_a_chart_once(
+    herald: Herald, slack: FakeSlack
+) -> None:
+    await herald.post_manifest(example_manifest())
+    await herald.post_event(RID, event="release.started")
+    await herald.post_event(RID, event="release.deployed", lead_time_seconds=28800)
+    database = herald.runner.app[DEPS].database
+    client = AsyncWebClient(token=slack.token, base_url=slack.api_url, retry_handlers=[])
+    now = datetime.now(UTC)
+    jobs = [
+        WeeklyJob(
+            database=database,
+            client=client,
+            audit=SqlAuditLog(database=database),
+            channel="CFEED",
+            clock=lambda: now,
+        )
+        for _ in range(2)
+    ]
+    ran = await asyncio.gather(*(job.run() for job in jobs))
+    assert sorted(ran) == [False, True]
+    report = [
+        m
+        for m in slack.posted("CFEED")
+        if "release.planned" not in m.text and "release." not in m.text.split("\n")[0]
+    ]
+    assert len(report) == 1
+    assert "1 deploy" in report[0].text
+    assert slack.files and slack.uploads
+    assert next(iter(slack.uploads.values())).startswith(b"\x89PNG")
