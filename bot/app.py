@@ -137,6 +137,7 @@ def build_page_delivery(
         routing_key_for=routing_key_for,
         clock=clock,
         poll_seconds=settings.delivery_poll_seconds,
+        message_links=reader.message_links,
     )
 
 

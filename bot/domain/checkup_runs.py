@@ -66,10 +66,25 @@ class CheckupRunner:
                 checkup_id=checkup.id, color=verdict.color.value, result=_result(report)
             )
             if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
-                await _escalate(ledger, release=release, checkup=checkup, verdict=verdict, now=now)
+                await _escalate(
+                    ledger,
+                    release=release,
+                    checkup=checkup,
+                    verdict=verdict,
+                    now=now,
+                    argocd=self._argocd_link(release),
+                )
                 release = await ledger.get_release(checkup.release_id) or release
             await ledger.enqueue(report_notices(release, report))
         return report, release
+
+    def _argocd_link(self, release: Release) -> str | None:
+        base = self.operations.argocd_url
+        entry = self.operations.directory.services.get(release.service)
+        where = entry.envs.get(release.env) if entry else None
+        if not base or where is None or where.target is None:
+            return None
+        return f"{base.rstrip('/')}/applications/{where.target.app}"
 
     async def _roll_back(self, release: Release, checkup: Checkup) -> str:
         where = self.operations.directory.resolve(release.service, release.env)
@@ -84,12 +99,19 @@ class CheckupRunner:
 
 
 async def _escalate(
-    ledger: Ledger, *, release: Release, checkup: Checkup, verdict: Verdict, now: datetime
+    ledger: Ledger,
+    *,
+    release: Release,
+    checkup: Checkup,
+    verdict: Verdict,
+    now: datetime,
+    argocd: str | None = None,
 ) -> None:
     """Red: page on-call once per release, and record the release as failed."""
-    await ledger.enqueue_page(
-        release_id=release.id, page=build_page(release, verdict), deadline=now + PAGE_RETRY_WINDOW
-    )
+    page = build_page(release, verdict)
+    if argocd:
+        page = replace(page, links=((argocd, "Argo CD"), *page.links))
+    await ledger.enqueue_page(release_id=release.id, page=page, deadline=now + PAGE_RETRY_WINDOW)
     request = EventRequest(
         event=EventType.FAILED,
         symptom=verdict.symptom(),

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.domain.paging import PageOutcome, Pager
+from bot.domain.paging import Page, PageOutcome, Pager
 from bot.store import outbox
 from bot.store.checkups import page_from_json
 from bot.store.database import Database
@@ -17,6 +18,7 @@ from bot.store.outbox import Claim
 
 log = logging.getLogger(__name__)
 RoutingKeys = Callable[[str], Awaitable[str | None]]  # release id → routing key
+MessageLinks = Callable[[str], Awaitable[dict[str, str]]]  # release id → role → Slack link
 
 
 class PageDelivery:
@@ -28,7 +30,9 @@ class PageDelivery:
         routing_key_for: RoutingKeys,
         clock: Callable[[], datetime],
         poll_seconds: float = 1.0,
+        message_links: MessageLinks | None = None,
     ) -> None:
+        self._message_links = message_links
         self._database = database
         self._pager = pager
         self._routing_key_for = routing_key_for
@@ -57,6 +61,15 @@ class PageDelivery:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
 
+    async def _with_thread_links(self, release_id: str, page: Page) -> Page:
+        """Link the ops thread (and the feed message) when Slack already has them."""
+        if self._message_links is None:
+            return page
+        links = await self._message_links(release_id)
+        names = {"ops_root": "Incident thread in Slack", "feed_root": "Release in Slack"}
+        extra = tuple((links[role], text) for role, text in names.items() if role in links)
+        return replace(page, links=(*extra, *page.links)[:10])
+
     async def deliver(self, claim: Claim) -> None:
         body = claim.body
         deadline = datetime.fromisoformat(body["deadline"])
@@ -67,9 +80,8 @@ class PageDelivery:
             await outbox.mark_dead(database=self._database, claim=claim, error="no routing key")
             return
         if body["action"] == "trigger":
-            outcome = await self._pager.trigger(
-                page_from_json(body["page"]), routing_key=key, deadline=deadline
-            )
+            page = await self._with_thread_links(claim.release_id, page_from_json(body["page"]))
+            outcome = await self._pager.trigger(page, routing_key=key, deadline=deadline)
         else:
             outcome = await self._pager.resolve(
                 body["dedup_key"], routing_key=key, deadline=deadline

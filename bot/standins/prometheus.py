@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from aiohttp import web
 
@@ -513,12 +513,12 @@ def _service_series(service: str, env: str, behaviour: _Behaviour) -> dict[str, 
     }
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=4096)
 def _drop_name(labels: Labels) -> Labels:
     return tuple(pair for pair in labels if pair[0] != "__name__")
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=4096)
 def _group_key(labels: Labels, grouping: tuple[str, ...] | None, without: bool) -> Labels:
     if grouping is None:
         return ()
@@ -527,7 +527,7 @@ def _group_key(labels: Labels, grouping: tuple[str, ...] | None, without: bool) 
     return tuple(p for p in labels if p[0] in grouping)
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=4096)
 def _bucket(labels: Labels) -> tuple[Labels, float] | None:
     """A histogram bucket's labels without ``le`` and its upper bound."""
     le = dict(labels).get("le")
@@ -635,6 +635,19 @@ def _step_ms(raw: str | None) -> int:
             "accepted. Try a positive integer"
         )
     return max(1, round(seconds * 1000))
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+CACHED = 2048  # entries per cache: the queries of ~100 checkups in flight, not of every one
+
+
+def _remember(cache: dict[K, V], key: K, value: V, *, size: int = CACHED) -> V:
+    """Store in a bounded cache, forgetting the oldest entry when it is full."""
+    if len(cache) >= size:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -756,18 +769,13 @@ class FakePrometheus:
     def _parse(self, query: str) -> Node:
         node = self._parsed.get(query)
         if node is None:
-            node = parse(query)
-            if len(self._parsed) >= 10_000:
-                self._parsed.clear()
-            self._parsed[query] = node
+            node = _remember(self._parsed, query, parse(query))
         return node
 
     def _select(self, selector: Selector) -> list[_Series]:
         found = self._selected.get(selector)
         if found is None:
-            if len(self._selected) >= 50_000:
-                self._selected.clear()
-            found = self._selected[selector] = self._match(selector)
+            found = _remember(self._selected, selector, self._match(selector))
         return found
 
     def _match(self, selector: Selector) -> list[_Series]:
@@ -780,7 +788,8 @@ class FakePrometheus:
         series = self._series.get(key)
         if series is None:
             behaviour = self._behaviours.get(service, _Behaviour())
-            series = self._series[key] = _service_series(service, env, behaviour)
+            built = _service_series(service, env, behaviour)
+            series = _remember(self._series, key, built, size=CACHED // 8)
         matchers = selector.matchers
         return [
             s for s in series.get(metric, []) if all(m.matches(dict(s.labels)) for m in matchers)

@@ -47,6 +47,9 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
         "release.failed | payments | prod | v1.42.0 (rel-bad) — "
     )
     assert "R1" in page["payload"]["custom_details"]["rules"]
+    links = {link["text"]: link["href"] for link in page["links"]}
+    assert links["Argo CD"] == f"{world.argocd.url}/applications/payments-prod"
+    assert links["Release in Slack"].startswith("https://slack.com/archives/CFEED/p")
     await world.slack.wait_for(
         lambda: len(world.ops_reports("rel-bad")) == 1 and len(world.reports("rel-bad")) == 1,
         timeout=10,
