@@ -151,7 +151,9 @@ def _resources(
         client = build_slack_client(settings)
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(database.close)
-            http = await stack.enter_async_context(aiohttp.ClientSession())
+            # 50 checkups × 8 queries may be in flight; aiohttp's default cap is 100 connections
+            connector = aiohttp.TCPConnector(limit=400)
+            http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
             pages = build_page_delivery(
                 settings, catalog, database=database, http=http, clock=clock
             )
