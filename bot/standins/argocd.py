@@ -18,14 +18,14 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
 from bot.standins.argocd_app import FakeApp
 from bot.standins.argocd_rollout import V31_ACTIONS, FakeRollout
 from bot.standins.argocd_wire import ArgoCall, ArgoError
+from bot.standins.server import LoopbackServer
 
 __all__ = ["ArgoCall", "FakeApp", "FakeArgoCD", "FakeRollout"]
 
@@ -59,7 +59,7 @@ def parse_version(version: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch or 0)
 
 
-class FakeArgoCD:
+class FakeArgoCD(LoopbackServer):
     """Argo CD's REST API for a few Applications, on ``http://127.0.0.1:<ephemeral port>``.
 
     Faults count down per request, whatever the route: a pending delay is served first,
@@ -76,48 +76,22 @@ class FakeArgoCD:
         self._fail: list[int] = [503, 0]  # [status, times]
         self._down = False
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._routes: list[tuple[str, str]] = []
-        self._port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         self._routes = []
         for method, path, handler in self._table():
             app.router.add_route(method, path, self._wrap(handler))
             self._routes.append((method, path))
         app.router.add_route("*", "/{tail:.*}", self._wrap(None))
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        return app
 
     async def close(self) -> None:
         self._closing.set()  # wakes slowed handlers
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeArgoCD is not started")
-        return f"http://127.0.0.1:{self._port}"
+        await super().close()
 
     @property
     def v31(self) -> bool:

@@ -24,11 +24,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal
 from urllib.parse import urlparse
 
 from aiohttp import web
+
+from bot.standins.server import LoopbackServer
 
 __all__ = ["FakeAlert", "FakePagerDuty", "PagerDutyRequest"]
 
@@ -80,7 +81,7 @@ class _Invalid(Exception):
         self.body = {"status": status, "message": message, "errors": errors}
 
 
-class FakePagerDuty:
+class FakePagerDuty(LoopbackServer):
     """``POST /v2/enqueue`` and ``POST /v2/change/enqueue`` on ``http://127.0.0.1:<port>``."""
 
     def __init__(self, *, spec: Mapping[str, Any] | str | Path | None = None) -> None:
@@ -92,44 +93,14 @@ class FakePagerDuty:
         self._schemas: dict[str, Any] | None = None
         if spec is not None:
             self._schemas = _load_validators(spec)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application(client_max_size=4 * MAX_BODY)  # we answer "too large" ourselves
         app.router.add_post(ENQUEUE, self._enqueue)
         app.router.add_post(CHANGE, self._change)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def url(self) -> str:
-        """The base URL to pass as ``events_url`` (the paths start with ``/v2``)."""
-        if self._port is None:
-            raise RuntimeError("FakePagerDuty is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return app
 
     # -- inspection and the human side -----------------------------------------------------
 

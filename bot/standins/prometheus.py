@@ -35,10 +35,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
+
+from bot.standins.server import LoopbackServer
 
 __all__ = ["PROFILES", "FakePrometheus", "Profile"]
 
@@ -653,7 +654,7 @@ def _remember(cache: dict[K, V], key: K, value: V, *, size: int = CACHED) -> V:
 # -- the server --------------------------------------------------------------------------------
 
 
-class FakePrometheus:
+class FakePrometheus(LoopbackServer):
     """``/api/v1/query`` and ``/api/v1/query_range`` on ``http://127.0.0.1:<port>``.
 
     ``latency_seconds`` delays every answer; ``down`` closes every connection unanswered (the
@@ -673,14 +674,12 @@ class FakePrometheus:
         self._series: dict[tuple[str, str], dict[str, list[_Series]]] = {}
         self._selected: dict[Selector, list[_Series]] = {}
         self._parsed: dict[str, Node] = {}
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self.in_flight = 0
         self.reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         for path, handler in (
             ("/api/v1/query", self._query),
@@ -690,34 +689,7 @@ class FakePrometheus:
             app.router.add_post(path, handler)
         app.router.add_get("/-/ready", self._probe)
         app.router.add_get("/-/healthy", self._probe)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakePrometheus is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return app
 
     # -- the simulated services ------------------------------------------------------------
 

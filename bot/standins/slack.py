@@ -14,11 +14,11 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from bot.standins.server import LoopbackServer
 from bot.standins.slack_limits import validate_blocks
 from bot.standins.slack_messages import (
     SlackCall,
@@ -40,7 +40,7 @@ class _Answer:
     drop: bool = False
 
 
-class FakeSlack(SlackWorkspace):
+class FakeSlack(LoopbackServer, SlackWorkspace):
     """The Slack Web API methods Herald uses, on ``http://127.0.0.1:<ephemeral port>``.
 
     Faults registered with ``*_next`` count down independently on every call of their
@@ -66,47 +66,21 @@ class FakeSlack(SlackWorkspace):
         self.responses: list[dict[str, Any]] = []  # JSON bodies POSTed to response URLs
         self._faults: dict[tuple[str, str], list[float]] = {}
         self._outage = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response_url)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self.socket_mode.handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        return app
 
     async def close(self) -> None:
         await self.socket_mode.close()
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}"
+        await super().close()
 
     @property
     def api_url(self) -> str:
