@@ -92,7 +92,7 @@ async def test_readme_seed_figures_over_a_real_scrape(
     await eventually(lambda: seen(herald, prometheus, zero))  # the series are born at 0
 
     for n, rid in enumerate(ids):
-        lead = 600 if n % 2 else 3000  # four of each: p50 is the 900 s bucket's upper bound
+        lead = 600 if n % 2 else 3000  # four of each: the median sits on a bucket boundary
         assert (await herald.post_event(rid, event="release.started"))[0] == 201
         status, _ = await herald.post_event(rid, event="release.deployed", lead_time_seconds=lead)
         assert status == 201
@@ -117,7 +117,9 @@ async def test_readme_seed_figures_over_a_real_scrape(
     cfr = readme_query("**Change failure rate, 30 days**")
     assert await scalar(session, prometheus, cfr) == 0.25
     lead_p50 = readme_query("**Lead time p50, 7 days**")
-    assert await scalar(session, prometheus, lead_p50) == pytest.approx(900)
+    # rank 4 of 8 lands exactly on the cumulative count of the 600 s bucket, so float noise in
+    # increase() decides between that bucket's bound and the next one's: either is right
+    assert 600 <= await scalar(session, prometheus, lead_p50) <= 900
     mttr = readme_query("**MTTR (time to restore), 30 days**")
     assert await scalar(session, prometheus, mttr) == pytest.approx(900)  # (600 + 1200) / 2
 
