@@ -54,6 +54,8 @@ def configure_logging(*, level: str = "INFO", json_lines: bool = True) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # a tick still running when the next is due is expected (the next one coalesces)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    # ticks handle their own errors; all that reaches the executor is a tick cancelled at exit
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
     # A worker cancelled at shutdown mid-transaction makes the pool log its (harmless) reset;
     # real database errors reach the caller as exceptions and are logged there.
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)

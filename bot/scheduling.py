@@ -90,7 +90,14 @@ class CheckupClock:
         self.scheduler.shutdown(wait=False)
 
     async def tick(self) -> int:
-        """Run every due checkup; returns how many ran."""
+        """Run every due checkup; returns how many ran. A failed tick is retried by the next."""
+        try:
+            return await self._tick()
+        except Exception:
+            log.exception("checkup tick failed; the next tick retries")
+            return 0
+
+    async def _tick(self) -> int:
         ran = 0
         while batch := await claim_due(
             database=self._database, now=self._clock(), lease=self._lease, limit=self._batch
