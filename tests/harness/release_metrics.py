@@ -4,7 +4,13 @@ OpenMetrics at fixed epochs, backfilled with promtool, so verdicts can be replay
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.harness.prometheus import PrometheusServer, start_prometheus
 
 R = 1_700_003_700  # release end: 2023-11-14T23:15:00Z, on the minute
 RELEASE = datetime.fromtimestamp(R, UTC)
@@ -73,3 +79,15 @@ def openmetrics() -> str:
     orders = [*enumerate(week_ago), *enumerate(times, start=len(week_ago))]
     lines += [f'orders_total{{service="{HEALTHY}",env="prod"}} {ORDERS * i} {t}' for i, t in orders]
     return "\n".join([*lines, "# EOF"]) + "\n"
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    prometheus_bin: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    """A real Prometheus holding this data, one per test module that uses it."""
+    server = start_prometheus(tmp_path_factory.mktemp("prom"), openmetrics=openmetrics())
+    try:
+        yield server
+    finally:
+        server.stop()

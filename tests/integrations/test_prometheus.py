@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,19 +37,7 @@ from tests.harness.release_metrics import (
     T15,
     R,
     count,
-    openmetrics,
 )
-
-
-@pytest.fixture(scope="module")
-def prometheus(
-    prometheus_bin: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PrometheusServer]:
-    server = start_prometheus(tmp_path_factory.mktemp("prom"), openmetrics=openmetrics())
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

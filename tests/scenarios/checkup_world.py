@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,8 +20,8 @@ from bot.standins.pagerduty import FakePagerDuty
 from bot.standins.slack import FakeSlack
 from tests.clock import FakeClock
 from tests.conftest import FEED, OPS, Herald, SettingsFactory, start_herald
-from tests.harness.prometheus import PrometheusServer, start_prometheus
-from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED, openmetrics
+from tests.harness.prometheus import PrometheusServer
+from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED
 from tests.shared_specs import load_spec
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
@@ -45,17 +44,6 @@ CATALOG = Catalog.model_validate(
         }
     }
 )
-
-
-@pytest.fixture(scope="module")
-def prometheus(
-    prometheus_bin: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PrometheusServer]:
-    server = start_prometheus(tmp_path_factory.mktemp("prom"), openmetrics=openmetrics())
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

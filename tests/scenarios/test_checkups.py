@@ -16,11 +16,10 @@ from tests.scenarios.checkup_world import (
     argocd,
     deploy,
     pagerduty,
-    prometheus,
     world,
 )
 
-__all__ = ["argocd", "pagerduty", "prometheus", "world"]
+__all__ = ["argocd", "pagerduty", "world"]
 pytestmark = pytest.mark.slow
 
 
