@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -250,7 +251,7 @@ async def _start_workers(
     *,
     database: Database,
     clock: Clock,
-    workers: tuple[object, ...],
+    workers: tuple[Coroutine[Any, Any, None], ...],
     runner: CheckupRunner,
     reports: tuple[DigestJob | None, WeeklyJob | None] = (None, None),
 ) -> None:
@@ -258,7 +259,8 @@ async def _start_workers(
     if database.sqlite:
         await outbox.release_stale_claims(database=database)
     for work in workers:
-        stack.push_async_callback(_cancel, asyncio.create_task(work))  # type: ignore[arg-type]
+        task = asyncio.create_task(work, name=getattr(work, "__qualname__", None))
+        stack.push_async_callback(_cancel, task)
     checkups = CheckupClock(
         database=database,
         runner=runner,
@@ -300,6 +302,10 @@ def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
+    """Stop a worker; shutdown goes on (and says so) if it does not stop within 10 s."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    done, _ = await asyncio.wait({task}, timeout=10)
+    if not done:
+        log.error("worker %s did not stop within 10 s of shutdown", task.get_name())
+    elif not task.cancelled() and (error := task.exception()) is not None:
+        log.error("worker %s had failed", task.get_name(), exc_info=error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -15,6 +14,7 @@ from bot.store.checkups import page_from_json
 from bot.store.database import Database
 from bot.store.ledger import PAGERDUTY_CHANNEL
 from bot.store.outbox import Claim
+from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)
 RoutingKeys = Callable[[str], Awaitable[str | None]]  # release id → routing key
@@ -58,8 +58,7 @@ class PageDelivery:
                     continue
             except Exception:  # the worker outlives one bad row; the row stays claimable
                 log.exception("page delivery failed unexpectedly")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+            await sleep_until_woken(self._wakeup, seconds=self._poll_seconds)
 
     async def _with_thread_links(self, release_id: str, page: Page) -> Page:
         """Link the ops thread (and the feed message) when Slack already has them."""

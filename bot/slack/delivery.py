@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from bot.observability import HeraldMetrics
 from bot.store import outbox
 from bot.store.database import Database
 from bot.store.outbox import Claim
+from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ class SlackDelivery:
                     if task is None or task.done():
                         self._channel_wakeups.setdefault(channel, asyncio.Event()).set()
                         self._workers[channel] = asyncio.create_task(self._sender(channel))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+                await sleep_until_woken(self._wakeup, seconds=self._poll_seconds)
         finally:
             for task in self._workers.values():
                 task.cancel()
@@ -114,8 +113,7 @@ class SlackDelivery:
                     continue
             except Exception:  # the worker outlives a database hiccup; the row stays claimable
                 log.exception("delivery failed unexpectedly", extra={"channel": channel})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), self._poll_seconds)
+            await sleep_until_woken(wakeup, seconds=self._poll_seconds)
 
     async def deliver(self, claim: Claim) -> None:
         """Post one claimed message (or find it already posted) and record the outcome."""
