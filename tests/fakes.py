@@ -59,8 +59,16 @@ class MemoryLedger:
         self.checkups.extend((release.id, deployed_at + o) for o in DEFAULT_OFFSETS)
         return []
 
-    async def finish_checkup(self, *, checkup_id: int, color: str, result: dict[str, Any]) -> None:
+    async def finish_checkup(
+        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+    ) -> None:
         self.finished[checkup_id] = color
+
+    async def keep_rollback_plan(self, *, checkup_id: int, plan: str) -> None:
+        return None
+
+    async def finish_rollback(self, *, checkup_id: int, outcome: str) -> None:
+        return None
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
         if not any(p.dedup_key == page.dedup_key for p in self.pages):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from bot.domain.checkups import Checkup, CheckupReport, Judge, may_auto_rollback
 from bot.domain.events import EventRequest
 from bot.domain.lifecycle import EventType, is_legal
-from bot.domain.operations import SYSTEM_ACTOR, Operations
+from bot.domain.operations import SYSTEM_ACTOR, Operations, Reply
 from bot.domain.paging import Page, release_dedup_key
 from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory
 from bot.domain.recording import record_event
@@ -31,40 +31,35 @@ class CheckupRunner:
     auto_rollback_for: Callable[[str, str], bool]
     clock: Callable[[], datetime]
 
-    async def run(self, checkup: Checkup) -> CheckupReport:
+    async def run(self, checkup: Checkup) -> CheckupReport | None:
+        """Judge and record the checkup, then roll back when policy says so. A checkup judged
+        before a crash comes back with only its rollback left to do (None is returned)."""
+        if checkup.rollback_pending:
+            await self._resume_rollback(checkup)
+            return None
         verdict = await self.judge.judge(checkup)
         now = self.clock()
         newest = await self.operations.releases.latest(service=checkup.service, env=checkup.env)
         for attempt in range(1, 4):
             try:
-                report, release = await self._record(checkup, verdict, now)
+                report, release, roll_back = await self._record(checkup, verdict, now, newest)
                 break
             except ConcurrentWrite:  # another checkup of this release escalated meanwhile
                 if attempt == 3:
                     raise
-        eligible = may_auto_rollback(
-            verdict=verdict,
-            checkup=checkup,
-            release=release,
-            newest=newest,
-            enabled=self.auto_rollback_for(checkup.service, checkup.env),
-            policy=self.judge.policy,
-        )
-        if eligible:
+        if roll_back:
             return replace(report, actions=(await self._roll_back(release, checkup),))
         return report
 
     async def _record(
-        self, checkup: Checkup, verdict: Verdict, now: datetime
-    ) -> tuple[CheckupReport, Release]:
-        """In one transaction: the verdict, the report, and on red the page and the failure."""
+        self, checkup: Checkup, verdict: Verdict, now: datetime, newest: Release | None
+    ) -> tuple[CheckupReport, Release, bool]:
+        """In one transaction: the verdict, the report, on red the page and the failure, and
+        whether an auto-rollback is owed (kept with the checkup until it is carried out)."""
         async with self.operations.ledgers() as ledger:
             release = await ledger.get_release(checkup.release_id)
             assert release is not None, "a checkup always belongs to a stored release"
             report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
-            await ledger.finish_checkup(
-                checkup_id=checkup.id, color=verdict.color.value, result=_result(report)
-            )
             if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
                 await _escalate(
                     ledger,
@@ -75,8 +70,22 @@ class CheckupRunner:
                     argocd=self._argocd_link(release),
                 )
                 release = await ledger.get_release(checkup.release_id) or release
+            roll_back = may_auto_rollback(
+                verdict=verdict,
+                checkup=checkup,
+                release=release,
+                newest=newest,
+                enabled=self.auto_rollback_for(checkup.service, checkup.env),
+                policy=self.judge.policy,
+            )
+            await ledger.finish_checkup(
+                checkup_id=checkup.id,
+                color=verdict.color.value,
+                result=_result(report),
+                rollback_pending=roll_back,
+            )
             await ledger.enqueue(report_notices(release, report))
-        return report, release
+        return report, release, roll_back
 
     def _argocd_link(self, release: Release) -> str | None:
         base = self.operations.argocd_url
@@ -87,15 +96,54 @@ class CheckupRunner:
         return f"{base.rstrip('/')}/applications/{where.target.app}"
 
     async def _roll_back(self, release: Release, checkup: Checkup) -> str:
-        where = self.operations.directory.resolve(release.service, release.env)
-        plan = await plan_rollback(self.operations, actor=SYSTEM_ACTOR, where=where, to=None)
-        if not isinstance(plan, RollbackPlan):
+        """Plan (or reuse the plan kept before a crash), carry it out once, close the checkup."""
+        plan = await self._rollback_plan(release, checkup)
+        if isinstance(plan, RollbackPlan):
+            reply = await execute_rollback(
+                self.operations,
+                actor=SYSTEM_ACTOR,
+                plan=plan,
+                resume=checkup.rollback_plan is not None,
+            )
+            outcome = f"Auto-rollback after the {checkup.label} checkup: {reply.text}"
+        else:
             log.warning(
                 "auto-rollback not possible: %s", plan.text, extra={"release_id": release.id}
             )
-            return f"Auto-rollback not possible: {plan.text}"
-        reply = await execute_rollback(self.operations, actor=SYSTEM_ACTOR, plan=plan)
-        return f"Auto-rollback after the {checkup.label} checkup: {reply.text}"
+            outcome = f"Auto-rollback not possible: {plan.text}"
+        async with self.operations.ledgers() as ledger:
+            await ledger.finish_rollback(checkup_id=checkup.id, outcome=outcome)
+        return outcome
+
+    async def _rollback_plan(self, release: Release, checkup: Checkup) -> RollbackPlan | Reply:
+        if checkup.rollback_plan is not None:
+            return RollbackPlan.decode(checkup.rollback_plan)
+        where = self.operations.directory.resolve(release.service, release.env)
+        plan = await plan_rollback(self.operations, actor=SYSTEM_ACTOR, where=where, to=None)
+        if isinstance(plan, RollbackPlan):
+            async with self.operations.ledgers() as ledger:
+                await ledger.keep_rollback_plan(checkup_id=checkup.id, plan=plan.encode())
+        return plan
+
+    async def _resume_rollback(self, checkup: Checkup) -> None:
+        """Herald stopped between the red verdict and the end of its rollback: finish it,
+        unless it is done already or a newer release has been deployed since."""
+        async with self.operations.ledgers() as ledger:
+            release = await ledger.get_release(checkup.release_id)
+        assert release is not None, "a checkup always belongs to a stored release"
+        newest = await self.operations.releases.latest(service=checkup.service, env=checkup.env)
+        if EventType.ROLLED_BACK in release.times or newest is None or newest.id != release.id:
+            skipped = "already rolled back" if newest and newest.id == release.id else "superseded"
+            async with self.operations.ledgers() as ledger:
+                await ledger.finish_rollback(
+                    checkup_id=checkup.id, outcome=f"Auto-rollback not resumed: {skipped}."
+                )
+            return
+        log.warning(
+            "resuming an auto-rollback interrupted by a restart",
+            extra={"release_id": release.id, "checkup": checkup.label},
+        )
+        await self._roll_back(release, checkup)
 
 
 async def _escalate(

@@ -24,6 +24,8 @@ class Checkup:
     deployed_at: datetime
     due_at: datetime
     attempts: int = 1
+    rollback_pending: bool = False  # judged red; the auto-rollback it called for is not done
+    rollback_plan: str | None = None  # that rollback's plan (encoded), once chosen
 
     @property
     def label(self) -> str:

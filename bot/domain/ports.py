@@ -46,8 +46,17 @@ class Ledger(Protocol):
         ...
 
     async def finish_checkup(
-        self, *, checkup_id: int, color: str, result: dict[str, Any]
-    ) -> None: ...
+        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+    ) -> None:
+        """Record the verdict. With `rollback_pending` the checkup stays open (and leased)
+        until `finish_rollback`, so a crash in between resumes the rollback, never loses it."""
+        ...
+
+    async def keep_rollback_plan(self, *, checkup_id: int, plan: str) -> None:
+        """Remember the chosen plan, so a resumed rollback carries out the same one."""
+        ...
+
+    async def finish_rollback(self, *, checkup_id: int, outcome: str) -> None: ...
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
         """Page on-call once per release (the outbox delivers it to PagerDuty)."""

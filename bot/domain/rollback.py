@@ -129,14 +129,17 @@ def _history_entry(app: AppStatus, commit: str | None) -> HistoryEntry | None:
     return matches[-1] if matches else None
 
 
-async def execute_rollback(ops: Operations, *, actor: str, plan: RollbackPlan) -> Reply:
-    """Carry out a confirmed plan once, whoever clicks and however often."""
+async def execute_rollback(
+    ops: Operations, *, actor: str, plan: RollbackPlan, resume: bool = False
+) -> Reply:
+    """Carry out a confirmed plan once, whoever clicks and however often. `resume` carries
+    on a plan this actor claimed before a crash: every step of it is repeat-safe."""
     where = ops.directory.resolve(plan.service, plan.env)
     if (refusal := await authorize(ops, actor=actor, action="rollback", where=where)) is not None:
         return refusal
     key = f"rollback:{plan.service}:{plan.env}:{plan.release_id}:{plan.kind}:{plan.history_id}"
     claim = await ops.audit.claim(key=key, actor=actor, at=ops.clock())
-    if not claim.won:
+    if not claim.won and not (resume and claim.holder == actor):
         return Reply(
             False,
             f"This rollback was already started by <@{claim.holder}> at "

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
@@ -14,6 +14,9 @@ from bot.domain.checkups import Checkup
 from bot.domain.paging import Page
 from bot.store.database import Database
 from bot.store.tables import CheckupRow
+
+RUNNING, ROLLING_BACK, DONE = "running", "rollback", "done"
+LEASED = (RUNNING, ROLLING_BACK)  # a runner holds these until its lease runs out
 
 
 async def supersede_checkups(
@@ -40,9 +43,11 @@ async def supersede_checkups(
 
 
 def _due(now: datetime) -> Any:
+    """Pending and due; or claimed by a runner that died (lease run out) mid-checkup or
+    mid-rollback."""
     return or_(
         and_(col(CheckupRow.state) == "pending", col(CheckupRow.due_at) <= now),
-        and_(col(CheckupRow.state) == "running", col(CheckupRow.lease_until) < now),
+        and_(col(CheckupRow.state).in_(LEASED), col(CheckupRow.lease_until) < now),
     )
 
 
@@ -64,7 +69,7 @@ async def claim_due(
         update(CheckupRow)
         .where(col(CheckupRow.id).in_(chosen.scalar_subquery()), _due(now))
         .values(
-            state="running",
+            state=case((col(CheckupRow.state) == ROLLING_BACK, ROLLING_BACK), else_=RUNNING),
             lease_until=now + lease,
             attempts=col(CheckupRow.attempts) + 1,
             started_at=now,
@@ -86,6 +91,43 @@ def _checkup(row: CheckupRow) -> Checkup:
         deployed_at=row.deployed_at,
         due_at=row.due_at,
         attempts=row.attempts,
+        rollback_pending=row.state == ROLLING_BACK,
+        rollback_plan=row.result.get("rollback_plan"),
+    )
+
+
+async def record_verdict(
+    session: AsyncSession,
+    *,
+    checkup_id: int,
+    color: str,
+    result: dict[str, Any],
+    now: datetime,
+    rollback_pending: bool,
+) -> None:
+    """The verdict; a checkup whose rollback is still to do keeps its state and lease."""
+    values: dict[str, Any] = {"color": color, "result": result, "finished_at": now}
+    if rollback_pending:
+        values["state"] = ROLLING_BACK
+    else:
+        values.update(state=DONE, lease_until=None)
+    await session.execute(
+        update(CheckupRow).where(col(CheckupRow.id) == checkup_id).values(**values)
+    )
+
+
+async def merge_result(
+    session: AsyncSession, *, checkup_id: int, extra: dict[str, Any], done: bool = False
+) -> None:
+    """Add to a checkup's recorded result; `done` closes a checkup left open for rollback."""
+    row = await session.get(CheckupRow, checkup_id)
+    if row is None:
+        return
+    values: dict[str, Any] = {"result": {**row.result, **extra}}
+    if done:
+        values.update(state=DONE, lease_until=None)
+    await session.execute(
+        update(CheckupRow).where(col(CheckupRow.id) == checkup_id).values(**values)
     )
 
 

@@ -19,7 +19,7 @@ from bot.domain.offsets import DEFAULT_OFFSETS
 from bot.domain.paging import Page, release_dedup_key
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release import Audience, Notice, RecordedEvent, Release
-from bot.store.checkups import page_to_json, supersede_checkups
+from bot.store.checkups import merge_result, page_to_json, record_verdict, supersede_checkups
 from bot.store.database import Database
 from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
 
@@ -140,13 +140,24 @@ class SqlLedger:
         await self._flush()
         return superseded
 
-    async def finish_checkup(self, *, checkup_id: int, color: str, result: dict[str, Any]) -> None:
-        await self._session.execute(
-            update(CheckupRow)
-            .where(col(CheckupRow.id) == checkup_id)
-            .values(
-                state="done", color=color, result=result, finished_at=self._now, lease_until=None
-            )
+    async def finish_checkup(
+        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+    ) -> None:
+        await record_verdict(
+            self._session,
+            checkup_id=checkup_id,
+            color=color,
+            result=result,
+            now=self._now,
+            rollback_pending=rollback_pending,
+        )
+
+    async def keep_rollback_plan(self, *, checkup_id: int, plan: str) -> None:
+        await merge_result(self._session, checkup_id=checkup_id, extra={"rollback_plan": plan})
+
+    async def finish_rollback(self, *, checkup_id: int, outcome: str) -> None:
+        await merge_result(
+            self._session, checkup_id=checkup_id, extra={"actions": [outcome]}, done=True
         )
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:

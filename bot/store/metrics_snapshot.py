@@ -53,7 +53,7 @@ RECOVERY_BUCKETS: tuple[float, ...] = (
     2 * DAY,
     7 * DAY,
 )
-CHECKUP_STATES = ("pending", "running", "done", "superseded")
+CHECKUP_STATES = ("pending", "running", "rollback", "done", "superseded")
 OUTBOX_SINKS = ("slack", "pagerduty")
 OUTBOX_WAITING = ("pending", "sending")
 VERDICT_WINDOW = timedelta(hours=24)
@@ -278,7 +278,7 @@ def _verdict_statement(since: datetime) -> Any:
         .join(ReleaseRow, col(ReleaseRow.id) == col(CheckupRow.release_id))
         .where(
             col(ReleaseRow.deployed_at) >= since,
-            col(CheckupRow.state) == "done",
+            col(CheckupRow.state).in_(("done", "rollback")),
         )
     )
 

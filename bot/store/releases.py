@@ -123,7 +123,7 @@ class SqlReleaseReader:
                 .scalars()
                 .all()
             )
-        done = [r for r in rows if r.state == "done"]
+        done = [r for r in rows if r.state in ("done", "rollback")]  # judged
         pending = [r for r in rows if r.state in ("pending", "running")]
         last, upcoming = (done[-1] if done else None), (pending[0] if pending else None)
         return CheckupSummary(

@@ -197,7 +197,7 @@ class CheckupRow(SQLModel, table=True):
     offset_seconds: int
     deployed_at: datetime = _utc()
     due_at: datetime = _utc()
-    state: str = Field(default="pending", max_length=16)  # pending running done superseded
+    state: str = Field(default="pending", max_length=16)  # pending running rollback done superseded
     attempts: int = 0
     lease_until: datetime | None = _utc(nullable=True)
     started_at: datetime | None = _utc(nullable=True)

@@ -7,8 +7,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from bot.domain.operations import SYSTEM_ACTOR
+from bot.domain.rollback import RollbackKind, RollbackPlan
 from bot.scheduling import JOB_ID, CheckupClock
+from bot.store.audit import SqlAuditLog
+from bot.store.database import Database, create_engine
+from bot.store.tables import CheckupRow
 from tests.harness.release_metrics import HEALTHY, SPIKED
 from tests.scenarios.checkup_world import (
     ROUTING_KEY,
@@ -199,3 +206,70 @@ async def test_a_critical_release_alert_pages_once(world: CheckupWorld) -> None:
     await asyncio.sleep(0.5)
     assert len(world.pagerduty.events) == 1
     assert "5xx ratio above 5% on /checkout" in world.pagerduty.events[0]["payload"]["summary"]
+
+
+async def _crash_after_red_verdict(
+    world: CheckupWorld, release_id: str, *, plan: str | None
+) -> None:
+    """The state a crash leaves between a red verdict (recorded with the rollback it owes)
+    and the end of that rollback, once the dead runner's lease has run out."""
+    database = Database(create_engine(world.database_url))
+    try:
+        async with database.transaction() as session:
+            result = {"color": "red", **({"rollback_plan": plan} if plan else {})}
+            await session.execute(
+                update(CheckupRow)
+                .where(
+                    col(CheckupRow.release_id) == release_id, col(CheckupRow.offset_seconds) == 900
+                )
+                .values(
+                    state="rollback",
+                    color="red",
+                    result=result,
+                    finished_at=world.clock(),
+                    lease_until=world.clock() - timedelta(seconds=1),
+                )
+            )
+    finally:
+        await database.close()
+
+
+def _aborts(world: CheckupWorld) -> list[str]:
+    return [c.path for c in world.argocd.calls if c.method == "POST" and "abort" in str(c.body)]
+
+
+@pytest.mark.parametrize("planned", [False, True], ids=["before-planning", "after-claiming"])
+async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_restart(
+    world: CheckupWorld, planned: bool
+) -> None:
+    world.clock.now -= timedelta(minutes=11)  # R+5m: nothing due on its own
+    herald = await world.start()
+    await deploy(herald, service=SPIKED, release_id="rel-crash")
+    await world.stop(herald)
+    plan = None
+    if planned:  # the plan was kept and the claim taken, then Herald died before Argo CD
+        plan = RollbackPlan(SPIKED, "prod", RollbackKind.ABORT, "Abort", release_id="rel-crash")
+        database = Database(create_engine(world.database_url))
+        key = f"rollback:{SPIKED}:prod:rel-crash:abort:None"
+        claim = await SqlAuditLog(database=database).claim(
+            key=key, actor=SYSTEM_ACTOR, at=world.clock()
+        )
+        await database.close()
+        assert claim.won
+    await _crash_after_red_verdict(world, "rel-crash", plan=plan.encode() if plan else None)
+    herald = await world.start()
+    rollout = world.argocd.app("payments-prod").rollout
+    await world.slack.wait_for(lambda: rollout is not None and rollout.aborted, timeout=10)
+    for _ in range(100):
+        _, body = await herald.call("GET", "/api/v1/releases/rel-crash")
+        if body["release"]["state"] == "release.rolled_back":
+            break
+        await asyncio.sleep(0.05)
+    assert body["release"]["state"] == "release.rolled_back"
+    await world.stop(herald)
+    world.clock.advance(timedelta(minutes=9))  # past any lease: nothing is left to resume
+    herald = await world.start()
+    await asyncio.sleep(0.5)
+    assert len(_aborts(world)) == 1
+    assert world.reports("rel-crash") == []  # the report was posted before the crash, not again
+    assert world.pagerduty.events == []

@@ -217,8 +217,18 @@ class MeetAfterRead:
     ) -> list[tuple[str, list[timedelta]]]:
         return await self._inner.schedule_checkups(release=release, deployed_at=deployed_at)
 
-    async def finish_checkup(self, *, checkup_id: int, color: str, result: dict[str, Any]) -> None:
-        await self._inner.finish_checkup(checkup_id=checkup_id, color=color, result=result)
+    async def finish_checkup(
+        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+    ) -> None:
+        await self._inner.finish_checkup(
+            checkup_id=checkup_id, color=color, result=result, rollback_pending=rollback_pending
+        )
+
+    async def keep_rollback_plan(self, *, checkup_id: int, plan: str) -> None:
+        await self._inner.keep_rollback_plan(checkup_id=checkup_id, plan=plan)
+
+    async def finish_rollback(self, *, checkup_id: int, outcome: str) -> None:
+        await self._inner.finish_rollback(checkup_id=checkup_id, outcome=outcome)
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
         await self._inner.enqueue_page(release_id=release_id, page=page, deadline=deadline)
