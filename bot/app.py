@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -44,8 +44,9 @@ from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
 from bot.slack.groups import SlackGroupDirectory
+from bot.slack.resume import CommandResumer
 from bot.slack.tasks import BackgroundTasks
-from bot.store import outbox
+from bot.store import inbox, outbox
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
@@ -190,7 +191,7 @@ def _resources(
                 argocd_url=settings.argocd_url,
                 dora=partial(dora_report, database),
             )
-            tasks = BackgroundTasks()
+            tasks = BackgroundTasks(finish=_finisher(database, clock))
             app[BOLT] = build_bolt_app(
                 settings=settings,
                 client=client,
@@ -238,6 +239,13 @@ def _resources(
                     workers=(delivery.run(), pages.run()),
                     runner=runner,
                     reports=(digest, weekly),
+                    resumer=CommandResumer(
+                        database=database,
+                        ops=ops,
+                        tasks=tasks,
+                        clock=clock,
+                        grace=timedelta(seconds=settings.resume_grace_seconds),
+                    ),
                 )
             await _connect_socket_mode(stack, settings, app)
             yield
@@ -254,6 +262,7 @@ async def _start_workers(
     workers: tuple[Coroutine[Any, Any, None], ...],
     runner: CheckupRunner,
     reports: tuple[DigestJob | None, WeeklyJob | None] = (None, None),
+    resumer: CommandResumer | None = None,
 ) -> None:
     """The outbox senders and the checkup clock; all stop with the app."""
     if database.sqlite:
@@ -273,6 +282,12 @@ async def _start_workers(
         checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
     if weekly is not None and settings.weekly_report_at:
         checkups.add_weekly(weekly.run, at=settings.weekly_report_at, job_id="herald-weekly")
+    if resumer is not None:
+        checkups.add_interval(
+            resumer.sweep,
+            seconds=min(10.0, resumer.grace.total_seconds()),
+            job_id="herald-resume",
+        )
     checkups.start()
     stack.callback(checkups.shutdown)
 
@@ -291,6 +306,13 @@ def partial_alert_pager(ledgers: LedgerFactory, clock: Clock) -> hooks.AlertPage
         await page_for_alert(ledgers=ledgers, decision=decision, now=clock())
 
     return page
+
+
+def _finisher(database: Database, clock: Clock) -> Callable[[str], Awaitable[None]]:
+    async def finish(key: str) -> None:
+        await inbox.finish(database=database, key=key, now=clock())
+
+    return finish
 
 
 def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:

@@ -54,6 +54,22 @@ class CheckupClock:
         )
         self.scheduler.start()
 
+    def add_interval(
+        self, work: Callable[[], Awaitable[object]], *, seconds: float, job_id: str
+    ) -> None:
+        """Every `seconds`, first at start (e.g. resuming commands a crash cut short)."""
+        self.scheduler.add_job(
+            work,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+
     def add_daily(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
         """A daily job at `at` (HH:MM, UTC), e.g. the stakeholder digest."""
         hour, minute = (int(part) for part in at.split(":"))

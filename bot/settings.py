@@ -66,6 +66,9 @@ class Settings(BaseSettings):
         validation_alias=_env("HERALD_WEEKLY_REPORT_AT"),
     )
     log_level: str = Field("INFO", validation_alias=_env("HERALD_LOG_LEVEL"))
+    resume_grace_seconds: float = Field(
+        30.0, gt=0, le=600, validation_alias=_env("HERALD_RESUME_GRACE_SECONDS")
+    )  # a command unfinished this long after its ack belongs to a process that died
     delivery_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")
     )

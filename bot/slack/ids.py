@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+INBOX_KEY = "herald_inbox_key"  # Bolt context: the inbox key of a request kept until done
+
 
 class Command(StrEnum):
     DEPLOY = "/deploy"

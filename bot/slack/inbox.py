@@ -11,6 +11,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.observability import HeraldMetrics
+from bot.slack.ids import INBOX_KEY
 from bot.store.database import Database
 from bot.store.inbox import record_once
 
@@ -29,6 +30,14 @@ def inbox_key(body: dict[str, Any]) -> str | None:
     return None
 
 
+def kept_request(body: dict[str, Any]) -> dict[str, Any] | None:
+    """What is kept of a command or button press until its work is done (never the legacy
+    verification token); other requests owe no work after their ack."""
+    if "command" not in body and body.get("type") != "block_actions":
+        return None
+    return {name: value for name, value in body.items() if name != "token"}
+
+
 def build_inbox_middleware(
     *, database: Database, clock: Callable[[], datetime], metrics: HeraldMetrics | None = None
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
@@ -36,12 +45,17 @@ def build_inbox_middleware(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse | None:
         key = inbox_key(req.body)
-        if key and not await record_once(database=database, key=key, source="slack", now=clock()):
+        request = kept_request(req.body)
+        if key and not await record_once(
+            database=database, key=key, source="slack", now=clock(), request=request
+        ):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             log.info("dropped duplicate slack request", extra={"key": key, "retry_num": retry})
             if metrics is not None:
                 metrics.inbox_duplicate("slack")
             return BoltResponse(status=200, body="")
+        if key and request is not None:
+            req.context[INBOX_KEY] = key
         return await next()
 
     return inbox_middleware

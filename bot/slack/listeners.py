@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot.domain.commands import (
     CommandError,
@@ -22,15 +23,21 @@ from bot.domain.services import UnknownTarget
 from bot.domain.status import build_status, list_in_flight
 from bot.slack import views
 from bot.slack.dora_view import dora_message
-from bot.slack.ids import ActionId, Command
+from bot.slack.ids import INBOX_KEY, ActionId, Command
 from bot.slack.tasks import BackgroundTasks
+
+Work = Coroutine[Any, Any, None]
+Respond = Callable[[dict[str, Any]], Awaitable[Any]]  # Bolt's respond, given a message
+ButtonWork = Callable[[Operations, dict[str, Any], Respond], Work]
 
 
 def register(app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks) -> None:
     """Attach `/deploy` and its buttons to the Bolt app."""
 
     @app.command(Command.DEPLOY.value)
-    async def deploy(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def deploy(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
         try:
             parsed = parse_command(command.get("text", ""), directory=ops.directory)
         except (CommandError, UnknownTarget) as exc:
@@ -40,69 +47,90 @@ def register(app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks) -> None:
             await ack(views.help_message(ops.directory.names()))
             return
         await ack()
-        tasks.spawn(
-            run_command(ops, parsed, user=command["user_id"], respond=respond),
-            on_error=_error_reply(respond),
-        )
+        work = run_command(ops, parsed, user=command["user_id"], respond=respond)
+        tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
 
-    @app.action(ActionId.PROMOTE_NEXT.value)
-    async def promote_next(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        value = _button_value(body)
-        where = ops.directory.resolve(value["service"], value["env"])
-        goal = PromoteGoal(PromoteKind.NEXT)
-        work = promote(
-            ops, actor=body["user"]["id"], where=where, goal=goal, seen=value.get("seen")
-        )
-        tasks.spawn(_answer(work, respond), on_error=_error_reply(respond))
+    for action_id, button in BUTTONS.items():
+        app.action(action_id.value)(_button_listener(button, ops=ops, tasks=tasks))
 
-    @app.action(ActionId.PAUSE.value)
-    async def pause_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        value = _button_value(body)
-        where = ops.directory.resolve(value["service"], value["env"])
-        tasks.spawn(
-            _answer(pause(ops, actor=body["user"]["id"], where=where), respond),
-            on_error=_error_reply(respond),
-        )
 
-    @app.action(ActionId.ROLLBACK_START.value)
-    async def rollback_start(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        value = _button_value(body)
-        command = DeployCommand(Verb.ROLLBACK, value["service"], value["env"])
-        tasks.spawn(
-            run_command(ops, command, user=body["user"]["id"], respond=respond),
-            on_error=_error_reply(respond),
-        )
-
-    @app.action(ActionId.ROLLBACK_CONFIRM.value)
-    async def rollback_confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        plan = RollbackPlan.decode(body["actions"][0]["value"])
-        work = execute_rollback(ops, actor=body["user"]["id"], plan=plan)
-        tasks.spawn(_answer(work, respond, replace=True), on_error=_error_reply(respond))
-
-    @app.action(ActionId.TAKE_COMMAND.value)
-    async def take_command_button(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+def _button_listener(button: ButtonWork, *, ops: Operations, tasks: BackgroundTasks) -> Any:
+    async def listener(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
     ) -> None:
         await ack()
-        work = take_command(ops, actor=body["user"]["id"], release_id=body["actions"][0]["value"])
-        tasks.spawn(_answer(work, respond), on_error=_error_reply(respond))
+        work = button(ops, body, respond)
+        tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
 
-    @app.action(ActionId.ROLLBACK_CANCEL.value)
-    async def rollback_cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
-        await ack()
-        await respond(
-            views.reply_message(
-                Reply(True, "Rollback cancelled; nothing was changed."), replace=True
-            )
-        )
+    return listener
+
+
+def work_for(ops: Operations, body: dict[str, Any], respond: Respond) -> Work | None:
+    """The work a stored Slack request owes (None: it was answered in its ack)."""
+    if "command" in body:
+        try:
+            parsed = parse_command(body.get("text", ""), directory=ops.directory)
+        except (CommandError, UnknownTarget):
+            return None
+        if parsed.verb is Verb.HELP:
+            return None
+        return run_command(ops, parsed, user=body["user_id"], respond=respond)
+    actions = body.get("actions") or [{}]
+    try:
+        button = BUTTONS[ActionId(actions[0].get("action_id"))]
+    except ValueError:
+        return None
+    return button(ops, body, respond)
+
+
+def _promote_next(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
+    value = _button_value(body)
+    where = ops.directory.resolve(value["service"], value["env"])
+    goal = PromoteGoal(PromoteKind.NEXT)
+    work = promote(ops, actor=body["user"]["id"], where=where, goal=goal, seen=value.get("seen"))
+    return _answer(work, respond)
+
+
+def _pause(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
+    value = _button_value(body)
+    where = ops.directory.resolve(value["service"], value["env"])
+    return _answer(pause(ops, actor=body["user"]["id"], where=where), respond)
+
+
+def _rollback_start(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
+    value = _button_value(body)
+    command = DeployCommand(Verb.ROLLBACK, value["service"], value["env"])
+    return run_command(ops, command, user=body["user"]["id"], respond=respond)
+
+
+def _rollback_confirm(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
+    plan = RollbackPlan.decode(body["actions"][0]["value"])
+    work = execute_rollback(ops, actor=body["user"]["id"], plan=plan)
+    return _answer(work, respond, replace=True)
+
+
+def _take_command(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
+    work = take_command(ops, actor=body["user"]["id"], release_id=body["actions"][0]["value"])
+    return _answer(work, respond)
+
+
+async def _rollback_cancel(_ops: Operations, _body: dict[str, Any], respond: Respond) -> None:
+    cancelled = Reply(True, "Rollback cancelled; nothing was changed.")
+    await respond(views.reply_message(cancelled, replace=True))
+
+
+BUTTONS: dict[ActionId, ButtonWork] = {
+    ActionId.PROMOTE_NEXT: _promote_next,
+    ActionId.PAUSE: _pause,
+    ActionId.ROLLBACK_START: _rollback_start,
+    ActionId.ROLLBACK_CONFIRM: _rollback_confirm,
+    ActionId.ROLLBACK_CANCEL: _rollback_cancel,
+    ActionId.TAKE_COMMAND: _take_command,
+}
 
 
 async def run_command(
-    ops: Operations, parsed: DeployCommand, *, user: str, respond: AsyncRespond
+    ops: Operations, parsed: DeployCommand, *, user: str, respond: Respond
 ) -> None:
     """The slow part of `/deploy`, after the ack; answers through response_url."""
     if parsed.verb is Verb.STATUS and parsed.service is None:
@@ -138,7 +166,9 @@ async def metrics_message(ops: Operations, parsed: DeployCommand) -> dict[str, A
     return {**message, "response_type": "in_channel" if parsed.public else "ephemeral"}
 
 
-async def _answer(work: Any, respond: AsyncRespond, *, replace: bool = False) -> None:
+async def _answer(
+    work: Coroutine[Any, Any, Reply], respond: Respond, *, replace: bool = False
+) -> None:
     reply: Reply = await work
     await respond(views.reply_message(reply, replace=replace))
 
@@ -150,7 +180,7 @@ def _button_value(body: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _error_reply(respond: AsyncRespond) -> Any:
+def error_reply(respond: Respond) -> Any:
     async def reply(text: str) -> None:
         await respond(views.reply_message(Reply(False, text)))
 

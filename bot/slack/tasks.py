@@ -12,23 +12,50 @@ from bot.logs import correlation_id
 
 log = logging.getLogger(__name__)
 ErrorReply = Callable[[str], Awaitable[None]]
+Finish = Callable[[str], Awaitable[None]]  # inbox key → the request's work is done
 
 
 class BackgroundTasks:
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+    """`finish` is told when the work of a kept request (by its inbox key) is over, answered
+    with an error included; work cut short by a crash is not, and is resumed."""
 
-    def spawn(self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply) -> None:
+    def __init__(self, *, finish: Finish | None = None) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finish = finish
+        self._running: set[str] = set()
+
+    @property
+    def running_keys(self) -> frozenset[str]:
+        return frozenset(self._running)
+
+    def spawn(
+        self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, key: str | None = None
+    ) -> None:
         """Run `work` now, after the ack; a crash is logged with an id the user is shown."""
         cid = correlation_id.get() or uuid.uuid4().hex[:16]
-        task = asyncio.create_task(self._guard(work, on_error=on_error, cid=cid))
+        if key is not None:
+            self._running.add(key)
+        task = asyncio.create_task(self._guard(work, on_error=on_error, cid=cid, key=key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _guard(
-        self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, cid: str
+        self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, cid: str, key: str | None
     ) -> None:
         token = correlation_id.set(cid)
+        try:
+            await self._run(work, on_error=on_error, cid=cid)
+            if key is not None and self._finish is not None:
+                await self._finish(key)
+        except Exception:
+            log.exception("could not mark a finished request done; it may be resumed")
+        finally:
+            self._running.discard(key or "")
+            correlation_id.reset(token)
+
+    async def _run(
+        self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, cid: str
+    ) -> None:
         try:
             await work
         except Exception:
@@ -40,8 +67,6 @@ class BackgroundTasks:
                 )
             except Exception:
                 log.exception("could not tell the user about the error")
-        finally:
-            correlation_id.reset(token)
 
     async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         if self._tasks:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from bot.store.database import Database
 from bot.store.tables import InboxRow
@@ -20,11 +25,67 @@ def storage_key(key: str) -> str:
     return f"{key[:150]}#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-async def record_once(*, database: Database, key: str, source: str, now: datetime) -> bool:
-    """True the first time `key` is seen; False for a duplicate (a retry or a replay)."""
+async def record_once(
+    *,
+    database: Database,
+    key: str,
+    source: str,
+    now: datetime,
+    request: dict[str, Any] | None = None,
+) -> bool:
+    """True the first time `key` is seen; False for a duplicate (a retry or a replay).
+    `request`, when given, is kept until `finish(key)`: work owed that a crash must not lose."""
+    row = InboxRow(key=storage_key(key), source=source, received_at=now, request=request)
     try:
         async with database.transaction() as session:
-            session.add(InboxRow(key=storage_key(key), source=source, received_at=now))
+            session.add(row)
     except IntegrityError:
         return False
     return True
+
+
+async def finish(*, database: Database, key: str, now: datetime) -> None:
+    """The request's work is done (or was answered with an error): forget its payload."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(InboxRow)
+            .where(col(InboxRow.key) == storage_key(key))
+            .values(done_at=now, request=None)
+        )
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    key: str
+    request: dict[str, Any]
+    received_at: datetime
+
+
+async def claim_unfinished(
+    *, database: Database, received_before: datetime, now: datetime, skip: Collection[str]
+) -> list[Unfinished]:
+    """Requests kept before an ack whose work never finished (their process died), each
+    handed out once across replicas: the claim is a compare-and-set on `resumed_at`."""
+    async with database.read() as session:
+        rows = (
+            await session.execute(
+                select(col(InboxRow.key), col(InboxRow.request), col(InboxRow.received_at))
+                .where(col(InboxRow.received_at) <= received_before)
+                .where(col(InboxRow.request).is_not(None), col(InboxRow.resumed_at).is_(None))
+                .order_by(col(InboxRow.received_at))
+                .limit(50)
+            )
+        ).all()
+    claimed, running = [], {storage_key(key) for key in skip}
+    for key, request, received_at in rows:
+        if key in running or request is None:
+            continue
+        async with database.transaction() as session:
+            won = await session.execute(
+                update(InboxRow)
+                .where(col(InboxRow.key) == key, col(InboxRow.resumed_at).is_(None))
+                .values(resumed_at=now)
+            )
+        if won.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(Unfinished(key, request, received_at))
+    return claimed

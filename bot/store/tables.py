@@ -122,6 +122,12 @@ class InboxRow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     source: str = Field(max_length=32)
     received_at: datetime = _utc(index=True)
+    # a Slack command or button press whose work is not done yet (cleared when it is)
+    request: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    done_at: datetime | None = _utc(nullable=True)
+    resumed_at: datetime | None = _utc(nullable=True)
 
 
 class OutboxRow(SQLModel, table=True):

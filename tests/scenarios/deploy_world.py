@@ -146,7 +146,10 @@ async def world(
 ) -> AsyncIterator[DeployWorld]:
     slack.usergroups["S0BILLING"] = ["U0MEMBER"]
     settings = make_settings(
-        argocd_url=argocd.url, argocd_token="argocd-test-token", argocd_timeout_seconds=1.0
+        argocd_url=argocd.url,
+        argocd_token="argocd-test-token",
+        argocd_timeout_seconds=1.0,
+        resume_grace_seconds=1.0,  # commands still running (Argo CD slow) must not be resumed
     )
     runner = await start_herald(settings, catalog=CATALOG)
     async with aiohttp.ClientSession() as session:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 from sqlmodel import col, select
 
 from bot.deps import DEPS
 from bot.slack.ids import ActionId
+from bot.standins import slack_requests
+from bot.store.inbox import record_once
 from bot.store.tables import AuditRow
 from tests.conftest import FEED
 from tests.scenarios.deploy_world import APP, NEW_SHA, OLD_SHA, DeployWorld, argocd, world
@@ -227,3 +231,25 @@ async def test_deploy_metrics_shows_dora_figures(world: DeployWorld) -> None:
     assert "not enough data" in body  # two deploys: too few for a change failure rate
     _, _, key = await world.command("metrics 12w")
     assert (await world.response(key))["text"]
+
+
+async def test_a_command_left_unfinished_too_long_ago_is_not_run_and_the_user_is_told(
+    world: DeployWorld,
+) -> None:
+    body = slack_requests.slash_command(
+        "rollback webapp",
+        user="U0OWNER",
+        trigger_id="old.trigger",
+        response_url=world.slack.response_url("old"),
+    )
+    request = {name: values[0] for name, values in parse_qs(body).items()}
+    database = world.herald.runner.app[DEPS].database
+    received = datetime.now(UTC) - timedelta(minutes=20)  # Herald died 20 minutes ago
+    key = "slack:trigger:old.trigger"
+    assert await record_once(
+        database=database, key=key, source="slack", now=received, request=request
+    )
+    reply = text(await world.response("old", wait=8))
+    assert "Herald restarted before it finished `/deploy rollback webapp`" in reply
+    assert "will not carry it out this late" in reply
+    assert world.writes() == []
