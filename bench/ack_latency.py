@@ -242,18 +242,29 @@ def _herald_app(
     )
 
     async def timed_record_once(
-        *, database: Database, key: str, source: str, now: datetime
+        *,
+        database: Database,
+        key: str,
+        source: str,
+        now: datetime,
+        request: dict[str, Any] | None = None,
     ) -> bool:
         if variant == "-noinbox":
             return True
         started = time.perf_counter()
         try:
-            return await record_once(database=database, key=key, source=source, now=now)
+            return await record_once(
+                database=database, key=key, source=source, now=now, request=request
+            )
         finally:
             inbox_s.append(time.perf_counter() - started)
 
     def drop(
-        self: BackgroundTasks, work: Coroutine[Any, Any, None], *, on_error: ErrorReply
+        self: BackgroundTasks,
+        work: Coroutine[Any, Any, None],
+        *,
+        on_error: ErrorReply,
+        key: str | None = None,
     ) -> None:
         work.close()
 
