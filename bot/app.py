@@ -50,6 +50,7 @@ from bot.store import inbox, outbox
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
+from bot.store.instance_lock import instance_lock
 from bot.store.ledger import LedgerFactory
 from bot.store.migrate import upgrade
 from bot.store.releases import SqlReleaseReader
@@ -148,10 +149,13 @@ def _resources(
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(upgrade, settings.database_url)
-        database = Database(create_engine(settings.database_url))
-        client = build_slack_client(settings)
         async with contextlib.AsyncExitStack() as stack:
+            if (lock := instance_lock(settings.database_url)) is not None:
+                lock.acquire()  # SQLite mode is one Herald
+                stack.callback(lock.release)
+            await asyncio.to_thread(upgrade, settings.database_url)
+            database = Database(create_engine(settings.database_url))
+            client = build_slack_client(settings)
             stack.push_async_callback(database.close)
             # 50 checkups × 8 queries may be in flight; aiohttp's default cap is 100 connections
             connector = aiohttp.TCPConnector(limit=400)

@@ -80,6 +80,7 @@ def run_serve(settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import build_app
+    from bot.store.instance_lock import AnotherHeraldRunning
 
     configure_logging(level=settings.log_level)
     problems = find_problems(settings, for_serve=True)
@@ -87,7 +88,11 @@ def run_serve(settings: Settings) -> int:
         for problem in problems:
             print(f"config: {problem}", file=sys.stderr)
         return 2
-    web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None)
+    try:
+        web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None)
+    except AnotherHeraldRunning as exc:
+        print(f"herald serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

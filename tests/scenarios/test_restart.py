@@ -145,3 +145,25 @@ async def test_killed_while_a_post_is_in_flight_the_post_is_not_repeated(
     await asyncio.sleep(0.5)
     assert_delivered_once(slack)
     assert slack.calls_to("conversations.history"), "the ambiguous post was looked up"
+
+
+async def test_a_second_herald_on_the_same_sqlite_file_refuses_to_start(
+    slack: FakeSlack, herald_process: HeraldProcess, tmp_path: Path
+) -> None:
+    await herald_process.start()
+    second = HeraldProcess(slack=slack, database=tmp_path / "herald.db")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        env=second.env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert "Another Herald is already running on" in stderr.decode()
+    assert "use PostgreSQL" in stderr.decode()
+    await herald_process.kill()  # the OS frees the lock of a killed Herald
+    await herald_process.start()
