@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.store.database import Database
@@ -34,14 +35,27 @@ class Claim:
 async def claim_next(
     *, database: Database, channel: str, now: datetime, lease: timedelta
 ) -> Claim | None:
-    """Claim the oldest open message of `channel` if it is due; later ones wait (order is kept)."""
-    head = (
+    """Claim the next message of `channel` if it is due; while it is not, the channel waits.
+
+    The next message is the oldest open one, except that an urgent one (a failure, a rollback,
+    a red verdict) goes ahead of other releases' messages; a release's own messages always
+    leave in order, so its thread root is posted before its replies."""
+    open_here = and_(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(_OPEN))
+    earlier = aliased(OutboxRow)
+    first_of_its_release = ~exists().where(
+        col(earlier.channel) == channel,
+        col(earlier.release_id) == col(OutboxRow.release_id),
+        col(earlier.state).in_(_OPEN),
+        col(earlier.id) < col(OutboxRow.id),
+    )
+    urgent = (
         select(col(OutboxRow.id))
-        .where(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(_OPEN))
+        .where(open_here, col(OutboxRow.urgent), first_of_its_release)
         .order_by(col(OutboxRow.id))
         .limit(1)
-        .scalar_subquery()
     )
+    oldest = select(col(OutboxRow.id)).where(open_here).order_by(col(OutboxRow.id)).limit(1)
+    head = func.coalesce(urgent.scalar_subquery(), oldest.scalar_subquery())
     due = or_(
         and_(col(OutboxRow.state) == "pending", col(OutboxRow.next_attempt_at) <= now),
         and_(col(OutboxRow.state) == "sending", col(OutboxRow.lease_until) < now),

@@ -10,7 +10,7 @@ from bot.store import outbox
 from bot.store.outbox import Claim
 from bot.store.queries import get_release_detail
 from bot.store.tables import OutboxRow
-from tests.store.support import FEED, OPS, Store, advance, count, is_utc, register
+from tests.store.support import FEED, OPS, Store, advance, count, is_utc, manifest, register
 
 LEASE = timedelta(seconds=30)
 
@@ -222,3 +222,44 @@ async def test_outcome_of_a_lost_claim_does_not_undo_the_new_claimants_post(stor
         )
         == "1759436400.000100"
     )
+
+
+async def send_everything(store: Store, channel: str = FEED) -> None:
+    while (claimed := await claim(store, channel)) is not None:
+        await outbox.mark_sent(
+            database=store.database,
+            claim=claimed,
+            ts=f"1759436400.{claimed.id:06d}",
+            thread_ts=None,
+            now=store.clock(),
+        )
+
+
+async def test_a_failure_goes_ahead_of_other_releases_queued_messages(store: Store) -> None:
+    failing = (await register(store, manifest(id="rel-failing"))).release.id
+    await advance(store, failing, EventType.STARTED, EventType.DEPLOYED)
+    await send_everything(store)
+    queued = (await register(store, manifest(id="rel-queued"))).release.id
+    await advance(store, queued, EventType.STARTED)
+    await advance(store, failing, EventType.FAILED)
+
+    order = []
+    while (claimed := await claim(store)) is not None:
+        order.append((claimed.release_id, claimed.event_type, claimed.role))
+        ts = f"1759436500.{claimed.id:06d}"
+        await outbox.mark_sent(
+            database=store.database, claim=claimed, ts=ts, thread_ts=None, now=store.clock()
+        )
+    assert order[0] == (failing, EventType.FAILED, "feed_event")
+    theirs = [(event, role) for release, event, role in order[1:] if release == queued]
+    assert theirs[0] == (EventType.PLANNED, "feed_root"), "then the oldest, in order"
+    assert theirs[-1][0] == EventType.STARTED
+
+
+async def test_a_release_s_own_failure_never_overtakes_its_earlier_messages(
+    store: Store,
+) -> None:
+    release_id = (await register(store)).release.id
+    await advance(store, release_id, EventType.STARTED, EventType.DEPLOYED, EventType.FAILED)
+    first = await must_claim(store)
+    assert (first.role, first.event_type) == ("feed_root", EventType.PLANNED)
