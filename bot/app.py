@@ -23,6 +23,7 @@ from bot.catalog import (
     auto_rollback_enabled,
     build_directory,
     checkup_offsets,
+    escalation_policy,
     load_catalog,
     service_queries,
 )
@@ -30,11 +31,13 @@ from bot.catalog import routing_key as catalog_routing_key
 from bot.deps import DEPS, Deps, utcnow
 from bot.domain.checkup_runs import CheckupRunner, page_for_alert
 from bot.domain.checkups import Judge
+from bot.domain.commander import CommanderJob
 from bot.domain.operations import Operations
 from bot.domain.release_alerts import AlertDecision
 from bot.integrations.argocd import ArgoCDClient
 from bot.integrations.page_delivery import PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
+from bot.integrations.pagerduty_oncall import PagerDutyOnCallDirectory, PagerDutyRestClient
 from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
 from bot.observability import METRICS, HeraldMetrics
 from bot.reports.jobs import DigestJob, WeeklyJob
@@ -44,6 +47,7 @@ from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
 from bot.slack.groups import SlackGroupDirectory
+from bot.slack.people import SlackPeople
 from bot.slack.resume import CommandResumer
 from bot.slack.tasks import BackgroundTasks
 from bot.store import inbox, outbox
@@ -57,6 +61,7 @@ from bot.store.releases import SqlReleaseReader
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
 
 
 def build_app(
@@ -106,6 +111,23 @@ def build_argocd(settings: Settings, http: aiohttp.ClientSession) -> ArgoCDClien
         base_url=settings.argocd_url,
         token=token,
         timeout_seconds=settings.argocd_timeout_seconds,
+    )
+
+
+def build_oncall(
+    settings: Settings, catalog: Catalog, *, http: aiohttp.ClientSession, slack: AsyncWebClient
+) -> PagerDutyOnCallDirectory | None:
+    """PagerDuty's on-call, when there is a REST token and a service with a policy."""
+    token = settings.pagerduty_api_token
+    if token is None or not any(s.pagerduty_escalation_policy for s in catalog.services.values()):
+        return None
+    rest = PagerDutyRestClient(
+        session=http, base_url=settings.pagerduty_api_url, token=token.get_secret_value()
+    )
+    return PagerDutyOnCallDirectory(
+        client=rest,
+        people=SlackPeople(client=slack),
+        policy_for=lambda service: escalation_policy(catalog, service),
     )
 
 
@@ -180,6 +202,7 @@ def _resources(
                 channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
                 on_commit=_waker(delivery.wake, pages.wake),
                 offsets=lambda service, env: checkup_offsets(catalog, service),
+                change_events=sends_change_events(settings, catalog),
             )
             app[DEPS] = Deps(settings, catalog, database, ledgers, client, delivery, clock)
             if hooks.ALERT_PAGER not in app:  # tests may record decisions instead
@@ -194,6 +217,7 @@ def _resources(
                 clock=clock,
                 argocd_url=settings.argocd_url,
                 dora=partial(dora_report, database),
+                oncall=build_oncall(settings, catalog, http=http, slack=client),
             )
             tasks = BackgroundTasks(finish=_finisher(database, clock))
             app[BOLT] = build_bolt_app(
@@ -243,6 +267,7 @@ def _resources(
                     workers=(delivery.run(), pages.run()),
                     runner=runner,
                     reports=(digest, weekly),
+                    commander=_commander(app, ops),
                     resumer=CommandResumer(
                         database=database,
                         ops=ops,
@@ -267,6 +292,7 @@ async def _start_workers(
     runner: CheckupRunner,
     reports: tuple[DigestJob | None, WeeklyJob | None] = (None, None),
     resumer: CommandResumer | None = None,
+    commander: CommanderJob | None = None,
 ) -> None:
     """The outbox senders and the checkup clock; all stop with the app."""
     if database.sqlite:
@@ -292,6 +318,8 @@ async def _start_workers(
             seconds=min(10.0, resumer.grace.total_seconds()),
             job_id="herald-resume",
         )
+    if commander is not None:
+        checkups.add_interval(commander.run, seconds=10, job_id="herald-commander")
     checkups.start()
     stack.callback(checkups.shutdown)
 
@@ -305,11 +333,26 @@ async def _connect_socket_mode(
         stack.push_async_callback(handler.close_async)
 
 
+def _commander(app: web.Application, ops: Operations) -> CommanderJob | None:
+    if ops.oncall is None:
+        return None
+    app[COMMANDER] = CommanderJob(ops=ops, oncall=ops.oncall)
+    return app[COMMANDER]
+
+
 def partial_alert_pager(ledgers: LedgerFactory, clock: Clock) -> hooks.AlertPager:
     async def page(decision: AlertDecision) -> None:
         await page_for_alert(ledgers=ledgers, decision=decision, now=clock())
 
     return page
+
+
+def sends_change_events(settings: Settings, catalog: Catalog) -> bool:
+    """Deploys go on PagerDuty's timeline where a routing key is set (unless turned off)."""
+    keyed = settings.pagerduty_routing_key is not None or any(
+        entry.pagerduty_routing_key for entry in catalog.services.values()
+    )
+    return settings.pagerduty_change_events and keyed
 
 
 def _finisher(database: Database, clock: Clock) -> Callable[[str], Awaitable[None]]:

@@ -83,6 +83,7 @@ class Service(_Strict):
     )
     auto_rollback: bool = False
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
+    pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
 
 
 class Catalog(_Strict):
@@ -182,3 +183,9 @@ def auto_rollback_enabled(catalog: Catalog, service: str) -> bool:
 def routing_key(catalog: Catalog, service: str) -> str | None:
     entry = catalog.services.get(service)
     return entry.pagerduty_routing_key if entry else None
+
+
+def escalation_policy(catalog: Catalog, service: str) -> str | None:
+    """The PagerDuty escalation policy whose first level is the service's on-call."""
+    entry = catalog.services.get(service)
+    return entry.pagerduty_escalation_policy if entry else None

@@ -9,7 +9,7 @@ import aiohttp
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.catalog import CatalogError, build_directory, load_catalog
+from bot.catalog import Catalog, CatalogError, build_directory, load_catalog
 from bot.domain.deploys import DeployToolError
 from bot.integrations.argocd import ArgoCDClient
 from bot.settings import PLACEHOLDERS, Settings
@@ -48,6 +48,7 @@ def find_problems(settings: Settings, *, for_serve: bool) -> list[str]:
         ("ARGOCD_URL", settings.argocd_url),
         ("PROMETHEUS_URL", settings.prometheus_url),
         ("PAGERDUTY_EVENTS_URL", settings.pagerduty_events_url),
+        ("PAGERDUTY_API_URL", settings.pagerduty_api_url),
     ):
         if url and urlparse(url).scheme not in ("http", "https"):
             problems.append(f"{name} must be an http(s) URL, got {url!r}")
@@ -56,10 +57,27 @@ def find_problems(settings: Settings, *, for_serve: bool) -> list[str]:
     except ArgumentError:
         problems.append(f"HERALD_DATABASE_URL is not a database URL: {settings.database_url!r}")
     try:
-        load_catalog(settings.config_path)
+        catalog = load_catalog(settings.config_path)
     except CatalogError as exc:
         problems += [f"HERALD_CONFIG {p.path}: {p.message}" for p in exc.problems]
+    else:
+        problems += _on_call_problems(settings, catalog)
     return problems
+
+
+def _on_call_problems(settings: Settings, catalog: Catalog) -> list[str]:
+    """An escalation policy is only read with a PagerDuty REST API token."""
+    token = settings.pagerduty_api_token
+    if token is not None:
+        if token.get_secret_value().strip().lower() in PLACEHOLDERS:
+            return ["PAGERDUTY_API_TOKEN is still a placeholder value"]
+        return []
+    return [
+        f"HERALD_CONFIG services.{name}.pagerduty_escalation_policy is set but "
+        "PAGERDUTY_API_TOKEN is not, so Herald cannot tell who is on call"
+        for name, service in catalog.services.items()
+        if service.pagerduty_escalation_policy
+    ]
 
 
 async def find_online_problems(settings: Settings) -> list[str]:

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
+DEFAULT_PAGERDUTY_API_URL = "https://api.pagerduty.com"
 PLACEHOLDERS = frozenset({"changeme", "changethis", "xoxb-your-token", "secret", "todo"})
 
 
@@ -49,6 +50,15 @@ class Settings(BaseSettings):
     )
     pagerduty_events_url: str = Field(
         DEFAULT_PAGERDUTY_EVENTS_URL, validation_alias=_env("PAGERDUTY_EVENTS_URL")
+    )
+    pagerduty_change_events: bool = Field(
+        True, validation_alias=_env("HERALD_PAGERDUTY_CHANGE_EVENTS")
+    )  # each deploy on the service's PagerDuty timeline (where a routing key is set)
+    pagerduty_api_token: SecretStr | None = Field(
+        None, validation_alias=_env("PAGERDUTY_API_TOKEN")
+    )  # REST API key (read-only is enough): who is on call
+    pagerduty_api_url: str = Field(
+        DEFAULT_PAGERDUTY_API_URL, validation_alias=_env("PAGERDUTY_API_URL")
     )
     checkup_interval_seconds: float = Field(
         5.0, gt=0, le=300, validation_alias=_env("HERALD_CHECKUP_INTERVAL_SECONDS")

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.lifecycle import EventType
 from bot.domain.offsets import DEFAULT_OFFSETS
-from bot.domain.paging import Page
+from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release import Notice, RecordedEvent, Release
 
@@ -25,6 +25,7 @@ class MemoryLedger:
         self.finished: dict[int, str] = {}
         self.pages: list[Page] = []
         self.resolved: list[str] = []
+        self.changes: list[ChangeEvent] = []
 
     async def get_release(self, release_id: str) -> Release | None:
         return self.releases.get(release_id)
@@ -76,6 +77,11 @@ class MemoryLedger:
 
     async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
         self.resolved.append(release_id)
+
+    async def enqueue_change(
+        self, *, release_id: str, change: ChangeEvent, deadline: datetime
+    ) -> None:
+        self.changes.append(change)
 
 
 class MemoryLedgers:

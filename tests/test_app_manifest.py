@@ -25,6 +25,7 @@ NEEDED_SCOPES = {
     "chat:write.public": "post in public channels the bot was not invited to",
     "usergroups:read": "usergroups.users.list: owners may be user groups (S…)",
     "users:read": "resolve user ids for owners, on-call and audit lines",
+    "users:read.email": "users.lookupByEmail: the PagerDuty on-call's Slack account",
     "files:write": "files.getUploadURLExternal / completeUploadExternal for long reports",
     "metadata.message:read": "read the release-event metadata on Herald's own messages",
     "channels:history": "conversations.history/replies with include_all_metadata (public)",

@@ -16,6 +16,7 @@ from bot.domain.deploys import (
     RolloutAction,
     RolloutStatus,
 )
+from bot.domain.oncall import OnCallDirectory
 from bot.domain.ports import AuditEntry, AuditLog, LedgerFactory, ReleaseReader
 from bot.domain.release import Notice
 from bot.domain.services import Directory, ServiceEnv
@@ -37,6 +38,7 @@ class Operations:
     clock: Callable[[], datetime]
     argocd_url: str | None = None
     dora: DoraSource | None = None
+    oncall: OnCallDirectory | None = None  # PagerDuty; None: Herald knows no on-call
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,11 @@ async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceE
         return None
     entry = ops.directory.service(where.service)
     decision = await check_access(
-        user=actor, entry=entry, admins=ops.directory.admins, groups=ops.groups
+        user=actor,
+        entry=entry,
+        admins=ops.directory.admins,
+        groups=ops.groups,
+        oncall=ops.oncall,
     )
     if decision.allowed:
         return None
@@ -306,16 +312,22 @@ async def _done(
     return Reply(ok, text if ok else f":warning: {text}")
 
 
-async def take_command(ops: Operations, *, actor: str, release_id: str) -> Reply:
-    """The first person to click becomes incident commander; later clicks learn who did."""
+async def take_command(
+    ops: Operations, *, actor: str, release_id: str, from_pagerduty: bool = False
+) -> Reply:
+    """The first person to click (or the on-call Herald names) becomes incident commander;
+    later clicks learn who did."""
     claim = await ops.audit.claim(key=f"commander:{release_id}", actor=actor, at=ops.clock())
     if not claim.won:
+        if claim.holder == actor:
+            return Reply(False, f"You are the incident commander since {claim.at:%H:%M} UTC.")
         return Reply(False, f"<@{claim.holder}> took command at {claim.at:%H:%M} UTC.")
+    how = " (on call in PagerDuty)" if from_pagerduty else ""
     async with ops.ledgers() as ledger:
         release = await ledger.get_release(release_id)
         if release is not None:
-            note = f":large_blue_circle: <@{actor}> is the incident commander for {release.id}."
-            await ledger.enqueue([Notice.note(release, note)])
+            note = f":large_blue_circle: <@{actor}> is the incident commander for {release.id}"
+            await ledger.enqueue([Notice.note(release, f"{note}{how}.")])
     await ops.audit.record(
         AuditEntry(
             at=ops.clock(),
@@ -324,6 +336,7 @@ async def take_command(ops: Operations, *, actor: str, release_id: str) -> Reply
             decision="allowed",
             outcome="done",
             release_id=release_id,
+            detail="named by Herald: on call in PagerDuty" if from_pagerduty else "",
         )
     )
     return Reply(True, "You are the incident commander. Herald will keep this thread updated.")

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_DEDUP_KEY",
     "MAX_SUMMARY",
     "SEVERITIES",
+    "ChangeEvent",
     "Page",
     "PageOutcome",
     "Pager",
@@ -62,6 +63,17 @@ class Page:
             raise ValueError("source must not be empty")
         object.__setattr__(self, "summary", truncate(self.summary, MAX_SUMMARY))
         object.__setattr__(self, "links", tuple((str(h), str(t)) for h, t in self.links))
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A change on the service's PagerDuty timeline (a deploy): responders see what shipped
+    next to the incident, and it never pages anyone."""
+
+    summary: str
+    source: str
+    links: tuple[tuple[str, str], ...] = ()  # (href, text)
+    custom_details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PageOutcome(StrEnum):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.domain.lifecycle import EventType
-from bot.domain.paging import Page
+from bot.domain.paging import ChangeEvent, Page
 from bot.domain.release import Notice, RecordedEvent, Release
 
 
@@ -66,6 +66,12 @@ class Ledger(Protocol):
         """Resolve the release's page, if it was paged."""
         ...
 
+    async def enqueue_change(
+        self, *, release_id: str, change: ChangeEvent, deadline: datetime
+    ) -> None:
+        """Send a PagerDuty change event once per release; a no-op where they are off."""
+        ...
+
 
 class LedgerFactory(Protocol):
     def __call__(self) -> AbstractAsyncContextManager[Ledger]: ...
@@ -85,6 +91,10 @@ class ReleaseReader(Protocol):
         ...
 
     async def in_flight(self) -> list[Release]: ...
+
+    async def failed_unrecovered(self, *, since: datetime) -> list[Release]:
+        """Releases that failed at or after `since` and have not recovered, oldest first."""
+        ...
 
     async def message_links(self, release_id: str) -> dict[str, str]:
         """Message role (`feed_root`, `ops_root`) → a link to that Slack message."""

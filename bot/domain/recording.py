@@ -10,6 +10,7 @@ from bot.domain.lifecycle import EventType, is_legal, legal_next
 from bot.domain.manifest import Manifest
 from bot.domain.notices import notices_for
 from bot.domain.offsets import offset_label
+from bot.domain.paging import ChangeEvent
 from bot.domain.ports import Ledger
 from bot.domain.release import Notice, RecordedEvent, Release
 from bot.domain.text import display_version
@@ -125,8 +126,13 @@ async def _apply(
 async def _follow_up(
     ledger: Ledger, *, release: Release, event: EventType, at: datetime, now: datetime
 ) -> None:
-    """Deployed: plan checkups (superseding older ones). Recovered: resolve the page."""
+    """Deployed: plan checkups (superseding older ones) and put the deploy on the service's
+    PagerDuty timeline. Recovered: resolve the page."""
     if event is EventType.DEPLOYED:
+        deadline = now + timedelta(minutes=15)
+        await ledger.enqueue_change(
+            release_id=release.id, change=deploy_change(release), deadline=deadline
+        )
         superseded = await ledger.schedule_checkups(release=release, deployed_at=at)
         for older_id, offsets in superseded:
             older = await ledger.get_release(older_id)
@@ -139,6 +145,31 @@ async def _follow_up(
                 await ledger.enqueue([Notice.note(older, text)])
     elif event is EventType.RECOVERED:
         await ledger.resolve_pages(release_id=release.id, deadline=now + timedelta(minutes=15))
+
+
+def deploy_change(release: Release) -> ChangeEvent:
+    """The deploy as a PagerDuty change event, in the feed template's words."""
+    manifest = release.manifest
+    summary = f"release.deployed | {release.service} | {release.env} | " + (
+        f"{display_version(release.version)} ({release.id})"
+    )
+    changes = [f"{c.type}: {c.summary}" for c in manifest.changes[:10]]
+    if len(manifest.changes) > 10:
+        changes.append(f"…and {len(manifest.changes) - 10} more")
+    details: dict[str, object] = {
+        "release": release.id,
+        "version": release.version,
+        "commit": manifest.git.commit,
+        "owner": release.owner,
+        "changes": changes,
+    }
+    links = tuple((url, name) for name, url in release.links().items())[:5]
+    return ChangeEvent(
+        summary=summary,
+        source=f"herald/{release.service}/{release.env}",
+        links=links,
+        custom_details=details,
+    )
 
 
 def _lead_time(release: Release, request: EventRequest, at: datetime) -> float | None:

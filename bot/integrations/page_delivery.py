@@ -7,13 +7,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.domain.paging import Page, PageOutcome, Pager
 from bot.store import outbox
 from bot.store.checkups import page_from_json
 from bot.store.database import Database
-from bot.store.ledger import PAGERDUTY_CHANNEL
 from bot.store.outbox import Claim
+from bot.store.pages import PAGERDUTY_CHANNEL
 from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,26 @@ class PageDelivery:
                 log.exception("page delivery failed unexpectedly")
             await sleep_until_woken(self._wakeup, seconds=self._poll_seconds)
 
+    async def _send(
+        self, claim: Claim, body: dict[str, Any], *, routing_key: str, deadline: datetime
+    ) -> PageOutcome:
+        if body["action"] == "trigger":
+            page = await self._with_thread_links(claim.release_id, page_from_json(body["page"]))
+            return await self._pager.trigger(page, routing_key=routing_key, deadline=deadline)
+        if body["action"] == "change":
+            change = body["change"]
+            return await self._pager.change_event(
+                summary=change["summary"],
+                source=change["source"],
+                routing_key=routing_key,
+                links=[(href, text) for href, text in change["links"]],
+                custom_details=change["custom_details"],
+                deadline=deadline,
+            )
+        return await self._pager.resolve(
+            body["dedup_key"], routing_key=routing_key, deadline=deadline
+        )
+
     async def _with_thread_links(self, release_id: str, page: Page) -> Page:
         """Link the ops thread (and the feed message) when Slack already has them."""
         if self._message_links is None:
@@ -73,18 +94,19 @@ class PageDelivery:
         body = claim.body
         deadline = datetime.fromisoformat(body["deadline"])
         extra = {"release_id": claim.release_id, "action": body["action"]}
+        if body["action"] == "change" and claim.ambiguous:
+            # no dedup_key: a change event that may have gone out is not sent again
+            log.warning(
+                "change event may have been sent before a restart; not repeated", extra=extra
+            )
+            await outbox.mark_dead(database=self._database, claim=claim, error="ambiguous")
+            return
         key = await self._routing_key_for(claim.release_id)
         if key is None:
             log.error("cannot page: no PagerDuty routing key configured", extra=extra)
             await outbox.mark_dead(database=self._database, claim=claim, error="no routing key")
             return
-        if body["action"] == "trigger":
-            page = await self._with_thread_links(claim.release_id, page_from_json(body["page"]))
-            outcome = await self._pager.trigger(page, routing_key=key, deadline=deadline)
-        else:
-            outcome = await self._pager.resolve(
-                body["dedup_key"], routing_key=key, deadline=deadline
-            )
+        outcome = await self._send(claim, body, routing_key=key, deadline=deadline)
         if outcome is PageOutcome.SENT:
             await outbox.mark_delivered(database=self._database, claim=claim, now=self._clock())
             log.info("page delivered", extra=extra)

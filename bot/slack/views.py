@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.domain.oncall import mention_all
 from bot.domain.operations import Reply, describe
 from bot.domain.release import Release
 from bot.domain.rollback import RollbackPlan
@@ -76,6 +77,7 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
         title,
         *_argo_lines(report),
         *_release_lines(release),
+        *_on_call_lines(report),
         status_line(checkups.last_color, checkups.last_label, checkups.next_label),
         _links_line(report.links),
     ]
@@ -113,6 +115,14 @@ def _release_lines(release: Release | None) -> list[str]:
     target = release.rollback_target
     rollback = escape_mrkdwn(display_version(target)) if target else "n/a"
     return [f"Owner: @{escape_mrkdwn(release.owner)} · Rollback target: {rollback}"]
+
+
+def _on_call_lines(report: StatusReport) -> list[str]:
+    if report.on_call:
+        return [f"On call: {mention_all(report.on_call)} (PagerDuty)"]
+    if report.on_call_problem:
+        return [f":grey_question: On-call unknown: {escape_mrkdwn(report.on_call_problem)}"]
+    return []
 
 
 def _links_line(links: dict[str, str]) -> str:

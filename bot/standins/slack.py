@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.standins.server import LoopbackServer
 from bot.standins.slack_limits import validate_blocks
 from bot.standins.slack_messages import (
+    TEAM_ID,
     SlackCall,
     SlackError,
     SlackMessage,
@@ -56,9 +57,12 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         channels: Iterable[str] = ("CFEED", "COPS"),
         users: Iterable[str] = ("U_ONCALL", "U_OWNER", "U_STRANGER"),
         usergroups: Mapping[str, Iterable[str]] | None = None,
+        emails: Mapping[str, str] | None = None,
         ts_base: int | None = None,
     ) -> None:
         super().__init__(channels=channels, users=users, usergroups=usergroups, ts_base=ts_base)
+        self.emails = {k.lower(): v for k, v in (emails or {}).items()}  # email -> user id
+        self.handlers["users.lookupByEmail"] = self._lookup_by_email
         self.token = token
         self.app_token = app_token
         self.socket_mode = SocketModeServer()
@@ -108,6 +112,11 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
                     f"{len(self.calls)} calls so far; last: {recent or 'none'}"
                 )
             await asyncio.sleep(0.01)
+
+    def add_person(self, user: str, *, email: str) -> None:
+        """A workspace member `users.lookupByEmail` finds by `email`."""
+        self.users.add(user)
+        self.emails[email.lower()] = user
 
     # -- fault injection -------------------------------------------------------------------
 
@@ -192,6 +201,26 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         answer = await self._respond(method, compute)
         self.calls.append(SlackCall(method, args, token, at, answer.body.get("ok") is True))
         return self._send(request, answer)
+
+    def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        email = args.get("email")
+        if not isinstance(email, str) or not email:
+            raise SlackError("invalid_arguments")
+        user = self.emails.get(email.lower())
+        if user is None:
+            raise SlackError("users_not_found")
+        profile = {"email": email, "real_name": user, "display_name": user}
+        return {
+            "user": {
+                "id": user,
+                "team_id": TEAM_ID,
+                "name": user.lower(),
+                "deleted": False,
+                "is_bot": False,
+                "real_name": user,
+                "profile": profile,
+            }
+        }
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
         key, raw = request.match_info["key"], await request.read()

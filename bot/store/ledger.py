@@ -16,16 +16,16 @@ from bot.domain.events import EventPayload
 from bot.domain.lifecycle import EventType
 from bot.domain.manifest import Manifest
 from bot.domain.offsets import DEFAULT_OFFSETS
-from bot.domain.paging import Page, release_dedup_key
+from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release import Audience, Notice, RecordedEvent, Release
-from bot.store.checkups import merge_result, page_to_json, record_verdict, supersede_checkups
+from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.database import Database
+from bot.store.pages import PageRows
 from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
 
 NoticeRenderer = Callable[[Notice], dict[str, Any]]
 CheckupOffsets = Callable[[str, str], Sequence[timedelta]]
-PAGERDUTY_CHANNEL = "pagerduty"
 _TIME_COLUMNS = {
     EventType.PLANNED: "planned_at",
     EventType.STARTED: "started_at",
@@ -47,12 +47,15 @@ class SqlLedger:
         channels: Mapping[str, str],
         now: datetime,
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
+        change_events: bool = False,
     ) -> None:
         self._session = session
         self._render = render
         self._channels = channels
         self._now = now
         self._offsets = offsets
+        self._change_events = change_events
+        self._pages = PageRows(session, now=now)
 
     async def get_release(self, release_id: str) -> Release | None:
         row = await self._session.get(ReleaseRow, release_id)
@@ -161,47 +164,21 @@ class SqlLedger:
         )
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
-        if await self._has_page(release_id, "page_trigger"):
-            return  # one page per release: PagerDuty already has (or will get) it
-        self._add_page(
-            release_id, "page_trigger", {"action": "trigger", "page": page_to_json(page)}, deadline
-        )
+        await self._pages.enqueue_page(release_id=release_id, page=page, deadline=deadline)
         await self._flush()
 
     async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
-        if not await self._has_page(release_id, "page_trigger"):
-            return
-        if await self._has_page(release_id, "page_resolve"):
-            return
-        key = release_dedup_key(release_id)
-        self._add_page(
-            release_id, "page_resolve", {"action": "resolve", "dedup_key": key}, deadline
-        )
+        await self._pages.resolve(release_id=release_id, deadline=deadline)
         await self._flush()
 
-    async def _has_page(self, release_id: str, role: str) -> bool:
-        found = await self._session.execute(
-            select(col(OutboxRow.id)).where(
-                col(OutboxRow.release_id) == release_id, col(OutboxRow.role) == role
-            )
-        )
-        return found.first() is not None
-
-    def _add_page(
-        self, release_id: str, role: str, body: dict[str, Any], deadline: datetime
+    async def enqueue_change(
+        self, *, release_id: str, change: ChangeEvent, deadline: datetime
     ) -> None:
-        self._session.add(
-            OutboxRow(
-                release_id=release_id,
-                sink="pagerduty",
-                channel=PAGERDUTY_CHANNEL,
-                role=role,
-                body={**body, "deadline": deadline.isoformat()},
-                urgent=True,
-                next_attempt_at=self._now,
-                created_at=self._now,
+        if self._change_events:
+            await self._pages.enqueue_change(
+                release_id=release_id, change=change, deadline=deadline
             )
-        )
+            await self._flush()
 
     async def _flush(self) -> None:
         try:
@@ -281,6 +258,7 @@ class LedgerFactory:
         clock: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
+        change_events: bool = False,
     ) -> None:
         self._database = database
         self._render = render
@@ -288,6 +266,7 @@ class LedgerFactory:
         self._clock = clock
         self._on_commit = on_commit
         self._offsets = offsets
+        self._change_events = change_events
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[SqlLedger]:
@@ -298,5 +277,6 @@ class LedgerFactory:
                 channels=self._channels,
                 now=self._clock(),
                 offsets=self._offsets,
+                change_events=self._change_events,
             )
         self._on_commit()

@@ -110,6 +110,20 @@ class SqlReleaseReader:
             key=lambda r: (r.service, r.env),
         )
 
+    async def failed_unrecovered(self, *, since: datetime) -> list[Release]:
+        statement = (
+            select(ReleaseRow)
+            .where(
+                col(ReleaseRow.failed_at) >= since,
+                col(ReleaseRow.recovered_at).is_(None),
+            )
+            .order_by(col(ReleaseRow.failed_at))
+            .limit(200)
+        )
+        async with self._database.read() as session:
+            rows = (await session.execute(statement)).scalars().all()
+        return [release_from_row(row) for row in rows]
+
     async def checkup_summary(self, release_id: str) -> CheckupSummary:
         async with self._database.read() as session:
             rows = (

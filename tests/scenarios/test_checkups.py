@@ -19,6 +19,7 @@ from bot.store.tables import CheckupRow
 from tests.harness.release_metrics import HEALTHY, SPIKED
 from tests.scenarios.checkup_world import (
     ROUTING_KEY,
+    SHA,
     CheckupWorld,
     argocd,
     deploy,
@@ -273,3 +274,33 @@ async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_rest
     assert len(_aborts(world)) == 1
     assert world.reports("rel-crash") == []  # the report was posted before the crash, not again
     assert world.pagerduty.events == []
+
+
+async def test_each_deploy_goes_on_the_pagerduty_timeline_once_and_pages_nobody(
+    world: CheckupWorld,
+) -> None:
+    world.clock.now -= timedelta(minutes=11)  # no checkup due: only the deploy is sent
+    herald = await world.start()
+    await deploy(herald, service=HEALTHY, release_id="rel-change")
+    await world.pagerduty.wait_for(lambda: len(world.pagerduty.change_events) == 1, timeout=10)
+    change = world.pagerduty.change_events[0]
+    assert change["routing_key"] == ROUTING_KEY
+    assert change["payload"]["summary"] == (
+        f"release.deployed | {HEALTHY} | prod | v1.42.0 (rel-change)"
+    )
+    assert change["payload"]["source"] == f"herald/{HEALTHY}/prod"
+    assert change["payload"]["custom_details"]["commit"] == SHA[:7]
+    await world.stop(herald)
+    await world.start()
+    await asyncio.sleep(0.5)
+    assert len(world.pagerduty.change_events) == 1
+    assert world.pagerduty.events == []  # a change event never pages
+
+
+async def test_change_events_can_be_turned_off(world: CheckupWorld) -> None:
+    world.clock.now -= timedelta(minutes=11)
+    herald = await world.start(pagerduty_change_events=False)
+    await deploy(herald, service=HEALTHY, release_id="rel-quiet")
+    await world.slack.wait_for(lambda: len(world.slack.posted("CFEED")) >= 3, timeout=10)
+    await asyncio.sleep(0.3)
+    assert world.pagerduty.change_events == []

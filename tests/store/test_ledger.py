@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from bot.domain.events import EventRequest
 from bot.domain.lifecycle import EventType
-from bot.domain.paging import Page
+from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.recording import Outcome, record_event, register_release
 from bot.domain.release import Notice, RecordedEvent, Release
@@ -235,6 +235,11 @@ class MeetAfterRead:
 
     async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
         await self._inner.resolve_pages(release_id=release_id, deadline=deadline)
+
+    async def enqueue_change(
+        self, *, release_id: str, change: ChangeEvent, deadline: datetime
+    ) -> None:
+        await self._inner.enqueue_change(release_id=release_id, change=change, deadline=deadline)
 
 
 async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:

@@ -1,0 +1,148 @@
+"""The on-call from PagerDuty, end to end: signed `/deploy` requests through Bolt, the PagerDuty
+REST and Slack stand-ins, Argo CD's, and the incident thread in #release-ops."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import COMMANDER
+from bot.catalog import Catalog
+from bot.slack.ids import ActionId
+from bot.standins.argocd import FakeArgoCD
+from bot.standins.pagerduty_rest import FakePagerDutyRest
+from bot.standins.slack import FakeSlack, SlackMessage
+from tests.conftest import OPS, Herald, SettingsFactory, start_herald
+from tests.scenarios.deploy_world import CATALOG, DeployWorld, argocd, seed_releases, settle
+
+__all__ = ["argocd"]
+POLICY = "PWEBAPP"
+
+
+def with_policy(catalog: Catalog) -> Catalog:
+    raw = catalog.model_dump(exclude_unset=True)
+    raw["services"]["webapp"]["pagerduty_escalation_policy"] = POLICY
+    return Catalog.model_validate(raw)
+
+
+@pytest.fixture
+async def pd() -> AsyncIterator[FakePagerDutyRest]:
+    async with FakePagerDutyRest() as fake:
+        fake.add_user("PONCALL", name="Olu", email="olu@example.com")
+        fake.put_on_call("PONCALL", escalation_policy=POLICY, level=1, schedule="PWEEK")
+        fake.put_on_call("PLEAD", escalation_policy=POLICY, level=2)
+        yield fake
+
+
+@pytest.fixture
+async def world(
+    make_settings: SettingsFactory, slack: FakeSlack, argocd: FakeArgoCD, pd: FakePagerDutyRest
+) -> AsyncIterator[DeployWorld]:
+    slack.usergroups["S0BILLING"] = ["U0MEMBER"]
+    slack.add_person("U0ONCALL", email="olu@example.com")
+    settings = make_settings(
+        argocd_url=argocd.url,
+        argocd_token="argocd-test-token",
+        argocd_timeout_seconds=1.0,
+        resume_grace_seconds=1.0,
+        pagerduty_api_token=pd.token,
+        pagerduty_api_url=pd.url,
+    )
+    runner = await start_herald(settings, catalog=with_policy(CATALOG))
+    async with aiohttp.ClientSession() as session:
+        herald = Herald(runner, session)
+        await seed_releases(herald)
+        await settle(herald)
+        yield DeployWorld(herald, slack, argocd)
+    await runner.cleanup()
+
+
+def text(response: dict[str, Any]) -> str:
+    return str(response["text"])
+
+
+async def test_the_on_call_may_promote_though_not_an_owner(world: DeployWorld) -> None:
+    _, _, key = await world.command("promote webapp", user="U0ONCALL")
+    reply = text(await world.response(key))
+    assert reply.startswith("Promoted: step 2 of 5")
+    rollout = world.argocd.app("webapp-prod").rollout
+    assert rollout is not None and rollout.weight == 50
+
+
+async def test_a_stranger_is_still_refused_and_told_who_is_on_call(
+    world: DeployWorld, pd: FakePagerDutyRest
+) -> None:
+    _, _, key = await world.command("pause webapp", user="U0STRANGER")
+    reply = text(await world.response(key))
+    assert "Only owners of webapp" in reply and "its on-call (<@U0ONCALL>)" in reply
+    assert world.writes() == []
+    assert len(pd.requests_to("/oncalls")) == 1
+
+
+async def test_an_on_call_lookup_that_fails_grants_nothing(
+    world: DeployWorld, pd: FakePagerDutyRest
+) -> None:
+    pd.fail_next(500)
+    _, _, key = await world.command("promote webapp", user="U0ONCALL")
+    reply = text(await world.response(key))
+    assert "could not check the on-call of webapp (PagerDuty answered 500" in reply
+    assert "refuses changes it cannot authorize" in reply
+    assert world.writes() == []
+
+
+async def test_status_shows_the_on_call(world: DeployWorld) -> None:
+    _, _, key = await world.command("status webapp")
+    reply = text(await world.response(key))
+    assert "On call: <@U0ONCALL> (PagerDuty)" in reply
+    assert "Owner: @team-billing" in reply
+
+
+async def test_status_still_answers_when_pagerduty_does_not(
+    world: DeployWorld, pd: FakePagerDutyRest
+) -> None:
+    pd.fail_next(401)
+    _, _, key = await world.command("status webapp")
+    reply = text(await world.response(key))
+    assert "On-call unknown: PagerDuty refused PAGERDUTY_API_TOKEN" in reply
+    assert "Rollout: Paused · step 2 of 5" in reply
+    _, _, key = await world.command("status billing")  # no escalation policy: no line
+    assert "On call" not in text(await world.response(key))
+
+
+async def fail_release(world: DeployWorld) -> SlackMessage:
+    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
+    await world.slack.wait_for(lambda: len(world.slack.posted(OPS)) == 1)
+    return world.slack.posted(OPS)[0]
+
+
+def thread(world: DeployWorld, incident: SlackMessage) -> list[str]:
+    return [m.text for m in world.slack.replies(OPS, incident.ts)]
+
+
+async def test_a_failed_release_gets_the_on_call_named_commander_once(
+    world: DeployWorld,
+) -> None:
+    incident = await fail_release(world)
+    job = world.herald.runner.app[COMMANDER]
+    await asyncio.gather(job.run(), job.run())
+    await job.run()
+    named = "<@U0ONCALL> is the incident commander for rel-2 (on call in PagerDuty)."
+    await world.slack.wait_for(lambda: any(named in t for t in thread(world, incident)))
+    later = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0MEMBER")
+    assert "<@U0ONCALL> took command at" in text(await world.response(later))
+    await settle(world.herald)
+    assert sum("incident commander" in t for t in thread(world, incident)) == 1
+
+
+async def test_whoever_took_command_first_keeps_it(world: DeployWorld) -> None:
+    incident = await fail_release(world)
+    first = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0OWNER")
+    assert "You are the incident commander" in text(await world.response(first))
+    assert await world.herald.runner.app[COMMANDER].run() == 0
+    await settle(world.herald)
+    commanders = [t for t in thread(world, incident) if "incident commander" in t]
+    assert commanders == [":large_blue_circle: <@U0OWNER> is the incident commander for rel-2."]
