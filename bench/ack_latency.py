@@ -248,13 +248,14 @@ def _herald_app(
         source: str,
         now: datetime,
         request: dict[str, Any] | None = None,
+        fast: bool = False,
     ) -> bool:
         if variant == "-noinbox":
             return True
         started = time.perf_counter()
         try:
             return await record_once(
-                database=database, key=key, source=source, now=now, request=request
+                database=database, key=key, source=source, now=now, request=request, fast=fast
             )
         finally:
             inbox_s.append(time.perf_counter() - started)

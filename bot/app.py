@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters import (
+    build_argocd,
+    build_judge,
+    build_oncall,
+    build_page_delivery,
+    build_slack_client,
+    partial_alert_pager,
+    sends_change_events,
+)
 from bot.api import dora, hooks, metrics, releases, system
 from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middleware
 from bot.api.system import BOLT
@@ -23,22 +32,13 @@ from bot.catalog import (
     auto_rollback_enabled,
     build_directory,
     checkup_offsets,
-    escalation_policy,
     load_catalog,
-    service_queries,
 )
-from bot.catalog import routing_key as catalog_routing_key
 from bot.deps import DEPS, Deps, utcnow
-from bot.domain.checkup_runs import CheckupRunner, page_for_alert
-from bot.domain.checkups import Judge
+from bot.domain.checkup_runs import CheckupRunner
 from bot.domain.commander import CommanderJob
 from bot.domain.operations import Operations
-from bot.domain.release_alerts import AlertDecision
-from bot.integrations.argocd import ArgoCDClient
 from bot.integrations.page_delivery import PageDelivery
-from bot.integrations.pagerduty import PagerDutyClient
-from bot.integrations.pagerduty_oncall import PagerDutyOnCallDirectory, PagerDutyRestClient
-from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
 from bot.observability import METRICS, HeraldMetrics
 from bot.reports.jobs import DigestJob, WeeklyJob
 from bot.scheduling import CheckupClock
@@ -47,7 +47,6 @@ from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
 from bot.slack.groups import SlackGroupDirectory
-from bot.slack.people import SlackPeople
 from bot.slack.resume import CommandResumer
 from bot.slack.tasks import BackgroundTasks
 from bot.store import inbox, outbox
@@ -91,79 +90,18 @@ def build_app(
     return app
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """Herald retries Slack itself (outbox); the SDK's own retries could post twice."""
-    token = settings.slack_bot_token
-    return AsyncWebClient(
-        token=token.get_secret_value() if token else None,
-        base_url=settings.slack_base_url(),
-        timeout=int(settings.slack_timeout_seconds),
-        retry_handlers=[],
-    )
+@dataclass(frozen=True)
+class _Core:
+    """What every part of a running Herald shares."""
 
-
-def build_argocd(settings: Settings, http: aiohttp.ClientSession) -> ArgoCDClient | None:
-    if not settings.argocd_url:
-        return None
-    token = settings.argocd_token.get_secret_value() if settings.argocd_token else ""
-    return ArgoCDClient(
-        session=http,
-        base_url=settings.argocd_url,
-        token=token,
-        timeout_seconds=settings.argocd_timeout_seconds,
-    )
-
-
-def build_oncall(
-    settings: Settings, catalog: Catalog, *, http: aiohttp.ClientSession, slack: AsyncWebClient
-) -> PagerDutyOnCallDirectory | None:
-    """PagerDuty's on-call, when there is a REST token and a service with a policy."""
-    token = settings.pagerduty_api_token
-    if token is None or not any(s.pagerduty_escalation_policy for s in catalog.services.values()):
-        return None
-    rest = PagerDutyRestClient(
-        session=http, base_url=settings.pagerduty_api_url, token=token.get_secret_value()
-    )
-    return PagerDutyOnCallDirectory(
-        client=rest,
-        people=SlackPeople(client=slack),
-        policy_for=lambda service: escalation_policy(catalog, service),
-    )
-
-
-def build_judge(settings: Settings, catalog: Catalog, http: aiohttp.ClientSession) -> Judge:
-    metrics = None
-    if settings.prometheus_url:
-        client = PrometheusClient(session=http, base_url=settings.prometheus_url)
-        metrics = PrometheusMetricsSource(client)
-    return Judge(metrics=metrics, queries_for=lambda service: service_queries(catalog, service))
-
-
-def build_page_delivery(
-    settings: Settings,
-    catalog: Catalog,
-    *,
-    database: Database,
-    http: aiohttp.ClientSession,
-    clock: Clock,
-) -> PageDelivery:
-    default_key = settings.pagerduty_routing_key
-    reader = SqlReleaseReader(database=database)
-
-    async def routing_key_for(release_id: str) -> str | None:
-        service = await reader.service_of(release_id)
-        key = catalog_routing_key(catalog, service) if service else None
-        return key or (default_key.get_secret_value() if default_key else None)
-
-    pager = PagerDutyClient(session=http, events_url=settings.pagerduty_events_url, clock=clock)
-    return PageDelivery(
-        database=database,
-        pager=pager,
-        routing_key_for=routing_key_for,
-        clock=clock,
-        poll_seconds=settings.delivery_poll_seconds,
-        message_links=reader.message_links,
-    )
+    database: Database
+    client: AsyncWebClient
+    http: aiohttp.ClientSession
+    delivery: SlackDelivery
+    pages: PageDelivery
+    ledgers: LedgerFactory
+    ops: Operations
+    tasks: BackgroundTasks
 
 
 def _resources(
@@ -172,156 +110,161 @@ def _resources(
     @contextlib.asynccontextmanager
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            if (lock := instance_lock(settings.database_url)) is not None:
-                lock.acquire()  # SQLite mode is one Herald
-                stack.callback(lock.release)
-            await asyncio.to_thread(upgrade, settings.database_url)
-            database = Database(create_engine(settings.database_url))
-            client = build_slack_client(settings)
-            stack.push_async_callback(database.close)
-            # 50 checkups × 8 queries may be in flight; aiohttp's default cap is 100 connections
-            connector = aiohttp.TCPConnector(limit=400)
+            database = await _open_store(stack, settings)
+            connector = aiohttp.TCPConnector(limit=400)  # 50 checkups × 8 queries in flight
             http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
-            pages = build_page_delivery(
-                settings, catalog, database=database, http=http, clock=clock
+            core = _build_core(
+                app, settings, catalog=catalog, database=database, http=http, clock=clock
             )
-            metrics = app.get(METRICS) or HeraldMetrics()
-            if METRICS not in app:
-                app[METRICS] = metrics
-            delivery = SlackDelivery(
-                metrics=metrics,
-                database=database,
-                client=client,
-                clock=clock,
-                poll_seconds=settings.delivery_poll_seconds,
+            app[DEPS] = Deps(
+                settings, catalog, database, core.ledgers, core.client, core.delivery, clock
             )
-            ledgers = LedgerFactory(
-                database=database,
-                render=render_notice,
-                clock=clock,
-                channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
-                on_commit=_waker(delivery.wake, pages.wake),
-                offsets=lambda service, env: checkup_offsets(catalog, service),
-                change_events=sends_change_events(settings, catalog),
-            )
-            app[DEPS] = Deps(settings, catalog, database, ledgers, client, delivery, clock)
             if hooks.ALERT_PAGER not in app:  # tests may record decisions instead
-                app[hooks.ALERT_PAGER] = partial_alert_pager(ledgers, clock)
-            ops = Operations(
-                deploy=build_argocd(settings, http),
-                groups=SlackGroupDirectory(client=client),
-                releases=SqlReleaseReader(database=database),
-                audit=SqlAuditLog(database=database),
-                ledgers=ledgers,
-                directory=build_directory(catalog),
-                clock=clock,
-                argocd_url=settings.argocd_url,
-                dora=partial(dora_report, database),
-                oncall=build_oncall(settings, catalog, http=http, slack=client),
-            )
-            tasks = BackgroundTasks(finish=_finisher(database, clock))
+                app[hooks.ALERT_PAGER] = partial_alert_pager(core.ledgers, clock)
             app[BOLT] = build_bolt_app(
                 settings=settings,
-                client=client,
+                client=core.client,
                 database=database,
-                ops=ops,
-                tasks=tasks,
+                ops=core.ops,
+                tasks=core.tasks,
                 clock=clock,
-                metrics=metrics,
+                metrics=app[METRICS],
             )
-            stack.push_async_callback(tasks.drain)
+            stack.push_async_callback(core.tasks.drain)
             if deliver:
-                runner = CheckupRunner(
-                    judge=build_judge(settings, catalog, http),
-                    operations=ops,
-                    clock=clock,
-                    auto_rollback_for=lambda service, env: auto_rollback_enabled(catalog, service),
-                )
-                digest = (
-                    DigestJob(
-                        database=database,
-                        client=client,
-                        audit=ops.audit,
-                        channel=settings.digest_channel,
-                        clock=clock,
-                    )
-                    if settings.digest_channel
-                    else None
-                )
-                weekly = (
-                    WeeklyJob(
-                        database=database,
-                        client=client,
-                        audit=ops.audit,
-                        channel=settings.feed_channel,
-                        clock=clock,
-                    )
-                    if settings.feed_channel and settings.weekly_report_at
-                    else None
-                )
-                await _start_workers(
-                    stack,
-                    settings,
-                    database=database,
-                    clock=clock,
-                    workers=(delivery.run(), pages.run()),
-                    runner=runner,
-                    reports=(digest, weekly),
-                    commander=_commander(app, ops),
-                    resumer=CommandResumer(
-                        database=database,
-                        ops=ops,
-                        tasks=tasks,
-                        clock=clock,
-                        grace=timedelta(seconds=settings.resume_grace_seconds),
-                    ),
-                )
+                await _start_workers(stack, app, settings, catalog=catalog, core=core, clock=clock)
             await _connect_socket_mode(stack, settings, app)
             yield
 
     return lifecycle
 
 
-async def _start_workers(
-    stack: contextlib.AsyncExitStack,
+async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Database:
+    """Lock (SQLite mode is one Herald), migrate, connect; closed with the app."""
+    if (lock := instance_lock(settings.database_url)) is not None:
+        lock.acquire()
+        stack.callback(lock.release)
+    await asyncio.to_thread(upgrade, settings.database_url)
+    database = Database(create_engine(settings.database_url))
+    stack.push_async_callback(database.close)
+    return database
+
+
+def _build_core(
+    app: web.Application,
     settings: Settings,
     *,
+    catalog: Catalog,
     database: Database,
+    http: aiohttp.ClientSession,
     clock: Clock,
-    workers: tuple[Coroutine[Any, Any, None], ...],
-    runner: CheckupRunner,
-    reports: tuple[DigestJob | None, WeeklyJob | None] = (None, None),
-    resumer: CommandResumer | None = None,
-    commander: CommanderJob | None = None,
+) -> _Core:
+    client = build_slack_client(settings)
+    pages = build_page_delivery(settings, catalog, database=database, http=http, clock=clock)
+    if METRICS not in app:
+        app[METRICS] = HeraldMetrics()
+    delivery = SlackDelivery(
+        metrics=app[METRICS],
+        database=database,
+        client=client,
+        clock=clock,
+        poll_seconds=settings.delivery_poll_seconds,
+    )
+    ledgers = LedgerFactory(
+        database=database,
+        render=render_notice,
+        clock=clock,
+        channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
+        on_commit=_waker(delivery.wake, pages.wake),
+        offsets=lambda service, env: checkup_offsets(catalog, service),
+        change_events=sends_change_events(settings, catalog),
+    )
+    ops = Operations(
+        deploy=build_argocd(settings, http),
+        groups=SlackGroupDirectory(client=client),
+        releases=SqlReleaseReader(database=database),
+        audit=SqlAuditLog(database=database),
+        ledgers=ledgers,
+        directory=build_directory(catalog),
+        clock=clock,
+        argocd_url=settings.argocd_url,
+        dora=partial(dora_report, database),
+        oncall=build_oncall(settings, catalog, http=http, slack=client),
+    )
+    tasks = BackgroundTasks(finish=_finisher(database, clock))
+    return _Core(database, client, http, delivery, pages, ledgers, ops, tasks)
+
+
+async def _start_workers(
+    stack: contextlib.AsyncExitStack,
+    app: web.Application,
+    settings: Settings,
+    *,
+    catalog: Catalog,
+    core: _Core,
+    clock: Clock,
 ) -> None:
-    """The outbox senders and the checkup clock; all stop with the app."""
-    if database.sqlite:
-        await outbox.release_stale_claims(database=database)
-    for work in workers:
+    """The outbox senders, the checkup clock and the periodic jobs; all stop with the app."""
+    if core.database.sqlite:
+        await outbox.release_stale_claims(database=core.database)
+    for work in (core.delivery.run(), core.pages.run()):
         task = asyncio.create_task(work, name=getattr(work, "__qualname__", None))
         stack.push_async_callback(_cancel, task)
+    runner = CheckupRunner(
+        judge=build_judge(settings, catalog, core.http),
+        operations=core.ops,
+        clock=clock,
+        auto_rollback_for=lambda service, env: auto_rollback_enabled(catalog, service),
+    )
     checkups = CheckupClock(
-        database=database,
+        database=core.database,
         runner=runner,
         clock=clock,
         interval_seconds=settings.checkup_interval_seconds,
         concurrency=settings.checkup_concurrency,
     )
-    digest, weekly = reports
-    if digest is not None:
-        checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
-    if weekly is not None and settings.weekly_report_at:
-        checkups.add_weekly(weekly.run, at=settings.weekly_report_at, job_id="herald-weekly")
-    if resumer is not None:
-        checkups.add_interval(
-            resumer.sweep,
-            seconds=min(10.0, resumer.grace.total_seconds()),
-            job_id="herald-resume",
-        )
-    if commander is not None:
-        checkups.add_interval(commander.run, seconds=10, job_id="herald-commander")
+    _add_jobs(checkups, app, settings, core=core, clock=clock)
     checkups.start()
-    stack.callback(checkups.shutdown)
+    stack.push_async_callback(checkups.stop)
+
+
+def _add_jobs(
+    checkups: CheckupClock,
+    app: web.Application,
+    settings: Settings,
+    *,
+    core: _Core,
+    clock: Clock,
+) -> None:
+    """Reports on their schedules; resuming cut-short commands; naming on-call commanders."""
+    if settings.digest_channel:
+        digest = DigestJob(
+            database=core.database,
+            client=core.client,
+            audit=core.ops.audit,
+            channel=settings.digest_channel,
+            clock=clock,
+        )
+        checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
+    if settings.feed_channel and settings.weekly_report_at:
+        weekly = WeeklyJob(
+            database=core.database,
+            client=core.client,
+            audit=core.ops.audit,
+            channel=settings.feed_channel,
+            clock=clock,
+        )
+        checkups.add_weekly(weekly.run, at=settings.weekly_report_at, job_id="herald-weekly")
+    grace = timedelta(seconds=settings.resume_grace_seconds)
+    resumer = CommandResumer(
+        database=core.database, ops=core.ops, tasks=core.tasks, clock=clock, grace=grace
+    )
+    checkups.add_interval(
+        resumer.sweep, seconds=min(10.0, grace.total_seconds()), job_id="herald-resume"
+    )
+    if core.ops.oncall is not None:
+        app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
+        checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")
 
 
 async def _connect_socket_mode(
@@ -331,28 +274,6 @@ async def _connect_socket_mode(
         handler = AsyncSocketModeHandler(app[BOLT], settings.slack_app_token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
         stack.push_async_callback(handler.close_async)
-
-
-def _commander(app: web.Application, ops: Operations) -> CommanderJob | None:
-    if ops.oncall is None:
-        return None
-    app[COMMANDER] = CommanderJob(ops=ops, oncall=ops.oncall)
-    return app[COMMANDER]
-
-
-def partial_alert_pager(ledgers: LedgerFactory, clock: Clock) -> hooks.AlertPager:
-    async def page(decision: AlertDecision) -> None:
-        await page_for_alert(ledgers=ledgers, decision=decision, now=clock())
-
-    return page
-
-
-def sends_change_events(settings: Settings, catalog: Catalog) -> bool:
-    """Deploys go on PagerDuty's timeline where a routing key is set (unless turned off)."""
-    keyed = settings.pagerduty_routing_key is not None or any(
-        entry.pagerduty_routing_key for entry in catalog.services.values()
-    )
-    return settings.pagerduty_change_events and keyed
 
 
 def _finisher(database: Database, clock: Clock) -> Callable[[str], Awaitable[None]]:

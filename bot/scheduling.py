@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -16,6 +17,7 @@ from bot.store.database import Database
 
 log = logging.getLogger(__name__)
 JOB_ID = "herald-checkups"
+_T = TypeVar("_T")
 
 
 class CheckupClock:
@@ -39,10 +41,11 @@ class CheckupClock:
         self._slots = asyncio.Semaphore(concurrency)
         self._batch = concurrency * 2
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
         self.scheduler.add_job(
-            self.tick,
+            self._tracked(self.tick),
             "interval",
             seconds=self._interval,
             id=JOB_ID,
@@ -59,7 +62,7 @@ class CheckupClock:
     ) -> None:
         """Every `seconds`, first at start (e.g. resuming commands a crash cut short)."""
         self.scheduler.add_job(
-            work,
+            self._tracked(work),
             "interval",
             seconds=seconds,
             id=job_id,
@@ -74,7 +77,7 @@ class CheckupClock:
         """A daily job at `at` (HH:MM, UTC), e.g. the stakeholder digest."""
         hour, minute = (int(part) for part in at.split(":"))
         self.scheduler.add_job(
-            work,
+            self._tracked(work),
             "cron",
             hour=hour,
             minute=minute,
@@ -90,7 +93,7 @@ class CheckupClock:
         day, clock_time = at.split()
         hour, minute = (int(part) for part in clock_time.split(":"))
         self.scheduler.add_job(
-            work,
+            self._tracked(work),
             "cron",
             day_of_week=day,
             hour=hour,
@@ -104,6 +107,32 @@ class CheckupClock:
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)
+
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Start nothing new, let running jobs finish (APScheduler would cancel them mid-write,
+        leaving a transaction open), then shut the timer down."""
+        self.scheduler.pause()
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=timeout)
+            for task in late:
+                log.error("job %s still running at shutdown; cancelled", task.get_name())
+                task.cancel()
+        self.shutdown()
+
+    def _tracked(self, work: Callable[[], Awaitable[_T]]) -> Callable[[], Awaitable[_T]]:
+        """`work`, with its task known to `stop` while it runs."""
+
+        async def run() -> _T:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                return await work()
+            finally:
+                self._running.discard(task)
+
+        run.__name__ = getattr(work, "__name__", "job")
+        return run
 
     async def tick(self) -> int:
         """Run every due checkup; returns how many ran. A failed tick is retried by the next."""

@@ -47,7 +47,7 @@ def build_inbox_middleware(
         key = inbox_key(req.body)
         request = kept_request(req.body)
         if key and not await record_once(
-            database=database, key=key, source="slack", now=clock(), request=request
+            database=database, key=key, source="slack", now=clock(), request=request, fast=True
         ):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             log.info("dropped duplicate slack request", extra={"key": key, "retry_num": retry})

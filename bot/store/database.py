@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.store.write_gate import WriteGate
+
 
 def async_url(url: str) -> str:
     """`sqlite:///x.db` → `sqlite+aiosqlite:///x.db`; `postgresql://` → psycopg (async-capable)."""
@@ -80,28 +82,29 @@ class Database:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._writer = asyncio.Lock()
+        self._gate = WriteGate()
         self._writer_task: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._write_turn(), self._sessions() as session, session.begin():
+    async def transaction(self, *, fast: bool = False) -> AsyncIterator[AsyncSession]:
+        """`fast`: a short write someone is waiting on (a Slack ack) goes before queued ones."""
+        async with self._write_turn(fast=fast), self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
-    async def _write_turn(self) -> AsyncIterator[None]:
-        """SQLite has one writer at a time. Queueing writers here, in order, beats SQLite's
-        busy handler, which sleeps and retries (up to 100 ms a try) and starves the unlucky."""
+    async def _write_turn(self, *, fast: bool) -> AsyncIterator[None]:
+        """SQLite has one writer at a time: writers queue at this process's gate."""
         task = asyncio.current_task()
         if not self.sqlite or self._writer_task is task:
             yield
             return
-        async with self._writer:
-            self._writer_task = task
-            try:
-                yield
-            finally:
-                self._writer_task = None
+        await self._gate.acquire(fast=fast)
+        self._writer_task = task
+        try:
+            yield
+        finally:
+            self._writer_task = None
+            self._gate.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

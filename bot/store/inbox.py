@@ -32,12 +32,13 @@ async def record_once(
     source: str,
     now: datetime,
     request: dict[str, Any] | None = None,
+    fast: bool = False,
 ) -> bool:
     """True the first time `key` is seen; False for a duplicate (a retry or a replay).
     `request`, when given, is kept until `finish(key)`: work owed that a crash must not lose."""
     row = InboxRow(key=storage_key(key), source=source, received_at=now, request=request)
     try:
-        async with database.transaction() as session:
+        async with database.transaction(fast=fast) as session:
             session.add(row)
     except IntegrityError:
         return False
