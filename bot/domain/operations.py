@@ -17,7 +17,7 @@ from bot.domain.deploys import (
     RolloutStatus,
 )
 from bot.domain.oncall import OnCallDirectory
-from bot.domain.ports import AuditEntry, AuditLog, LedgerFactory, ReleaseReader
+from bot.domain.ports import AuditEntry, AuditLog, Claim, LedgerFactory, ReleaseReader
 from bot.domain.release import Notice
 from bot.domain.services import Directory, ServiceEnv
 
@@ -203,8 +203,8 @@ async def _promote(
             "Nothing was changed: promote again if you still want to.",
         )
     if goal.kind is PromoteKind.FULL:
-        if not await _claimed(ops, actor, target, rollout):
-            return await _already(ops, target, rollout)
+        if not (claim := await _claim(ops, actor, target, rollout)).won:
+            return _already(claim, rollout)
         await ops.deploy.run_action(target, RolloutAction.PROMOTE_FULL)
         rollout = await ops.deploy.get_rollout(target)
         return await _done(
@@ -219,8 +219,8 @@ async def _promote(
             and rollout.set_weight >= goal.weight
         ):
             break
-        if not await _claimed(ops, actor, target, rollout):
-            return await _already(ops, target, rollout)
+        if not (claim := await _claim(ops, actor, target, rollout)).won:
+            return _already(claim, rollout)
         await ops.deploy.run_action(target, next_action(rollout))
         after = await ops.deploy.get_rollout(target)
         if after.generation == rollout.generation:
@@ -277,19 +277,16 @@ def _promote_key(target: DeployTarget, generation: str | None) -> str:
     return f"promote:{target.app}:{generation}"
 
 
-async def _claimed(
+async def _claim(
     ops: Operations, actor: str, target: DeployTarget, rollout: RolloutStatus
-) -> bool:
-    claim = await ops.audit.claim(
+) -> Claim:
+    """The promote from the step the user saw, once: a second click finds it claimed."""
+    return await ops.audit.claim(
         key=_promote_key(target, rollout.generation), actor=actor, at=ops.clock()
     )
-    return claim.won
 
 
-async def _already(ops: Operations, target: DeployTarget, rollout: RolloutStatus) -> Reply:
-    claim = await ops.audit.claim(
-        key=_promote_key(target, rollout.generation), actor="", at=ops.clock()
-    )
+def _already(claim: Claim, rollout: RolloutStatus) -> Reply:
     return Reply(
         False,
         f"Already done by <@{claim.holder}> at {claim.at:%H:%M} UTC; "

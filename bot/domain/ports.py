@@ -90,7 +90,9 @@ class ReleaseReader(Protocol):
         """The newest release of the same service and env deployed before it that never failed."""
         ...
 
-    async def in_flight(self) -> list[Release]: ...
+    async def in_flight(self, *, now: datetime) -> list[Release]:
+        """The newest release of each service and env, unless it settled before `now`."""
+        ...
 
     async def failed_unrecovered(self, *, since: datetime) -> list[Release]:
         """Releases that failed at or after `since` and have not recovered, oldest first."""

@@ -68,4 +68,4 @@ async def _on_call(ops: Operations, service: str) -> tuple[frozenset[str], str |
 
 
 async def list_in_flight(ops: Operations) -> list[Release]:
-    return await ops.releases.in_flight()
+    return await ops.releases.in_flight(now=ops.clock())

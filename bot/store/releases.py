@@ -75,7 +75,7 @@ class SqlReleaseReader:
         )
         return await self._one(statement)
 
-    async def in_flight(self, *, now: datetime | None = None) -> list[Release]:
+    async def in_flight(self, *, now: datetime) -> list[Release]:
         """The newest release of each service and env, if it is not settled yet."""
         newest = (
             select(
@@ -95,7 +95,7 @@ class SqlReleaseReader:
         async with self._database.read() as session:
             rows = list((await session.execute(statement)).scalars())
         releases = [release_from_row(row) for row in rows]
-        recent = (now or datetime.now().astimezone()) - RECENT_DEPLOY
+        recent = now - RECENT_DEPLOY
         return sorted(
             (
                 r
