@@ -36,6 +36,7 @@ from bot.domain.release_alerts import (
     match_release,
     post_alert_notes,
 )
+from bot.domain.restoration import unrecovered
 from bot.errors import Unauthorized
 from bot.integrations.alertmanager import AlertmanagerWebhook
 from bot.integrations.argo_notifications import ArgoCDNotification, RolloutNotification
@@ -111,13 +112,18 @@ async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
     if not await _claim(deps, key, signal.source.value):
         return web.json_response({"duplicate": True})
     try:
-        found = await find_deploy_release(
-            releases=SqlReleaseReader(database=deps.database), signal=signal, where=where
-        )
+        reader = SqlReleaseReader(database=deps.database)
+        found = await find_deploy_release(releases=reader, signal=signal, where=where)
+        failed = await unrecovered(reader, service=where.service, env=where.env, now=deps.clock())
         outcome = await _in_transaction(
             deps,
             lambda ledger: apply_deploy_signal(
-                ledger=ledger, signal=signal, where=where, found=found, now=deps.clock()
+                ledger=ledger,
+                signal=signal,
+                where=where,
+                found=found,
+                now=deps.clock(),
+                unrecovered=failed,
             ),
         )
     except Exception:

@@ -22,7 +22,7 @@ the release moved past it becomes a note in the release's thread instead of an e
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +33,7 @@ from bot.domain.manifest import Manifest
 from bot.domain.ports import Ledger, ReleaseReader
 from bot.domain.recording import record_event, register_release
 from bot.domain.release import Notice, Release
+from bot.domain.restoration import record_restored
 from bot.domain.services import Directory
 from bot.domain.text import escape_mrkdwn, truncate
 
@@ -151,6 +152,7 @@ class SignalOutcome:
     recorded: tuple[EventType, ...] = ()
     noted: bool = False
     ignored: str | None = None  # why nothing was done
+    restored: tuple[str, ...] = ()  # earlier failed releases this healthy deploy recovered
 
     def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -161,6 +163,8 @@ class SignalOutcome:
         }
         if self.ignored:
             body["ignored"] = self.ignored
+        if self.restored:
+            body["restored"] = list(self.restored)
         return body
 
 
@@ -375,9 +379,11 @@ async def apply_deploy_signal(
     where: Location,
     found: Release | None,
     now: datetime,
+    unrecovered: Sequence[Release] = (),
 ) -> SignalOutcome:
     """Record what `signal` means for its release, creating the release from Argo CD's
-    data if CI sent no manifest. One transaction; never raises for an out-of-order signal."""
+    data if CI sent no manifest; a healthy deploy also recovers the service's `unrecovered`
+    releases. One transaction; never raises for an out-of-order signal."""
     target = signal.event
     if target is None:
         return SignalOutcome(None, ignored=f"trigger {signal.trigger} is not mapped")
@@ -407,7 +413,16 @@ async def apply_deploy_signal(
             recorded.append(step)
     if steps.note:
         await ledger.enqueue([Notice.note(release, _late_note(signal, release))])
-    return SignalOutcome(release.id, created, tuple(recorded), steps.note)
+    restored: tuple[str, ...] = ()
+    if target is E.DEPLOYED and release.state in (E.DEPLOYED, E.RECOVERED):
+        how = f"{signal.source.label} deployed {signal.name}" + (
+            f" @ {signal.short_revision}" if signal.short_revision else ""
+        )
+        at = _time_of(signal, E.DEPLOYED, now)
+        restored = await record_restored(
+            ledger=ledger, candidates=unrecovered, by=release, how=how, at=at, now=now
+        )
+    return SignalOutcome(release.id, created, tuple(recorded), steps.note, restored=restored)
 
 
 def _event_request(

@@ -199,6 +199,33 @@ async def test_health_degraded_fails_the_release_with_the_health_message(
     )
 
 
+async def test_a_healthy_deploy_of_a_revert_recovers_the_failed_release(
+    herald: Herald, slack: FakeSlack
+) -> None:
+    await herald.post_manifest(example_manifest())
+    await hook(herald, "argocd", argocd("on-deployed", finished_at=_ago(minutes=40)))
+    degraded = argocd("on-health-degraded", health="Degraded", health_message="2/5 ready")
+    assert (await hook(herald, "argocd", degraded))[1]["events"] == ["release.failed"]
+    # the team reverts in Git; Argo CD syncs the revert commit and it is healthy
+    revert = "7e7e7e7" + "c" * 33
+    back = argocd(
+        "on-deployed",
+        revision=revert,
+        images=["ghcr.io/acme/webapp:1.41.3"],
+        finished_at=_ago(seconds=0),
+    )
+    status, body = await hook(herald, "argocd", back)
+    revert_id = f"argo-webapp-prod-{revert[:7]}"
+    assert (status, body["release"], body["restored"]) == (200, revert_id, [RID])
+    _, detail = await herald.call("GET", f"/api/v1/releases/{RID}")
+    assert detail["release"]["state"] == "release.recovered"
+    await slack.wait_for(lambda: any(header("recovered") in m.text for m in slack.posted(FEED)))
+    recovered = next(m for m in slack.posted(FEED) if header("recovered") in m.text)
+    assert f"{revert_id} (v1.41.3) is deployed and healthy" in recovered.text
+    again = await hook(herald, "argocd", {**back, "trigger": "on-sync-succeeded"})
+    assert "restored" not in again[1]  # nothing left to restore
+
+
 async def test_a_failure_after_the_release_failed_is_a_note_in_the_ops_thread(
     herald: Herald, slack: FakeSlack
 ) -> None:
