@@ -207,9 +207,9 @@ async def _start_workers(
     """The outbox senders, the checkup clock and the periodic jobs; all stop with the app."""
     if core.database.sqlite:
         await outbox.release_stale_claims(database=core.database)
-    for work in (core.delivery.run(), core.pages.run()):
-        task = asyncio.create_task(work, name=getattr(work, "__qualname__", None))
-        stack.push_async_callback(_cancel, task)
+    for worker in (core.delivery, core.pages):
+        task = asyncio.create_task(worker.run(), name=type(worker).__name__)
+        stack.push_async_callback(_stop, worker, task)
     runner = CheckupRunner(
         judge=build_judge(settings, catalog, core.http),
         operations=core.ops,
@@ -291,11 +291,14 @@ def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:
     return wake_all
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
-    """Stop a worker; shutdown goes on (and says so) if it does not stop within 10 s."""
-    task.cancel()
+async def _stop(worker: SlackDelivery | PageDelivery, task: asyncio.Task[None]) -> None:
+    """Ask a worker to stop after the message in hand (cancelling it mid-write could leave
+    a SQLite transaction open); cancel it if it has not stopped within 10 s."""
+    worker.stop()
     done, _ = await asyncio.wait({task}, timeout=10)
     if not done:
-        log.error("worker %s did not stop within 10 s of shutdown", task.get_name())
+        log.error("worker %s did not stop within 10 s of shutdown; cancelled", task.get_name())
+        task.cancel()
+        await asyncio.wait({task}, timeout=10)
     elif not task.cancelled() and (error := task.exception()) is not None:
         log.error("worker %s had failed", task.get_name(), exc_info=error)

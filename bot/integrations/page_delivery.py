@@ -40,12 +40,18 @@ class PageDelivery:
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         self._wakeup.set()
 
+    def stop(self) -> None:
+        """Finish the page in hand, then return from `run` (no transaction cut short)."""
+        self._stopping = True
+        self.wake()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 claim = await outbox.claim_next(

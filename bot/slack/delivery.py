@@ -76,6 +76,12 @@ class SlackDelivery:
         self._wakeup = asyncio.Event()
         self._channel_wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the message in hand, then return from `run` (no transaction cut short)."""
+        self._stopping = True
+        self.wake()
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -84,9 +90,9 @@ class SlackDelivery:
             event.set()
 
     async def run(self) -> None:
-        """Start a sender per channel with open messages, until cancelled."""
+        """Start a sender per channel with open messages, until stopped (or cancelled)."""
         try:
-            while True:
+            while not self._stopping:
                 self._wakeup.clear()  # before looking, so a wake during the look is kept
                 for channel in await outbox.list_open_channels(database=self._database):
                     task = self._workers.get(channel)
@@ -95,14 +101,15 @@ class SlackDelivery:
                         self._workers[channel] = asyncio.create_task(self._sender(channel))
                 await sleep_until_woken(self._wakeup, seconds=self._poll_seconds)
         finally:
-            for task in self._workers.values():
-                task.cancel()
+            if not self._stopping:
+                for task in self._workers.values():
+                    task.cancel()
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
     async def _sender(self, channel: str) -> None:
         """Send one channel's messages in order; sleep until woken or the next poll."""
         wakeup = self._channel_wakeups[channel]
-        while True:
+        while not self._stopping:
             wakeup.clear()  # before claiming, so a commit during the claim is not missed
             try:
                 claim = await outbox.claim_next(
