@@ -86,7 +86,9 @@ def _report(
         (
             call.body.get("channel"),
             call.body["metadata"]["event_payload"]["id"],
-            call.body["metadata"]["event_payload"]["event"],
+            # events carry their type; notes (e.g. the release notes) their kind
+            call.body["metadata"]["event_payload"].get("event")
+            or call.body["metadata"]["event_type"],
         )
         for call in posts
     )

@@ -44,23 +44,13 @@ class CheckupClock:
         self._running: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
-        self.scheduler.add_job(
-            self._tracked(self.tick),
-            "interval",
-            seconds=self._interval,
-            id=JOB_ID,
-            replace_existing=True,
-            next_run_time=datetime.now(UTC),  # at once: checkups due while Herald was down
-            misfire_grace_time=None,  # never drop a run because the loop was busy
-            coalesce=True,
-            max_instances=1,
-        )
+        self.add_interval(self.tick, seconds=self._interval, job_id=JOB_ID)
         self.scheduler.start()
 
     def add_interval(
         self, work: Callable[[], Awaitable[object]], *, seconds: float, job_id: str
     ) -> None:
-        """Every `seconds`, first at start (e.g. resuming commands a crash cut short)."""
+        """Every `seconds`, first at once (checkups that fell due while Herald was down, say)."""
         self.scheduler.add_job(
             self._tracked(work),
             "interval",
@@ -68,7 +58,7 @@ class CheckupClock:
             id=job_id,
             replace_existing=True,
             next_run_time=datetime.now(UTC),
-            misfire_grace_time=None,
+            misfire_grace_time=None,  # never drop a run because the loop was busy
             coalesce=True,
             max_instances=1,
         )
@@ -76,28 +66,22 @@ class CheckupClock:
     def add_daily(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
         """A daily job at `at` (HH:MM, UTC), e.g. the stakeholder digest."""
         hour, minute = (int(part) for part in at.split(":"))
-        self.scheduler.add_job(
-            self._tracked(work),
-            "cron",
-            hour=hour,
-            minute=minute,
-            id=job_id,
-            replace_existing=True,
-            misfire_grace_time=3600,
-            coalesce=True,
-            max_instances=1,
-        )
+        self._add_cron(work, job_id=job_id, hour=hour, minute=minute)
 
     def add_weekly(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
         """A weekly job at `at` ("mon 09:00", UTC), e.g. the weekly report."""
         day, clock_time = at.split()
         hour, minute = (int(part) for part in clock_time.split(":"))
+        self._add_cron(work, job_id=job_id, day_of_week=day, hour=hour, minute=minute)
+
+    def _add_cron(
+        self, work: Callable[[], Awaitable[object]], *, job_id: str, **when: int | str
+    ) -> None:
+        """A late run (Herald was down) still runs within the hour, once."""
         self.scheduler.add_job(
             self._tracked(work),
             "cron",
-            day_of_week=day,
-            hour=hour,
-            minute=minute,
+            **when,
             id=job_id,
             replace_existing=True,
             misfire_grace_time=3600,

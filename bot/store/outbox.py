@@ -48,9 +48,14 @@ async def claim_next(
         col(earlier.state).in_(_OPEN),
         col(earlier.id) < col(OutboxRow.id),
     )
-    urgent = (
+    urgent = (  # pending only: walks the urgent index in id order and stops at the first
         select(col(OutboxRow.id))
-        .where(open_here, col(OutboxRow.urgent), first_of_its_release)
+        .where(
+            col(OutboxRow.channel) == channel,
+            col(OutboxRow.urgent),
+            col(OutboxRow.state) == "pending",
+            first_of_its_release,
+        )
         .order_by(col(OutboxRow.id))
         .limit(1)
     )

@@ -134,7 +134,11 @@ class OutboxRow(SQLModel, table=True):
     """A message waiting to leave, written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_channel_state_id", "channel", "state", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_channel_state_id", "channel", "state", "id"),
+        Index("ix_outbox_channel_urgent_state_id", "channel", "urgent", "state", "id"),
+        Index("ix_outbox_release_channel_state_id", "release_id", "channel", "state", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     release_id: str = Field(foreign_key="releases.id", max_length=128)
