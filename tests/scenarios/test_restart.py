@@ -48,16 +48,22 @@ class HeraldProcess:
         }
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
+    async def spawn(
+        self, *, stderr: int = asyncio.subprocess.DEVNULL
+    ) -> asyncio.subprocess.Process:
+        """`herald serve` in its own process, configured only through the environment."""
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot",
             "serve",
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
         )
+
+    async def start(self) -> None:
+        self.process = await self.spawn()
         async with aiohttp.ClientSession() as session:
             for _ in range(200):
                 try:
@@ -152,15 +158,7 @@ async def test_a_second_herald_on_the_same_sqlite_file_refuses_to_start(
 ) -> None:
     await herald_process.start()
     second = HeraldProcess(slack=slack, database=tmp_path / "herald.db")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        env=second.env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await second.spawn(stderr=asyncio.subprocess.PIPE)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert "Another Herald is already running on" in stderr.decode()
