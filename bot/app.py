@@ -47,6 +47,7 @@ from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
 from bot.slack.groups import SlackGroupDirectory
+from bot.slack.responses import Responder
 from bot.slack.resume import CommandResumer
 from bot.slack.tasks import BackgroundTasks
 from bot.store import inbox, outbox
@@ -102,6 +103,7 @@ class _Core:
     ledgers: LedgerFactory
     ops: Operations
     tasks: BackgroundTasks
+    responder: Responder  # answers slash commands and buttons over `http`
 
 
 def _resources(
@@ -128,6 +130,7 @@ def _resources(
                 ops=core.ops,
                 tasks=core.tasks,
                 clock=clock,
+                responder=core.responder,
                 metrics=app[METRICS],
             )
             stack.push_async_callback(core.tasks.drain)
@@ -192,7 +195,7 @@ def _build_core(
         oncall=build_oncall(settings, catalog, http=http, slack=client),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock))
-    return _Core(database, client, http, delivery, pages, ledgers, ops, tasks)
+    return _Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))
 
 
 async def _start_workers(
@@ -257,7 +260,12 @@ def _add_jobs(
         checkups.add_weekly(weekly.run, at=settings.weekly_report_at, job_id="herald-weekly")
     grace = timedelta(seconds=settings.resume_grace_seconds)
     resumer = CommandResumer(
-        database=core.database, ops=core.ops, tasks=core.tasks, clock=clock, grace=grace
+        database=core.database,
+        ops=core.ops,
+        tasks=core.tasks,
+        clock=clock,
+        responder=core.responder,
+        grace=grace,
     )
     checkups.add_interval(
         resumer.sweep, seconds=min(10.0, grace.total_seconds()), job_id="herald-resume"

@@ -13,6 +13,7 @@ from bot.observability import HeraldMetrics
 from bot.settings import Settings
 from bot.slack.inbox import build_inbox_middleware
 from bot.slack.listeners import register
+from bot.slack.responses import Responder
 from bot.slack.tasks import BackgroundTasks
 from bot.store.database import Database
 
@@ -25,6 +26,7 @@ def build_bolt_app(
     ops: Operations,
     tasks: BackgroundTasks,
     clock: Callable[[], datetime],
+    responder: Responder,
     metrics: HeraldMetrics | None = None,
 ) -> AsyncApp:
     secret = settings.slack_signing_secret
@@ -36,5 +38,5 @@ def build_bolt_app(
         raise_error_for_unhandled_request=False,
     )
     app.use(build_inbox_middleware(database=database, clock=clock, metrics=metrics))
-    register(app, ops=ops, tasks=tasks)
+    register(app, ops=ops, tasks=tasks, responder=responder)
     return app

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.commands import (
     CommandError,
@@ -24,20 +24,20 @@ from bot.domain.status import build_status, list_in_flight
 from bot.slack import views
 from bot.slack.dora_view import dora_message
 from bot.slack.ids import INBOX_KEY, ActionId, Command
+from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import BackgroundTasks
 
 Work = Coroutine[Any, Any, None]
-Respond = Callable[[dict[str, Any]], Awaitable[Any]]  # Bolt's respond, given a message
 ButtonWork = Callable[[Operations, dict[str, Any], Respond], Work]
 
 
-def register(app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks) -> None:
+def register(
+    app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks, responder: Responder
+) -> None:
     """Attach `/deploy` and its buttons to the Bolt app."""
 
     @app.command(Command.DEPLOY.value)
-    async def deploy(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
-    ) -> None:
+    async def deploy(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
         try:
             parsed = parse_command(command.get("text", ""), directory=ops.directory)
         except (CommandError, UnknownTarget) as exc:
@@ -47,18 +47,21 @@ def register(app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks) -> None:
             await ack(views.help_message(ops.directory.names()))
             return
         await ack()
+        respond = responder.for_request(command)
         work = run_command(ops, parsed, user=command["user_id"], respond=respond)
         tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
 
     for action_id, button in BUTTONS.items():
-        app.action(action_id.value)(_button_listener(button, ops=ops, tasks=tasks))
+        listener = _button_listener(button, ops=ops, tasks=tasks, responder=responder)
+        app.action(action_id.value)(listener)
 
 
-def _button_listener(button: ButtonWork, *, ops: Operations, tasks: BackgroundTasks) -> Any:
-    async def listener(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
-    ) -> None:
+def _button_listener(
+    button: ButtonWork, *, ops: Operations, tasks: BackgroundTasks, responder: Responder
+) -> Any:
+    async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
+        respond = responder.for_request(body)
         work = button(ops, body, respond)
         tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
 

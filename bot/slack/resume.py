@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncRespond
-
 from bot.domain.operations import Operations
-from bot.slack.listeners import Respond, error_reply, work_for
+from bot.slack.listeners import error_reply, work_for
+from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import BackgroundTasks
 from bot.store import inbox
 from bot.store.database import Database
@@ -35,8 +34,10 @@ class CommandResumer:
         ops: Operations,
         tasks: BackgroundTasks,
         clock: Callable[[], datetime],
+        responder: Responder,
         grace: timedelta = timedelta(seconds=30),  # longer than a live command ever takes
     ) -> None:
+        self._responder = responder
         self.grace = grace
         self._database = database
         self._ops = ops
@@ -58,7 +59,7 @@ class CommandResumer:
 
     async def _resume(self, item: inbox.Unfinished, *, now: datetime) -> None:
         late = now - item.received_at
-        respond = AsyncRespond(response_url=item.request.get("response_url"))
+        respond = self._responder.for_request(item.request)
         what = describe(item.request)
         extra = {"inbox_key": item.key, "late_seconds": round(late.total_seconds())}
         if late > REPLAY_WINDOW:
@@ -84,7 +85,7 @@ def describe(request: dict[str, Any]) -> str:
     return f"the button `{actions[0].get('action_id', '?')}`"
 
 
-async def _tell_not_done(respond: AsyncRespond, *, what: str, late: timedelta) -> None:
+async def _tell_not_done(respond: Respond, *, what: str, late: timedelta) -> None:
     minutes = int(late.total_seconds() // 60)
     await respond(
         {
@@ -96,7 +97,7 @@ async def _tell_not_done(respond: AsyncRespond, *, what: str, late: timedelta) -
     )
 
 
-def _late(respond: AsyncRespond, *, late: timedelta) -> Respond:
+def _late(respond: Respond, *, late: timedelta) -> Respond:
     """Answers as usual, with a line saying the answer comes late because Herald restarted."""
     note = {
         "type": "context",
