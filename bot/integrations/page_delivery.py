@@ -11,10 +11,9 @@ from typing import Any
 
 from bot.domain.paging import Page, PageOutcome, Pager
 from bot.store import outbox
-from bot.store.checkups import page_from_json
 from bot.store.database import Database
 from bot.store.outbox import Claim
-from bot.store.pages import PAGERDUTY_CHANNEL
+from bot.store.pages import PAGERDUTY_CHANNEL, page_from_json
 from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
 from bot.domain.checkups import Checkup
-from bot.domain.paging import Page
 from bot.store.database import Database
 from bot.store.tables import CheckupRow
 
 RUNNING, ROLLING_BACK, DONE = "running", "rollback", "done"
 LEASED = (RUNNING, ROLLING_BACK)  # a runner holds these until its lease runs out
+JUDGED = (DONE, ROLLING_BACK)  # the verdict is recorded (a rollback may still be owed)
 
 
 async def supersede_checkups(
@@ -137,14 +136,3 @@ async def count_by_state(*, database: Database) -> dict[str, int]:
             select(col(CheckupRow.state), func.count()).group_by(col(CheckupRow.state))
         )
         return {state: int(count) for state, count in rows.all()}
-
-
-def page_to_json(page: Page) -> dict[str, Any]:
-    data = asdict(page)
-    data["links"] = [list(link) for link in page.links]
-    data["custom_details"] = dict(page.custom_details)
-    return data
-
-
-def page_from_json(data: dict[str, Any]) -> Page:
-    return Page(**{**data, "links": tuple(tuple(link) for link in data.get("links", []))})

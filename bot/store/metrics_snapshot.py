@@ -20,6 +20,7 @@ from sqlalchemy import JSON as SaJSON
 from sqlalchemy import Float, Numeric, and_, case, cast, extract, func, or_, select, type_coerce
 from sqlmodel import col
 
+from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.tables import CheckupRow, OutboxRow, ReleaseRow
 
@@ -278,7 +279,7 @@ def _verdict_statement(since: datetime) -> Any:
         .join(ReleaseRow, col(ReleaseRow.id) == col(CheckupRow.release_id))
         .where(
             col(ReleaseRow.deployed_at) >= since,
-            col(CheckupRow.state).in_(("done", "rollback")),
+            col(CheckupRow.state).in_(JUDGED),
         )
     )
 

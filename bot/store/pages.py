@@ -10,10 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.domain.paging import ChangeEvent, Page, release_dedup_key
-from bot.store.checkups import page_to_json
 from bot.store.tables import OutboxRow
 
 PAGERDUTY_CHANNEL = "pagerduty"
+
+
+def to_json(item: Page | ChangeEvent) -> dict[str, Any]:
+    """A page or change event as the outbox row's JSON (links as lists, details as a dict)."""
+    data = asdict(item)
+    data["links"] = [list(link) for link in item.links]
+    data["custom_details"] = dict(item.custom_details)
+    return data
+
+
+def page_from_json(data: dict[str, Any]) -> Page:
+    return Page(**{**data, "links": tuple(tuple(link) for link in data.get("links", []))})
 
 
 class PageRows:
@@ -26,7 +37,7 @@ class PageRows:
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
         if await self._has(release_id, "page_trigger"):
             return  # one page per release: PagerDuty already has (or will get) it
-        body = {"action": "trigger", "page": page_to_json(page)}
+        body = {"action": "trigger", "page": to_json(page)}
         self._add(release_id, "page_trigger", body, deadline=deadline, urgent=True)
 
     async def resolve(self, *, release_id: str, deadline: datetime) -> None:
@@ -42,10 +53,7 @@ class PageRows:
     ) -> None:
         if await self._has(release_id, "change_event"):
             return
-        data = asdict(change)
-        data["links"] = [list(link) for link in change.links]
-        data["custom_details"] = dict(change.custom_details)
-        body = {"action": "change", "change": data}
+        body = {"action": "change", "change": to_json(change)}
         self._add(release_id, "change_event", body, deadline=deadline, urgent=False)
 
     async def _has(self, release_id: str, role: str) -> bool:
