@@ -94,8 +94,11 @@ class ReleaseReader(Protocol):
         """The newest release of each service and env, unless it settled before `now`."""
         ...
 
-    async def failed_unrecovered(self, *, since: datetime) -> list[Release]:
-        """Releases that failed at or after `since` and have not recovered, oldest first."""
+    async def failed_unrecovered(
+        self, *, since: datetime, service: str | None = None, env: str | None = None
+    ) -> list[Release]:
+        """Releases (of `service` in `env`, when given) that failed at or after `since` and
+        have not recovered, oldest first."""
         ...
 
     async def message_links(self, release_id: str) -> dict[str, str]:

@@ -25,11 +25,7 @@ async def unrecovered(
     releases: ReleaseReader, *, service: str, env: str, now: datetime
 ) -> list[Release]:
     """Failed (or rolled back) releases of `service` in `env` not yet recovered."""
-    return [
-        r
-        for r in await releases.failed_unrecovered(since=now - LOOK_BACK)
-        if r.service == service and r.env == env
-    ]
+    return await releases.failed_unrecovered(since=now - LOOK_BACK, service=service, env=env)
 
 
 async def record_restored(

@@ -9,6 +9,7 @@ from sqlmodel import col, func, select
 from bot.domain.offsets import offset_label
 from bot.domain.ports import CheckupSummary
 from bot.domain.release import Release
+from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.ledger import release_from_row
 from bot.store.queries import message_link
@@ -110,16 +111,19 @@ class SqlReleaseReader:
             key=lambda r: (r.service, r.env),
         )
 
-    async def failed_unrecovered(self, *, since: datetime) -> list[Release]:
+    async def failed_unrecovered(
+        self, *, since: datetime, service: str | None = None, env: str | None = None
+    ) -> list[Release]:
         statement = (
             select(ReleaseRow)
-            .where(
-                col(ReleaseRow.failed_at) >= since,
-                col(ReleaseRow.recovered_at).is_(None),
-            )
+            .where(col(ReleaseRow.failed_at) >= since, col(ReleaseRow.recovered_at).is_(None))
             .order_by(col(ReleaseRow.failed_at))
             .limit(200)
         )
+        if service is not None:
+            statement = statement.where(col(ReleaseRow.service) == service)
+        if env is not None:
+            statement = statement.where(col(ReleaseRow.env) == env)
         async with self._database.read() as session:
             rows = (await session.execute(statement)).scalars().all()
         return [release_from_row(row) for row in rows]
@@ -137,7 +141,7 @@ class SqlReleaseReader:
                 .scalars()
                 .all()
             )
-        done = [r for r in rows if r.state in ("done", "rollback")]  # judged
+        done = [r for r in rows if r.state in JUDGED]
         pending = [r for r in rows if r.state in ("pending", "running")]
         last, upcoming = (done[-1] if done else None), (pending[0] if pending else None)
         return CheckupSummary(

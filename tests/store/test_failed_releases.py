@@ -25,3 +25,15 @@ async def test_failed_and_not_recovered_since(store: Store) -> None:
     found = await reader.failed_unrecovered(since=since)
     assert [r.id for r in found] == ["rel-rolled", "rel-open"]  # oldest failure first
     assert found[1].state is EventType.FAILED
+
+
+async def test_failed_and_not_recovered_of_one_service_and_env(store: Store) -> None:
+    await register(store, manifest(id="rel-web"))
+    await register(store, manifest(id="rel-api", service="api"))
+    await register(store, manifest(id="rel-staging", env="staging"))
+    for release_id in ("rel-web", "rel-api", "rel-staging"):
+        await advance(store, release_id, EventType.STARTED, EventType.FAILED)
+    reader = SqlReleaseReader(database=store.database)
+    since = store.clock() - timedelta(hours=1)
+    found = await reader.failed_unrecovered(since=since, service="webapp", env="prod")
+    assert [r.id for r in found] == ["rel-web"]
