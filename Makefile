@@ -2,14 +2,19 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help setup demo test check fmt lint typecheck bench
+.PHONY: help setup demo test check fmt lint typecheck imports bench
 
 help:
+	@echo "make help       this list"
+	@echo "make setup      install uv (if missing) and the locked dependencies into .venv"
 	@echo "make demo       set up, then play a whole release offline (herald demo)"
 	@echo "make test       set up (PostgreSQL/Prometheus too, when root), then run every test"
-	@echo "make check      ruff, ruff format --check, mypy --strict"
+	@echo "make check      lint + typecheck + imports: everything CI checks before the tests"
+	@echo "make lint       ruff check and ruff format --check"
+	@echo "make typecheck  mypy --strict over bot, standins, tests and bench"
+	@echo "make imports    import-linter: the layer contracts in pyproject.toml"
 	@echo "make fmt        format and autofix"
-	@echo "make bench      run the benchmarks under bench/"
+	@echo "make bench      run the benchmarks under bench/ (figures in bench/README.md)"
 
 setup:
 	@scripts/bootstrap
@@ -26,9 +31,12 @@ lint: setup
 	$(RUN) ruff format --check .
 
 typecheck: setup
-	$(RUN) mypy bot tests bench
+	$(RUN) mypy bot standins tests bench
 
-check: lint typecheck
+imports: setup
+	$(RUN) lint-imports
+
+check: lint typecheck imports
 
 fmt: setup
 	$(RUN) ruff format .

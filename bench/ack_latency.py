@@ -175,9 +175,9 @@ def _timing_middleware(samples: list[float]) -> Any:
 
 
 async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callable[[], Reply]]:
-    from bot.standins.argocd import FakeArgoCD
-    from bot.standins.argocd_rollout import FakeRollout
-    from bot.standins.slack import FakeSlack
+    from standins.argocd import FakeArgoCD
+    from standins.argocd_rollout import FakeRollout
+    from standins.slack import FakeSlack
 
     slack = await stack.enter_async_context(FakeSlack(channels=(FEED, OPS)))
     slack.usergroups["S0BILLING"] = ["U0MEMBER"]

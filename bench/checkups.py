@@ -61,15 +61,15 @@ from bench.harness import CallLog, maybe_profile, quiet_logging, table, write_re
 from bot.app import build_app
 from bot.catalog import Catalog
 from bot.deps import DEPS
-from bot.domain.checkup_runs import CheckupRunner
-from bot.domain.checkups import Checkup, Judge
-from bot.domain.verdict import Verdict
+from bot.domain.checkup.checkup import Checkup, Judge
+from bot.domain.checkup.run import CheckupRunner
+from bot.domain.checkup.verdict import Verdict
 from bot.settings import Settings
-from bot.standins.pagerduty import FakePagerDuty
-from bot.standins.prometheus import FakePrometheus
-from bot.standins.slack import FakeSlack, SlackCall
 from bot.store import outbox
 from bot.store.database import Database
+from standins.pagerduty import FakePagerDuty
+from standins.prometheus import FakePrometheus
+from standins.slack import FakeSlack, SlackCall
 
 FEED, OPS = "CFEED", "COPS"
 TOKEN = "bench-checkups-token"

@@ -31,8 +31,8 @@ from aiohttp import web
 from bot.app import build_app
 from bot.deps import DEPS
 from bot.settings import Settings
-from bot.standins.slack import FakeSlack, SlackCall
 from bot.store import outbox
+from standins.slack import FakeSlack, SlackCall
 
 FEED, OPS = "CFEED", "COPS"
 TOKEN = "bench-ingest-token"

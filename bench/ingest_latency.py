@@ -39,7 +39,7 @@ from bench.harness import (
     table,
     write_results,
 )
-from bot.standins.slack import SlackCall
+from standins.slack import SlackCall
 
 MODES = ("idle", "back-to-back")
 WARMUP_RELEASES = 5

@@ -30,7 +30,7 @@ from bench.harness import (
     table,
     write_results,
 )
-from bot.standins.slack import SlackCall
+from standins.slack import SlackCall
 
 DRAIN_TIMEOUT = 120.0
 

@@ -15,15 +15,6 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters import (
-    build_argocd,
-    build_judge,
-    build_oncall,
-    build_page_delivery,
-    build_slack_client,
-    partial_alert_pager,
-    sends_change_events,
-)
 from bot.api import dora, hooks, metrics, releases, system
 from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middleware
 from bot.api.system import BOLT
@@ -35,9 +26,18 @@ from bot.catalog import (
     load_catalog,
 )
 from bot.deps import DEPS, Deps, utcnow
-from bot.domain.checkup_runs import CheckupRunner
-from bot.domain.commander import CommanderJob
-from bot.domain.operations import Operations
+from bot.domain.checkup.run import CheckupRunner
+from bot.domain.deploy.commander import CommanderJob
+from bot.domain.deploy.context import Operations
+from bot.factories import (
+    build_argocd,
+    build_judge,
+    build_oncall,
+    build_page_delivery,
+    build_slack_client,
+    partial_alert_pager,
+    sends_change_events,
+)
 from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS, HeraldMetrics
 from bot.reports.jobs import DigestJob, WeeklyJob
@@ -118,9 +118,7 @@ def _resources(
             core = _build_core(
                 app, settings, catalog=catalog, database=database, http=http, clock=clock
             )
-            app[DEPS] = Deps(
-                settings, catalog, database, core.ledgers, core.client, core.delivery, clock
-            )
+            app[DEPS] = Deps(settings, catalog, database, core.ledgers, core.client, clock)
             if hooks.ALERT_PAGER not in app:  # tests may record decisions instead
                 app[hooks.ALERT_PAGER] = partial_alert_pager(core.ledgers, clock)
             app[BOLT] = build_bolt_app(

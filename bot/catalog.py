@@ -18,11 +18,11 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.deploys import DeployTarget
-from bot.domain.deploys import RolloutRef as DeployRollout
-from bot.domain.health import WINDOWED, ServiceQueries
-from bot.domain.offsets import DEFAULT_OFFSETS
-from bot.domain.services import Directory, ServiceEntry, ServiceEnv
+from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
+from bot.domain.checkup.offsets import DEFAULT_OFFSETS
+from bot.domain.deploy.tool import DeployTarget
+from bot.domain.deploy.tool import RolloutRef as DeployRollout
+from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv
 from bot.errors import FieldProblem
 
 SlackId = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,}$")]

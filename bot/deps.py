@@ -11,7 +11,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.catalog import Catalog
 from bot.settings import Settings
-from bot.slack.delivery import SlackDelivery
 from bot.store.database import Database
 from bot.store.ledger import LedgerFactory
 
@@ -27,7 +26,6 @@ class Deps:
     database: Database
     ledgers: LedgerFactory
     slack: AsyncWebClient
-    delivery: SlackDelivery
     clock: Callable[[], datetime]
 
 

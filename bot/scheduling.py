@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.domain.checkup_runs import CheckupRunner
-from bot.domain.checkups import Checkup
+from bot.domain.checkup.checkup import Checkup
+from bot.domain.checkup.run import CheckupRunner
 from bot.store.checkups import claim_due
 from bot.store.database import Database
 

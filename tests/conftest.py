@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.settings import Settings
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.harness.fixtures import postgres_server, postgres_url, prometheus_bin  # noqa: F401
 from tests.harness.release_metrics import prometheus  # noqa: F401  (a Prometheus with that data)
 

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.lifecycle import EventType
-from bot.domain.offsets import DEFAULT_OFFSETS
+from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
-from bot.domain.release import Notice, RecordedEvent, Release
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Notice, RecordedEvent, Release
 
 
 class MemoryLedger:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import escalation_policy, load_catalog
-from bot.cli import main
+from bot.cli.main import main
 
 CATALOG = """
 services:

@@ -9,10 +9,10 @@ from aiohttp import web
 
 from bot.api.http import parse_model, read_json_object, require_bearer
 from bot.deps import DEPS, Deps
-from bot.domain.events import EventRequest
-from bot.domain.manifest import Manifest
 from bot.domain.ports import ConcurrentWrite, Ledger
-from bot.domain.recording import Outcome, record_event, register_release
+from bot.domain.release.events import EventRequest
+from bot.domain.release.manifest import Manifest
+from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.store.queries import describe_release, get_release_detail, list_releases
 

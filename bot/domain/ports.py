@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.domain.lifecycle import EventType
 from bot.domain.paging import ChangeEvent, Page
-from bot.domain.release import Notice, RecordedEvent, Release
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Notice, RecordedEvent, Release
 
 
 class ConcurrentWrite(Exception):

@@ -1,7 +1,7 @@
 """Argo CD (and the Argo Rollouts it manages) over Argo CD's REST API: Herald's `DeployTool`.
 
 A thin async client: a handful of ApplicationService calls, answers turned into the plain
-types of ``bot.domain.deploys`` and every failure into a ``DeployToolError`` whose message
+types of ``bot.domain.deploy.tool`` and every failure into a ``DeployToolError`` whose message
 a user can act on. The token only ever goes into the Authorization header.
 """
 
@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.domain.deploys import (
+from bot.domain.deploy.tool import (
     AppStatus,
     CanaryStep,
     DeployFailure,

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.domain.oncall import OnCallLookupError
+from bot.domain.services.oncall import OnCallLookupError
 
 __all__ = ["OnCallUser", "PagerDutyOnCallDirectory", "PagerDutyRestClient"]
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bot.domain.health import (
+from bot.domain.checkup.metrics import (
     CheckupInputs,
     MetricsUnavailable,
     ServiceQueries,

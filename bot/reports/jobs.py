@@ -12,10 +12,10 @@ from datetime import date, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.digest import build_digest, render_digest_slack
-from bot.domain.dora import DoraWindow
-from bot.domain.lifecycle import EventType
+from bot.domain.dora.report import DoraWindow
+from bot.domain.notes.digest import build_digest, render_digest_slack
 from bot.domain.ports import AuditLog
+from bot.domain.release.lifecycle import EventType
 from bot.reports.weekly import (
     DayPoint,
     WeeklyNumbers,

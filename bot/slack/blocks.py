@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.lifecycle import EventType
-from bot.domain.notices import MAX_CHANGES_INLINE
-from bot.domain.release import Notice, NoticeKind, Release
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Notice, NoticeKind, Release
+from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.reports import report_lines

@@ -8,7 +8,7 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.operations import Operations
+from bot.domain.deploy.context import Operations
 from bot.observability import HeraldMetrics
 from bot.settings import Settings
 from bot.slack.inbox import build_inbox_middleware

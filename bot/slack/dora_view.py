@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.dora import (
+from bot.domain.dora.report import (
     NOT_ENOUGH,
     DoraReport,
     format_cadence,

@@ -9,7 +9,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.access import GroupLookupError
+from bot.domain.services.access import GroupLookupError
 
 
 class SlackGroupDirectory:

@@ -8,7 +8,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.domain.commands import (
+from bot.domain.deploy.context import Operations, Reply, pause, promote, take_command
+from bot.domain.deploy.parse import (
     CommandError,
     DeployCommand,
     PromoteGoal,
@@ -16,11 +17,10 @@ from bot.domain.commands import (
     Verb,
     parse_command,
 )
-from bot.domain.dora import DoraWindow, parse_window
-from bot.domain.operations import Operations, Reply, pause, promote, take_command
-from bot.domain.rollback import RollbackPlan, execute_rollback, plan_rollback
-from bot.domain.services import UnknownTarget
-from bot.domain.status import build_status, list_in_flight
+from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
+from bot.domain.deploy.status import build_status, list_in_flight
+from bot.domain.dora.report import DoraWindow, parse_window
+from bot.domain.services.directory import UnknownTarget
 from bot.slack import views
 from bot.slack.dora_view import dora_message
 from bot.slack.ids import INBOX_KEY, ActionId, Command

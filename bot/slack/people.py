@@ -7,7 +7,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.oncall import OnCallLookupError
+from bot.domain.services.oncall import OnCallLookupError
 
 
 class SlackPeople:

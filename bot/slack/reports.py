@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.domain.checkups import CheckupReport
+from bot.domain.checkup.checkup import CheckupReport
+from bot.domain.checkup.verdict import Color, Signal
 from bot.domain.text import escape_mrkdwn, format_duration
-from bot.domain.verdict import Color, Signal
 
 COLOR_EMOJI = {
     Color.GREEN: ":large_green_circle:",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.operations import Operations
+from bot.domain.deploy.context import Operations
 from bot.slack.listeners import error_reply, work_for
 from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import BackgroundTasks

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.domain.oncall import mention_all
-from bot.domain.operations import Reply, describe
-from bot.domain.release import Release
-from bot.domain.rollback import RollbackPlan
-from bot.domain.status import StatusReport
+from bot.domain.deploy.context import Reply, describe
+from bot.domain.deploy.rollback import RollbackPlan
+from bot.domain.deploy.status import StatusReport
+from bot.domain.release.model import Release
+from bot.domain.services.oncall import mention_all
 from bot.domain.text import display_version, escape_mrkdwn, truncate
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.reports import status_line

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
-from bot.domain.checkups import Checkup
+from bot.domain.checkup.checkup import Checkup
 from bot.store.database import Database
 from bot.store.tables import CheckupRow
 

@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.domain.events import EventPayload
-from bot.domain.lifecycle import EventType
-from bot.domain.manifest import Manifest
-from bot.domain.offsets import DEFAULT_OFFSETS
+from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
-from bot.domain.release import Audience, Notice, RecordedEvent, Release
+from bot.domain.release.events import EventPayload
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.manifest import Manifest
+from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.database import Database
 from bot.store.pages import PageRows

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.domain.release import Release
+from bot.domain.release.model import Release
 from bot.store.database import Database
 from bot.store.ledger import release_from_row
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow, SlackMessageRow

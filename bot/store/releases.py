@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, func, select
 
-from bot.domain.offsets import offset_label
+from bot.domain.checkup.offsets import offset_label
 from bot.domain.ports import CheckupSummary
-from bot.domain.release import Release
+from bot.domain.release.model import Release
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.ledger import release_from_row

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
-from bot.domain.digest import ACTIVITY
-from bot.domain.lifecycle import EventType
-from bot.domain.release import Release
+from bot.domain.notes.digest import ACTIVITY
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Release
 from bot.store.database import Database
 from bot.store.ledger import release_from_row
 from bot.store.tables import EventRow, ReleaseRow

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.domain.deploys import (
+from bot.domain.deploy.tool import (
     DeployFailure,
     DeployTarget,
     DeployTool,
@@ -20,7 +20,7 @@ from bot.domain.deploys import (
     RolloutRef,
 )
 from bot.integrations.argocd import ArgoCDClient, parse_rollout
-from bot.standins.argocd import FakeArgoCD, FakeRollout
+from standins.argocd import FakeArgoCD, FakeRollout
 from tests.shared_specs import load_spec
 from tests.standins.test_fake_argocd import Contract
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain.paging import Page, PageOutcome, Pager, release_dedup_key
 from bot.integrations.pagerduty import PagerDutyClient
-from bot.standins.pagerduty import FakePagerDuty
+from standins.pagerduty import FakePagerDuty
 from tests.shared_specs import load_spec
 from tests.standins.test_fake_pagerduty import Contract
 

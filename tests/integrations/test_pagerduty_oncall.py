@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.oncall import OnCallDirectory, OnCallLookupError
+from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError
 from bot.integrations.pagerduty_oncall import PagerDutyOnCallDirectory, PagerDutyRestClient
 from bot.slack.people import SlackPeople
-from bot.standins.pagerduty_rest import FakePagerDutyRest
-from bot.standins.slack import FakeSlack
+from standins.pagerduty_rest import FakePagerDutyRest
+from standins.slack import FakeSlack
 
 POLICY = "PWEBAPP"
 

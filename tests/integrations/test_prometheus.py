@@ -15,8 +15,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.domain.health import CheckupInputs, MetricsUnavailable, ServiceQueries, windows_for
-from bot.domain.verdict import Color, evaluate, unknown_verdict
+from bot.domain.checkup.metrics import (
+    CheckupInputs,
+    MetricsUnavailable,
+    ServiceQueries,
+    windows_for,
+)
+from bot.domain.checkup.verdict import Color, evaluate, unknown_verdict
 from bot.integrations.prometheus import (
     PrometheusClient,
     PrometheusMetricsSource,

@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import DEPS
 from bot.examples import example_manifest
 from bot.reports.jobs import DigestJob, WeeklyJob
-from bot.standins.slack import FakeSlack
 from bot.store.audit import SqlAuditLog
+from standins.slack import FakeSlack
 from tests.conftest import Herald
 
 RID = "rel-2025-10-02.3"

@@ -16,7 +16,7 @@ from bot.reports.weekly import (
     render_trend_chart,
     weekly_report_text,
 )
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import FEED
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -14,10 +14,10 @@ from aiohttp import web
 
 from bot.catalog import Catalog
 from bot.examples import example_manifest
-from bot.standins.argocd import FakeArgoCD
-from bot.standins.argocd_rollout import FakeRollout
-from bot.standins.pagerduty import FakePagerDuty
-from bot.standins.slack import FakeSlack
+from standins.argocd import FakeArgoCD
+from standins.argocd_rollout import FakeRollout
+from standins.pagerduty import FakePagerDuty
+from standins.slack import FakeSlack
 from tests.clock import FakeClock
 from tests.conftest import FEED, OPS, Herald, SettingsFactory, start_herald
 from tests.harness.prometheus import PrometheusServer

@@ -13,10 +13,10 @@ import pytest
 
 from bot.catalog import Catalog
 from bot.examples import example_manifest
-from bot.standins import slack_requests
-from bot.standins.argocd import FakeArgoCD
-from bot.standins.argocd_rollout import FakeRollout
-from bot.standins.slack import FakeSlack
+from standins import slack_requests
+from standins.argocd import FakeArgoCD
+from standins.argocd_rollout import FakeRollout
+from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
 from tests.slack.signed import signed_headers
 

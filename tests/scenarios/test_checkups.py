@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from bot.domain.operations import SYSTEM_ACTOR
-from bot.domain.rollback import RollbackKind, RollbackPlan
+from bot.domain.deploy.context import SYSTEM_ACTOR
+from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
 from bot.scheduling import JOB_ID, CheckupClock
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 import yaml
 
-from bot.standins import slack_requests
-from bot.standins.argocd import FakeArgoCD
-from bot.standins.argocd_rollout import FakeRollout
-from bot.standins.slack import FakeSlack
+from standins import slack_requests
+from standins.argocd import FakeArgoCD
+from standins.argocd_rollout import FakeRollout
+from standins.slack import FakeSlack
 from tests.scenarios.test_restart import HeraldProcess
 from tests.slack.signed import signed_headers
 

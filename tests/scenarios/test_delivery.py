@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.examples import example_manifest
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import FEED, Herald
 
 RID = "rel-2025-10-02.3"

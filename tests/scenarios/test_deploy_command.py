@@ -11,9 +11,9 @@ from sqlmodel import col, select
 
 from bot.deps import DEPS
 from bot.slack.ids import ActionId
-from bot.standins import slack_requests
 from bot.store.inbox import record_once
 from bot.store.tables import AuditRow
+from standins import slack_requests
 from tests.conftest import FEED
 from tests.scenarios.deploy_world import APP, NEW_SHA, OLD_SHA, DeployWorld, argocd, world
 

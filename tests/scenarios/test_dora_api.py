@@ -14,12 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.domain.dora import DoraWindow, compute_report
+from bot.domain.dora.report import DoraWindow, compute_report
 from bot.examples import example_manifest
 from bot.settings import Settings
 from bot.slack.dora_view import dora_message
 from tests.conftest import Herald, SettingsFactory, start_herald
-from tests.domain.test_dora import (
+from tests.domain.dora.test_report import (
     END,
     WINDOW,
     Story,

@@ -14,10 +14,10 @@ from aiohttp import web
 from bot.api.hooks import ALERT_PAGER
 from bot.app import build_app
 from bot.catalog import Catalog
-from bot.domain.release_alerts import AlertDecision
+from bot.domain.signals.alerts import AlertDecision
 from bot.examples import example_manifest
-from bot.standins.slack import FakeSlack
-from bot.standins.slack_messages import SlackMessage
+from standins.slack import FakeSlack
+from standins.slack_messages import SlackMessage
 from tests.conftest import FEED, INGEST_TOKEN, OPS, Herald, SettingsFactory
 
 RID = "rel-2025-10-02.3"
@@ -607,8 +607,8 @@ async def test_a_failure_after_the_claim_answers_5xx_and_the_retry_acts(
 
     alert = firing_alert(scope="release", release_id=RID)
     with monkeypatch.context() as patched:
-        patched.setattr("bot.api.hooks.apply_deploy_signal", broken)
-        patched.setattr("bot.api.hooks.post_alert_notes", broken)
+        patched.setattr("bot.api.hooks.routes.apply_deploy_signal", broken)
+        patched.setattr("bot.api.hooks.routes.post_alert_notes", broken)
         assert (await hook(herald, "argocd", argocd("on-deployed")))[0] == 500
         assert (await hook(herald, "alertmanager", webhook([alert])))[0] == 500
     status, body = await hook(herald, "argocd", argocd("on-deployed"))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.examples import example_manifest
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import FEED, Herald
 
 RID = "rel-2025-10-02.3"

@@ -13,9 +13,9 @@ import pytest
 from bot.app import COMMANDER
 from bot.catalog import Catalog
 from bot.slack.ids import ActionId
-from bot.standins.argocd import FakeArgoCD
-from bot.standins.pagerduty_rest import FakePagerDutyRest
-from bot.standins.slack import FakeSlack, SlackMessage
+from standins.argocd import FakeArgoCD
+from standins.pagerduty_rest import FakePagerDutyRest
+from standins.slack import FakeSlack, SlackMessage
 from tests.conftest import OPS, Herald, SettingsFactory, start_herald
 from tests.scenarios.deploy_world import CATALOG, DeployWorld, argocd, seed_releases, settle
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from bot.examples import example_manifest
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import FEED, OPS, Herald
 
 RID = "rel-2025-10-02.3"

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.examples import example_manifest
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, OPS, SIGNING_SECRET
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.standins import slack_requests
+from standins import slack_requests
 from tests.conftest import SIGNING_SECRET
 
 DEFAULT_TRIGGER = "13345224609.738474920.8088930838d88f008e0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import Herald
 from tests.slack.signed import signed_headers, slash_command
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.examples import example_manifest
-from bot.standins.slack import FakeSlack
+from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, SettingsFactory, start_herald
 from tests.slack.signed import slash_command
 

@@ -15,7 +15,7 @@ from jsonschema import Draft4Validator, ValidationError  # type: ignore[import-u
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from bot.standins.argocd import ArgoCall, FakeArgoCD, FakeRollout
+from standins.argocd import ArgoCall, FakeArgoCD, FakeRollout
 from tests.shared_specs import load_spec
 
 TOKEN = "argocd-test-token"

@@ -14,7 +14,7 @@ from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from bot.standins.pagerduty import FakePagerDuty, PagerDutyRequest
+from standins.pagerduty import FakePagerDuty, PagerDutyRequest
 from tests.shared_specs import SPECS, load_spec
 
 SPEC_NAME = "pagerduty_events_v2_openapiv3.json"

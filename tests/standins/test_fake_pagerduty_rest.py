@@ -11,8 +11,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.standins.pagerduty_rest import FakePagerDutyRest
-from bot.standins.slack import FakeSlack
+from standins.pagerduty_rest import FakePagerDutyRest
+from standins.slack import FakeSlack
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 

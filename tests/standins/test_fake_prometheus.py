@@ -15,14 +15,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.domain.health import CheckupInputs, MetricsUnavailable, ServiceQueries, render
-from bot.domain.verdict import Color, Verdict, evaluate
+from bot.domain.checkup.metrics import CheckupInputs, MetricsUnavailable, ServiceQueries, render
+from bot.domain.checkup.verdict import Color, Verdict, evaluate
 from bot.integrations.prometheus import (
     PrometheusClient,
     PrometheusMetricsSource,
     PrometheusQueryError,
 )
-from bot.standins.prometheus import FakePrometheus, _quantile
+from standins.prometheus import FakePrometheus, _quantile
 from tests.harness.prometheus import start_prometheus
 from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED, openmetrics
 

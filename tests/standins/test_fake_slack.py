@@ -14,8 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.standins import slack_workspace
-from bot.standins.slack import FakeSlack
+from standins import slack_workspace
+from standins.slack import FakeSlack
 from tests.shared_specs import load_spec
 
 NEWER_THAN_SPEC = frozenset({"files.getUploadURLExternal", "files.completeUploadExternal"})

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
-from bot.domain.events import EventRequest
-from bot.domain.lifecycle import EventType
-from bot.domain.manifest import Manifest
 from bot.domain.ports import ConcurrentWrite, Ledger
-from bot.domain.recording import Outcome, record_event, register_release
+from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.manifest import Manifest
+from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.examples import example_manifest
 from bot.store.database import Database
 from bot.store.ledger import LedgerFactory

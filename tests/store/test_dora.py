@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from bot.domain.dora import DoraWindow, compute_report
-from bot.domain.events import EventRequest
-from bot.domain.lifecycle import EventType
-from bot.domain.manifest import Manifest
+from bot.domain.dora.report import DoraWindow, compute_report
+from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.manifest import Manifest
 from bot.examples import example_manifest
 from bot.store.dora import dora_report
-from tests.domain.test_dora import HISTORIES, WINDOW, ZONES, Story, facts, month_of_webapp
+from tests.domain.dora.test_report import HISTORIES, WINDOW, ZONES, Story, facts, month_of_webapp
 from tests.store.support import Store, recorder, register, run
 
 FILTERS: list[tuple[str | None, str | None]] = [

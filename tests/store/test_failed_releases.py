@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.lifecycle import EventType
+from bot.domain.release.lifecycle import EventType
 from bot.store.releases import SqlReleaseReader
 from tests.store.support import Store, advance, manifest, register
 

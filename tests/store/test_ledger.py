@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.domain.events import EventRequest
-from bot.domain.lifecycle import EventType
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite, Ledger
-from bot.domain.recording import Outcome, record_event, register_release
-from bot.domain.release import Notice, RecordedEvent, Release
+from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Notice, RecordedEvent, Release
+from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow
 from tests.store.support import (
     FEED,

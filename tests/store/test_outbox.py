@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.domain.lifecycle import EventType
+from bot.domain.release.lifecycle import EventType
 from bot.store import outbox
 from bot.store.outbox import Claim
 from bot.store.queries import get_release_detail

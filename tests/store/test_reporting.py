@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain.digest import build_digest, render_digest_text
-from bot.domain.events import EventRequest
-from bot.domain.lifecycle import EventType
+from bot.domain.notes.digest import build_digest, render_digest_text
+from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType
 from bot.store.reporting import failure_symptoms, find_release, releases_in_period
 from tests.store.support import Store, manifest, recorder, register, run
 

@@ -1,0 +1,215 @@
+"""Webhooks from Argo CD Notifications, Argo Rollouts notifications and Alertmanager.
+
+Thin handlers: check the token, parse the body, claim the delivery in the inbox, hand the
+work to `bot.domain.signals.deploy` / `bot.domain.signals.alerts`, answer.
+
+- Auth: `Authorization: Bearer <HERALD_INGEST_TOKEN>` or `X-Herald-Token: <token>`
+  (Argo's webhook service sets headers; Alertmanager sends a bearer token) → else 401.
+- 400 unreadable JSON, 422 schema violations (by path), 200 for everything Herald took in,
+  including signals it decided to ignore (`{"ignored": why}`) and duplicates
+  (`{"duplicate": true}`), so senders never retry what cannot succeed.
+- Every delivery is recorded in the inbox before Herald acts on it; if acting then fails,
+  the claim is withdrawn and the answer is 5xx, so the sender's retry (Argo and
+  Alertmanager both retry 5xx, and treat 4xx as final) gets a second chance.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlmodel import col, delete
+
+from bot.api.hooks.alertmanager import AlertmanagerWebhook
+from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
+from bot.api.http import parse_model, read_json_object, require_bearer
+from bot.catalog import build_directory
+from bot.deps import DEPS, Deps
+from bot.domain.ports import ConcurrentWrite, Ledger
+from bot.domain.release.restoration import unrecovered
+from bot.domain.signals.alerts import (
+    DEFAULT_WINDOW,
+    Alert,
+    AlertDecision,
+    match_release,
+    post_alert_notes,
+)
+from bot.domain.signals.deploy import DeploySignal, apply_deploy_signal, locate
+from bot.domain.signals.deploy import find_release as find_deploy_release
+from bot.errors import Unauthorized
+from bot.store.inbox import record_once, storage_key
+from bot.store.releases import SqlReleaseReader
+from bot.store.tables import InboxRow
+
+__all__ = ["ALERT_PAGER", "TOKEN_HEADER", "AlertPager", "add_routes"]
+
+log = logging.getLogger(__name__)
+TOKEN_HEADER = "X-Herald-Token"
+MAX_ATTEMPTS = 3
+T = TypeVar("T")
+AlertPager = Callable[[AlertDecision], Awaitable[None]]
+ALERT_PAGER: web.AppKey[AlertPager] = web.AppKey("herald_alert_pager")
+"""Optional: called once per release-scoped alert Herald took in (set by the lead's wiring)."""
+
+
+def add_routes(app: web.Application) -> None:
+    """Register `/hooks/argocd`, `/hooks/rollouts` and `/hooks/alertmanager`."""
+    app.router.add_post("/hooks/argocd", post_argocd)
+    app.router.add_post("/hooks/rollouts", post_rollouts)
+    app.router.add_post("/hooks/alertmanager", post_alertmanager)
+
+
+async def post_argocd(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    payload = parse_model(ArgoCDNotification, await read_json_object(request))
+    return await _take_signal(deps, payload.to_signal())
+
+
+async def post_rollouts(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    payload = parse_model(RolloutNotification, await read_json_object(request))
+    return await _take_signal(deps, payload.to_signal())
+
+
+async def post_alertmanager(request: web.Request) -> web.Response:
+    deps = _authorized(request)
+    payload = parse_model(AlertmanagerWebhook, await read_json_object(request))
+    fresh: list[Alert] = []
+    try:
+        for alert in payload.to_alerts():
+            if await _claim(deps, alert.inbox_key(), "alertmanager"):
+                fresh.append(alert)
+        if payload.alerts and not fresh:
+            return web.json_response({"duplicate": True})
+        decisions = await _route_alerts(deps, fresh)
+    except Exception:
+        await _forget(deps, [alert.inbox_key() for alert in fresh])
+        raise
+    await _page(request.app, decisions)
+    return web.json_response(
+        {
+            "alerts": len(payload.alerts),
+            "duplicates": len(payload.alerts) - len(fresh),
+            "ignored": len(fresh) - len(decisions),
+            "decisions": [_decision(d) for d in decisions],
+        }
+    )
+
+
+async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
+    if signal.event is None:
+        return _ignored(f"trigger {signal.trigger} does not map to a release event")
+    where = locate(signal, build_directory(deps.catalog))
+    if where is None:
+        return _ignored(
+            f"{signal.source.label} {signal.name} is in no service's environment in "
+            "HERALD_CONFIG, and the payload names no service and env"
+        )
+    key = signal.inbox_key()
+    if not await _claim(deps, key, signal.source.value):
+        return web.json_response({"duplicate": True})
+    try:
+        reader = SqlReleaseReader(database=deps.database)
+        found = await find_deploy_release(releases=reader, signal=signal, where=where)
+        failed = await unrecovered(reader, service=where.service, env=where.env, now=deps.clock())
+        outcome = await _in_transaction(
+            deps,
+            lambda ledger: apply_deploy_signal(
+                ledger=ledger,
+                signal=signal,
+                where=where,
+                found=found,
+                now=deps.clock(),
+                unrecovered=failed,
+            ),
+        )
+    except Exception:
+        await _forget(deps, [key])
+        raise
+    if outcome.ignored:
+        log.info("deploy signal ignored", extra={"key": key, "reason": outcome.ignored})
+    return web.json_response(outcome.as_dict())
+
+
+async def _route_alerts(deps: Deps, alerts: Sequence[Alert]) -> list[AlertDecision]:
+    releases = SqlReleaseReader(database=deps.database)
+    matches: list[tuple[Alert, str]] = []
+    for alert in alerts:
+        release_id = await match_release(alert, releases=releases, window=DEFAULT_WINDOW)
+        if release_id is not None:
+            matches.append((alert, release_id))
+    if not matches:
+        return []
+    return await _in_transaction(
+        deps, lambda ledger: post_alert_notes(ledger=ledger, matches=matches)
+    )
+
+
+async def _page(app: web.Application, decisions: Sequence[AlertDecision]) -> None:
+    """Hand each decision to the pager hook, if one is wired; its failure is logged, not
+    answered: the notes are stored, and a retry would be dropped as a duplicate anyway."""
+    pager = app.get(ALERT_PAGER)
+    if pager is None:
+        return
+    for decision in decisions:
+        try:
+            await pager(decision)
+        except Exception:
+            log.exception("alert pager failed", extra={"release_id": decision.release_id})
+
+
+def _authorized(request: web.Request) -> Deps:
+    """`X-Herald-Token` when sent, else `Authorization: Bearer`; both compared in constant time."""
+    deps = request.app[DEPS]
+    token = deps.settings.ingest_token
+    expected = token.get_secret_value() if token else None
+    supplied = request.headers.get(TOKEN_HEADER)
+    if supplied is None:
+        require_bearer(request, expected)
+        return deps
+    if expected is None or not hmac.compare_digest(supplied.strip().encode(), expected.encode()):
+        raise Unauthorized(f"invalid {TOKEN_HEADER}")
+    return deps
+
+
+async def _claim(deps: Deps, key: str, source: str) -> bool:
+    return await record_once(database=deps.database, key=key, source=source, now=deps.clock())
+
+
+async def _forget(deps: Deps, keys: Sequence[str]) -> None:
+    """Withdraw claims whose work failed, so the sender's retry is not taken for a duplicate."""
+    try:
+        async with deps.database.transaction() as session:
+            await session.execute(
+                delete(InboxRow).where(col(InboxRow.key).in_([storage_key(k) for k in keys]))
+            )
+    except Exception:
+        log.exception("could not withdraw inbox claims", extra={"keys": list(keys)})
+
+
+async def _in_transaction(deps: Deps, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
+    """One transaction, again if a concurrent writer got there first; then 503 (retryable)."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            async with deps.ledgers() as ledger:
+                return await use_case(ledger)
+        except ConcurrentWrite:
+            continue
+    raise web.HTTPServiceUnavailable(reason="the release changed concurrently; send it again")
+
+
+def _ignored(reason: str) -> web.Response:
+    return web.json_response({"ignored": reason})
+
+
+def _decision(decision: AlertDecision) -> dict[str, Any]:
+    return {
+        "release": decision.release_id,
+        "fingerprint": decision.fingerprint,
+        "status": decision.status,
+        "severity": decision.severity,
+        "should_page": decision.should_page,
+    }

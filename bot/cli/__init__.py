@@ -1,0 +1,1 @@
+"""The `herald` command line: serve, demo, emit, check-config, db, dora, digest, notes."""

@@ -1,0 +1,34 @@
+"""`herald notes <release-id> [--format markdown|slack] [--audience internal|external]`:
+a stored release's notes in Keep a Changelog sections (see bot/domain/notes/release_notes.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.digest import CommandError, run_with_database
+from bot.domain.notes.release_notes import render_release_notes
+from bot.store.database import Database
+from bot.store.reporting import find_release
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `herald notes`."""
+    parser.add_argument("release_id", help="the release's id, e.g. rel-2025-10-02.3")
+    parser.add_argument("--format", choices=["markdown", "slack"], default="markdown")
+    parser.add_argument(
+        "--audience",
+        choices=["internal", "external"],
+        default="internal",
+        help="internal: every change with issue keys; external: customer-visible only",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    async def notes(database: Database) -> str:
+        release = await find_release(database, args.release_id)
+        if release is None:
+            raise CommandError(f"no release with id {args.release_id!r}")
+        text = render_release_notes(release, audience=args.audience, fmt=args.format)
+        return text if text.endswith("\n") else text + "\n"
+
+    return run_with_database("notes", notes)

@@ -1,0 +1,1 @@
+"""Post-deploy checkups: when they run, the metrics they read, the verdict."""

@@ -1,0 +1,1 @@
+"""The /deploy command: its grammar, the deploy tool port, and each action."""

@@ -1,0 +1,73 @@
+"""Naming the incident commander of a failed release: the on-call from PagerDuty, unless
+someone took command first. Restart-safe and once: the `commander:<release>` claim in the
+audit log decides, not this process's memory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot.domain.deploy.context import Operations, take_command
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Release
+from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError
+
+log = logging.getLogger(__name__)
+WINDOW = timedelta(hours=2)  # a release that failed longer ago has its people already
+
+
+class CommanderJob:
+    """Every few seconds: each failed, unrecovered release without a commander gets the
+    service's on-call (the first by Slack id, when several are on call) named."""
+
+    def __init__(
+        self, *, ops: Operations, oncall: OnCallDirectory, window: timedelta = WINDOW
+    ) -> None:
+        self._ops = ops
+        self._oncall = oncall
+        self._window = window
+        self._settled: set[str] = set()  # releases with a commander; saves asking again
+
+    async def run(self) -> int:
+        """How many commanders were named; a failed run is retried by the next."""
+        try:
+            return await self._run()
+        except Exception:
+            log.exception("naming incident commanders failed; the next run retries")
+            return 0
+
+    async def _run(self) -> int:
+        since = self._ops.clock() - self._window
+        named = 0
+        for release in await self._ops.releases.failed_unrecovered(since=since):
+            if release.id in self._settled:
+                continue
+            named += await self._name(release)
+        return named
+
+    async def _name(self, release: Release) -> int:
+        try:
+            users = await self._oncall.on_call(release.service)
+        except OnCallLookupError as exc:
+            log.warning(
+                "on-call unknown, no commander named yet: %s",
+                exc.message,
+                extra={"release_id": release.id, "service": release.service},
+            )
+            return 0
+        if not users:
+            return 0
+        if await self._named_by_ci(release):
+            self._settled.add(release.id)
+            return 0
+        reply = await take_command(
+            self._ops, actor=min(users), release_id=release.id, from_pagerduty=True
+        )
+        self._settled.add(release.id)
+        return 1 if reply.ok else 0
+
+    async def _named_by_ci(self, release: Release) -> bool:
+        """The failure event itself named a commander (`commander` detail)."""
+        async with self._ops.ledgers() as ledger:
+            failed = await ledger.get_event(release_id=release.id, event=EventType.FAILED)
+        return failed is not None and bool(failed.payload.details.get("commander"))

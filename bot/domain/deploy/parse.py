@@ -1,0 +1,175 @@
+"""`/deploy` text → a typed command. Robust to spacing, case and hostile input."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.domain.services.directory import Directory, UnknownTarget
+
+MAX_TEXT = 200
+_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:%/-]{0,63}$")
+_WEIGHT = re.compile(r"^(\d{1,3})%$")
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_VERSION = re.compile(r"^v?\d+(\.\d+){0,3}([-+][0-9A-Za-z.-]+)?$")
+_WINDOW = re.compile(r"^\d{1,3}[dw]$")
+_PUBLIC = {"public", "in_channel", "--public", "--in-channel"}
+
+
+class Verb(StrEnum):
+    STATUS = "status"
+    PAUSE = "pause"
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    METRICS = "metrics"
+    HELP = "help"
+
+
+class PromoteKind(StrEnum):
+    NEXT = "next"
+    WEIGHT = "weight"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class PromoteGoal:
+    kind: PromoteKind
+    weight: int | None = None
+
+
+@dataclass(frozen=True)
+class DeployCommand:
+    verb: Verb
+    service: str | None = None
+    env: str | None = None
+    promote: PromoteGoal | None = None
+    rollback_to: str | None = None
+    public: bool = False
+    window: str = "30d"
+
+
+class CommandError(Exception):
+    """The text is not a command Herald can run; `message` says why and what to type."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def parse_command(text: str, *, directory: Directory) -> DeployCommand:
+    """Parse the text after `/deploy`. Raises CommandError or UnknownTarget with a clear reason."""
+    if len(text) > MAX_TEXT:
+        raise CommandError(f"That is {len(text)} characters; /deploy takes at most {MAX_TEXT}.")
+    words = text.split()
+    public = any(w.lower() in _PUBLIC for w in words)
+    words = [w for w in words if w.lower() not in _PUBLIC]
+    if not words:
+        return DeployCommand(Verb.HELP)
+    for word in words:
+        if not _WORD.match(word):
+            raise CommandError(f"`{_shown(word)}` is not a service, environment or version.")
+    try:
+        verb = Verb(words[0].lower())
+    except ValueError:
+        raise CommandError(f"Unknown command `{_shown(words[0])}`.") from None
+    if verb is Verb.HELP:
+        return DeployCommand(Verb.HELP)
+    if verb is Verb.METRICS:
+        return _parse_metrics(words[1:], directory=directory, public=public)
+    return _parse_target(verb, words[1:], directory=directory, public=public)
+
+
+def _parse_target(
+    verb: Verb, args: list[str], *, directory: Directory, public: bool
+) -> DeployCommand:
+    if not args:
+        if verb is Verb.STATUS:
+            return DeployCommand(Verb.STATUS, public=public)
+        raise CommandError(
+            f"`/deploy {verb.value}` needs a service, e.g. `/deploy {verb.value} webapp`."
+        )
+    service = directory.service(args[0]).name
+    rest = args[1:]
+    env = None
+    if rest and directory.is_env(service, rest[0]):
+        env, rest = rest[0], rest[1:]
+    command = DeployCommand(verb, service, env, public=public)
+    if verb is Verb.PROMOTE:
+        return _with_promote_goal(command, rest)
+    if verb is Verb.ROLLBACK:
+        return _with_rollback_target(command, rest)
+    if rest:
+        raise _unexpected(verb, rest, service, directory)
+    directory.resolve(service, env)  # an unknown or ambiguous env fails now, not after the ack
+    return command
+
+
+def _parse_metrics(args: list[str], *, directory: Directory, public: bool) -> DeployCommand:
+    """`metrics [service] [env] [window]`: a window looks like `30d` or `12w`."""
+    window = "30d"
+    if args and _WINDOW.match(args[-1].lower()):
+        window, args = args[-1].lower(), args[:-1]
+    service = directory.service(args[0]).name if args else None
+    env = None
+    if len(args) > 1:
+        if service is None or not directory.is_env(service, args[1]):
+            raise CommandError(f"`{_shown(args[1])}` is not an environment of `{service}`.")
+        env = args[1]
+    if len(args) > 2:
+        raise CommandError("`/deploy metrics` takes a service, an environment and a window.")
+    return DeployCommand(Verb.METRICS, service, env, public=public, window=window)
+
+
+def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand:
+    goal = PromoteGoal(PromoteKind.NEXT)
+    if len(rest) > 1:
+        raise CommandError(
+            "`/deploy promote` takes at most one of `NN%` or `full` after the service."
+        )
+    if rest:
+        word = rest[0].lower()
+        match = _WEIGHT.match(word)
+        if word == "full":
+            goal = PromoteGoal(PromoteKind.FULL)
+        elif match and 1 <= int(match.group(1)) <= 100:
+            goal = PromoteGoal(PromoteKind.WEIGHT, int(match.group(1)))
+        else:
+            raise CommandError(
+                f"`{_shown(rest[0])}` is not a weight: use `NN%` (1–100%) or `full`."
+            )
+    return DeployCommand(
+        command.verb, command.service, command.env, promote=goal, public=command.public
+    )
+
+
+def _with_rollback_target(command: DeployCommand, rest: list[str]) -> DeployCommand:
+    if len(rest) > 1:
+        raise CommandError(
+            "`/deploy rollback` takes at most one version or commit after the service."
+        )
+    target = None
+    if rest:
+        word = rest[0]
+        if not (_SHA.match(word.lower()) or _VERSION.match(word)):
+            raise CommandError(
+                f"`{_shown(word)}` is neither a version (1.41.3) nor a commit sha (2b5d9af)."
+            )
+        target = word.lower() if _SHA.match(word.lower()) else word.removeprefix("v")
+    return DeployCommand(
+        command.verb, command.service, command.env, rollback_to=target, public=command.public
+    )
+
+
+def _unexpected(verb: Verb, rest: list[str], service: str, directory: Directory) -> Exception:
+    entry = directory.service(service)
+    if len(rest) == 1 and entry.envs:
+        envs = ", ".join(sorted(entry.envs))
+        return UnknownTarget(f"`{service}` has no environment `{_shown(rest[0])}`. Known: {envs}.")
+    return CommandError(f"Too many words for `/deploy {verb.value}`: `{_shown(' '.join(rest))}`.")
+
+
+def _shown(text: str) -> str:
+    """User text echoed back, made harmless: no backticks, no mrkdwn control characters."""
+    cleaned = text.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return cleaned[:40] + ("…" if len(cleaned) > 40 else "")

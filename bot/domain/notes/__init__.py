@@ -1,0 +1,1 @@
+"""Release notes and the stakeholder digest: data and plain text."""

@@ -1,0 +1,352 @@
+"""Release notes from a manifest's Conventional Commit types, in Keep a Changelog sections.
+
+Two audiences:
+- internal: every change (including docs/test/chore/ci/build/style under "Other"), its
+  scope and issue keys, the flags, and breaking changes with their migration note.
+- external: the manifest's `customer_visible` notes (as "Highlights") plus only the changes
+  marked `"customer_visible": true`; no scopes, issue keys, flags or internal-only types.
+
+A change is breaking when it says `"breaking": true`, its type or scope ends with `!`
+(`feat(api)!`), or its summary starts with `BREAKING CHANGE:`. Its migration note is the
+change's extra field `migration`. Renderers: Markdown (for CHANGELOG.md; `&`, `<`, `>` become
+HTML entities, so no raw HTML gets in) and Slack mrkdwn (escaped; as one string, or as Block
+Kit sections within Slack's limits). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.manifest import Change, Manifest
+from bot.domain.release.model import Release
+from bot.domain.text import display_version, escape_mrkdwn, truncate
+
+NotesAudience = Literal["internal", "external"]
+NotesFormat = Literal["markdown", "slack"]
+MAX_SECTION_CHARS = 3000  # Block Kit: a section's text
+MAX_MESSAGE_BLOCKS = 50  # Block Kit: blocks in one message
+_BREAKING_PREFIXES = ("BREAKING CHANGE:", "BREAKING-CHANGE:")
+
+
+class Section(StrEnum):
+    """Keep a Changelog sections, in its order, plus "Other" for internal-only types."""
+
+    ADDED = "Added"
+    CHANGED = "Changed"
+    DEPRECATED = "Deprecated"
+    REMOVED = "Removed"
+    FIXED = "Fixed"
+    SECURITY = "Security"
+    OTHER = "Other"
+
+
+SECTION_OF_TYPE: dict[str, Section] = {
+    "feat": Section.ADDED,
+    "feature": Section.ADDED,
+    "fix": Section.FIXED,
+    "bugfix": Section.FIXED,
+    "perf": Section.CHANGED,
+    "refactor": Section.CHANGED,
+    "revert": Section.CHANGED,
+    "deprecate": Section.DEPRECATED,
+    "deprecated": Section.DEPRECATED,
+    "deprecation": Section.DEPRECATED,
+    "remove": Section.REMOVED,
+    "removed": Section.REMOVED,
+    "removal": Section.REMOVED,
+    "security": Section.SECURITY,
+    "sec": Section.SECURITY,
+    "docs": Section.OTHER,
+    "doc": Section.OTHER,
+    "test": Section.OTHER,
+    "tests": Section.OTHER,
+    "chore": Section.OTHER,
+    "ci": Section.OTHER,
+    "build": Section.OTHER,
+    "style": Section.OTHER,
+}
+"""Types not listed here are changes of some kind: they go under Changed."""
+
+
+def section_of(change: Change) -> Section:
+    """The Keep a Changelog section of one change; `deprecated: true` wins over its type."""
+    if _extra(change, "deprecated") is True:
+        return Section.DEPRECATED
+    return SECTION_OF_TYPE.get(change.type.rstrip("!"), Section.CHANGED)
+
+
+def is_breaking(change: Change) -> bool:
+    return (
+        change.breaking
+        or change.type.endswith("!")
+        or (change.scope or "").endswith("!")
+        or change.summary.upper().startswith(_BREAKING_PREFIXES)
+    )
+
+
+def is_customer_visible(change: Change) -> bool:
+    """Only an explicit `"customer_visible": true` on the change makes it external."""
+    return _extra(change, "customer_visible") is True
+
+
+def migration_note(change: Change) -> str | None:
+    note = _extra(change, "migration")
+    return (note.strip() or None) if isinstance(note, str) else None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change as the notes show it."""
+
+    section: Section
+    summary: str
+    scope: str | None = None
+    issues: tuple[str, ...] = ()
+    breaking: bool = False
+    migration: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseNotes:
+    release_id: str
+    service: str
+    env: str
+    version: str
+    released_on: datetime
+    audience: NotesAudience
+    highlights: tuple[str, ...]
+    sections: tuple[tuple[Section, tuple[Entry, ...]], ...]
+    flags: tuple[str, ...] = ()
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [entry for _, entries in self.sections for entry in entries]
+
+    @property
+    def breaking(self) -> list[Entry]:
+        return [entry for entry in self.entries if entry.breaking]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.highlights and not self.sections
+
+    @property
+    def title(self) -> str:
+        return f"{self.service} {display_version(self.version)} ({self.env})"
+
+    @property
+    def empty_text(self) -> str:
+        if self.audience == "external":
+            return "No customer-visible changes in this release."
+        return "No changes listed in the release manifest."
+
+
+def build_release_notes(
+    manifest: Manifest, *, audience: NotesAudience = "internal", released_on: datetime | None = None
+) -> ReleaseNotes:
+    """The notes of one manifest for one audience (see the module docstring)."""
+    external = audience == "external"
+    grouped: dict[Section, list[Entry]] = {}
+    for change in manifest.changes:
+        section = section_of(change)
+        if external and not is_customer_visible(change):
+            continue
+        if external and section is Section.OTHER:
+            section = Section.CHANGED  # a docs change marked customer-visible is still a change
+        grouped.setdefault(section, []).append(_entry(change, section, external=external))
+    return ReleaseNotes(
+        release_id=manifest.id,
+        service=manifest.service_name,
+        env=manifest.env,
+        version=manifest.version,
+        released_on=released_on or manifest.created_at,
+        audience=audience,
+        highlights=tuple(manifest.customer_visible),
+        sections=tuple((s, tuple(grouped[s])) for s in Section if s in grouped),
+        flags=() if external else tuple(manifest.flags),
+    )
+
+
+def _entry(change: Change, section: Section, *, external: bool) -> Entry:
+    summary = change.summary
+    for prefix in _BREAKING_PREFIXES:
+        if summary.upper().startswith(prefix):
+            summary = summary[len(prefix) :].strip() or summary
+    scope = (change.scope or "").rstrip("!") or None
+    return Entry(
+        section=section,
+        summary=summary,
+        scope=None if external else scope,
+        issues=() if external else tuple(change.issues),
+        breaking=is_breaking(change),
+        migration=migration_note(change),
+    )
+
+
+def _extra(change: Change, name: str) -> Any:
+    return (change.model_extra or {}).get(name)
+
+
+# -- Markdown --------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return escape_mrkdwn(text)  # the same three characters: no raw HTML in rendered Markdown
+
+
+def render_markdown(notes: ReleaseNotes) -> str:
+    """A Keep a Changelog entry: `## [1.42.0] - 2025-10-02`, then `### Added` …"""
+    lines = [f"## [{_md(notes.version)}] - {notes.released_on.date().isoformat()}"]
+    if notes.audience == "internal":
+        lines += ["", f"{_md(notes.service)} · {_md(notes.env)} · {_md(notes.release_id)}"]
+    if notes.breaking:
+        count = len(notes.breaking)
+        lines += ["", f"**{count} breaking change{'s' if count != 1 else ''}: see below.**"]
+    if notes.highlights:
+        lines += ["", "### Highlights", *(f"- {_md(text)}" for text in notes.highlights)]
+    for section, entries in notes.sections:
+        lines += ["", f"### {section.value}"]
+        for entry in entries:
+            lines += _markdown_entry(entry, internal=notes.audience == "internal")
+    if notes.flags:
+        lines += ["", "Behind flags: " + ", ".join(_md(flag) for flag in notes.flags)]
+    if notes.is_empty:
+        lines += ["", notes.empty_text]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_entry(entry: Entry, *, internal: bool) -> list[str]:
+    text = _md(entry.summary)
+    if entry.scope:
+        text = f"**{_md(entry.scope)}:** {text}"
+    if entry.breaking:
+        text = f"**BREAKING:** {text}"
+    if entry.issues:
+        text += f" ({', '.join(_md(issue) for issue in entry.issues)})"
+    lines = [f"- {text}"]
+    if entry.breaking and entry.migration:
+        lines.append(f"  - Migration: {_md(entry.migration)}")
+    elif entry.breaking and internal:
+        lines.append("  - Migration: no migration note in the manifest")
+    return lines
+
+
+# -- Slack mrkdwn ----------------------------------------------------------------------------
+
+
+def _slack_entry(entry: Entry, *, internal: bool) -> str:
+    text = escape_mrkdwn(entry.summary)
+    if entry.scope:
+        text = f"{escape_mrkdwn(entry.scope)}: {text}"
+    if entry.breaking:
+        text = f":warning: *Breaking:* {text}"
+    if entry.issues:
+        text += f" ({', '.join(escape_mrkdwn(issue) for issue in entry.issues)})"
+    line = f"• {text}"
+    if entry.breaking and entry.migration:
+        line += f"\n    Migration: {escape_mrkdwn(entry.migration)}"
+    elif entry.breaking and internal:
+        line += "\n    Migration: no migration note in the manifest"
+    return line
+
+
+def _slack_heading(notes: ReleaseNotes) -> str:
+    heading = f"*Release notes: {escape_mrkdwn(notes.title)}*"
+    if notes.audience == "internal":
+        heading += f" · {escape_mrkdwn(notes.release_id)}"
+    if notes.breaking:
+        count = len(notes.breaking)
+        heading += f"\n:warning: {count} breaking change{'s' if count != 1 else ''}"
+    return heading
+
+
+def _slack_groups(notes: ReleaseNotes) -> list[tuple[str, list[str]]]:
+    internal = notes.audience == "internal"
+    groups: list[tuple[str, list[str]]] = []
+    if notes.highlights:
+        groups.append(("*Highlights*", [f"• {escape_mrkdwn(t)}" for t in notes.highlights]))
+    for section, entries in notes.sections:
+        lines = [_slack_entry(entry, internal=internal) for entry in entries]
+        groups.append((f"*{section.value}*", lines))
+    return groups
+
+
+def _slack_trailer(notes: ReleaseNotes) -> str:
+    if notes.is_empty:
+        return notes.empty_text
+    if notes.flags:
+        return "*Behind flags:* " + ", ".join(escape_mrkdwn(flag) for flag in notes.flags)
+    return ""
+
+
+def render_slack(notes: ReleaseNotes) -> str:
+    """The notes as one mrkdwn string (all data escaped)."""
+    parts = [_slack_heading(notes)]
+    parts += ["\n".join([heading, *lines]) for heading, lines in _slack_groups(notes)]
+    parts += [trailer] if (trailer := _slack_trailer(notes)) else []
+    return "\n\n".join(parts)
+
+
+def release_notes_message(notes: ReleaseNotes) -> dict[str, Any]:
+    """`{"text", "blocks"}` for chat.postMessage, within Block Kit's limits."""
+    head = "\n".join(filter(None, [_slack_heading(notes), _slack_trailer(notes)]))
+    blocks = [_section(truncate(head, MAX_SECTION_CHARS))]
+    blocks += section_blocks(
+        _slack_groups(notes),
+        max_blocks=MAX_MESSAGE_BLOCKS - 1,
+        more=lambda n: f"…and {n} more change{'s' if n != 1 else ''}",
+    )
+    return {"text": f"Release notes: {escape_mrkdwn(notes.title)}", "blocks": blocks}
+
+
+def render_release_notes(
+    release: Release, audience: NotesAudience = "internal", fmt: NotesFormat = "slack"
+) -> str:
+    """A stored release's notes, dated by its deploy (else by its manifest)."""
+    released_on = release.times.get(EventType.DEPLOYED)
+    notes = build_release_notes(release.manifest, audience=audience, released_on=released_on)
+    return render_markdown(notes) if fmt == "markdown" else render_slack(notes)
+
+
+# -- Block Kit sections (shared with the digest) ---------------------------------------------
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def section_blocks(
+    groups: Sequence[tuple[str, Sequence[str]]],
+    *,
+    max_blocks: int = MAX_MESSAGE_BLOCKS,
+    max_chars: int = MAX_SECTION_CHARS,
+    more: Callable[[int], str] = lambda n: f"…and {n} more",
+) -> list[dict[str, Any]]:
+    """Mrkdwn section blocks: each group (heading, lines) starts a new section, lines are
+    packed into sections of at most `max_chars`, a line too long for one is cut, and when
+    more than `max_blocks` would be needed the last block says how many lines were left out.
+    """
+    packed: list[tuple[str, int]] = []  # (text, how many lines it holds)
+    for heading, lines in groups:
+        text, held = heading, 0
+        for line in lines:
+            room = max_chars - (len(heading) + 1 if heading else 0)
+            line = truncate(line, max(1, room))
+            candidate = f"{text}\n{line}" if text else line
+            if len(candidate) > max_chars and held:
+                packed.append((text, held))
+                text, held = (f"{heading}\n{line}" if heading else line), 1
+            else:
+                text, held = candidate, held + 1
+        if text:
+            packed.append((text, held))
+    if len(packed) <= max_blocks:
+        return [_section(text) for text, _ in packed]
+    kept, dropped = packed[: max_blocks - 1], packed[max_blocks - 1 :]
+    left_out = sum(held for _, held in dropped)
+    return [*(_section(text) for text, _ in kept), _section(more(left_out))]

@@ -1,0 +1,1 @@
+"""Releases: the manifest, the lifecycle, events, recording them, the notices they cause."""

@@ -1,0 +1,125 @@
+"""The release record: one per manifest id, advanced by lifecycle events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.release.events import EventPayload
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Release:
+    """What Herald knows about one release. `revision` guards concurrent writers."""
+
+    manifest: Manifest
+    digest: str
+    received_at: datetime
+    state: EventType | None = None
+    times: dict[EventType, datetime] = field(default_factory=dict)
+    lead_time_seconds: float | None = None
+    extra_links: dict[str, str] = field(default_factory=dict)
+    revision: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def service(self) -> str:
+        return self.manifest.service_name
+
+    @property
+    def env(self) -> str:
+        return self.manifest.env
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def owner(self) -> str:
+        return self.manifest.owner
+
+    @property
+    def rollback_target(self) -> str | None:
+        return self.manifest.rollback.to_version if self.manifest.rollback else None
+
+    def advanced(
+        self, event: EventType, at: datetime, *, lead_time: float | None, links: dict[str, str]
+    ) -> Release:
+        """The release after `event` happened at `at`; links learned on the way are kept."""
+        return replace(
+            self,
+            state=event,
+            times={**self.times, event: at},
+            lead_time_seconds=lead_time if lead_time is not None else self.lead_time_seconds,
+            extra_links={**self.extra_links, **links},
+        )
+
+    def links(self) -> dict[str, str]:
+        """The manifest's links plus those events brought (a later one wins)."""
+        return {**self.manifest.links, **self.extra_links}
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One lifecycle event as stored."""
+
+    release_id: str
+    type: EventType
+    at: datetime
+    payload: EventPayload
+    received_at: datetime
+    idempotency_key: str | None = None
+
+
+class Audience(StrEnum):
+    """Where a notice goes: the feed or the ops channel, top level or in the release's thread."""
+
+    FEED = "feed"
+    FEED_THREAD = "feed_thread"
+    OPS = "ops"
+    OPS_THREAD = "ops_thread"
+
+    @property
+    def channel_role(self) -> str:
+        return "ops" if self in (Audience.OPS, Audience.OPS_THREAD) else "feed"
+
+    @property
+    def in_thread(self) -> bool:
+        return self in (Audience.FEED_THREAD, Audience.OPS_THREAD)
+
+
+class NoticeKind(StrEnum):
+    EVENT = "event"
+    DETAILS = "details"
+    INCIDENT = "incident"
+    NOTE = "note"
+    CHECKUP = "checkup"
+    RELEASE_NOTES = "release_notes"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something Herald must say: rendered by the Slack adapter, delivered through the outbox."""
+
+    kind: NoticeKind
+    audience: Audience
+    release: Release
+    payload: EventPayload | None
+    opens_thread: bool = False
+    urgent: bool = False
+    text: str = ""
+    report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
+
+    @classmethod
+    def note(cls, release: Release, text: str) -> Notice:
+        """A reply in the release's ops thread when it has one, else in its feed thread."""
+        failed = any(event.value == "release.failed" for event in release.times)
+        audience = Audience.OPS_THREAD if failed else Audience.FEED_THREAD
+        return cls(NoticeKind.NOTE, audience, release, None, text=text)

@@ -1,0 +1,41 @@
+"""Which messages each lifecycle event causes, and where they go (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from bot.domain.notes.release_notes import render_release_notes
+from bot.domain.release.events import EventPayload
+from bot.domain.release.lifecycle import EventType
+from bot.domain.release.model import Audience, Notice, NoticeKind, Release
+
+MAX_CHANGES_INLINE = 5
+NAMED_LINKS = ("run", "changelog", "notes")
+
+
+def notices_for(*, release: Release, payload: EventPayload, first: bool) -> list[Notice]:
+    """Exactly one feed message per event, plus the thread details and ops messages it implies."""
+    urgent = payload.event in (EventType.FAILED, EventType.ROLLED_BACK)
+    notices = [
+        Notice(NoticeKind.EVENT, Audience.FEED, release, payload, opens_thread=first, urgent=urgent)
+    ]
+    if first and has_overflow(release):
+        notices.append(Notice(NoticeKind.DETAILS, Audience.FEED_THREAD, release, payload))
+    if payload.event is EventType.DEPLOYED and release.manifest.changes:
+        notes = render_release_notes(release, "internal", "slack")
+        kind = NoticeKind.RELEASE_NOTES
+        notices.append(Notice(kind, Audience.FEED_THREAD, release, None, text=notes))
+    if payload.event is EventType.FAILED:
+        notices.append(
+            Notice(NoticeKind.INCIDENT, Audience.OPS, release, payload, opens_thread=True)
+        )
+    elif EventType.FAILED in release.times:
+        notices.append(
+            Notice(NoticeKind.EVENT, Audience.OPS_THREAD, release, payload, urgent=urgent)
+        )
+    return notices
+
+
+def has_overflow(release: Release) -> bool:
+    """True when the release has detail that does not fit the feed template."""
+    manifest = release.manifest
+    extra_links = set(manifest.links) - set(NAMED_LINKS)
+    return len(manifest.changes) > MAX_CHANGES_INLINE or bool(manifest.flags or extra_links)

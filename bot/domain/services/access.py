@@ -1,0 +1,82 @@
+"""Who may change a release: the service's owners (people or user groups), admins and the
+service's current on-call (PagerDuty)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.domain.services.directory import ServiceEntry
+from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError, mention_all
+
+
+class GroupLookupError(Exception):
+    """Group membership could not be read; Herald then refuses (fails closed)."""
+
+
+class GroupDirectory(Protocol):
+    async def members(self, group_id: str) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class AccessDecision:
+    allowed: bool
+    reason: str
+
+
+def _is_group(principal: str) -> bool:
+    return principal.startswith("S")
+
+
+async def check_access(
+    *,
+    user: str,
+    entry: ServiceEntry,
+    admins: tuple[str, ...],
+    groups: GroupDirectory,
+    oncall: OnCallDirectory | None = None,
+) -> AccessDecision:
+    """Allow owners, admins and the on-call, directly or through a user group; refuse when
+    unsure (a lookup that failed never grants anything)."""
+    principals = (*entry.owners, *entry.admins, *admins)
+    if user in principals:
+        role = "owner" if user in entry.owners else "admin"
+        return AccessDecision(True, f"<@{user}> is an {role} of {entry.name}")
+    failures: list[str] = []
+    for group in dict.fromkeys(p for p in principals if _is_group(p)):
+        try:
+            if user in await groups.members(group):
+                return AccessDecision(True, f"<@{user}> is in <!subteam^{group}>")
+        except GroupLookupError as exc:
+            failures.append(f"<!subteam^{group}> ({exc})")
+    on_call: frozenset[str] = frozenset()
+    unknown_on_call: str | None = None
+    if oncall is not None:
+        try:
+            on_call = await oncall.on_call(entry.name)
+        except OnCallLookupError as exc:
+            unknown_on_call = exc.message
+        if user in on_call:
+            return AccessDecision(True, f"<@{user}> is on call for {entry.name} (PagerDuty)")
+    if failures or unknown_on_call:
+        return AccessDecision(False, _unsure(entry, failures, unknown_on_call))
+    owners = ", ".join(_mention(p) for p in entry.owners) or "nobody yet"
+    who = f"Only owners of {entry.name} ({owners})"
+    if on_call:
+        who += f", its on-call ({mention_all(on_call)})"
+    return AccessDecision(False, f"{who} and admins may do that.")
+
+
+def _unsure(entry: ServiceEntry, groups: list[str], on_call: str | None) -> str:
+    checks = [f"membership of {', '.join(groups)}"] if groups else []
+    if on_call:
+        checks.append(f"the on-call of {entry.name} ({on_call})")
+    return (
+        "Herald could not check "
+        + " or ".join(checks)
+        + "; it refuses changes it cannot authorize. Try again, or ask an admin."
+    )
+
+
+def _mention(principal: str) -> str:
+    return f"<!subteam^{principal}>" if _is_group(principal) else f"<@{principal}>"

@@ -1,0 +1,1 @@
+"""Signals from outside: Argo CD and Argo Rollouts notifications, release alerts."""

@@ -1,0 +1,118 @@
+"""Each adapter built from Settings (and the catalogue); bot/app.py puts them together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.api import hooks
+from bot.catalog import Catalog, escalation_policy, service_queries
+from bot.catalog import routing_key as catalog_routing_key
+from bot.domain.checkup.checkup import Judge
+from bot.domain.checkup.run import page_for_alert
+from bot.domain.ports import LedgerFactory
+from bot.domain.signals.alerts import AlertDecision
+from bot.integrations.argocd import ArgoCDClient
+from bot.integrations.page_delivery import PageDelivery
+from bot.integrations.pagerduty import PagerDutyClient
+from bot.integrations.pagerduty_oncall import PagerDutyOnCallDirectory, PagerDutyRestClient
+from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
+from bot.settings import Settings
+from bot.slack.people import SlackPeople
+from bot.store.database import Database
+from bot.store.releases import SqlReleaseReader
+
+Clock = Callable[[], datetime]
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    """Herald retries Slack itself (outbox); the SDK's own retries could post twice."""
+    token = settings.slack_bot_token
+    return AsyncWebClient(
+        token=token.get_secret_value() if token else None,
+        base_url=settings.slack_base_url(),
+        timeout=int(settings.slack_timeout_seconds),
+        retry_handlers=[],
+    )
+
+
+def build_argocd(settings: Settings, http: aiohttp.ClientSession) -> ArgoCDClient | None:
+    if not settings.argocd_url:
+        return None
+    token = settings.argocd_token.get_secret_value() if settings.argocd_token else ""
+    return ArgoCDClient(
+        session=http,
+        base_url=settings.argocd_url,
+        token=token,
+        timeout_seconds=settings.argocd_timeout_seconds,
+    )
+
+
+def build_oncall(
+    settings: Settings, catalog: Catalog, *, http: aiohttp.ClientSession, slack: AsyncWebClient
+) -> PagerDutyOnCallDirectory | None:
+    """PagerDuty's on-call, when there is a REST token and a service with a policy."""
+    token = settings.pagerduty_api_token
+    if token is None or not any(s.pagerduty_escalation_policy for s in catalog.services.values()):
+        return None
+    rest = PagerDutyRestClient(
+        session=http, base_url=settings.pagerduty_api_url, token=token.get_secret_value()
+    )
+    return PagerDutyOnCallDirectory(
+        client=rest,
+        people=SlackPeople(client=slack),
+        policy_for=lambda service: escalation_policy(catalog, service),
+    )
+
+
+def build_judge(settings: Settings, catalog: Catalog, http: aiohttp.ClientSession) -> Judge:
+    metrics = None
+    if settings.prometheus_url:
+        client = PrometheusClient(session=http, base_url=settings.prometheus_url)
+        metrics = PrometheusMetricsSource(client)
+    return Judge(metrics=metrics, queries_for=lambda service: service_queries(catalog, service))
+
+
+def build_page_delivery(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    database: Database,
+    http: aiohttp.ClientSession,
+    clock: Clock,
+) -> PageDelivery:
+    default_key = settings.pagerduty_routing_key
+    reader = SqlReleaseReader(database=database)
+
+    async def routing_key_for(release_id: str) -> str | None:
+        service = await reader.service_of(release_id)
+        key = catalog_routing_key(catalog, service) if service else None
+        return key or (default_key.get_secret_value() if default_key else None)
+
+    pager = PagerDutyClient(session=http, events_url=settings.pagerduty_events_url, clock=clock)
+    return PageDelivery(
+        database=database,
+        pager=pager,
+        routing_key_for=routing_key_for,
+        clock=clock,
+        poll_seconds=settings.delivery_poll_seconds,
+        message_links=reader.message_links,
+    )
+
+
+def partial_alert_pager(ledgers: LedgerFactory, clock: Clock) -> hooks.AlertPager:
+    async def page(decision: AlertDecision) -> None:
+        await page_for_alert(ledgers=ledgers, decision=decision, now=clock())
+
+    return page
+
+
+def sends_change_events(settings: Settings, catalog: Catalog) -> bool:
+    """Deploys go on PagerDuty's timeline where a routing key is set (unless turned off)."""
+    keyed = settings.pagerduty_routing_key is not None or any(
+        entry.pagerduty_routing_key for entry in catalog.services.values()
+    )
+    return settings.pagerduty_change_events and keyed
