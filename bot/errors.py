@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 
 @dataclass
@@ -61,16 +61,38 @@ class Conflict(HeraldError):
     status = 409
 
 
-@dataclass
-class IntegrationError(Exception):
-    """A call to an outside system failed. `retryable` says whether trying again may help."""
+class IntegrationError(HeraldError):
+    """A call to an outside system failed. `retryable` says whether trying again may help;
+    `ambiguous` that the request may have arrived (and taken effect) although no answer did;
+    `http_status` is the outside system's answer, when there was one."""
 
-    service: str
-    message: str
-    retryable: bool = True
-    retry_after: float | None = None
-    ambiguous: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    status = 502
+
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+        http_status: int | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+        self.http_status = http_status
+        self.extra: dict[str, str] = dict(extra or {})
 
     def __str__(self) -> str:
         return f"{self.service}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(service={self.service!r}, message={self.message!r}, "
+            f"retryable={self.retryable}, retry_after={self.retry_after}, "
+            f"ambiguous={self.ambiguous}, http_status={self.http_status})"
+        )
