@@ -16,13 +16,14 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
 from bot.domain.paging import MAX_SUMMARY, NO_DETAILS, Page, PageOutcome
 from bot.domain.text import truncate
+from bot.errors import IntegrationError
+from bot.integrations.http import TIMEOUT, ErrorAnswer, HttpService
 
 __all__ = ["DEFAULT_EVENTS_URL", "PagerDutyClient"]
 
@@ -51,8 +52,14 @@ class PagerDutyClient:
         first_backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
     ) -> None:
-        self._session = session
-        self._base = events_url.rstrip("/")
+        self._http = HttpService(
+            session=session,
+            service="PagerDuty",
+            base_url=events_url,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            timeout_seconds=timeout_seconds,
+            clock=clock,
+        )
         self._timeout = timeout_seconds
         self._clock = clock
         self._sleep = sleep
@@ -60,7 +67,7 @@ class PagerDutyClient:
         self._max_backoff = max_backoff_seconds
 
     def __repr__(self) -> str:
-        return f"PagerDutyClient(events_url={self._base!r})"
+        return f"PagerDutyClient(events_url={self._http.base_url!r})"
 
     # -- Pager -----------------------------------------------------------------------------
 
@@ -176,44 +183,24 @@ class PagerDutyClient:
     ) -> tuple[int | None, Any, float | None, str]:
         """(status or None, parsed answer, Retry-After seconds, error) of one POST."""
         try:
-            async with self._session.post(
-                self._base + path,
-                data=data,
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=seconds),
-                allow_redirects=False,
-            ) as resp:
-                status, raw = resp.status, await resp.read()
-                retry_after = _retry_after(resp.headers.get("Retry-After"), self._clock())
-        except TimeoutError:
-            return None, None, None, f"no answer in {seconds:g}s"
-        except aiohttp.ClientError as e:
-            return None, None, None, type(e).__name__
+            answer = await self._http.request(
+                "POST", path, data=data, timeout_seconds=seconds, allow_redirects=False
+            )
+        except ErrorAnswer as e:
+            answer = e.answer
+        except IntegrationError as e:
+            kind = e.extra.get("error", "")
+            return None, None, None, f"no answer in {seconds:g}s" if kind == TIMEOUT else kind
         try:
-            answer = json.loads(raw) if raw else None
+            parsed = json.loads(answer.body) if answer.body else None
         except ValueError:
-            answer = raw[:200].decode("utf-8", "replace")
-        return status, answer, retry_after if status == 429 else None, ""
+            parsed = answer.body[:200].decode("utf-8", "replace")
+        retry_after = answer.retry_after if answer.status == 429 else None
+        return answer.status, parsed, retry_after, ""
 
 
 def _links(links: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"href": href, "text": text} if text else {"href": href} for href, text in links]
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None if absent/unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _redact(text: str, secret: str) -> str:

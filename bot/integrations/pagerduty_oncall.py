@@ -23,6 +23,8 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.domain.services.oncall import OnCallLookupError
+from bot.errors import IntegrationError
+from bot.integrations.http import TIMEOUT, ErrorAnswer, HttpService
 
 __all__ = ["OnCallUser", "PagerDutyOnCallDirectory", "PagerDutyRestClient"]
 
@@ -48,13 +50,16 @@ class PagerDutyRestClient:
         token: str,
         timeout_seconds: float = 5.0,
     ) -> None:
-        self._session = session
-        self._base = base_url.rstrip("/")
-        self._token = token
-        self._timeout = timeout_seconds
+        self._http = HttpService(
+            session=session,
+            service="PagerDuty",
+            base_url=base_url,
+            headers={"Authorization": f"Token token={token}", "Accept": ACCEPT},
+            timeout_seconds=timeout_seconds,
+        )
 
     def __repr__(self) -> str:
-        return f"PagerDutyRestClient(base_url={self._base!r})"  # never the token
+        return f"PagerDutyRestClient(base_url={self._http.base_url!r})"  # never the token
 
     async def first_responders(self, escalation_policy: str) -> list[OnCallUser]:
         """The users on call now at the policy's lowest escalation level (normally 1)."""
@@ -90,26 +95,25 @@ class PagerDutyRestClient:
         return _user(body)
 
     async def _get(self, path: str, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
-        headers = {"Authorization": f"Token token={self._token}", "Accept": ACCEPT}
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
         try:
-            async with self._session.get(
-                self._base + path, params=params, headers=headers, timeout=timeout
-            ) as resp:
-                status, raw = resp.status, await resp.read()
-        except TimeoutError:
-            raise OnCallLookupError(f"PagerDuty did not answer in {self._timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise OnCallLookupError(
-                f"PagerDuty could not be reached ({type(exc).__name__})"
-            ) from exc
-        data = _json(raw)
-        if status != 200:
-            log.warning("PagerDuty answered %s to GET %s", status, path.split("?")[0])
-            raise OnCallLookupError(_refusal(status, data))
+            answer = await self._http.request("GET", path, params=params)
+        except ErrorAnswer as e:  # logged by the helper
+            raise OnCallLookupError(_refusal(e.answer.status, _json(e.answer.body))) from e
+        except IntegrationError as e:
+            raise OnCallLookupError(self._unreachable(e)) from e
+        data = _json(answer.body)
+        if answer.status != 200:  # a 2xx or 3xx that is not the answer asked for
+            log.warning("PagerDuty answered %s to GET %s", answer.status, path)
+            raise OnCallLookupError(_refusal(answer.status, data))
         if data is None:
             raise OnCallLookupError("PagerDuty sent an answer Herald cannot read")
         return data
+
+    def _unreachable(self, error: IntegrationError) -> str:
+        kind = error.extra.get("error")
+        if kind == TIMEOUT:
+            return f"PagerDuty did not answer in {self._http.timeout_seconds:g} s"
+        return f"PagerDuty could not be reached ({kind})"
 
 
 def _json(raw: bytes) -> dict[str, Any] | None:

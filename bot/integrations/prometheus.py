@@ -31,6 +31,8 @@ from bot.domain.checkup.metrics import (
     render,
     windows_for,
 )
+from bot.errors import IntegrationError
+from bot.integrations.http import TIMEOUT, ErrorAnswer, HttpService
 
 __all__ = ["PrometheusClient", "PrometheusMetricsSource", "PrometheusQueryError"]
 
@@ -61,9 +63,13 @@ class PrometheusClient:
         retries: int = 2,
         retry_delay_seconds: float = 0.2,
     ) -> None:
-        self._session = session
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout_seconds
+        self._http = HttpService(
+            session=session,
+            service="Prometheus",
+            base_url=base_url,
+            timeout_seconds=timeout_seconds,
+        )
+        self._base = self._http.base_url
         self._retries = retries
         self._delay = retry_delay_seconds
 
@@ -117,25 +123,23 @@ class PrometheusClient:
         raise failure
 
     async def _send(self, path: str, form: Mapping[str, str]) -> tuple[int, Any]:
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
         try:
-            async with self._session.post(
-                self._base + path, data=dict(form), timeout=timeout
-            ) as resp:
-                status, raw = resp.status, await resp.read()
-        except TimeoutError:
-            raise MetricsUnavailable(
-                f"Prometheus at {self._base} did not answer in {self._timeout:g} s"
-            ) from None
-        except aiohttp.ClientError as e:
-            raise MetricsUnavailable(
-                f"Could not reach Prometheus at {self._base} ({type(e).__name__})"
-            ) from None
-        log.debug("prometheus %s -> %s", path, status)
+            answer = await self._http.request("POST", path, data=dict(form), changes=False)
+        except ErrorAnswer as e:
+            answer = e.answer
+        except IntegrationError as e:
+            raise self._unreachable(e) from e
         try:
-            return status, json.loads(raw) if raw else None
+            return answer.status, json.loads(answer.body) if answer.body else None
         except ValueError:
-            return status, None
+            return answer.status, None
+
+    def _unreachable(self, error: IntegrationError) -> MetricsUnavailable:
+        kind = error.extra.get("error")
+        if kind == TIMEOUT:
+            seconds = self._http.timeout_seconds
+            return MetricsUnavailable(f"Prometheus at {self._base} did not answer in {seconds:g} s")
+        return MetricsUnavailable(f"Could not reach Prometheus at {self._base} ({kind})")
 
     def _failure(self, status: int, payload: Any) -> Exception:
         """A Prometheus error envelope concerns the query; anything else, the server."""
