@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,8 @@ from bot.domain.deploy.tool import (
     RolloutRef,
     RolloutStatus,
 )
+from bot.errors import IntegrationError
+from bot.integrations.http import TIMEOUT, ErrorAnswer, HttpService
 
 __all__ = ["ArgoCDClient", "parse_app", "parse_rollout"]
 
@@ -60,16 +63,19 @@ class ArgoCDClient:
         token: str,
         timeout_seconds: float = 5.0,
     ) -> None:
-        self._session = session
-        self._base = base_url.rstrip("/")
-        self._token = token
-        self._timeout = timeout_seconds
+        self._http = HttpService(
+            session=session,
+            service="Argo CD",
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout_seconds=timeout_seconds,
+        )
         self._version: tuple[int, int] | None = None
         self._rollouts: dict[DeployTarget, RolloutRef] = {}
         self._automated: dict[DeployTarget, dict[str, Any]] = {}  # policy before disabling
 
     def __repr__(self) -> str:
-        return f"ArgoCDClient(base_url={self._base!r})"  # never the token
+        return f"ArgoCDClient(base_url={self._http.base_url!r})"  # never the token
 
     async def server_version(self) -> tuple[int, int]:
         """(major, minor) from ``GET /api/version`` (``"v3.1.8+abc"`` → ``(3, 1)``), cached."""
@@ -118,66 +124,74 @@ class ArgoCDClient:
             if isinstance(a, dict) and "name" in a
         }
 
-    async def run_action(self, target: DeployTarget, action: RolloutAction) -> None:
-        ref = await self._rollout_ref(target)
-        call = _Call(f"run `{action.value}` on", target.app, writes=True, action=action.value)
-        if await self.server_version() >= (3, 1):
-            body = {
-                "name": target.app,
-                "namespace": ref.namespace,
-                "resourceName": ref.name,
-                **ROLLOUT_KIND,
-                "action": action.value,
-                **self._scope(target),
-            }
-            path = self._app_path(target, "/resource/actions/v2")
-            await self._request("POST", path, call, body=body)
-        else:  # v1: the body is the action name as a JSON string
-            path = self._app_path(target, "/resource/actions")
-            params = self._resource_params(target, ref)
-            await self._request("POST", path, call, params=params, body=action.value)
+    async def run_action(
+        self, target: DeployTarget, action: RolloutAction, *, actor: str | None = None
+    ) -> None:
+        with _audited(action.value, target, actor):
+            ref = await self._rollout_ref(target)
+            call = _Call(f"run `{action.value}` on", target.app, writes=True, action=action.value)
+            if await self.server_version() >= (3, 1):
+                body = {
+                    "name": target.app,
+                    "namespace": ref.namespace,
+                    "resourceName": ref.name,
+                    **ROLLOUT_KIND,
+                    "action": action.value,
+                    **self._scope(target),
+                }
+                path = self._app_path(target, "/resource/actions/v2")
+                await self._request("POST", path, call, body=body)
+            else:  # v1: the body is the action name as a JSON string
+                path = self._app_path(target, "/resource/actions")
+                params = self._resource_params(target, ref)
+                await self._request("POST", path, call, params=params, body=action.value)
 
     async def rollback(self, target: DeployTarget, *, history_id: int, requested_by: str) -> None:
         # The Rollback API takes no `infos`: Argo CD records only Herald's own account.
-        log.info("argocd rollback app=%s history_id=%s by=%s", target.app, history_id, requested_by)
         body = {"name": target.app, "id": history_id, "dryRun": False, "prune": False}
-        await self._request(
-            "POST",
-            self._app_path(target, "/rollback"),
-            _Call("roll back", target.app, writes=True),
-            body={**body, **self._scope(target)},
-        )
+        with _audited("rollback", target, requested_by, history_id=history_id):
+            await self._request(
+                "POST",
+                self._app_path(target, "/rollback"),
+                _Call("roll back", target.app, writes=True),
+                body={**body, **self._scope(target)},
+            )
 
-    async def set_auto_sync(self, target: DeployTarget, *, enabled: bool) -> None:
+    async def set_auto_sync(
+        self, target: DeployTarget, *, enabled: bool, actor: str | None = None
+    ) -> None:
         """Idempotent; turning it back on restores the automated policy this client removed."""
-        spec = (await self._app_json(target)).get("spec") or {}
-        automated = (spec.get("syncPolicy") or {}).get("automated")
-        if (automated is not None and automated.get("enabled") is not False) == enabled:
-            return
-        if not enabled:
-            self._automated[target] = dict(automated or {})
-            new: dict[str, Any] | None = None
-        elif automated is not None:  # present but `enabled: false` (Argo CD 3.x)
-            new = {"enabled": True}
-        else:
-            new = self._automated.pop(target, {})
-        patch = {"spec": {"syncPolicy": {"automated": new}}}
-        body = {"name": target.app, "patch": json.dumps(patch), "patchType": "merge"}
-        verb = "turn on auto-sync of" if enabled else "turn off auto-sync of"
-        await self._request(
-            "PATCH",
-            self._app_path(target, ""),
-            _Call(verb, target.app, writes=True),
-            body={**body, **self._scope(target)},
-        )
+        with _audited("auto-sync on" if enabled else "auto-sync off", target, actor) as outcome:
+            spec = (await self._app_json(target)).get("spec") or {}
+            automated = (spec.get("syncPolicy") or {}).get("automated")
+            if (automated is not None and automated.get("enabled") is not False) == enabled:
+                outcome.value = "unchanged"
+                return
+            if not enabled:
+                self._automated[target] = dict(automated or {})
+                new: dict[str, Any] | None = None
+            elif automated is not None:  # present but `enabled: false` (Argo CD 3.x)
+                new = {"enabled": True}
+            else:
+                new = self._automated.pop(target, {})
+            patch = {"spec": {"syncPolicy": {"automated": new}}}
+            body = {"name": target.app, "patch": json.dumps(patch), "patchType": "merge"}
+            verb = "turn on auto-sync of" if enabled else "turn off auto-sync of"
+            await self._request(
+                "PATCH",
+                self._app_path(target, ""),
+                _Call(verb, target.app, writes=True),
+                body={**body, **self._scope(target)},
+            )
 
-    async def terminate_operation(self, target: DeployTarget) -> None:
-        await self._request(
-            "DELETE",
-            self._app_path(target, "/operation"),
-            _Call("terminate the operation of", target.app, writes=True),
-            params=self._scope(target),
-        )
+    async def terminate_operation(self, target: DeployTarget, *, actor: str | None = None) -> None:
+        with _audited("terminate", target, actor):
+            await self._request(
+                "DELETE",
+                self._app_path(target, "/operation"),
+                _Call("terminate the operation of", target.app, writes=True),
+                params=self._scope(target),
+            )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -240,48 +254,52 @@ class ArgoCDClient:
         params: Mapping[str, str] | None = None,
         body: Any = _NO_BODY,
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        data: str | None = None
+        headers, data = {}, None
         if body is not _NO_BODY:
-            headers["Content-Type"] = "application/json"
-            data = json.dumps(body)
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
+            headers, data = {"Content-Type": "application/json"}, json.dumps(body)
         try:
-            async with self._session.request(
-                method,
-                self._base + path,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=timeout,
-            ) as resp:
-                status, raw = resp.status, await resp.read()
-        except TimeoutError:
-            raise DeployToolError(
-                DeployFailure.TIMEOUT,
-                f"Argo CD did not answer in {self._timeout:g} s; {_outcome(call)}",
-            ) from None
-        except aiohttp.ClientError as e:
-            sure = isinstance(e, aiohttp.ClientConnectorError)  # never connected
-            raise DeployToolError(
-                DeployFailure.UNAVAILABLE,
-                f"Could not reach Argo CD at {self._base} ({type(e).__name__}); "
-                + ("nothing was changed." if sure else _outcome(call)),
-            ) from None
-        log.debug("argocd %s %s -> %s", method, path, status)
+            answer = await self._http.request(
+                method, path, params=params, data=data, headers=headers, changes=call.writes
+            )
+        except ErrorAnswer as e:
+            answer = e.answer
+        except IntegrationError as e:  # no answer: the sentence says whether anything changed
+            kind = DeployFailure.TIMEOUT if e.extra.get("error") == TIMEOUT else None
+            raise DeployToolError(kind or DeployFailure.UNAVAILABLE, e.message) from e
         try:
-            payload = json.loads(raw) if raw else {}
+            payload = json.loads(answer.body) if answer.body else {}
         except ValueError:
             payload = None
-        if 200 <= status < 300 and isinstance(payload, dict):
+        if 200 <= answer.status < 300 and isinstance(payload, dict):
             return payload
-        raise _failure(status, payload, call, self._version)
+        raise _failure(answer.status, payload, call, self._version)
 
 
-def _outcome(call: _Call) -> str:
-    if call.writes:
-        return "the change may or may not have been made; check the status before retrying."
-    return "nothing was changed."
+@dataclass
+class _Outcome:
+    value: str = "done"
+
+
+@contextmanager
+def _audited(
+    action: str, target: DeployTarget, user: str | None, **fields: object
+) -> Iterator[_Outcome]:
+    """One line per write: INFO with its outcome, or WARNING with why it failed."""
+    outcome, extra = _Outcome(), {"action": action, "app": target.app, "user": user, **fields}
+    try:
+        yield outcome
+    except DeployToolError as e:
+        extra["outcome"] = e.kind.value
+        log.warning(
+            "Argo CD %s of %s by %s failed: %s", action, target.app, user, e.kind, extra=extra
+        )
+        raise
+    except Exception:
+        extra["outcome"] = "error"
+        log.error("Argo CD %s of %s by %s failed", action, target.app, user, extra=extra)
+        raise
+    extra["outcome"] = outcome.value
+    log.info("Argo CD %s of %s by %s: %s", action, target.app, user, outcome.value, extra=extra)
 
 
 def _failure(
