@@ -352,6 +352,60 @@ async def test_rejected_token(
     assert caplog.text and TOKEN not in caplog.text
 
 
+def audit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, object]]]:
+    keys = ("action", "app", "user", "outcome")
+    return [
+        (r.levelname, {k: r.__dict__.get(k) for k in keys})
+        for r in caplog.records
+        if r.name == "bot.integrations.argocd" and "outcome" in r.__dict__
+    ]
+
+
+async def test_every_write_logs_action_app_user_and_outcome(
+    argo: FakeArgoCD, client: ArgoCDClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.integrations.argocd")
+    await failure(client.rollback(TARGET, history_id=4, requested_by="U_ONCALL"))
+    await client.set_auto_sync(TARGET, enabled=False, actor="U_ONCALL")
+    await client.set_auto_sync(TARGET, enabled=False)
+    await client.rollback(TARGET, history_id=4, requested_by="U_ONCALL")
+    await client.run_action(TARGET, RolloutAction.PROMOTE_FULL, actor="U_OWNER")
+    argo.hold_operation("webapp")
+    await client.terminate_operation(TARGET)
+
+    def line(action: str, user: str | None, outcome: str) -> dict[str, object]:
+        return {"action": action, "app": "webapp", "user": user, "outcome": outcome}
+
+    assert audit_lines(caplog) == [
+        ("WARNING", line("rollback", "U_ONCALL", "auto_sync")),
+        ("INFO", line("auto-sync off", "U_ONCALL", "done")),
+        ("INFO", line("auto-sync off", None, "unchanged")),
+        ("INFO", line("rollback", "U_ONCALL", "done")),
+        ("INFO", line("promote-full", "U_OWNER", "done")),
+        ("INFO", line("terminate", None, "done")),
+    ]
+    rollback = next(r for r in caplog.records if r.__dict__.get("action") == "rollback")
+    assert rollback.__dict__["history_id"] == 4
+
+
+async def test_a_write_that_times_out_logs_the_call_and_the_write(
+    argo: FakeArgoCD, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    client = ArgoCDClient(session=session, base_url=argo.url, token=TOKEN, timeout_seconds=0.2)
+    await client.server_version()
+    await client.list_actions(TARGET)
+    argo.slow_next(2)
+    error = await failure(client.run_action(TARGET, RolloutAction.ABORT, actor="U_ONCALL"))
+    assert error.kind is DeployFailure.TIMEOUT
+    calls = [r for r in caplog.records if r.name == "bot.integrations.http"]
+    assert [(r.levelname, r.__dict__["error"]) for r in calls] == [("WARNING", "timeout")]
+    assert audit_lines(caplog) == [
+        ("WARNING", {"action": "abort", "app": "webapp", "user": "U_ONCALL", "outcome": "timeout"})
+    ]
+    assert TOKEN not in caplog.text
+
+
 # -- parsing edge cases -----------------------------------------------------------------------
 
 
