@@ -2,7 +2,9 @@
 
 A thin async client: a handful of ApplicationService calls, answers turned into the plain
 types of ``bot.domain.deploy.tool`` and every failure into a ``DeployToolError`` whose message
-a user can act on. The token only ever goes into the Authorization header.
+a user can act on. Requests go through ``bot.integrations.http`` (one log line per failed
+call); every write also logs its action, app, user and outcome. The token only ever goes
+into the Authorization header.
 """
 
 from __future__ import annotations
