@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +10,11 @@ import pytest
 import yaml
 from jsonschema import FormatChecker, validators  # type: ignore[import-untyped]
 
+from tests.specs import load_spec
+
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "app-manifest.yml"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCHEMA = SHARED / "specs" / "slack_app_manifest.schema.1.0.0.json"
+SCHEMA = "slack_app_manifest.schema.1.0.0.json"
 EVENTS_PATH = "/slack/events"
 
 # Every bot scope Herald's code needs, and why.
@@ -33,16 +32,6 @@ NEEDED_SCOPES = {
 }
 
 
-def _load_schema() -> dict[str, Any]:
-    if not SCHEMA.is_file():
-        message = f"Slack manifest schema not found at {SCHEMA} (expected shared/ beside the repo)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    schema: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    return schema
-
-
 def _errors(schema: dict[str, Any], document: Any) -> list[str]:
     cls = validators.validator_for(schema)
     cls.check_schema(schema)
@@ -55,7 +44,7 @@ def _errors(schema: dict[str, Any], document: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return _load_schema()
+    return load_spec(SCHEMA)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from bot.domain.deploy.tool import (
 )
 from bot.integrations.argocd import ArgoCDClient, parse_rollout
 from standins.argocd import FakeArgoCD, FakeRollout
-from tests.shared_specs import load_spec
+from tests.specs import load_spec
 from tests.standins.test_fake_argocd import Contract
 
 TOKEN = "argocd-test-token"

@@ -14,7 +14,7 @@ import pytest
 from bot.domain.paging import Page, PageOutcome, Pager, release_dedup_key
 from bot.integrations.pagerduty import PagerDutyClient
 from standins.pagerduty import FakePagerDuty
-from tests.shared_specs import load_spec
+from tests.specs import load_spec
 from tests.standins.test_fake_pagerduty import Contract
 
 KEY = "R0UT1NGKEY0123456789abcdefSECRET"  # 32 characters

@@ -22,7 +22,7 @@ from tests.clock import FakeClock
 from tests.conftest import FEED, OPS, Herald, SettingsFactory, start_herald
 from tests.harness.prometheus import PrometheusServer
 from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED
-from tests.shared_specs import load_spec
+from tests.specs import load_spec
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"

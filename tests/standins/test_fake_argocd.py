@@ -16,7 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from standins.argocd import ArgoCall, FakeArgoCD, FakeRollout
-from tests.shared_specs import load_spec
+from tests.specs import load_spec
 
 TOKEN = "argocd-test-token"
 APP = "/api/v1/applications/webapp"

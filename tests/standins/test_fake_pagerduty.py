@@ -15,7 +15,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from standins.pagerduty import FakePagerDuty, PagerDutyRequest
-from tests.shared_specs import SPECS, load_spec
+from tests.specs import SPECS, load_spec
 
 SPEC_NAME = "pagerduty_events_v2_openapiv3.json"
 KEY = "0123456789abcdef0123456789abcdef"  # 32 characters, like an integration key

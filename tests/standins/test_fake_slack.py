@@ -16,7 +16,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from standins import slack_workspace
 from standins.slack import FakeSlack
-from tests.shared_specs import load_spec
+from tests.specs import load_spec
 
 NEWER_THAN_SPEC = frozenset({"files.getUploadURLExternal", "files.completeUploadExternal"})
 META = {"event_type": "deploy_status", "event_payload": {"app": "api", "history_id": 7}}
