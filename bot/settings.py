@@ -20,7 +20,7 @@ def _env(name: str) -> Any:
 
 
 class Settings(BaseSettings):
-    """Herald's settings. Environment names are a stable interface (DESIGN.md)."""
+    """Herald's settings. Environment names are a stable interface (docs/design.md)."""
 
     model_config = SettingsConfigDict(
         env_file=None, extra="ignore", populate_by_name=True, frozen=True

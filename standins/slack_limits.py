@@ -2,7 +2,7 @@
 
 Each validator returns a list of error strings (empty when valid), in the style of
 Slack's ``invalid_blocks`` answers: ``"<problem> [json-pointer:/blocks/0/text/text]"``.
-Limits follow contracts.md §1.8 (slack_sdk validators and Block Kit docs).
+Limits follow docs/contracts.md §1.8 (slack_sdk validators and Block Kit docs).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""manifests/herald/: plain Kubernetes YAML that runs `herald serve` as DESIGN.md describes."""
+"""manifests/herald/: plain Kubernetes YAML that runs `herald serve` as docs/design.md describes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.catalog import Catalog
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests" / "herald"
 
-# DESIGN.md, "Interfaces that stay stable": the environment.
+# docs/design.md, "Interfaces that stay stable": the environment.
 STABLE_ENV = frozenset(
     {
         "SLACK_BOT_TOKEN",

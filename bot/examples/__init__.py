@@ -1,4 +1,4 @@
-"""Example inputs shipped with Herald: the DESIGN.md manifest, used by the demo and the tests."""
+"""Example inputs shipped with Herald: the manifest of docs/design.md §1, for the demo and tests."""
 
 from __future__ import annotations
 

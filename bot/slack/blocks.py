@@ -1,4 +1,4 @@
-"""Pure Block Kit builders for Herald's release messages (DESIGN.md §3). No I/O."""
+"""Pure Block Kit builders for Herald's release messages (docs/design.md §3). No I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alertmanager's webhook notification, version 4 (contracts.md §5.2), as pydantic models.
+"""Alertmanager's webhook notification, version 4 (docs/contracts.md §5.2), as pydantic models.
 
 Field names follow the wire (`groupKey`, `startsAt`, …) so a schema error names the path
 Alertmanager sent. Unknown fields are kept: newer Alertmanagers may add some.

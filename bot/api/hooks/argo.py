@@ -1,7 +1,7 @@
 """The JSON that Herald's own Argo CD / Argo Rollouts notification templates send.
 
 The notifications engine has no fixed payload: the body is whatever the template renders
-(contracts.md §3). Herald ships those templates (`manifests/argocd/notifications-cm.yaml`,
+(docs/contracts.md §3). Herald ships those templates (`manifests/argocd/notifications-cm.yaml`,
 `manifests/rollouts/notification-configmap.yaml`); these models are their schema. Every
 value is rendered with `toJson`, so a field the object lacks arrives as `null`, and an
 empty string means the same as `null`. Unknown fields are kept, so a team may add some.

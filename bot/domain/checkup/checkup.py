@@ -50,7 +50,7 @@ class CheckupReport:
 
 @dataclass(frozen=True)
 class Judge:
-    """Turns a checkup into a verdict: metrics from the source, rules from verdict.md."""
+    """Turns a checkup into a verdict: metrics from the source, rules from docs/verdict.md."""
 
     metrics: MetricsSource | None
     queries_for: Callable[[str], ServiceQueries]
@@ -81,7 +81,7 @@ def may_auto_rollback(
     enabled: bool,
     policy: VerdictPolicy,
 ) -> bool:
-    """verdict.md §3.4: a rule that allows it, within the first hour, on the newest release."""
+    """docs/verdict.md §3.4: a rule that allows it, within the first hour, on the newest release."""
     return (
         enabled
         and verdict.color is Color.RED

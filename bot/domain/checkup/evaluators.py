@@ -1,4 +1,4 @@
-"""Evaluators over request counts and health (``reference/verdict.md`` §3.3), and the types
+"""Evaluators over request counts and health (``docs/verdict.md`` §3.3), and the types
 every evaluator shares. The series evaluators (latency, saturation, KPI) and the aggregation
 live in ``bot.domain.checkup.verdict``.
 

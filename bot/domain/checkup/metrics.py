@@ -1,6 +1,6 @@
 """What a checkup measures: its windows, its PromQL templates and the numbers it gathers.
 
-Plain types only. The windows follow ``reference/verdict.md`` §3.2; every timestamp lies on
+Plain types only. The windows follow ``docs/verdict.md`` §3.2; every timestamp lies on
 a 15 s grid (the smallest series step) so the same release replays the same data.
 """
 

@@ -1,4 +1,4 @@
-"""A checkup's verdict: green, yellow, red (or unknown), by ``reference/verdict.md`` §3.
+"""A checkup's verdict: green, yellow, red (or unknown), by ``docs/verdict.md`` §3.
 
 ``evaluate`` runs every evaluator over the collected inputs and aggregates them (§3.4). The
 series evaluators (latency, saturation, business KPI: Kayenta-like comparisons with the

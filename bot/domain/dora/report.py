@@ -1,4 +1,4 @@
-"""DORA metrics from Herald's own store (DESIGN.md §6, reference/verdict.md §2). Pure.
+"""DORA metrics from Herald's own store (docs/design.md §6, docs/verdict.md §2). Pure.
 
 A window is `[start, end)`, whole seconds, compared as instants (time zones do not matter).
 The previous window has the same length and ends where this one starts. Definitions:

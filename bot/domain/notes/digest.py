@@ -1,4 +1,5 @@
-"""The stakeholder digest: what happened to releases in a period, in plain language (§3).
+"""The stakeholder digest: what happened to releases in a period, in plain language
+(docs/design.md §3).
 
 Per service and env, one line per release that shipped, failed, was rolled back or recovered
 in the period [since, until): "Release v1.42.0 (prod) shipped. Customer-visible: … New

@@ -1,4 +1,4 @@
-"""Lifecycle event requests and the one payload shape every event carries (DESIGN.md §2)."""
+"""Lifecycle event requests and the one payload shape every event carries (docs/design.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The six lifecycle events and the legal moves between them (DESIGN.md §2)."""
+"""The six lifecycle events and the legal moves between them (docs/design.md §2)."""
 
 from __future__ import annotations
 

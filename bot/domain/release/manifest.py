@@ -1,4 +1,4 @@
-"""The release manifest CI posts: the source of truth for a release (DESIGN.md §1)."""
+"""The release manifest CI posts: the source of truth for a release (docs/design.md §1)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Risk(StrEnum):
 
 
 class _Open(BaseModel):
-    """Unknown fields are kept, not rejected (DESIGN.md §1)."""
+    """Unknown fields are kept, not rejected (docs/design.md §1)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

@@ -1,4 +1,4 @@
-"""Which messages each lifecycle event causes, and where they go (DESIGN.md §3)."""
+"""Which messages each lifecycle event causes, and where they go (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ def test_bad_counts_are_refused() -> None:
 
 
 def test_wilson_example_from_the_spec() -> None:
-    # verdict.md: 10 errors out of 20 gives a lower bound of about 0.30.
+    # docs/verdict.md §3.3: 10 errors out of 20 gives a lower bound of about 0.30.
     assert wilson_lower(10, 20) == pytest.approx(0.2993, abs=1e-4)
     assert wilson_lower(0, 0) == 0.0
     assert wilson_lower(0, 50) == 0.0

@@ -1,4 +1,4 @@
-"""Verdicts (reference/verdict.md §3): every rule fires on one fixture and stays quiet just
+"""Verdicts (docs/verdict.md §3): every rule fires on one fixture and stays quiet just
 under its threshold; aggregation, special cases, rollback eligibility, windows and queries."""
 
 from __future__ import annotations
