@@ -46,6 +46,7 @@ from bot.settings import Settings
 from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
+from bot.slack.digest import digest_message
 from bot.slack.groups import SlackGroupDirectory
 from bot.slack.responses import Responder
 from bot.slack.resume import CommandResumer
@@ -245,6 +246,7 @@ def _add_jobs(
             audit=core.ops.audit,
             channel=settings.digest_channel,
             clock=clock,
+            render=digest_message,
         )
         checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
     if settings.feed_channel and settings.weekly_report_at:

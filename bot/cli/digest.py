@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.domain.notes.digest import build_digest, render_digest_slack, render_digest_text
+from bot.domain.notes.digest import build_digest, render_digest_text
 from bot.domain.release.lifecycle import EventType
 from bot.settings import Settings
+from bot.slack.digest import digest_message
 from bot.store.database import Database, create_engine
 from bot.store.reporting import failure_symptoms, releases_in_period
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         symptoms = await failure_symptoms(database, failed)
         result = build_digest(releases, since=since, until=until, symptoms=symptoms)
         if args.format == "slack":
-            return json.dumps(render_digest_slack(result), indent=2, ensure_ascii=False) + "\n"
+            return json.dumps(digest_message(result), indent=2, ensure_ascii=False) + "\n"
         return render_digest_text(result)
 
     return run_with_database("digest", digest)

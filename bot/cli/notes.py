@@ -1,12 +1,14 @@
 """`herald notes <release-id> [--format markdown|slack] [--audience internal|external]`:
-a stored release's notes in Keep a Changelog sections (see bot/domain/notes/release_notes.py)."""
+a stored release's notes in Keep a Changelog sections (see bot/domain/notes/release_notes.py);
+`--format slack` prints the mrkdwn Herald posts in the release's feed thread."""
 
 from __future__ import annotations
 
 import argparse
 
 from bot.cli.digest import CommandError, run_with_database
-from bot.domain.notes.release_notes import render_release_notes
+from bot.domain.notes.release_notes import build_notes_for_release, render_markdown
+from bot.slack.notes import render_notes_mrkdwn
 from bot.store.database import Database
 from bot.store.reporting import find_release
 
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
         release = await find_release(database, args.release_id)
         if release is None:
             raise CommandError(f"no release with id {args.release_id!r}")
-        text = render_release_notes(release, audience=args.audience, fmt=args.format)
+        notes = build_notes_for_release(release, audience=args.audience)
+        text = render_markdown(notes) if args.format == "markdown" else render_notes_mrkdwn(notes)
         return text if text.endswith("\n") else text + "\n"
 
     return run_with_database("notes", notes)

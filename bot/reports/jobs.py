@@ -1,5 +1,6 @@
 """Scheduled reports: the daily stakeholder digest and the weekly report, once per period
-across replicas (a claim per period), posted with the Slack Web API."""
+across replicas (a claim per period), posted with the Slack Web API. The digest's Slack
+message is built by the renderer the composition root passes in (bot/slack/digest.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.dora.report import DoraWindow
-from bot.domain.notes.digest import build_digest, render_digest_slack
+from bot.domain.notes.digest import Digest, build_digest
 from bot.domain.ports import AuditLog
 from bot.domain.release.lifecycle import EventType
 from bot.reports.weekly import (
@@ -30,6 +32,7 @@ from bot.store.reporting import failure_symptoms, releases_in_period
 
 log = logging.getLogger(__name__)
 WeeklyPoster = Callable[[datetime], Awaitable[None]]
+DigestRenderer = Callable[[Digest], dict[str, Any]]  # → chat.postMessage's text and blocks
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class DigestJob:
     audit: AuditLog
     channel: str
     clock: Callable[[], datetime]
+    render: DigestRenderer
 
     async def run(self) -> bool:
         """Post the digest of the last day, unless another replica already did."""
@@ -50,9 +54,7 @@ class DigestJob:
         releases = await releases_in_period(self.database, since=since, until=until)
         failed = [r.id for r in releases if EventType.FAILED in r.times]
         symptoms = await failure_symptoms(self.database, failed)
-        message = render_digest_slack(
-            build_digest(releases, since=since, until=until, symptoms=symptoms)
-        )
+        message = self.render(build_digest(releases, since=since, until=until, symptoms=symptoms))
         await self.client.chat_postMessage(
             channel=self.channel,
             text=message["text"],

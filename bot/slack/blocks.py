@@ -9,6 +9,7 @@ from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
 from bot.slack.ids import ActionId, BlockId
+from bot.slack.notes import render_notes_mrkdwn
 from bot.slack.reports import report_lines
 
 SECTION_LIMIT = 3000
@@ -40,9 +41,10 @@ def render_notice(notice: Notice) -> Message:
             },
         }
     if notice.payload is None:
-        lines = notice.text.splitlines() or ["(empty note)"]
+        text = render_notes_mrkdwn(notice.notes) if notice.notes is not None else notice.text
+        lines = text.splitlines() or ["(empty note)"]
         return {
-            "text": truncate(notice.text, SECTION_LIMIT),
+            "text": truncate(text, SECTION_LIMIT),
             "blocks": sections(lines),
             "metadata": {
                 "event_type": f"herald_{notice.kind.value}",

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import DEPS
 from bot.examples import example_manifest
 from bot.reports.jobs import DigestJob, WeeklyJob
+from bot.slack.digest import digest_message
 from bot.store.audit import SqlAuditLog
 from standins.slack import FakeSlack
 from tests.conftest import Herald
@@ -32,6 +33,7 @@ async def test_digest_posts_once_a_day_in_plain_language(herald: Herald, slack: 
             audit=SqlAuditLog(database=database),
             channel="CDIGEST",
             clock=lambda: now,
+            render=digest_message,
         )
         for _ in range(2)
     ]

@@ -7,8 +7,8 @@ behaviour is behind flag billing_pricing_v2 (25 % of users). For support: …", 
 failure what went wrong and whether it is fixed (rolled back or recovered) by `until`.
 Customer-visible means the manifest's `customer_visible` notes plus its changes marked
 `"customer_visible": true`. Flag rollouts come from the optional manifest extra
-`flags_rollout: {"flag": 25}`. The model holds plain text; the Slack renderer escapes it.
-Pure: no I/O.
+`flags_rollout: {"flag": 25}`. The model holds plain text, rendered here as plain text for
+the CLI; the Slack message (which escapes it) is built in bot/slack/digest.py. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain.notes.release_notes import MAX_MESSAGE_BLOCKS, is_customer_visible, section_blocks
+from bot.domain.notes.release_notes import is_customer_visible
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Release
-from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
+from bot.domain.text import display_version, format_duration
 
 ACTIVITY = (EventType.DEPLOYED, EventType.FAILED, EventType.ROLLED_BACK, EventType.RECOVERED)
 """The events that put a release into a period's digest."""
@@ -253,27 +253,6 @@ def render_digest_text(digest: Digest) -> str:
         lines += ["", group.title]
         lines += [f"- {when(line.at, short=True)}: {line.text}" for line in group.lines]
     return "\n".join(lines) + "\n"
-
-
-def render_digest_slack(digest: Digest) -> dict[str, Any]:
-    """`{"text", "blocks"}` for chat.postMessage: escaped, sections of at most 3000
-    characters, at most 50 blocks, the last saying "…and N more releases" when cut."""
-    summary = escape_mrkdwn(digest.summary())
-    head = f"*Release digest*\n{summary}"
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(head, 3000)}}]
-    groups = [
-        (
-            f"*{escape_mrkdwn(group.title)}*",
-            [f"• _{when(line.at, short=True)}_ {escape_mrkdwn(line.text)}" for line in group.lines],
-        )
-        for group in digest.groups
-    ]
-    blocks += section_blocks(
-        groups,
-        max_blocks=MAX_MESSAGE_BLOCKS - 1,
-        more=lambda n: f"…and {_count(n, 'more release')}",
-    )
-    return {"text": truncate(f"Release digest: {summary}", 3000), "blocks": blocks}
 
 
 def when(at: datetime, *, short: bool = False) -> str:

@@ -8,14 +8,13 @@ Two audiences:
 
 A change is breaking when it says `"breaking": true`, its type or scope ends with `!`
 (`feat(api)!`), or its summary starts with `BREAKING CHANGE:`. Its migration note is the
-change's extra field `migration`. Renderers: Markdown (for CHANGELOG.md; `&`, `<`, `>` become
-HTML entities, so no raw HTML gets in) and Slack mrkdwn (escaped; as one string, or as Block
-Kit sections within Slack's limits). Pure: no I/O.
+change's extra field `migration`. The renderer here is Markdown (for CHANGELOG.md; `&`, `<`,
+`>` become HTML entities, so no raw HTML gets in); the Slack ones are in bot/slack/notes.py.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,12 +23,9 @@ from typing import Any, Literal
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Change, Manifest
 from bot.domain.release.model import Release
-from bot.domain.text import display_version, escape_mrkdwn, truncate
+from bot.domain.text import display_version, escape_mrkdwn
 
 NotesAudience = Literal["internal", "external"]
-NotesFormat = Literal["markdown", "slack"]
-MAX_SECTION_CHARS = 3000  # Block Kit: a section's text
-MAX_MESSAGE_BLOCKS = 50  # Block Kit: blocks in one message
 _BREAKING_PREFIXES = ("BREAKING CHANGE:", "BREAKING-CHANGE:")
 
 
@@ -172,6 +168,14 @@ def build_release_notes(
     )
 
 
+def build_notes_for_release(
+    release: Release, *, audience: NotesAudience = "internal"
+) -> ReleaseNotes:
+    """A stored release's notes, dated by its deploy (else by its manifest)."""
+    released_on = release.times.get(EventType.DEPLOYED)
+    return build_release_notes(release.manifest, audience=audience, released_on=released_on)
+
+
 def _entry(change: Change, section: Section, *, external: bool) -> Entry:
     summary = change.summary
     for prefix in _BREAKING_PREFIXES:
@@ -234,119 +238,3 @@ def _markdown_entry(entry: Entry, *, internal: bool) -> list[str]:
     elif entry.breaking and internal:
         lines.append("  - Migration: no migration note in the manifest")
     return lines
-
-
-# -- Slack mrkdwn ----------------------------------------------------------------------------
-
-
-def _slack_entry(entry: Entry, *, internal: bool) -> str:
-    text = escape_mrkdwn(entry.summary)
-    if entry.scope:
-        text = f"{escape_mrkdwn(entry.scope)}: {text}"
-    if entry.breaking:
-        text = f":warning: *Breaking:* {text}"
-    if entry.issues:
-        text += f" ({', '.join(escape_mrkdwn(issue) for issue in entry.issues)})"
-    line = f"• {text}"
-    if entry.breaking and entry.migration:
-        line += f"\n    Migration: {escape_mrkdwn(entry.migration)}"
-    elif entry.breaking and internal:
-        line += "\n    Migration: no migration note in the manifest"
-    return line
-
-
-def _slack_heading(notes: ReleaseNotes) -> str:
-    heading = f"*Release notes: {escape_mrkdwn(notes.title)}*"
-    if notes.audience == "internal":
-        heading += f" · {escape_mrkdwn(notes.release_id)}"
-    if notes.breaking:
-        count = len(notes.breaking)
-        heading += f"\n:warning: {count} breaking change{'s' if count != 1 else ''}"
-    return heading
-
-
-def _slack_groups(notes: ReleaseNotes) -> list[tuple[str, list[str]]]:
-    internal = notes.audience == "internal"
-    groups: list[tuple[str, list[str]]] = []
-    if notes.highlights:
-        groups.append(("*Highlights*", [f"• {escape_mrkdwn(t)}" for t in notes.highlights]))
-    for section, entries in notes.sections:
-        lines = [_slack_entry(entry, internal=internal) for entry in entries]
-        groups.append((f"*{section.value}*", lines))
-    return groups
-
-
-def _slack_trailer(notes: ReleaseNotes) -> str:
-    if notes.is_empty:
-        return notes.empty_text
-    if notes.flags:
-        return "*Behind flags:* " + ", ".join(escape_mrkdwn(flag) for flag in notes.flags)
-    return ""
-
-
-def render_slack(notes: ReleaseNotes) -> str:
-    """The notes as one mrkdwn string (all data escaped)."""
-    parts = [_slack_heading(notes)]
-    parts += ["\n".join([heading, *lines]) for heading, lines in _slack_groups(notes)]
-    parts += [trailer] if (trailer := _slack_trailer(notes)) else []
-    return "\n\n".join(parts)
-
-
-def release_notes_message(notes: ReleaseNotes) -> dict[str, Any]:
-    """`{"text", "blocks"}` for chat.postMessage, within Block Kit's limits."""
-    head = "\n".join(filter(None, [_slack_heading(notes), _slack_trailer(notes)]))
-    blocks = [_section(truncate(head, MAX_SECTION_CHARS))]
-    blocks += section_blocks(
-        _slack_groups(notes),
-        max_blocks=MAX_MESSAGE_BLOCKS - 1,
-        more=lambda n: f"…and {n} more change{'s' if n != 1 else ''}",
-    )
-    return {"text": f"Release notes: {escape_mrkdwn(notes.title)}", "blocks": blocks}
-
-
-def render_release_notes(
-    release: Release, audience: NotesAudience = "internal", fmt: NotesFormat = "slack"
-) -> str:
-    """A stored release's notes, dated by its deploy (else by its manifest)."""
-    released_on = release.times.get(EventType.DEPLOYED)
-    notes = build_release_notes(release.manifest, audience=audience, released_on=released_on)
-    return render_markdown(notes) if fmt == "markdown" else render_slack(notes)
-
-
-# -- Block Kit sections (shared with the digest) ---------------------------------------------
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def section_blocks(
-    groups: Sequence[tuple[str, Sequence[str]]],
-    *,
-    max_blocks: int = MAX_MESSAGE_BLOCKS,
-    max_chars: int = MAX_SECTION_CHARS,
-    more: Callable[[int], str] = lambda n: f"…and {n} more",
-) -> list[dict[str, Any]]:
-    """Mrkdwn section blocks: each group (heading, lines) starts a new section, lines are
-    packed into sections of at most `max_chars`, a line too long for one is cut, and when
-    more than `max_blocks` would be needed the last block says how many lines were left out.
-    """
-    packed: list[tuple[str, int]] = []  # (text, how many lines it holds)
-    for heading, lines in groups:
-        text, held = heading, 0
-        for line in lines:
-            room = max_chars - (len(heading) + 1 if heading else 0)
-            line = truncate(line, max(1, room))
-            candidate = f"{text}\n{line}" if text else line
-            if len(candidate) > max_chars and held:
-                packed.append((text, held))
-                text, held = (f"{heading}\n{line}" if heading else line), 1
-            else:
-                text, held = candidate, held + 1
-        if text:
-            packed.append((text, held))
-    if len(packed) <= max_blocks:
-        return [_section(text) for text, _ in packed]
-    kept, dropped = packed[: max_blocks - 1], packed[max_blocks - 1 :]
-    left_out = sum(held for _, held in dropped)
-    return [*(_section(text) for text, _ in kept), _section(more(left_out))]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
+
+if TYPE_CHECKING:
+    from bot.domain.notes.release_notes import ReleaseNotes
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class Notice:
     urgent: bool = False
     text: str = ""
     report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
+    notes: ReleaseNotes | None = None  # for NoticeKind.RELEASE_NOTES
 
     @classmethod
     def note(cls, release: Release, text: str) -> Notice:

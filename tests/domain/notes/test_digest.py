@@ -6,16 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain.notes.digest import (
-    build_digest,
-    period_ending,
-    render_digest_slack,
-    render_digest_text,
-)
+from bot.domain.notes.digest import build_digest, period_ending, render_digest_text
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Release
 from bot.examples import example_manifest
+from bot.slack.digest import digest_message
 from standins.slack_limits import validate_blocks
 
 SINCE = datetime(2025, 10, 2, 0, 0, tzinfo=UTC)
@@ -87,7 +83,7 @@ def test_empty_period() -> None:
         "No releases shipped between Thu 2 Oct 2025, 00:00 UTC and Fri 3 Oct 2025, 00:00 UTC."
     )
     assert render_digest_text(digest) == expected + "\n"
-    message = render_digest_slack(digest)
+    message = digest_message(digest)
     assert expected in message["text"]
     assert len(message["blocks"]) == 1
     assert validate_blocks(message["blocks"]) == []
@@ -163,7 +159,7 @@ def test_slack_digest_escapes_manifest_and_event_text() -> None:
     )
     r = release(m, deployed=at(10), failed=at(11))
     digest = build_digest([r], since=SINCE, until=UNTIL, symptoms={r.id: "<https://x|y> down"})
-    message = render_digest_slack(digest)
+    message = digest_message(digest)
     assert validate_blocks(message["blocks"]) == []
     rendered = str(message)
     assert "<" not in rendered and ">" not in rendered
@@ -180,35 +176,10 @@ def test_slack_digest_escapes_manifest_and_event_text() -> None:
     assert "<!channel> & free" in render_digest_text(digest)  # plain text is not mrkdwn
 
 
-def test_many_releases_stay_within_block_kit_limits() -> None:
-    releases = [
-        release(
-            manifest(
-                id=f"rel-{n:04d}",
-                service=f"svc-{n % 7}",
-                version=f"1.{n}.0",
-                customer_visible=[f"note {n} " + "z" * 300],
-            ),
-            deployed=at(0, n * 0.1),
-        )
-        for n in range(600)
-    ]
-    digest = build_digest(releases, since=SINCE, until=UNTIL)
-    assert digest.shipped == 600
-    message = render_digest_slack(digest)
-    blocks = message["blocks"]
-    assert validate_blocks(blocks) == []
-    assert len(blocks) == 50
-    assert all(len(b["text"]["text"]) <= 3000 for b in blocks)
-    shown = sum(b["text"]["text"].count("\n• ") for b in blocks[1:-1])
-    assert blocks[-1]["text"]["text"] == f"…and {600 - shown} more releases"
-    assert "600 releases shipped" in message["text"]
-
-
 def test_one_release_with_huge_notes_is_cut_to_one_section() -> None:
     m = manifest(customer_visible=[f"note {n} " + "q" * 480 for n in range(100)])
     digest = build_digest([release(m, deployed=at(1))], since=SINCE, until=UNTIL)
-    blocks = render_digest_slack(digest)["blocks"]
+    blocks = digest_message(digest)["blocks"]
     assert validate_blocks(blocks) == []
     assert len(blocks[1]["text"]["text"]) == 3000
     assert blocks[1]["text"]["text"].endswith("…")

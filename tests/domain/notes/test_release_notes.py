@@ -8,18 +8,15 @@ from typing import Any
 from bot.domain.notes.release_notes import (
     NotesAudience,
     Section,
+    build_notes_for_release,
     build_release_notes,
-    release_notes_message,
     render_markdown,
-    render_release_notes,
-    render_slack,
-    section_blocks,
 )
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Release
 from bot.examples import example_manifest
-from standins.slack_limits import validate_blocks
+from bot.slack.notes import release_notes_message, render_notes_mrkdwn
 
 DEPLOYED = datetime(2025, 10, 3, 9, 0, tzinfo=UTC)
 
@@ -112,7 +109,7 @@ def test_external_notes_of_the_example_are_empty_and_say_so() -> None:
     notes = build_release_notes(manifest(), audience="external")
     assert notes.is_empty
     assert "No customer-visible changes in this release." in render_markdown(notes)
-    assert "No customer-visible changes in this release." in render_slack(notes)
+    assert "No customer-visible changes in this release." in render_notes_mrkdwn(notes)
 
 
 def test_internal_notes_without_changes_say_so() -> None:
@@ -134,7 +131,7 @@ def test_breaking_changes_are_flagged_with_their_migration_note() -> None:
     assert "- **BREAKING:** new auth\n  - Migration: re-issue tokens" in markdown
     assert "- **BREAKING:** **api:** strict dates\n  - Migration: no migration note" in markdown
     assert "- calm change" in markdown
-    slack = render_slack(notes)
+    slack = render_notes_mrkdwn(notes)
     assert ":warning: 3 breaking changes" in slack
     assert "• :warning: *Breaking:* new auth\n    Migration: re-issue tokens" in slack
     external = render_markdown(build_release_notes(m, audience="external"))
@@ -159,42 +156,21 @@ def test_slack_output_escapes_every_piece_of_manifest_text() -> None:
     audiences: tuple[NotesAudience, ...] = ("internal", "external")
     for audience in audiences:
         notes = build_release_notes(m, audience=audience)
-        for text in (render_slack(notes), render_markdown(notes)):
+        for text in (render_notes_mrkdwn(notes), render_markdown(notes)):
             assert "<" not in text and ">" not in text
             assert "&lt;!channel&gt; pay &amp; go" in text
             assert "&lt;!everyone&gt; look" in text
         message = release_notes_message(notes)
         assert "<" not in str(message)
-    internal = render_slack(build_release_notes(m, audience="internal"))
+    internal = render_notes_mrkdwn(build_release_notes(m, audience="internal"))
     assert "&lt;@U1&gt;: &lt;!channel&gt; pay &amp; go (&lt;!here&gt;)" in internal
     assert "&lt;!subteam^S1&gt;" in internal
 
 
 def test_render_release_notes_of_a_stored_release_is_dated_by_its_deploy() -> None:
     r = release(manifest())
-    markdown = render_release_notes(r, audience="internal", fmt="markdown")
+    markdown = render_markdown(build_notes_for_release(r, audience="internal"))
     assert markdown.startswith("## [1.42.0] - 2025-10-03")
-    slack = render_release_notes(r)
+    slack = render_notes_mrkdwn(build_notes_for_release(r))
     assert slack.startswith("*Release notes: webapp v1.42.0 (prod)* · rel-2025-10-02.3")
     assert "*Added*\n• billing: usage-based pricing (PROD-2142)" in slack
-
-
-def test_notes_of_a_huge_release_fit_one_slack_message() -> None:
-    changes = [
-        {"type": "feat" if n % 2 else "fix", "summary": f"change {n} " + "x" * 480}
-        for n in range(1000)
-    ]
-    notes = build_release_notes(manifest(*changes), audience="internal")
-    message = release_notes_message(notes)
-    assert validate_blocks(message["blocks"]) == []
-    assert len(message["blocks"]) == 50
-    shown = sum(b["text"]["text"].count("\n• ") for b in message["blocks"][1:-1])
-    last = message["blocks"][-1]["text"]["text"]
-    assert last == f"…and {1000 - shown} more changes"
-
-
-def test_section_blocks_cut_a_line_too_long_for_one_section() -> None:
-    blocks = section_blocks([("*Added*", ["• " + "y" * 5000, "• short"])])
-    assert validate_blocks(blocks) == []
-    assert [len(b["text"]["text"]) for b in blocks] == [3000, len("*Added*\n• short")]
-    assert blocks[0]["text"]["text"].endswith("…")
