@@ -9,11 +9,18 @@ from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
 from bot.slack.ids import ActionId, BlockId
+from bot.slack.layout import (
+    MAX_FALLBACK_CHARS,
+    MAX_MESSAGE_BLOCKS,
+    Block,
+    button,
+    format_more,
+    pack_sections,
+    section,
+)
 from bot.slack.notes import render_notes_mrkdwn
 from bot.slack.reports import report_lines
 
-SECTION_LIMIT = 3000
-MAX_BLOCKS = 50
 EMOJI = {
     EventType.PLANNED: ":calendar:",
     EventType.STARTED: ":hourglass_flowing_sand:",
@@ -30,8 +37,8 @@ def render_notice(notice: Notice) -> Message:
     if notice.kind is NoticeKind.CHECKUP:
         lines = report_lines(notice.report)
         return {
-            "text": truncate("\n".join(lines), SECTION_LIMIT),
-            "blocks": sections(lines),
+            "text": truncate("\n".join(lines), MAX_FALLBACK_CHARS),
+            "blocks": _sections(lines),
             "metadata": {
                 "event_type": "herald_checkup",
                 "event_payload": {
@@ -44,14 +51,14 @@ def render_notice(notice: Notice) -> Message:
         text = render_notes_mrkdwn(notice.notes) if notice.notes is not None else notice.text
         lines = text.splitlines() or ["(empty note)"]
         return {
-            "text": truncate(text, SECTION_LIMIT),
-            "blocks": sections(lines),
+            "text": truncate(text, MAX_FALLBACK_CHARS),
+            "blocks": _sections(lines),
             "metadata": {
                 "event_type": f"herald_{notice.kind.value}",
                 "event_payload": {"id": notice.release.id},
             },
         }
-    blocks_extra: list[dict[str, Any]] = []
+    blocks_extra: list[Block] = []
     if notice.kind is NoticeKind.DETAILS:
         lines = detail_lines(notice.release)
     elif notice.kind is NoticeKind.INCIDENT:
@@ -61,8 +68,8 @@ def render_notice(notice: Notice) -> Message:
     else:
         lines = [header_line(notice), *event_lines(notice)]
     return {
-        "text": truncate("\n".join(lines), SECTION_LIMIT),
-        "blocks": [*sections(lines), *blocks_extra],
+        "text": truncate("\n".join(lines), MAX_FALLBACK_CHARS),
+        "blocks": [*_sections(lines), *blocks_extra],
         "metadata": {
             "event_type": notice.payload.event.value.replace(".", "_"),
             "event_payload": notice.payload.flat(),
@@ -70,16 +77,10 @@ def render_notice(notice: Notice) -> Message:
     }
 
 
-def take_command_block(release_id: str) -> dict[str, Any]:
+def take_command_block(release_id: str) -> Block:
     """The incident has no commander yet: whoever clicks takes command."""
-    button = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "Take command"},
-        "action_id": ActionId.TAKE_COMMAND,
-        "value": release_id,
-        "style": "primary",
-    }
-    return {"type": "actions", "block_id": BlockId.INCIDENT_ACTIONS, "elements": [button]}
+    take = button("Take command", ActionId.TAKE_COMMAND, release_id, style="primary")
+    return {"type": "actions", "block_id": BlockId.INCIDENT_ACTIONS, "elements": [take]}
 
 
 def header_line(notice: Notice) -> str:
@@ -143,7 +144,7 @@ def changes_line(release: Release) -> str:
     more = len(changes) - len(shown)
     text = "; ".join(shown) or "none listed"
     if more > 0:
-        text += f"; …and {more} more (see thread)"
+        text += f"; {format_more(more)} (see thread)"
     return f"- Changes: {text}"
 
 
@@ -157,7 +158,7 @@ def links_line(release: Release, links: dict[str, str]) -> str:
     if issues:
         parts.append(f"issues 🔗 {escape_mrkdwn(', '.join(issues[:10]))}")
         if len(issues) > 10:
-            parts[-1] += f" …and {len(issues) - 10} more"
+            parts[-1] += f" {format_more(len(issues) - 10)}"
     return f"- Links: {' | '.join(parts) or 'none'}"
 
 
@@ -178,28 +179,11 @@ def detail_lines(release: Release) -> list[str]:
     return lines
 
 
-def sections(lines: list[str]) -> list[dict[str, Any]]:
-    """Pack lines into mrkdwn sections within Slack's limits, ending with '…and N more'."""
-    blocks: list[dict[str, Any]] = []
-    current: list[str] = []
-    for index, raw in enumerate(lines):
-        line = truncate(raw, SECTION_LIMIT)
-        if current and len("\n".join([*current, line])) > SECTION_LIMIT:
-            if len(blocks) == MAX_BLOCKS - 2:
-                current.append(f"…and {len(lines) - index} more")
-                break
-            blocks.append(_section(current))
-            current = []
-        current.append(line)
-    blocks.append(_section(current))
-    return blocks
-
-
-def _section(lines: list[str]) -> dict[str, Any]:
-    return {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": truncate("\n".join(lines), SECTION_LIMIT)},
-    }
+def _sections(lines: list[str]) -> list[Block]:
+    """The lines in sections, leaving room for one more block (the incident's button); when
+    cut, the last section ends with "…and N more". No lines: one empty section."""
+    blocks = pack_sections([("", lines)], max_blocks=MAX_MESSAGE_BLOCKS - 1, more_inline=True)
+    return blocks or [section("")]
 
 
 def _change_text(change: Any) -> str:

@@ -7,15 +7,15 @@ from typing import Any
 
 from bot.domain.notes.digest import Digest, when
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.slack.layout import MAX_MESSAGE_BLOCKS, section, section_blocks
+from bot.slack.layout import MAX_FALLBACK_CHARS, MAX_MESSAGE_BLOCKS, pack_sections, section
 
 
 def digest_message(digest: Digest) -> dict[str, Any]:
-    """`{"text", "blocks"}` for chat.postMessage: escaped, sections of at most 3000
-    characters, at most 50 blocks, the last saying "…and N more releases" when cut."""
+    """`{"text", "blocks"}` for chat.postMessage: escaped, within Block Kit's limits, the
+    last block saying "…and N more releases" when cut."""
     summary = escape_mrkdwn(digest.summary())
     head = f"*Release digest*\n{summary}"
-    blocks = [section(truncate(head, 3000))]
+    blocks = [section(head)]
     groups = [
         (
             f"*{escape_mrkdwn(group.title)}*",
@@ -23,9 +23,5 @@ def digest_message(digest: Digest) -> dict[str, Any]:
         )
         for group in digest.groups
     ]
-    blocks += section_blocks(
-        groups,
-        max_blocks=MAX_MESSAGE_BLOCKS - 1,
-        more=lambda n: f"…and {n} more release{'' if n == 1 else 's'}",
-    )
-    return {"text": truncate(f"Release digest: {summary}", 3000), "blocks": blocks}
+    blocks += pack_sections(groups, max_blocks=MAX_MESSAGE_BLOCKS - 1, noun="release")
+    return {"text": truncate(f"Release digest: {summary}", MAX_FALLBACK_CHARS), "blocks": blocks}

@@ -12,9 +12,9 @@ from bot.domain.dora.report import (
     format_trend,
     format_value,
 )
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import escape_mrkdwn
+from bot.slack.layout import Block, header, section
 
-HEADER_LIMIT = 150
 # One section per DORA metric; the weekly rate joins the daily one.
 SECTIONS = (
     ("Deployment frequency", ("deploy_frequency_per_day",)),
@@ -44,11 +44,8 @@ def dora_message(report: DoraReport) -> dict[str, Any]:
         ]
     )
     window = report.window
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": truncate(f"DORA · {scope}", HEADER_LIMIT)},
-        },
+    blocks: list[Block] = [
+        header(f"DORA · {scope}"),
         _context(
             f"{window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M} UTC · "
             f"trends against the {window.label} before"
@@ -64,7 +61,7 @@ def dora_message(report: DoraReport) -> dict[str, Any]:
         if title == "Time to restore" and report.open_failures:
             extra.append(f"{report.open_failures} failure(s) not recovered yet")
         text = "\n".join([f"*{title}*", *lines, *extra])
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        blocks.append(section(text))
         fallback.append(f"{title}: " + "; ".join([*plain, *extra]))
     blocks.append(
         _context(
@@ -94,5 +91,5 @@ def _line(report: DoraReport, name: str, *, bold: bool) -> str:
     return " · ".join(parts)
 
 
-def _context(text: str) -> dict[str, Any]:
+def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(text)}]}

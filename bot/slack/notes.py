@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.notes.release_notes import Entry, ReleaseNotes
-from bot.domain.text import escape_mrkdwn, truncate
-from bot.slack.layout import MAX_MESSAGE_BLOCKS, MAX_SECTION_CHARS, section, section_blocks
+from bot.domain.text import escape_mrkdwn
+from bot.slack.layout import MAX_MESSAGE_BLOCKS, pack_sections, section
 
 
 def render_notes_mrkdwn(notes: ReleaseNotes) -> str:
@@ -22,12 +22,8 @@ def render_notes_mrkdwn(notes: ReleaseNotes) -> str:
 def release_notes_message(notes: ReleaseNotes) -> dict[str, Any]:
     """`{"text", "blocks"}` for chat.postMessage, within Block Kit's limits."""
     head = "\n".join(filter(None, [_heading(notes), _trailer(notes)]))
-    blocks = [section(truncate(head, MAX_SECTION_CHARS))]
-    blocks += section_blocks(
-        _groups(notes),
-        max_blocks=MAX_MESSAGE_BLOCKS - 1,
-        more=lambda n: f"…and {n} more change{'s' if n != 1 else ''}",
-    )
+    blocks = [section(head)]
+    blocks += pack_sections(_groups(notes), max_blocks=MAX_MESSAGE_BLOCKS - 1, noun="change")
     return {"text": f"Release notes: {escape_mrkdwn(notes.title)}", "blocks": blocks}
 
 

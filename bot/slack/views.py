@@ -12,6 +12,7 @@ from bot.domain.release.model import Release
 from bot.domain.services.oncall import mention_all
 from bot.domain.text import display_version, escape_mrkdwn, truncate
 from bot.slack.ids import ActionId, BlockId
+from bot.slack.layout import MAX_CONFIRM_CHARS, Block, button, format_more, section
 from bot.slack.reports import status_line
 
 USAGE = (
@@ -23,41 +24,23 @@ USAGE = (
 Message = dict[str, Any]
 
 
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": truncate(text, 3000)},
-    }
-    if block_id:
-        block["block_id"] = block_id
-    return block
-
-
-def _button(text: str, action: ActionId, value: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
 def help_message(services: list[str], *, problem: str | None = None) -> Message:
     known = ", ".join(escape_mrkdwn(s) for s in services) or "none configured yet (HERALD_CONFIG)"
     text = f"*Herald* — release commands\n{USAGE}\nKnown services: {known}"
     if problem:
         text = f":warning: {problem}\n\n{text}"
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text, BlockId.HELP)]}
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [section(text, block_id=BlockId.HELP)],
+    }
 
 
 def reply_message(reply: Reply, *, public: bool = False, replace: bool = False) -> Message:
     message: Message = {
         "response_type": "in_channel" if public else "ephemeral",
         "text": reply.text,
-        "blocks": [_section(reply.text, BlockId.REPLY)],
+        "blocks": [section(reply.text, block_id=BlockId.REPLY)],
     }
     if replace:
         message["replace_original"] = True
@@ -81,7 +64,7 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
         status_line(checkups.last_color, checkups.last_label, checkups.next_label),
         _links_line(report.links),
     ]
-    blocks: list[dict[str, Any]] = [_section("\n".join(lines), BlockId.STATUS)]
+    blocks: list[Block] = [section("\n".join(lines), block_id=BlockId.STATUS)]
     if report.rollout is not None and report.problem is None:
         blocks.append(_status_actions(report))
     text = "\n".join(lines)
@@ -131,7 +114,7 @@ def _links_line(links: dict[str, str]) -> str:
     return "Links: " + (" · ".join(parts) if parts else "none")
 
 
-def _status_actions(report: StatusReport) -> dict[str, Any]:
+def _status_actions(report: StatusReport) -> Block:
     assert report.rollout is not None
     where = {"service": report.where.service, "env": report.where.env}
     seen = json.dumps({**where, "seen": report.rollout.generation})
@@ -139,9 +122,9 @@ def _status_actions(report: StatusReport) -> dict[str, Any]:
         "type": "actions",
         "block_id": BlockId.STATUS_ACTIONS,
         "elements": [
-            _button("Promote next step", ActionId.PROMOTE_NEXT, seen, style="primary"),
-            _button("Pause", ActionId.PAUSE, json.dumps(where)),
-            _button("Roll back…", ActionId.ROLLBACK_START, json.dumps(where), style="danger"),
+            button("Promote next step", ActionId.PROMOTE_NEXT, seen, style="primary"),
+            button("Pause", ActionId.PAUSE, json.dumps(where)),
+            button("Roll back…", ActionId.ROLLBACK_START, json.dumps(where), style="danger"),
         ],
     }
 
@@ -157,11 +140,11 @@ def in_flight_message(releases: list[Release], *, public: bool) -> Message:
             for r in releases[:40]
         )
         if len(releases) > 40:
-            text += f"\n…and {len(releases) - 40} more"
+            text += f"\n{format_more(len(releases) - 40)}"
     return {
         "response_type": "in_channel" if public else "ephemeral",
         "text": text,
-        "blocks": [_section(text, BlockId.STATUS)],
+        "blocks": [section(text, block_id=BlockId.STATUS)],
     }
 
 
@@ -169,21 +152,21 @@ def rollback_confirm_message(plan: RollbackPlan) -> Message:
     text = f":rewind: *Confirm rollback*\n{plan.summary}"
     confirm = {
         "title": {"type": "plain_text", "text": "Roll back?"},
-        "text": {"type": "mrkdwn", "text": truncate(plan.summary, 300)},
+        "text": {"type": "mrkdwn", "text": truncate(plan.summary, MAX_CONFIRM_CHARS)},
         "confirm": {"type": "plain_text", "text": "Roll back"},
         "deny": {"type": "plain_text", "text": "Keep it"},
         "style": "danger",
     }
-    go = _button("Roll back", ActionId.ROLLBACK_CONFIRM, plan.encode(), style="danger")
+    go = button("Roll back", ActionId.ROLLBACK_CONFIRM, plan.encode(), style="danger")
     go["confirm"] = confirm
     return {
         "response_type": "ephemeral",
         "text": text,
         "blocks": [
-            _section(text, BlockId.ROLLBACK_CONFIRM),
+            section(text, block_id=BlockId.ROLLBACK_CONFIRM),
             {
                 "type": "actions",
-                "elements": [go, _button("Cancel", ActionId.ROLLBACK_CANCEL, "cancel")],
+                "elements": [go, button("Cancel", ActionId.ROLLBACK_CANCEL, "cancel")],
             },
         ],
     }
