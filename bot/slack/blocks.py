@@ -8,7 +8,7 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
-from bot.slack.ids import ActionId, BlockId
+from bot.slack.ids import ActionId, BlockId, ReleaseValue
 from bot.slack.layout import (
     MAX_FALLBACK_CHARS,
     MAX_MESSAGE_BLOCKS,
@@ -79,7 +79,8 @@ def render_notice(notice: Notice) -> Message:
 
 def take_command_block(release_id: str) -> Block:
     """The incident has no commander yet: whoever clicks takes command."""
-    take = button("Take command", ActionId.TAKE_COMMAND, release_id, style="primary")
+    value = ReleaseValue(release_id=release_id).dump()
+    take = button("Take command", ActionId.TAKE_COMMAND, value, style="primary")
     return {"type": "actions", "block_id": BlockId.INCIDENT_ACTIONS, "elements": [take]}
 
 

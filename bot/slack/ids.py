@@ -1,8 +1,15 @@
-"""Every Slack action, block and callback id Herald uses, in one place."""
+"""Every Slack action, block and callback id Herald uses, and what its buttons carry."""
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from bot.domain.deploy.rollback import RollbackPlan
+from bot.errors import MalformedRequest
 
 INBOX_KEY = "herald_inbox_key"  # Bolt context: the inbox key of a request kept until done
 
@@ -27,3 +34,92 @@ class ActionId(StrEnum):
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
     ROLLBACK_CANCEL = "herald_rollback_cancel"
     TAKE_COMMAND = "herald_take_command"
+
+
+class InvalidButtonValue(MalformedRequest):
+    """A button's value Herald cannot read: not what Herald puts on that button."""
+
+    def __init__(self, value_type: str) -> None:
+        super().__init__(
+            ":warning: Herald cannot read this button (its message may be from an older "
+            "Herald). Run the command again for fresh buttons."
+        )
+        self.value_type = value_type
+
+
+class ButtonValue(BaseModel):
+    """What a button carries in its `value`, read back when it is pressed.
+
+    `dump()` writes the wire form and `parse()` reads it: a value that is not one is an
+    `InvalidButtonValue`. The wire forms never change, so buttons already posted keep working.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    def dump(self) -> str:
+        return json.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def parse(cls, raw: str) -> Self:
+        try:
+            return cls._load(raw)
+        except ValidationError:
+            raise InvalidButtonValue(cls.__name__) from None
+
+    @classmethod
+    def _load(cls, raw: str) -> Self:
+        return cls.model_validate_json(raw)
+
+
+class TargetValue(ButtonValue):
+    """Pause, Roll back…: `{"service": "webapp", "env": "prod"}`."""
+
+    service: str
+    env: str
+
+
+class PromoteValue(TargetValue):
+    """Promote next step: the target plus the rollout generation the user saw (`seen`), so a
+    second click on the same message learns who promoted instead of promoting again."""
+
+    seen: str | None = None
+
+
+class RollbackValue(ButtonValue):
+    """Roll back (confirmed): the plan that was shown, as the domain encodes it."""
+
+    plan: RollbackPlan
+
+    def dump(self) -> str:
+        return self.plan.encode()
+
+    @classmethod
+    def _load(cls, raw: str) -> Self:
+        return cls(plan=_PLAN.validate_json(raw))
+
+
+class ReleaseValue(ButtonValue):
+    """Take command: the bare release id, `rel-2025-10-02.3`."""
+
+    release_id: str = Field(min_length=1)
+
+    def dump(self) -> str:
+        return self.release_id
+
+    @classmethod
+    def _load(cls, raw: str) -> Self:
+        return cls(release_id=raw)
+
+
+class CancelValue(ButtonValue):
+    """Cancel: the constant `cancel`; nothing to read."""
+
+    def dump(self) -> str:
+        return "cancel"
+
+    @classmethod
+    def _load(cls, raw: str) -> Self:
+        return cls()
+
+
+_PLAN = TypeAdapter(RollbackPlan)

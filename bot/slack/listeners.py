@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
@@ -17,18 +18,51 @@ from bot.domain.deploy.parse import (
     Verb,
     parse_command,
 )
-from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
+from bot.domain.deploy.rollback import execute_rollback, plan_rollback
 from bot.domain.deploy.status import build_status, list_in_flight
 from bot.domain.dora.report import DoraWindow, parse_window
 from bot.domain.services.directory import UnknownTarget
 from bot.slack import views
 from bot.slack.dora_view import dora_message
-from bot.slack.ids import INBOX_KEY, ActionId, Command
+from bot.slack.ids import (
+    INBOX_KEY,
+    ActionId,
+    ButtonValue,
+    CancelValue,
+    Command,
+    InvalidButtonValue,
+    PromoteValue,
+    ReleaseValue,
+    RollbackValue,
+    TargetValue,
+)
 from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import BackgroundTasks
 
+log = logging.getLogger(__name__)
 Work = Coroutine[Any, Any, None]
-ButtonWork = Callable[[Operations, dict[str, Any], Respond], Work]
+V = TypeVar("V", bound=ButtonValue)
+
+
+@dataclass(frozen=True)
+class Button(Generic[V]):
+    """One kind of button: the value it carries, and the work a press of it starts (given
+    the parsed value, who pressed, and where to answer)."""
+
+    value: type[V]
+    run: Callable[[Operations, V, str, Respond], Work]
+
+    def press(self, ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
+        """The work for a press; a value Herald cannot read, or a service or env it no longer
+        knows, is answered with why instead."""
+        action = body["actions"][0]
+        try:
+            value = self.value.parse(action["value"])
+            return self.run(ops, value, body["user"]["id"], respond)
+        except (InvalidButtonValue, UnknownTarget) as exc:
+            extra = {"action_id": action.get("action_id"), "problem": type(exc).__name__}
+            log.warning("cannot act on a button press", extra=extra)
+            return _refuse(exc.message, respond)
 
 
 def register(
@@ -57,12 +91,12 @@ def register(
 
 
 def _button_listener(
-    button: ButtonWork, *, ops: Operations, tasks: BackgroundTasks, responder: Responder
+    button: Button[Any], *, ops: Operations, tasks: BackgroundTasks, responder: Responder
 ) -> Any:
     async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
         respond = responder.for_request(body)
-        work = button(ops, body, respond)
+        work = button.press(ops, body, respond)
         tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
 
     return listener
@@ -83,52 +117,48 @@ def work_for(ops: Operations, body: dict[str, Any], respond: Respond) -> Work | 
         button = BUTTONS[ActionId(actions[0].get("action_id"))]
     except ValueError:
         return None
-    return button(ops, body, respond)
+    return button.press(ops, body, respond)
 
 
-def _promote_next(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
-    value = _button_value(body)
-    where = ops.directory.resolve(value["service"], value["env"])
+def _promote_next(ops: Operations, value: PromoteValue, user: str, respond: Respond) -> Work:
+    where = ops.directory.resolve(value.service, value.env)
     goal = PromoteGoal(PromoteKind.NEXT)
-    work = promote(ops, actor=body["user"]["id"], where=where, goal=goal, seen=value.get("seen"))
-    return _answer(work, respond)
+    return _answer(promote(ops, actor=user, where=where, goal=goal, seen=value.seen), respond)
 
 
-def _pause(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
-    value = _button_value(body)
-    where = ops.directory.resolve(value["service"], value["env"])
-    return _answer(pause(ops, actor=body["user"]["id"], where=where), respond)
+def _pause(ops: Operations, value: TargetValue, user: str, respond: Respond) -> Work:
+    where = ops.directory.resolve(value.service, value.env)
+    return _answer(pause(ops, actor=user, where=where), respond)
 
 
-def _rollback_start(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
-    value = _button_value(body)
-    command = DeployCommand(Verb.ROLLBACK, value["service"], value["env"])
-    return run_command(ops, command, user=body["user"]["id"], respond=respond)
+def _rollback_start(ops: Operations, value: TargetValue, user: str, respond: Respond) -> Work:
+    command = DeployCommand(Verb.ROLLBACK, value.service, value.env)
+    return run_command(ops, command, user=user, respond=respond)
 
 
-def _rollback_confirm(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
-    plan = RollbackPlan.decode(body["actions"][0]["value"])
-    work = execute_rollback(ops, actor=body["user"]["id"], plan=plan)
+def _rollback_confirm(ops: Operations, value: RollbackValue, user: str, respond: Respond) -> Work:
+    work = execute_rollback(ops, actor=user, plan=value.plan)
     return _answer(work, respond, replace=True)
 
 
-def _take_command(ops: Operations, body: dict[str, Any], respond: Respond) -> Work:
-    work = take_command(ops, actor=body["user"]["id"], release_id=body["actions"][0]["value"])
-    return _answer(work, respond)
+def _take_command(ops: Operations, value: ReleaseValue, user: str, respond: Respond) -> Work:
+    return _answer(take_command(ops, actor=user, release_id=value.release_id), respond)
 
 
-async def _rollback_cancel(_ops: Operations, _body: dict[str, Any], respond: Respond) -> None:
+async def _rollback_cancel(
+    _ops: Operations, _value: CancelValue, _user: str, respond: Respond
+) -> None:
     cancelled = Reply(True, "Rollback cancelled; nothing was changed.")
     await respond(views.reply_message(cancelled, replace=True))
 
 
-BUTTONS: dict[ActionId, ButtonWork] = {
-    ActionId.PROMOTE_NEXT: _promote_next,
-    ActionId.PAUSE: _pause,
-    ActionId.ROLLBACK_START: _rollback_start,
-    ActionId.ROLLBACK_CONFIRM: _rollback_confirm,
-    ActionId.ROLLBACK_CANCEL: _rollback_cancel,
-    ActionId.TAKE_COMMAND: _take_command,
+BUTTONS: dict[ActionId, Button[Any]] = {
+    ActionId.PROMOTE_NEXT: Button(PromoteValue, _promote_next),
+    ActionId.PAUSE: Button(TargetValue, _pause),
+    ActionId.ROLLBACK_START: Button(TargetValue, _rollback_start),
+    ActionId.ROLLBACK_CONFIRM: Button(RollbackValue, _rollback_confirm),
+    ActionId.ROLLBACK_CANCEL: Button(CancelValue, _rollback_cancel),
+    ActionId.TAKE_COMMAND: Button(ReleaseValue, _take_command),
 }
 
 
@@ -176,11 +206,8 @@ async def _answer(
     await respond(views.reply_message(reply, replace=replace))
 
 
-def _button_value(body: dict[str, Any]) -> dict[str, Any]:
-    value = json.loads(body["actions"][0]["value"])
-    if not isinstance(value, dict):
-        raise ValueError("button value is not an object")
-    return value
+async def _refuse(text: str, respond: Respond) -> None:
+    await respond(views.reply_message(Reply(False, text)))
 
 
 def error_reply(respond: Respond) -> Any:

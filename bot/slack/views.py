@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.domain.deploy.context import Reply, describe
@@ -11,7 +10,14 @@ from bot.domain.deploy.status import StatusReport
 from bot.domain.release.model import Release
 from bot.domain.services.oncall import mention_all
 from bot.domain.text import display_version, escape_mrkdwn, truncate
-from bot.slack.ids import ActionId, BlockId
+from bot.slack.ids import (
+    ActionId,
+    BlockId,
+    CancelValue,
+    PromoteValue,
+    RollbackValue,
+    TargetValue,
+)
 from bot.slack.layout import MAX_CONFIRM_CHARS, Block, button, format_more, section
 from bot.slack.reports import status_line
 
@@ -116,15 +122,16 @@ def _links_line(links: dict[str, str]) -> str:
 
 def _status_actions(report: StatusReport) -> Block:
     assert report.rollout is not None
-    where = {"service": report.where.service, "env": report.where.env}
-    seen = json.dumps({**where, "seen": report.rollout.generation})
+    service, env = report.where.service, report.where.env
+    where = TargetValue(service=service, env=env)
+    promote = PromoteValue(service=service, env=env, seen=report.rollout.generation)
     return {
         "type": "actions",
         "block_id": BlockId.STATUS_ACTIONS,
         "elements": [
-            button("Promote next step", ActionId.PROMOTE_NEXT, seen, style="primary"),
-            button("Pause", ActionId.PAUSE, json.dumps(where)),
-            button("Roll back…", ActionId.ROLLBACK_START, json.dumps(where), style="danger"),
+            button("Promote next step", ActionId.PROMOTE_NEXT, promote.dump(), style="primary"),
+            button("Pause", ActionId.PAUSE, where.dump()),
+            button("Roll back…", ActionId.ROLLBACK_START, where.dump(), style="danger"),
         ],
     }
 
@@ -157,7 +164,9 @@ def rollback_confirm_message(plan: RollbackPlan) -> Message:
         "deny": {"type": "plain_text", "text": "Keep it"},
         "style": "danger",
     }
-    go = button("Roll back", ActionId.ROLLBACK_CONFIRM, plan.encode(), style="danger")
+    go = button(
+        "Roll back", ActionId.ROLLBACK_CONFIRM, RollbackValue(plan=plan).dump(), style="danger"
+    )
     go["confirm"] = confirm
     return {
         "response_type": "ephemeral",
@@ -166,7 +175,7 @@ def rollback_confirm_message(plan: RollbackPlan) -> Message:
             section(text, block_id=BlockId.ROLLBACK_CONFIRM),
             {
                 "type": "actions",
-                "elements": [go, button("Cancel", ActionId.ROLLBACK_CANCEL, "cancel")],
+                "elements": [go, button("Cancel", ActionId.ROLLBACK_CANCEL, CancelValue().dump())],
             },
         ],
     }

@@ -1,0 +1,136 @@
+"""Button values: the wire forms of buttons already posted still parse, a value Herald cannot
+read is answered (ephemeral, no traceback), and every value is parsed in one place."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
+from bot.slack.ids import (
+    ActionId,
+    ButtonValue,
+    CancelValue,
+    InvalidButtonValue,
+    PromoteValue,
+    ReleaseValue,
+    RollbackValue,
+    TargetValue,
+)
+from standins import slack_requests
+from standins.slack import FakeSlack
+from tests.conftest import Herald
+from tests.slack.signed import signed_headers
+
+PLAN = RollbackPlan(
+    "webapp",
+    "prod",
+    RollbackKind.ARGO,
+    "Roll `webapp` prod back to 1.41.3 (Argo CD `webapp-prod` history #11, revision 1a2b3c4).",
+    release_id="rel-2025-10-02.3",
+    history_id=11,
+    revision="1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d",
+    to_version="1.41.3",
+    auto_sync=True,
+)
+# What buttons posted by earlier releases of Herald carry, byte for byte.
+POSTED: list[tuple[ButtonValue, str]] = [
+    (TargetValue(service="webapp", env="prod"), '{"service": "webapp", "env": "prod"}'),
+    (
+        PromoteValue(service="webapp", env="prod", seen="webapp-6d4f:2:paused"),
+        '{"service": "webapp", "env": "prod", "seen": "webapp-6d4f:2:paused"}',
+    ),
+    (
+        PromoteValue(service="webapp", env="prod", seen=None),
+        '{"service": "webapp", "env": "prod", "seen": null}',
+    ),
+    (RollbackValue(plan=PLAN), PLAN.encode()),
+    (
+        RollbackValue(
+            plan=RollbackPlan("webapp", "prod", RollbackKind.ABORT, "Abort the canary → stable.")
+        ),
+        '{"service":"webapp","env":"prod","kind":"abort","summary":"Abort the canary \\u2192 '
+        'stable.","release_id":null,"history_id":null,"revision":null,"to_version":null,'
+        '"auto_sync":false}',
+    ),
+    (ReleaseValue(release_id="rel-2025-10-02.3"), "rel-2025-10-02.3"),
+    (CancelValue(), "cancel"),
+]
+
+
+@pytest.mark.parametrize(("value", "wire"), POSTED)
+def test_button_values_keep_their_wire_form(value: ButtonValue, wire: str) -> None:
+    assert value.dump() == wire
+    assert type(value).parse(wire) == value
+
+
+def test_an_old_promote_value_without_seen_still_parses() -> None:
+    value = PromoteValue.parse('{"service": "webapp", "env": "prod"}')
+    assert value == PromoteValue(service="webapp", env="prod", seen=None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        (TargetValue, "not json"),
+        (TargetValue, '["webapp", "prod"]'),
+        (TargetValue, '{"service": "webapp"}'),
+        (PromoteValue, '{"service": "webapp", "env": "prod", "seen": {"x": 1}}'),
+        (RollbackValue, '{"service": "webapp", "env": "prod", "kind": "argo"}'),
+        (RollbackValue, '{"service":"w","env":"p","kind":"sideways","summary":"s"}'),
+        (ReleaseValue, ""),
+    ],
+)
+def test_a_value_that_is_not_one_is_an_invalid_button_value(
+    kind: type[ButtonValue], raw: str
+) -> None:
+    with pytest.raises(InvalidButtonValue) as raised:
+        kind.parse(raw)
+    assert raised.value.message.startswith(":warning: Herald cannot read this button")
+    assert raised.value.value_type == kind.__name__
+
+
+async def press(herald: Herald, slack: FakeSlack, action: ActionId, value: str) -> str:
+    """Press a button through Slack's signed request; returns Herald's answer's text."""
+    key = f"press-{action}"
+    body = slack_requests.block_action(
+        action_id=action,
+        value=value,
+        user="U0OWNER",
+        trigger_id="1.2.3",
+        action_ts="1.000001",
+        response_url=slack.response_url(key),
+    )
+    async with herald.session.post(
+        herald.url + "/slack/events", data=body.encode(), headers=signed_headers(body)
+    ) as response:
+        assert response.status == 200
+    await slack.wait_for(lambda: any(r["_key"] == key for r in slack.responses))
+    answer = next(r for r in slack.responses if r["_key"] == key)
+    assert answer["response_type"] == "ephemeral"
+    text: str = answer["text"]
+    return text
+
+
+async def test_a_button_herald_cannot_read_is_answered_not_raised(
+    herald: Herald, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        text = await press(herald, slack, ActionId.PAUSE, "{not json")
+    assert text == InvalidButtonValue("TargetValue").message
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.slack.listeners"] == [
+        "cannot act on a button press"
+    ]
+
+
+async def test_a_button_for_a_service_herald_no_longer_knows_says_so(
+    herald: Herald, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        text = await press(
+            herald, slack, ActionId.PROMOTE_NEXT, PromoteValue(service="gone", env="prod").dump()
+        )
+    assert text.startswith("Unknown service `gone`.")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
