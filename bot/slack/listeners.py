@@ -8,7 +8,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.domain.deploy.context import Operations, Reply, pause, promote, take_command
+from bot.domain.deploy.commander import take_command
+from bot.domain.deploy.context import Operations, Reply
 from bot.domain.deploy.parse import (
     CommandError,
     DeployCommand,
@@ -17,6 +18,7 @@ from bot.domain.deploy.parse import (
     Verb,
     parse_command,
 )
+from bot.domain.deploy.promote import pause, promote
 from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
 from bot.domain.deploy.status import build_status, list_in_flight
 from bot.domain.dora.report import DoraWindow, parse_window

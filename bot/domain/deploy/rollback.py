@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from bot.domain.deploy.context import Operations, Reply, audit, authorize, describe, require_target
+from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
+from bot.domain.deploy.promote import describe
 from bot.domain.deploy.tool import (
     AppStatus,
     DeployTarget,
