@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.dora.report import DoraWindow
+from bot.domain.dora.window import DoraWindow
 from bot.domain.notes.digest import build_digest, render_digest_slack
 from bot.domain.ports import AuditLog
 from bot.domain.release.lifecycle import EventType

@@ -21,7 +21,7 @@ from bot.domain.deploy.parse import (
 from bot.domain.deploy.promote import pause, promote
 from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
 from bot.domain.deploy.status import build_status, list_in_flight
-from bot.domain.dora.report import DoraWindow, parse_window
+from bot.domain.dora.window import DoraWindow, parse_window
 from bot.domain.services.directory import UnknownTarget
 from bot.slack import views
 from bot.slack.dora_view import dora_message
