@@ -607,8 +607,8 @@ async def test_a_failure_after_the_claim_answers_5xx_and_the_retry_acts(
 
     alert = firing_alert(scope="release", release_id=RID)
     with monkeypatch.context() as patched:
-        patched.setattr("bot.api.hooks.routes.apply_deploy_signal", broken)
-        patched.setattr("bot.api.hooks.routes.post_alert_notes", broken)
+        patched.setattr("bot.api.hooks.routes.take_deploy_signal", broken)
+        patched.setattr("bot.api.hooks.routes.take_alerts", broken)
         assert (await hook(herald, "argocd", argocd("on-deployed")))[0] == 500
         assert (await hook(herald, "alertmanager", webhook([alert])))[0] == 500
     status, body = await hook(herald, "argocd", argocd("on-deployed"))

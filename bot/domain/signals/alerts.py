@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from bot.domain.ports import Ledger, ReleaseReader
+from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
 from bot.domain.text import escape_mrkdwn, format_duration, truncate
@@ -39,12 +39,14 @@ __all__ = [
     "note_text",
     "post_alert_notes",
     "scope_of",
+    "take_alerts",
 ]
 
 DEFAULT_WINDOW = timedelta(hours=2)
 CLOCK_SKEW = timedelta(minutes=1)
 PAGING_SEVERITIES = frozenset({"critical", "page"})
 MAX_TEXT = 500
+ATTEMPTS = 3
 _UNSAFE_URL = re.compile(r"[\s<>|]")
 
 
@@ -203,6 +205,28 @@ async def post_alert_notes(
     if notices:
         await ledger.enqueue(notices)
     return decisions
+
+
+async def take_alerts(
+    *, alerts: Sequence[Alert], releases: ReleaseReader, ledgers: LedgerFactory
+) -> list[AlertDecision]:
+    """Match each alert to its release, then write the notes of those that concern one in
+    one transaction, again if a concurrent writer got there first."""
+    matches: list[tuple[Alert, str]] = []
+    for alert in alerts:
+        release_id = await match_release(alert, releases=releases, window=DEFAULT_WINDOW)
+        if release_id is not None:
+            matches.append((alert, release_id))
+    if not matches:
+        return []
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with ledgers() as ledger:
+                return await post_alert_notes(ledger=ledger, matches=matches)
+        except ConcurrentWrite:
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _one_line(text: str) -> str:
