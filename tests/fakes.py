@@ -93,3 +93,17 @@ class MemoryLedgers:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[MemoryLedger]:
         yield self.ledger
+
+
+class ContendedLedgers:
+    """A LedgerFactory whose every transaction loses to a concurrent writer: the use case runs
+    on an empty MemoryLedger, then the commit raises ConcurrentWrite."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[MemoryLedger]:
+        self.attempts += 1
+        yield MemoryLedger()
+        raise ConcurrentWrite("a concurrent writer committed first")

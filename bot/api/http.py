@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bot.domain.transactions import ChangedConcurrently
 from bot.errors import (
     FieldProblem,
     HeraldError,
@@ -55,6 +56,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """The one place errors become responses: domain errors say what to fix; bugs get an id."""
     try:
         return await handler(request)
+    except ChangedConcurrently as exc:  # retryable: senders retry a 5xx, never a 409
+        response = error_response(exc.status, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except HeraldError as exc:
         return error_response(exc.status, exc.message, [d.as_dict() for d in exc.details])
     except web.HTTPRequestEntityTooLarge:

@@ -28,7 +28,6 @@ from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
 from bot.api.http import parse_model, read_json_object, require_bearer
 from bot.catalog import build_directory
 from bot.deps import DEPS, Deps
-from bot.domain.ports import ConcurrentWrite
 from bot.domain.signals.alerts import Alert, AlertDecision, take_alerts
 from bot.domain.signals.deploy import Ignored, place_signal, take_deploy_signal
 from bot.domain.signals.mapping import DeploySignal
@@ -80,9 +79,6 @@ async def post_alertmanager(request: web.Request) -> web.Response:
             releases=SqlReleaseReader(database=deps.database),
             ledgers=deps.ledgers,
         )
-    except ConcurrentWrite:
-        await _forget(deps, [alert.inbox_key() for alert in fresh])
-        raise _changed_concurrently() from None
     except Exception:
         await _forget(deps, [alert.inbox_key() for alert in fresh])
         raise
@@ -112,9 +108,6 @@ async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
             ledgers=deps.ledgers,
             clock=deps.clock,
         )
-    except ConcurrentWrite:
-        await _forget(deps, [key])
-        raise _changed_concurrently() from None
     except Exception:
         await _forget(deps, [key])
         raise
@@ -163,11 +156,6 @@ async def _forget(deps: Deps, keys: Sequence[str]) -> None:
             )
     except Exception:
         log.exception("could not withdraw inbox claims", extra={"keys": list(keys)})
-
-
-def _changed_concurrently() -> web.HTTPServiceUnavailable:
-    """A concurrent writer won every attempt: 503, which the sender retries."""
-    return web.HTTPServiceUnavailable(reason="the release changed concurrently; send it again")
 
 
 def _ignored(reason: str) -> web.Response:

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory, ReleaseReader
+from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
 from bot.domain.text import escape_mrkdwn, format_duration, truncate
+from bot.domain.transactions import run_in_transaction
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -46,7 +47,6 @@ DEFAULT_WINDOW = timedelta(hours=2)
 CLOCK_SKEW = timedelta(minutes=1)
 PAGING_SEVERITIES = frozenset({"critical", "page"})
 MAX_TEXT = 500
-ATTEMPTS = 3
 _UNSAFE_URL = re.compile(r"[\s<>|]")
 
 
@@ -211,7 +211,7 @@ async def take_alerts(
     *, alerts: Sequence[Alert], releases: ReleaseReader, ledgers: LedgerFactory
 ) -> list[AlertDecision]:
     """Match each alert to its release, then write the notes of those that concern one in
-    one transaction, again if a concurrent writer got there first."""
+    one transaction (`run_in_transaction`: again if a concurrent writer won)."""
     matches: list[tuple[Alert, str]] = []
     for alert in alerts:
         release_id = await match_release(alert, releases=releases, window=DEFAULT_WINDOW)
@@ -219,14 +219,9 @@ async def take_alerts(
             matches.append((alert, release_id))
     if not matches:
         return []
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            async with ledgers() as ledger:
-                return await post_alert_notes(ledger=ledger, matches=matches)
-        except ConcurrentWrite:
-            if attempt == ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return await run_in_transaction(
+        ledgers, lambda ledger: post_alert_notes(ledger=ledger, matches=matches)
+    )
 
 
 def _one_line(text: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory, ReleaseReader
+from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
@@ -32,6 +32,7 @@ from bot.domain.signals.mapping import (
     version_from_images,
 )
 from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.transactions import run_in_transaction
 
 __all__ = [
     "Ignored",
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 E = EventType
-ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -98,24 +98,20 @@ async def take_deploy_signal(
     clock: Callable[[], datetime],
 ) -> SignalOutcome:
     """Find the signal's release and the service's unrecovered failures, then apply the
-    signal in one transaction, again if a concurrent writer got there first."""
+    signal in one transaction (`run_in_transaction`: again if a concurrent writer won)."""
     found = await find_release(releases=releases, signal=signal, where=where)
     failed = await unrecovered(releases, service=where.service, env=where.env, now=clock())
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            async with ledgers() as ledger:
-                return await apply_deploy_signal(
-                    ledger=ledger,
-                    signal=signal,
-                    where=where,
-                    found=found,
-                    now=clock(),
-                    unrecovered=failed,
-                )
-        except ConcurrentWrite:
-            if attempt == ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return await run_in_transaction(
+        ledgers,
+        lambda ledger: apply_deploy_signal(
+            ledger=ledger,
+            signal=signal,
+            where=where,
+            found=found,
+            now=clock(),
+            unrecovered=failed,
+        ),
+    )
 
 
 async def find_release(
