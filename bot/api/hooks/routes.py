@@ -166,7 +166,7 @@ def _decision(decision: AlertDecision) -> dict[str, Any]:
     return {
         "release": decision.release_id,
         "fingerprint": decision.fingerprint,
-        "status": decision.status,
+        "status": decision.status.value,
         "severity": decision.severity,
         "should_page": decision.should_page,
     }

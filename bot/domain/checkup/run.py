@@ -17,7 +17,7 @@ from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
 from bot.domain.release.recording import record_event
-from bot.domain.signals.alerts import AlertDecision
+from bot.domain.signals.alerts import AlertDecision, AlertStatus
 from bot.domain.text import display_version
 from bot.domain.transactions import run_in_transaction
 
@@ -84,7 +84,7 @@ class CheckupRunner:
         )
         await ledger.finish_checkup(
             checkup_id=checkup.id,
-            color=verdict.color.value,
+            color=verdict.color,
             result=_result(report),
             rollback_pending=roll_back,
         )
@@ -237,7 +237,7 @@ def _result(report: CheckupReport) -> dict[str, object]:
 
 async def page_for_alert(*, ledgers: LedgerFactory, decision: AlertDecision, now: datetime) -> None:
     """A firing, paging-severity alert on a release pages on-call (once per release)."""
-    if not decision.should_page or decision.status != "firing":
+    if not decision.should_page or decision.status is not AlertStatus.FIRING:
         return
     async with ledgers() as ledger:
         release = await ledger.get_release(decision.release_id)

@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from bot.domain.deploy.context import Operations, Reply
-from bot.domain.ports import AuditEntry
+from bot.domain.ports import AuditDecision, AuditEntry, AuditOutcome
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
 from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError
@@ -95,8 +95,8 @@ async def take_command(
             at=ops.clock(),
             actor=actor,
             action="take_command",
-            decision="allowed",
-            outcome="done",
+            decision=AuditDecision.ALLOWED,
+            outcome=AuditOutcome.DONE,
             release_id=release_id,
             detail="named by Herald: on call in PagerDuty" if from_pagerduty else "",
         )

@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.deploy.tool import DeployTarget, DeployTool
-from bot.domain.ports import AuditEntry, AuditLog, LedgerFactory, ReleaseReader
+from bot.domain.ports import (
+    AuditDecision,
+    AuditEntry,
+    AuditLog,
+    AuditOutcome,
+    LedgerFactory,
+    ReleaseReader,
+)
 from bot.domain.release.model import Notice
 from bot.domain.services.access import GroupDirectory, check_access
 from bot.domain.services.directory import Directory, ServiceEnv
@@ -62,8 +69,8 @@ async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceE
         actor=actor,
         action=action,
         where=where,
-        decision="denied",
-        outcome="refused",
+        decision=AuditDecision.DENIED,
+        outcome=AuditOutcome.REFUSED,
         detail=decision.reason,
     )
     return Reply(False, f":no_entry: {decision.reason}")
@@ -75,8 +82,8 @@ async def audit(
     actor: str,
     action: str,
     where: ServiceEnv,
-    decision: str,
-    outcome: str,
+    decision: AuditDecision,
+    outcome: AuditOutcome,
     detail: str = "",
     response: str = "",
     args: dict[str, Any] | None = None,
@@ -98,7 +105,7 @@ async def audit(
             response=response,
         )
     )
-    if release is not None and decision == "allowed":
+    if release is not None and decision is AuditDecision.ALLOWED:
         who = (
             "Herald, automatically"
             if actor == SYSTEM_ACTOR

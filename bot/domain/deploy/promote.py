@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
 from bot.domain.deploy.parse import PromoteGoal, PromoteKind
 from bot.domain.deploy.tool import DeployTarget, DeployToolError, RolloutAction, RolloutStatus
-from bot.domain.ports import Claim
+from bot.domain.ports import AuditDecision, AuditOutcome, Claim
 from bot.domain.services.directory import ServiceEnv
 
 
@@ -186,8 +186,8 @@ async def _done(
         actor=actor,
         action=action,
         where=where,
-        decision="allowed",
-        outcome="done" if ok else "failed",
+        decision=AuditDecision.ALLOWED,
+        outcome=AuditOutcome.DONE if ok else AuditOutcome.FAILED,
         detail=text,
     )
     return Reply(ok, text if ok else f":warning: {text}")

@@ -15,7 +15,7 @@ from bot.domain.deploy.tool import (
     HistoryEntry,
     RolloutAction,
 )
-from bot.domain.ports import Ledger
+from bot.domain.ports import AuditDecision, AuditOutcome, Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
 from bot.domain.release.model import Release
@@ -164,8 +164,8 @@ async def execute_rollback(
             actor=actor,
             action="rollback",
             where=where,
-            decision="allowed",
-            outcome="failed",
+            decision=AuditDecision.ALLOWED,
+            outcome=AuditOutcome.FAILED,
             detail=exc.message,
             args={"plan": plan.encode()},
         )
@@ -177,8 +177,8 @@ async def execute_rollback(
         actor=actor,
         action="rollback",
         where=where,
-        decision="allowed",
-        outcome="done",
+        decision=AuditDecision.ALLOWED,
+        outcome=AuditOutcome.DONE,
         detail=text,
         args={"plan": plan.encode()},
     )

@@ -102,7 +102,7 @@ class AlertDecision:
 
     release_id: str
     fingerprint: str
-    status: str
+    status: AlertStatus
     severity: str | None
     summary: str
     should_page: bool
@@ -160,7 +160,7 @@ def decide(alert: Alert, release_id: str) -> AlertDecision:
     return AlertDecision(
         release_id=release_id,
         fingerprint=alert.fingerprint,
-        status=alert.status.value,
+        status=alert.status,
         severity=severity,
         summary=truncate(alert.summary, 1024),
         should_page=alert.status is AlertStatus.FIRING
