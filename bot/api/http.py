@@ -61,6 +61,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except HeraldError as exc:
+        if exc.status == HeraldError.status:  # no HTTP meaning of its own: a bug like any other
+            return _internal_error(request)
         return error_response(exc.status, exc.message, [d.as_dict() for d in exc.details])
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
@@ -69,8 +71,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return error_response(exc.status, exc.reason)
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return error_response(500, "internal error; quote the correlation id when reporting it")
+        return _internal_error(request)
+
+
+def _internal_error(request: web.Request) -> web.Response:
+    """The exception being handled is a bug: logged with its traceback, answered with an id."""
+    log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+    return error_response(500, "internal error; quote the correlation id when reporting it")
 
 
 def require_bearer(request: web.Request, expected: str | None) -> None:

@@ -13,9 +13,10 @@ from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
+from bot.errors import DomainError
 
 
-class ConcurrentWrite(Exception):
+class ConcurrentWrite(DomainError):
     """Another writer changed the release first; the use case may simply be run again."""
 
 

@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory
-from bot.errors import HeraldError
+from bot.errors import DomainError
 
 T = TypeVar("T")
 ATTEMPTS = 3
 
 
-class ChangedConcurrently(HeraldError):
+class ChangedConcurrently(DomainError):
     """A concurrent writer changed the release on every attempt; sending it again may work."""
 
     status = 503

@@ -15,6 +15,7 @@ from bot.api.hooks import ALERT_PAGER
 from bot.app import build_app
 from bot.catalog import Catalog
 from bot.deps import DEPS
+from bot.domain.ports import ConcurrentWrite
 from bot.domain.signals.alerts import AlertDecision
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
@@ -617,6 +618,25 @@ async def test_a_failure_after_the_claim_answers_5xx_and_the_retry_acts(
     assert (status, body["events"]) == (200, ["release.started", "release.deployed"])
     status, body = await hook(herald, "alertmanager", webhook([alert]))
     assert (status, len(body["decisions"])) == (200, 1)
+
+
+async def test_a_domain_error_without_an_http_meaning_is_answered_as_a_bug(
+    herald: Herald, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its message is not shown (it may quote the database); the answer is a retryable 500."""
+
+    async def broken(**_: Any) -> Any:
+        raise ConcurrentWrite("UNIQUE constraint failed: releases.id")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("bot.api.hooks.routes.take_deploy_signal", broken)
+        status, body = await hook(herald, "argocd", argocd("on-deployed"))
+    assert (status, body["error"]) == (
+        500,
+        "internal error; quote the correlation id when reporting it",
+    )
+    status, body = await hook(herald, "argocd", argocd("on-deployed"))
+    assert (status, body["events"]) == (200, ["release.started", "release.deployed"])
 
 
 async def test_a_release_changed_concurrently_on_every_attempt_answers_503_retry_after(

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.domain.deploy.tool import DeployTarget, DeployTool
+from bot.domain.dora.report import DoraReport
+from bot.domain.dora.window import DoraWindow
 from bot.domain.ports import (
     AuditDecision,
     AuditEntry,
@@ -22,8 +24,15 @@ from bot.domain.services.access import GroupDirectory, check_access
 from bot.domain.services.directory import Directory, ServiceEnv
 from bot.domain.services.oncall import OnCallDirectory
 
-DoraSource = Callable[..., Awaitable[Any]]  # (window=, service=, env=) -> DoraReport
 SYSTEM_ACTOR = "herald"  # Herald acting on its own (auto-rollback after a red verdict)
+
+
+class DoraSource(Protocol):
+    """Where `/deploy metrics` reads DORA figures from (the store's aggregates)."""
+
+    async def __call__(
+        self, *, window: DoraWindow, service: str | None, env: str | None
+    ) -> DoraReport: ...
 
 
 @dataclass(frozen=True)
