@@ -1,4 +1,4 @@
-"""The ingest API: manifests in, lifecycle events in, releases out (DESIGN.md interfaces)."""
+"""The ingest API: manifests in, lifecycle events in, releases out (docs/design.md interfaces)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DORA metrics from Herald's own store (DESIGN.md §6, reference/verdict.md §2). Pure.
+"""DORA metrics from Herald's own store (docs/design.md §6, docs/verdict.md §2). Pure.
 
 The window is a `bot.domain.dora.window.DoraWindow`; the counts each figure rests on are
 `bot.domain.dora.reference.WindowCounts`. Definitions:

@@ -109,7 +109,7 @@ class DeploySignal:
         return _TRIGGERS[self.source].get(self.trigger)
 
     def inbox_key(self) -> str:
-        """Argo CD: app + revision + trigger (DESIGN.md). Rollouts: rollout + pod hash."""
+        """Argo CD: app + revision + trigger (docs/design.md). Rollouts: rollout + pod hash."""
         where = f"{self.namespace or ''}/{self.name}"
         if self.source is Source.ARGOCD:
             what = self.revision or ""
