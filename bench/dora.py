@@ -50,7 +50,9 @@ from sqlmodel import SQLModel
 
 import bot.store.tables  # noqa: F401  (registers the tables)
 from bench.harness import table, write_results
-from bot.domain.dora.report import DoraReport, DoraWindow, ReleaseFacts, compute_report
+from bot.domain.dora.reference import ReleaseFacts
+from bot.domain.dora.report import DoraReport, compute_report
+from bot.domain.dora.window import DoraWindow
 from bot.store.database import Database, create_engine, is_sqlite, sync_url
 from bot.store.dora import dora_report
 from bot.store.migrate import upgrade

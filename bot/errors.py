@@ -31,6 +31,11 @@ class HeraldError(Exception):
         return self.message
 
 
+class DomainError(HeraldError):
+    """Base of the domain's own errors (`bot.domain`). One with an HTTP meaning sets `status`;
+    the others keep 500 and, should one reach the HTTP edge, are answered as a bug."""
+
+
 class InvalidInput(HeraldError):
     """The request is well-formed JSON but violates the schema."""
 

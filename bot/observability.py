@@ -31,12 +31,13 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from bot.domain.checkup.verdict import Color
 from bot.store.metrics_snapshot import Histogram as BucketCounts
 from bot.store.metrics_snapshot import MetricsSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SLACK_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-VERDICT_VALUES = {"green": 0, "yellow": 1, "red": 2, "unknown": 3}
+VERDICT_VALUES = {Color.GREEN: 0, Color.YELLOW: 1, Color.RED: 2, Color.UNKNOWN: 3}
 RELEASE_RESULTS = ("success", "failure", "rolled_back")
 _MAX_LABEL = 64
 

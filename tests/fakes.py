@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
+from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release.lifecycle import EventType
@@ -22,7 +23,7 @@ class MemoryLedger:
         self.events: list[RecordedEvent] = []
         self.outbox: list[Notice] = []
         self.checkups: list[tuple[str, datetime]] = []
-        self.finished: dict[int, str] = {}
+        self.finished: dict[int, Color] = {}
         self.pages: list[Page] = []
         self.resolved: list[str] = []
         self.changes: list[ChangeEvent] = []
@@ -61,7 +62,12 @@ class MemoryLedger:
         return []
 
     async def finish_checkup(
-        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+        self,
+        *,
+        checkup_id: int,
+        color: Color,
+        result: dict[str, Any],
+        rollback_pending: bool = False,
     ) -> None:
         self.finished[checkup_id] = color
 
@@ -93,3 +99,17 @@ class MemoryLedgers:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[MemoryLedger]:
         yield self.ledger
+
+
+class ContendedLedgers:
+    """A LedgerFactory whose every transaction loses to a concurrent writer: the use case runs
+    on an empty MemoryLedger, then the commit raises ConcurrentWrite."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[MemoryLedger]:
+        self.attempts += 1
+        yield MemoryLedger()
+        raise ConcurrentWrite("a concurrent writer committed first")

@@ -43,4 +43,4 @@ def test_the_domain_is_grouped_by_concept() -> None:
     for concept in ("release", "services", "deploy", "checkup", "signals", "dora", "notes"):
         assert concept in concepts
     loose = sorted(p.name for p in (ROOT / "bot" / "domain").glob("*.py"))
-    assert loose == ["__init__.py", "paging.py", "ports.py", "text.py"]
+    assert loose == ["__init__.py", "paging.py", "ports.py", "text.py", "transactions.py"]

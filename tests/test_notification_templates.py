@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from bot.catalog import Catalog
-from bot.domain.signals.deploy import ARGOCD_TRIGGERS, ROLLOUTS_TRIGGERS
+from bot.domain.signals.mapping import ARGOCD_TRIGGERS, ROLLOUTS_TRIGGERS
 from tests.conftest import INGEST_TOKEN, Herald, SettingsFactory, start_herald
 from tests.harness.fixtures import require_or_skip
 from tests.harness.prometheus import find_prometheus

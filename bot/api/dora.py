@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.api.http import require_bearer
 from bot.deps import DEPS
-from bot.domain.dora.report import DoraWindow, parse_window
+from bot.domain.dora.window import DoraWindow, parse_window
 from bot.errors import FieldProblem, InvalidInput
 from bot.store.dora import dora_report
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bot.domain.transactions import ChangedConcurrently
 from bot.errors import (
     FieldProblem,
     HeraldError,
@@ -55,7 +56,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """The one place errors become responses: domain errors say what to fix; bugs get an id."""
     try:
         return await handler(request)
+    except ChangedConcurrently as exc:  # retryable: senders retry a 5xx, never a 409
+        response = error_response(exc.status, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except HeraldError as exc:
+        if exc.status == HeraldError.status:  # no HTTP meaning of its own: a bug like any other
+            return _internal_error(request)
         return error_response(exc.status, exc.message, [d.as_dict() for d in exc.details])
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
@@ -64,8 +71,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return error_response(exc.status, exc.reason)
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return error_response(500, "internal error; quote the correlation id when reporting it")
+        return _internal_error(request)
+
+
+def _internal_error(request: web.Request) -> web.Response:
+    """The exception being handled is a bug: logged with its traceback, answered with an id."""
+    log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+    return error_response(500, "internal error; quote the correlation id when reporting it")
 
 
 def require_bearer(request: web.Request, expected: str | None) -> None:

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from bot.api.http import parse_model, read_json_object, require_bearer
 from bot.deps import DEPS, Deps
-from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.domain.transactions import run_in_transaction
+from bot.errors import InvalidInput, NotFound
 from bot.store.queries import describe_release, get_release_detail, list_releases
-
-MAX_ATTEMPTS = 3
 
 
 async def post_release(request: web.Request) -> web.Response:
     deps = _authorized(request)
     manifest = parse_model(Manifest, await read_json_object(request))
-    outcome = await _run(
-        deps, lambda ledger: register_release(ledger=ledger, manifest=manifest, now=deps.clock())
+    outcome = await run_in_transaction(
+        deps.ledgers,
+        lambda ledger: register_release(ledger=ledger, manifest=manifest, now=deps.clock()),
     )
     return _outcome_response(outcome)
 
@@ -33,8 +31,8 @@ async def post_event(request: web.Request) -> web.Response:
     release_id = request.match_info["release_id"]
     data = await read_json_object(request)
     event_request = parse_model(EventRequest, data)
-    outcome = await _run(
-        deps,
+    outcome = await run_in_transaction(
+        deps.ledgers,
         lambda ledger: record_event(
             ledger=ledger, release_id=release_id, request=event_request, now=deps.clock()
         ),
@@ -71,17 +69,6 @@ def _authorized(request: web.Request) -> Deps:
     token = deps.settings.ingest_token
     require_bearer(request, token.get_secret_value() if token else None)
     return deps
-
-
-async def _run(deps: Deps, use_case: Callable[[Ledger], Awaitable[Outcome]]) -> Outcome:
-    """Run a use case in one transaction, again if a concurrent writer got there first."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            async with deps.ledgers() as ledger:
-                return await use_case(ledger)
-        except ConcurrentWrite:
-            continue
-    raise Conflict("the release changed while this request was applied; send it again")
 
 
 def _outcome_response(outcome: Outcome) -> web.Response:

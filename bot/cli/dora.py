@@ -15,16 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.domain.dora.report import (
-    LABELS,
-    DoraReport,
-    DoraWindow,
-    format_cadence,
-    format_count,
-    format_trend,
-    format_value,
-    parse_window,
-)
+from bot.domain.dora.report import DoraReport
+from bot.domain.dora.text import LABELS, format_cadence, format_count, format_trend, format_value
+from bot.domain.dora.window import DoraWindow, parse_window
 from bot.errors import InvalidInput
 from bot.settings import Settings
 from bot.store.database import Database, create_engine, is_sqlite

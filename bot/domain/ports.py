@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
+from bot.errors import DomainError
 
 
-class ConcurrentWrite(Exception):
+class ConcurrentWrite(DomainError):
     """Another writer changed the release first; the use case may simply be run again."""
 
 
@@ -46,7 +49,12 @@ class Ledger(Protocol):
         ...
 
     async def finish_checkup(
-        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+        self,
+        *,
+        checkup_id: int,
+        color: Color,
+        result: dict[str, Any],
+        rollback_pending: bool = False,
     ) -> None:
         """Record the verdict. With `rollback_pending` the checkup stays open (and leased)
         until `finish_rollback`, so a crash in between resumes the rollback, never loses it."""
@@ -112,10 +120,21 @@ class ReleaseReader(Protocol):
 
 @dataclass(frozen=True)
 class CheckupSummary:
-    last_color: str | None = None
+    last_color: Color | None = None
     last_label: str | None = None
     next_label: str | None = None
     next_due: datetime | None = None
+
+
+class AuditDecision(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+class AuditOutcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -123,8 +142,8 @@ class AuditEntry:
     at: datetime
     actor: str
     action: str
-    decision: str  # allowed | denied
-    outcome: str  # done | failed | refused | noop | pending
+    decision: AuditDecision
+    outcome: AuditOutcome
     service: str | None = None
     env: str | None = None
     release_id: str | None = None

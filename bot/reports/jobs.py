@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.dora.report import DoraWindow
+from bot.domain.dora.window import DoraWindow
 from bot.domain.notes.digest import Digest, build_digest
 from bot.domain.ports import AuditLog
 from bot.domain.release.lifecycle import EventType

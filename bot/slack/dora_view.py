@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.dora.report import (
+from bot.domain.dora.report import DoraReport
+from bot.domain.dora.text import (
     NOT_ENOUGH,
-    DoraReport,
     format_cadence,
     format_count,
     format_trend,

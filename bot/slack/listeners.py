@@ -9,7 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.domain.deploy.context import Operations, Reply, pause, promote, take_command
+from bot.domain.deploy.commander import take_command
+from bot.domain.deploy.context import Operations, Reply
 from bot.domain.deploy.parse import (
     CommandError,
     DeployCommand,
@@ -18,9 +19,10 @@ from bot.domain.deploy.parse import (
     Verb,
     parse_command,
 )
+from bot.domain.deploy.promote import pause, promote
 from bot.domain.deploy.rollback import execute_rollback, plan_rollback
 from bot.domain.deploy.status import build_status, list_in_flight
-from bot.domain.dora.report import DoraWindow, parse_window
+from bot.domain.dora.window import DoraWindow, parse_window
 from bot.domain.services.directory import UnknownTarget
 from bot.slack import views
 from bot.slack.dora_view import dora_message

@@ -47,11 +47,11 @@ def _signal_line(signal: Signal) -> str:
     return f"• {metric}: {before} → {now} · {signal.outcome.lower()}"
 
 
-def status_line(color: str | None, label: str | None, next_label: str | None) -> str:
+def status_line(color: Color | None, label: str | None, next_label: str | None) -> str:
     """`Checkups: last +15m GREEN · next +30m`, for `/deploy status`."""
     parts = []
     if color and label:
-        emoji = COLOR_EMOJI.get(Color(color), "")
+        emoji = COLOR_EMOJI.get(color, "")
         parts.append(f"last {label} {emoji} {color.upper()}")
     parts.append(f"next {next_label}" if next_label else "none pending")
     return "Checkups: " + " · ".join(parts)

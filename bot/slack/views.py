@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.deploy.context import Reply, describe
+from bot.domain.deploy.context import Reply
+from bot.domain.deploy.promote import describe
 from bot.domain.deploy.rollback import RollbackPlan
 from bot.domain.deploy.status import StatusReport
 from bot.domain.release.model import Release

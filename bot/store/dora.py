@@ -12,7 +12,7 @@ the emergency one on SQLite:
 - failures and restores, by `failed_at`.
 Percentiles: `percentile_cont` on PostgreSQL. SQLite has none, so it numbers the window's
 values with `row_number()` (one sort, in the index's pages) and returns only the rows each
-percentile interpolates between. Both give the bits `bot.domain.dora.report.percentile` gives.
+percentile interpolates between. Both give the bits `bot.domain.dora.reference.percentile` gives.
 """
 
 from __future__ import annotations
@@ -38,15 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.domain.dora.report import (
-    DAY,
-    DoraReport,
-    DoraWindow,
-    WindowCounts,
-    build_report,
-    interpolate,
-    percentile_ranks,
-)
+from bot.domain.dora.reference import WindowCounts, interpolate, percentile_ranks
+from bot.domain.dora.report import DoraReport, build_report
+from bot.domain.dora.window import DAY, DoraWindow
 from bot.store.database import Database
 from bot.store.tables import ReleaseRow
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
+from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release.events import EventPayload
@@ -144,12 +145,17 @@ class SqlLedger:
         return superseded
 
     async def finish_checkup(
-        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+        self,
+        *,
+        checkup_id: int,
+        color: Color,
+        result: dict[str, Any],
+        rollback_pending: bool = False,
     ) -> None:
         await record_verdict(
             self._session,
             checkup_id=checkup_id,
-            color=color,
+            color=color.value,
             result=result,
             now=self._now,
             rollback_pending=rollback_pending,

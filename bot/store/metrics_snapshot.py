@@ -20,6 +20,7 @@ from sqlalchemy import JSON as SaJSON
 from sqlalchemy import Float, Numeric, and_, case, cast, extract, func, or_, select, type_coerce
 from sqlmodel import col
 
+from bot.domain.checkup.verdict import Color
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.tables import CheckupRow, OutboxRow, ReleaseRow
@@ -108,7 +109,7 @@ class ReleaseVerdict:
     release_id: str
     service: str
     env: str
-    color: str  # of the release's latest finished checkup
+    color: Color  # of the release's latest finished checkup
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,10 @@ def _checkup_statement(now: datetime) -> Any:
         _count(and_(state == "pending", col(CheckupRow.due_at) <= now)),
         _count(and_(done, _late_seconds() > 0)),
         _count(
-            and_(done, or_(col(CheckupRow.color) == "unknown", col(CheckupRow.color).is_(None)))
+            and_(
+                done,
+                or_(col(CheckupRow.color) == Color.UNKNOWN.value, col(CheckupRow.color).is_(None)),
+            )
         ),
     ).group_by(state)
 
@@ -290,7 +294,7 @@ def _latest_verdicts(rows: Sequence[Any]) -> tuple[ReleaseVerdict, ...]:
     for release_id, service, env, color, finished_at, offset in rows:
         key = (finished_at is not None, finished_at, offset)
         if release_id not in latest or key > latest[release_id][0]:
-            latest[release_id] = (key, service, env, color or "unknown")
+            latest[release_id] = (key, service, env, Color(color) if color else Color.UNKNOWN)
     return tuple(
         ReleaseVerdict(release_id=release_id, service=service, env=env, color=color)
         for release_id, (_, service, env, color) in sorted(latest.items())

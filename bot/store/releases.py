@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, func, select
 
 from bot.domain.checkup.offsets import offset_label
+from bot.domain.checkup.verdict import Color
 from bot.domain.ports import CheckupSummary
 from bot.domain.release.model import Release
 from bot.store.checkups import JUDGED
@@ -145,7 +146,7 @@ class SqlReleaseReader:
         pending = [r for r in rows if r.state in ("pending", "running")]
         last, upcoming = (done[-1] if done else None), (pending[0] if pending else None)
         return CheckupSummary(
-            last_color=last.color if last else None,
+            last_color=Color(last.color) if last and last.color else None,
             last_label=offset_label(timedelta(seconds=last.offset_seconds)) if last else None,
             next_label=offset_label(timedelta(seconds=upcoming.offset_seconds))
             if upcoming

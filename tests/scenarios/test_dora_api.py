@@ -14,7 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.domain.dora.report import DoraWindow, compute_report
+from bot.domain.dora.report import compute_report
+from bot.domain.dora.window import DoraWindow
 from bot.examples import example_manifest
 from bot.settings import Settings
 from bot.slack.dora_view import dora_message

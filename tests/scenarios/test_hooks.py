@@ -14,11 +14,14 @@ from aiohttp import web
 from bot.api.hooks import ALERT_PAGER
 from bot.app import build_app
 from bot.catalog import Catalog
+from bot.deps import DEPS
+from bot.domain.ports import ConcurrentWrite
 from bot.domain.signals.alerts import AlertDecision
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from standins.slack_messages import SlackMessage
 from tests.conftest import FEED, INGEST_TOKEN, OPS, Herald, SettingsFactory
+from tests.fakes import ContendedLedgers
 
 RID = "rel-2025-10-02.3"
 REV = "9f4c2b1" + "a" * 33
@@ -607,10 +610,55 @@ async def test_a_failure_after_the_claim_answers_5xx_and_the_retry_acts(
 
     alert = firing_alert(scope="release", release_id=RID)
     with monkeypatch.context() as patched:
-        patched.setattr("bot.api.hooks.routes.apply_deploy_signal", broken)
-        patched.setattr("bot.api.hooks.routes.post_alert_notes", broken)
+        patched.setattr("bot.api.hooks.routes.take_deploy_signal", broken)
+        patched.setattr("bot.api.hooks.routes.take_alerts", broken)
         assert (await hook(herald, "argocd", argocd("on-deployed")))[0] == 500
         assert (await hook(herald, "alertmanager", webhook([alert])))[0] == 500
+    status, body = await hook(herald, "argocd", argocd("on-deployed"))
+    assert (status, body["events"]) == (200, ["release.started", "release.deployed"])
+    status, body = await hook(herald, "alertmanager", webhook([alert]))
+    assert (status, len(body["decisions"])) == (200, 1)
+
+
+async def test_a_domain_error_without_an_http_meaning_is_answered_as_a_bug(
+    herald: Herald, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its message is not shown (it may quote the database); the answer is a retryable 500."""
+
+    async def broken(**_: Any) -> Any:
+        raise ConcurrentWrite("UNIQUE constraint failed: releases.id")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("bot.api.hooks.routes.take_deploy_signal", broken)
+        status, body = await hook(herald, "argocd", argocd("on-deployed"))
+    assert (status, body["error"]) == (
+        500,
+        "internal error; quote the correlation id when reporting it",
+    )
+    status, body = await hook(herald, "argocd", argocd("on-deployed"))
+    assert (status, body["events"]) == (200, ["release.started", "release.deployed"])
+
+
+async def test_a_release_changed_concurrently_on_every_attempt_answers_503_retry_after(
+    herald: Herald, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempts run out: 503 + Retry-After (a retryable answer), the claim is withdrawn."""
+    await herald.post_manifest(example_manifest())
+    alert = firing_alert(scope="release", release_id=RID)
+    contended = ContendedLedgers()
+    with monkeypatch.context() as patched:
+        patched.setattr(herald.runner.app[DEPS], "ledgers", contended)
+        for source, body in (("argocd", argocd("on-deployed")), ("alertmanager", webhook([alert]))):
+            async with herald.session.post(
+                f"{herald.url}/hooks/{source}",
+                json=body,
+                headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+            ) as response:
+                answer = (response.status, response.headers.get("Retry-After"))
+                error = (await response.json())["error"]
+            assert answer == (503, "1"), source
+            assert error == "the release changed concurrently; send it again"
+    assert contended.attempts == 6
     status, body = await hook(herald, "argocd", argocd("on-deployed"))
     assert (status, body["events"]) == (200, ["release.started", "release.deployed"])
     status, body = await hook(herald, "alertmanager", webhook([alert]))

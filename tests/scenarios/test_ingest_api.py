@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.deps import DEPS
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
-from tests.conftest import FEED, Herald
+from tests.conftest import FEED, INGEST_TOKEN, Herald
+from tests.fakes import ContendedLedgers
 
 RID = "rel-2025-10-02.3"
 
@@ -55,6 +57,26 @@ async def test_a_different_manifest_under_an_existing_id_is_a_conflict(herald: H
     assert status == 409
     assert "different manifest" in body["error"]
     assert body["details"] == [{"path": "id", "message": "already used by a different manifest"}]
+
+
+async def test_a_release_changed_concurrently_on_every_attempt_answers_503_retry_after(
+    herald: Herald, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three lost compare-and-sets: 503 + Retry-After, an answer a sender retries (a 409
+    would be taken as final)."""
+    contended = ContendedLedgers()
+    monkeypatch.setattr(herald.runner.app[DEPS], "ledgers", contended)
+    async with herald.session.post(
+        f"{herald.url}/api/v1/releases",
+        json=example_manifest(),
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+    ) as response:
+        answer = (response.status, response.headers.get("Retry-After"))
+        body = await response.json()
+    assert answer == (503, "1")
+    assert body["error"] == "the release changed concurrently; send it again"
+    assert body["details"] == []
+    assert contended.attempts == 3
 
 
 async def test_repeated_event_is_acknowledged_once(herald: Herald, slack: FakeSlack) -> None:

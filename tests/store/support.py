@@ -10,18 +10,18 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
-from bot.domain.ports import ConcurrentWrite, Ledger
+from bot.domain.ports import Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
+from bot.domain.transactions import run_in_transaction
 from bot.examples import example_manifest
 from bot.store.database import Database
 from bot.store.ledger import LedgerFactory
 
 T0 = datetime(2025, 10, 2, 20, 30, 0, 123456, tzinfo=UTC)
 FEED, OPS = "CFEED", "COPS"
-MAX_ATTEMPTS = 3  # as bot/api/releases.py
 
 
 @dataclass
@@ -66,15 +66,8 @@ async def count(database: Database, table: type[SQLModel], **equal: Any) -> int:
 
 
 async def run(store: Store, use_case: Callable[[Ledger], Awaitable[Outcome]]) -> Outcome:
-    """One transaction per attempt, again on ConcurrentWrite (as bot/api/releases.py::_run)."""
-    for _ in range(MAX_ATTEMPTS - 1):
-        try:
-            async with store.ledgers() as ledger:
-                return await use_case(ledger)
-        except ConcurrentWrite:
-            continue
-    async with store.ledgers() as ledger:
-        return await use_case(ledger)
+    """One transaction per attempt, again on ConcurrentWrite (as the API runs use cases)."""
+    return await run_in_transaction(store.ledgers, use_case)
 
 
 async def register(store: Store, release: Manifest | None = None) -> Outcome:

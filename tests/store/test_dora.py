@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from bot.domain.dora.report import DoraWindow, compute_report
+from bot.domain.dora.report import compute_report
+from bot.domain.dora.window import DoraWindow
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.release.events import EventRequest
@@ -218,7 +219,12 @@ class MeetAfterRead:
         return await self._inner.schedule_checkups(release=release, deployed_at=deployed_at)
 
     async def finish_checkup(
-        self, *, checkup_id: int, color: str, result: dict[str, Any], rollback_pending: bool = False
+        self,
+        *,
+        checkup_id: int,
+        color: Color,
+        result: dict[str, Any],
+        rollback_pending: bool = False,
     ) -> None:
         await self._inner.finish_checkup(
             checkup_id=checkup_id, color=color, result=result, rollback_pending=rollback_pending

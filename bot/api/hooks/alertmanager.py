@@ -7,15 +7,13 @@ Alertmanager sent. Unknown fields are kept: newer Alertmanagers may add some.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from bot.domain.signals.alerts import Alert, AlertStatus
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerWebhook"]
-
-Status = Literal["firing", "resolved"]
 
 
 def _null_to_empty(value: Any) -> Any:
@@ -31,7 +29,7 @@ class _Wire(BaseModel):
 
 
 class AlertmanagerAlert(_Wire):
-    status: Status
+    status: AlertStatus
     labels: Labels = Field(default_factory=dict)
     annotations: Labels = Field(default_factory=dict)
     startsAt: AwareDatetime
@@ -42,7 +40,7 @@ class AlertmanagerAlert(_Wire):
     def to_alert(self, group_key: str) -> Alert:
         return Alert(
             group_key=group_key,
-            status=AlertStatus(self.status),
+            status=self.status,
             fingerprint=self.fingerprint,
             labels=dict(self.labels),
             annotations=dict(self.annotations),
@@ -57,7 +55,7 @@ class AlertmanagerWebhook(_Wire):
     groupKey: Key
     truncatedAlerts: int = 0
     receiver: str = ""
-    status: Status
+    status: AlertStatus
     groupLabels: Labels = Field(default_factory=dict)
     commonLabels: Labels = Field(default_factory=dict)
     commonAnnotations: Labels = Field(default_factory=dict)

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from bot.domain.release.manifest import Url
-from bot.domain.signals.deploy import DeploySignal, Source
+from bot.domain.signals.mapping import DeploySignal, Source
 
 __all__ = [
     "ARGOCD_TRACKING_LABEL",

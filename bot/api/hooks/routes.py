@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from sqlmodel import col, delete
@@ -28,17 +28,9 @@ from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
 from bot.api.http import parse_model, read_json_object, require_bearer
 from bot.catalog import build_directory
 from bot.deps import DEPS, Deps
-from bot.domain.ports import ConcurrentWrite, Ledger
-from bot.domain.release.restoration import unrecovered
-from bot.domain.signals.alerts import (
-    DEFAULT_WINDOW,
-    Alert,
-    AlertDecision,
-    match_release,
-    post_alert_notes,
-)
-from bot.domain.signals.deploy import DeploySignal, apply_deploy_signal, locate
-from bot.domain.signals.deploy import find_release as find_deploy_release
+from bot.domain.signals.alerts import Alert, AlertDecision, take_alerts
+from bot.domain.signals.deploy import Ignored, place_signal, take_deploy_signal
+from bot.domain.signals.mapping import DeploySignal
 from bot.errors import Unauthorized
 from bot.store.inbox import record_once, storage_key
 from bot.store.releases import SqlReleaseReader
@@ -48,8 +40,6 @@ __all__ = ["ALERT_PAGER", "TOKEN_HEADER", "AlertPager", "add_routes"]
 
 log = logging.getLogger(__name__)
 TOKEN_HEADER = "X-Herald-Token"
-MAX_ATTEMPTS = 3
-T = TypeVar("T")
 AlertPager = Callable[[AlertDecision], Awaitable[None]]
 ALERT_PAGER: web.AppKey[AlertPager] = web.AppKey("herald_alert_pager")
 """Optional: called once per release-scoped alert Herald took in (set by the lead's wiring)."""
@@ -84,7 +74,11 @@ async def post_alertmanager(request: web.Request) -> web.Response:
                 fresh.append(alert)
         if payload.alerts and not fresh:
             return web.json_response({"duplicate": True})
-        decisions = await _route_alerts(deps, fresh)
+        decisions = await take_alerts(
+            alerts=fresh,
+            releases=SqlReleaseReader(database=deps.database),
+            ledgers=deps.ledgers,
+        )
     except Exception:
         await _forget(deps, [alert.inbox_key() for alert in fresh])
         raise
@@ -100,31 +94,19 @@ async def post_alertmanager(request: web.Request) -> web.Response:
 
 
 async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
-    if signal.event is None:
-        return _ignored(f"trigger {signal.trigger} does not map to a release event")
-    where = locate(signal, build_directory(deps.catalog))
-    if where is None:
-        return _ignored(
-            f"{signal.source.label} {signal.name} is in no service's environment in "
-            "HERALD_CONFIG, and the payload names no service and env"
-        )
+    where = place_signal(signal, build_directory(deps.catalog))
+    if isinstance(where, Ignored):
+        return _ignored(where.reason)
     key = signal.inbox_key()
     if not await _claim(deps, key, signal.source.value):
         return web.json_response({"duplicate": True})
     try:
-        reader = SqlReleaseReader(database=deps.database)
-        found = await find_deploy_release(releases=reader, signal=signal, where=where)
-        failed = await unrecovered(reader, service=where.service, env=where.env, now=deps.clock())
-        outcome = await _in_transaction(
-            deps,
-            lambda ledger: apply_deploy_signal(
-                ledger=ledger,
-                signal=signal,
-                where=where,
-                found=found,
-                now=deps.clock(),
-                unrecovered=failed,
-            ),
+        outcome = await take_deploy_signal(
+            signal=signal,
+            where=where,
+            releases=SqlReleaseReader(database=deps.database),
+            ledgers=deps.ledgers,
+            clock=deps.clock,
         )
     except Exception:
         await _forget(deps, [key])
@@ -132,20 +114,6 @@ async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
     if outcome.ignored:
         log.info("deploy signal ignored", extra={"key": key, "reason": outcome.ignored})
     return web.json_response(outcome.as_dict())
-
-
-async def _route_alerts(deps: Deps, alerts: Sequence[Alert]) -> list[AlertDecision]:
-    releases = SqlReleaseReader(database=deps.database)
-    matches: list[tuple[Alert, str]] = []
-    for alert in alerts:
-        release_id = await match_release(alert, releases=releases, window=DEFAULT_WINDOW)
-        if release_id is not None:
-            matches.append((alert, release_id))
-    if not matches:
-        return []
-    return await _in_transaction(
-        deps, lambda ledger: post_alert_notes(ledger=ledger, matches=matches)
-    )
 
 
 async def _page(app: web.Application, decisions: Sequence[AlertDecision]) -> None:
@@ -190,17 +158,6 @@ async def _forget(deps: Deps, keys: Sequence[str]) -> None:
         log.exception("could not withdraw inbox claims", extra={"keys": list(keys)})
 
 
-async def _in_transaction(deps: Deps, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
-    """One transaction, again if a concurrent writer got there first; then 503 (retryable)."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            async with deps.ledgers() as ledger:
-                return await use_case(ledger)
-        except ConcurrentWrite:
-            continue
-    raise web.HTTPServiceUnavailable(reason="the release changed concurrently; send it again")
-
-
 def _ignored(reason: str) -> web.Response:
     return web.json_response({"ignored": reason})
 
@@ -209,7 +166,7 @@ def _decision(decision: AlertDecision) -> dict[str, Any]:
     return {
         "release": decision.release_id,
         "fingerprint": decision.fingerprint,
-        "status": decision.status,
+        "status": decision.status.value,
         "severity": decision.severity,
         "should_page": decision.should_page,
     }

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from bot.errors import DomainError
+
 __all__ = [
     "GRID",
     "BurnPair",
@@ -37,7 +39,7 @@ SERIES_POINTS = 60  # step = |P| / 60, so ≥ 50 points per window
 WEEK = timedelta(days=7)
 
 
-class MetricsUnavailable(Exception):
+class MetricsUnavailable(DomainError):
     """Prometheus cannot be reached at all: the checkup's verdict is UNKNOWN, never green."""
 
     def __init__(self, message: str) -> None:

@@ -12,13 +12,14 @@ from bot.domain.checkup.verdict import Color, Verdict
 from bot.domain.deploy.context import SYSTEM_ACTOR, Operations, Reply
 from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
 from bot.domain.paging import Page, release_dedup_key
-from bot.domain.ports import ConcurrentWrite, Ledger, LedgerFactory
+from bot.domain.ports import Ledger, LedgerFactory
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
 from bot.domain.release.recording import record_event
-from bot.domain.signals.alerts import AlertDecision
+from bot.domain.signals.alerts import AlertDecision, AlertStatus
 from bot.domain.text import display_version
+from bot.domain.transactions import run_in_transaction
 
 log = logging.getLogger(__name__)
 PAGE_RETRY_WINDOW = timedelta(minutes=15)
@@ -40,51 +41,54 @@ class CheckupRunner:
         verdict = await self.judge.judge(checkup)
         now = self.clock()
         newest = await self.operations.releases.latest(service=checkup.service, env=checkup.env)
-        for attempt in range(1, 4):
-            try:
-                report, release, roll_back = await self._record(checkup, verdict, now, newest)
-                break
-            except ConcurrentWrite:  # another checkup of this release escalated meanwhile
-                if attempt == 3:
-                    raise
+        # Run again, in a new transaction, if another checkup of this release escalated meanwhile.
+        report, release, roll_back = await run_in_transaction(
+            self.operations.ledgers,
+            lambda ledger: self._record(ledger, checkup, verdict, now=now, newest=newest),
+        )
         if roll_back:
             return replace(report, actions=(await self._roll_back(release, checkup),))
         return report
 
     async def _record(
-        self, checkup: Checkup, verdict: Verdict, now: datetime, newest: Release | None
+        self,
+        ledger: Ledger,
+        checkup: Checkup,
+        verdict: Verdict,
+        *,
+        now: datetime,
+        newest: Release | None,
     ) -> tuple[CheckupReport, Release, bool]:
         """In one transaction: the verdict, the report, on red the page and the failure, and
         whether an auto-rollback is owed (kept with the checkup until it is carried out)."""
-        async with self.operations.ledgers() as ledger:
-            release = await ledger.get_release(checkup.release_id)
-            assert release is not None, "a checkup always belongs to a stored release"
-            report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
-            if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
-                await _escalate(
-                    ledger,
-                    release=release,
-                    checkup=checkup,
-                    verdict=verdict,
-                    now=now,
-                    argocd=self._argocd_link(release),
-                )
-                release = await ledger.get_release(checkup.release_id) or release
-            roll_back = may_auto_rollback(
-                verdict=verdict,
-                checkup=checkup,
+        release = await ledger.get_release(checkup.release_id)
+        assert release is not None, "a checkup always belongs to a stored release"
+        report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
+        if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
+            await _escalate(
+                ledger,
                 release=release,
-                newest=newest,
-                enabled=self.auto_rollback_for(checkup.service, checkup.env),
-                policy=self.judge.policy,
+                checkup=checkup,
+                verdict=verdict,
+                now=now,
+                argocd=self._argocd_link(release),
             )
-            await ledger.finish_checkup(
-                checkup_id=checkup.id,
-                color=verdict.color.value,
-                result=_result(report),
-                rollback_pending=roll_back,
-            )
-            await ledger.enqueue(report_notices(release, report))
+            release = await ledger.get_release(checkup.release_id) or release
+        roll_back = may_auto_rollback(
+            verdict=verdict,
+            checkup=checkup,
+            release=release,
+            newest=newest,
+            enabled=self.auto_rollback_for(checkup.service, checkup.env),
+            policy=self.judge.policy,
+        )
+        await ledger.finish_checkup(
+            checkup_id=checkup.id,
+            color=verdict.color,
+            result=_result(report),
+            rollback_pending=roll_back,
+        )
+        await ledger.enqueue(report_notices(release, report))
         return report, release, roll_back
 
     def _argocd_link(self, release: Release) -> str | None:
@@ -233,7 +237,7 @@ def _result(report: CheckupReport) -> dict[str, object]:
 
 async def page_for_alert(*, ledgers: LedgerFactory, decision: AlertDecision, now: datetime) -> None:
     """A firing, paging-severity alert on a release pages on-call (once per release)."""
-    if not decision.should_page or decision.status != "firing":
+    if not decision.should_page or decision.status is not AlertStatus.FIRING:
         return
     async with ledgers() as ledger:
         release = await ledger.get_release(decision.release_id)

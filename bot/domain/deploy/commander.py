@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.domain.deploy.context import Operations, take_command
+from bot.domain.deploy.context import Operations, Reply
+from bot.domain.ports import AuditDecision, AuditEntry, AuditOutcome
 from bot.domain.release.lifecycle import EventType
-from bot.domain.release.model import Release
+from bot.domain.release.model import Notice, Release
 from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError
 
 log = logging.getLogger(__name__)
@@ -71,3 +72,33 @@ class CommanderJob:
         async with self._ops.ledgers() as ledger:
             failed = await ledger.get_event(release_id=release.id, event=EventType.FAILED)
         return failed is not None and bool(failed.payload.details.get("commander"))
+
+
+async def take_command(
+    ops: Operations, *, actor: str, release_id: str, from_pagerduty: bool = False
+) -> Reply:
+    """The first person to click (or the on-call Herald names) becomes incident commander;
+    later clicks learn who did."""
+    claim = await ops.audit.claim(key=f"commander:{release_id}", actor=actor, at=ops.clock())
+    if not claim.won:
+        if claim.holder == actor:
+            return Reply(False, f"You are the incident commander since {claim.at:%H:%M} UTC.")
+        return Reply(False, f"<@{claim.holder}> took command at {claim.at:%H:%M} UTC.")
+    how = " (on call in PagerDuty)" if from_pagerduty else ""
+    async with ops.ledgers() as ledger:
+        release = await ledger.get_release(release_id)
+        if release is not None:
+            note = f":large_blue_circle: <@{actor}> is the incident commander for {release.id}"
+            await ledger.enqueue([Notice.note(release, f"{note}{how}.")])
+    await ops.audit.record(
+        AuditEntry(
+            at=ops.clock(),
+            actor=actor,
+            action="take_command",
+            decision=AuditDecision.ALLOWED,
+            outcome=AuditOutcome.DONE,
+            release_id=release_id,
+            detail="named by Herald: on call in PagerDuty" if from_pagerduty else "",
+        )
+    )
+    return Reply(True, "You are the incident commander. Herald will keep this thread updated.")

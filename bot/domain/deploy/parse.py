@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.domain.services.directory import Directory, UnknownTarget
+from bot.errors import DomainError
 
 MAX_TEXT = 200
 _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:%/-]{0,63}$")
@@ -49,7 +50,7 @@ class DeployCommand:
     window: str = "30d"
 
 
-class CommandError(Exception):
+class CommandError(DomainError):
     """The text is not a command Herald can run; `message` says why and what to type."""
 
     def __init__(self, message: str) -> None:

@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from bot.domain.deploy.context import Operations, Reply, audit, authorize, describe, require_target
+from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
+from bot.domain.deploy.promote import describe
 from bot.domain.deploy.tool import (
     AppStatus,
     DeployTarget,
@@ -14,12 +15,13 @@ from bot.domain.deploy.tool import (
     HistoryEntry,
     RolloutAction,
 )
-from bot.domain.ports import ConcurrentWrite
+from bot.domain.ports import AuditDecision, AuditOutcome, Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
 from bot.domain.release.model import Release
 from bot.domain.release.recording import record_event
 from bot.domain.services.directory import ServiceEnv
+from bot.domain.transactions import ChangedConcurrently, run_in_transaction
 
 
 class RollbackKind(StrEnum):
@@ -162,8 +164,8 @@ async def execute_rollback(
             actor=actor,
             action="rollback",
             where=where,
-            decision="allowed",
-            outcome="failed",
+            decision=AuditDecision.ALLOWED,
+            outcome=AuditOutcome.FAILED,
             detail=exc.message,
             args={"plan": plan.encode()},
         )
@@ -175,8 +177,8 @@ async def execute_rollback(
         actor=actor,
         action="rollback",
         where=where,
-        decision="allowed",
-        outcome="done",
+        decision=AuditDecision.ALLOWED,
+        outcome=AuditOutcome.DONE,
         detail=text,
         args={"plan": plan.encode()},
     )
@@ -227,15 +229,13 @@ async def _record_rolled_back(ops: Operations, *, plan: RollbackPlan, actor: str
 
 
 async def _record_if_legal(ops: Operations, release_id: str, request: EventRequest) -> None:
-    for _ in range(3):
-        try:
-            async with ops.ledgers() as ledger:
-                release = await ledger.get_release(release_id)
-                if release is None or not is_legal(release.state, request.event):
-                    return
-                await record_event(
-                    ledger=ledger, release_id=release_id, request=request, now=ops.clock()
-                )
+    async def record(ledger: Ledger) -> None:
+        release = await ledger.get_release(release_id)
+        if release is None or not is_legal(release.state, request.event):
             return
-        except ConcurrentWrite:
-            continue
+        await record_event(ledger=ledger, release_id=release_id, request=request, now=ops.clock())
+
+    try:
+        await run_in_transaction(ops.ledgers, record)
+    except ChangedConcurrently:  # the rollback itself is done; its record is best effort
+        return

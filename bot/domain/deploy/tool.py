@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from bot.errors import DomainError
+
 
 @dataclass(frozen=True)
 class RolloutRef:
@@ -100,7 +102,7 @@ class DeployFailure(StrEnum):
     INVALID = "invalid"
 
 
-class DeployToolError(Exception):
+class DeployToolError(DomainError):
     """A deployment tool call failed; `message` is a sentence a user can act on."""
 
     def __init__(self, kind: DeployFailure, message: str) -> None:

@@ -1,7 +1,7 @@
 """DORA metrics from Herald's own store (docs/design.md §6, docs/verdict.md §2). Pure.
 
-A window is `[start, end)`, whole seconds, compared as instants (time zones do not matter).
-The previous window has the same length and ends where this one starts. Definitions:
+The window is a `bot.domain.dora.window.DoraWindow`; the counts each figure rests on are
+`bot.domain.dora.reference.WindowCounts`. Definitions:
 
 - **Deployment frequency**: releases whose `deployed_at` is in the window, per day and per
   week of the window. Always enough data (zero deploys is a true answer), except per week for
@@ -29,130 +29,34 @@ The previous window has the same length and ends where this one starts. Definiti
 
 from __future__ import annotations
 
-import math
-import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from bot.domain.release.lifecycle import EventType
-from bot.domain.release.manifest import Risk
-from bot.domain.release.model import Release
-from bot.domain.text import format_duration
-from bot.errors import FieldProblem, InvalidInput
+from bot.domain.dora.reference import ReleaseFacts, WindowCounts, count_window
+from bot.domain.dora.window import (
+    MIN_CADENCE_DAYS,
+    MIN_WEEK_WINDOW_DAYS,
+    MONTH_DAYS,
+    WEEK_DAYS,
+    Cadence,
+    DoraWindow,
+)
 
-DAY = 86400
-WEEK_DAYS = 7
-MONTH_DAYS = 30
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-MIN_WEEK_WINDOW_DAYS = 7
-MIN_CADENCE_DAYS = 28
 MIN_LEAD_TIMES = 5
 MIN_LEAD_TIMES_P90 = 10
 MIN_DEPLOYS_FOR_RATES = 5
 MIN_RESTORES = 3
-MAX_WINDOW_DAYS = 366
 FLAT_WITHIN = 0.05  # a change of at most 5 % of the previous value is flat
-
-_WINDOW_RE = re.compile(r"^\s*(\d{1,3})\s*([dw])\s*$")
 HIGHER_IS_BETTER = frozenset({"deploy_frequency_per_day", "deploy_frequency_per_week"})
-
-
-class Cadence(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    YEARLY = "yearly"
 
 
 class Direction(StrEnum):
     UP = "up"
     DOWN = "down"
     FLAT = "flat"
-
-
-def parse_window(text: str) -> timedelta:
-    """`30d`, `7d`, `12w`, `90d` → the window's length (1 day to 366 days)."""
-    match = _WINDOW_RE.match(text.lower())
-    if not match:
-        raise InvalidInput(
-            f"window {text!r} is not a number of days or weeks, e.g. 30d, 7d, 12w",
-            details=[FieldProblem("window", "expected <n>d or <n>w, e.g. 30d")],
-        )
-    amount, unit = int(match.group(1)), match.group(2)
-    days = amount * (WEEK_DAYS if unit == "w" else 1)
-    if not 1 <= days <= MAX_WINDOW_DAYS:
-        raise InvalidInput(
-            f"window {text!r} must be from 1 to {MAX_WINDOW_DAYS} days",
-            details=[FieldProblem("window", f"from 1d to {MAX_WINDOW_DAYS}d")],
-        )
-    return timedelta(days=days)
-
-
-def epoch_seconds(at: datetime) -> int:
-    """Whole seconds since 1970 (floor), exactly: no float on the way."""
-    return (at - EPOCH) // timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class DoraWindow:
-    """`[start, end)` in UTC, whole seconds (sub-second parts are cut off)."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        for name in ("start", "end"):
-            value: datetime = getattr(self, name)
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"window {name} must be timezone-aware")
-            object.__setattr__(self, name, value.astimezone(UTC).replace(microsecond=0))
-        if self.start >= self.end:
-            raise ValueError("a window must end after it starts")
-
-    @classmethod
-    def ending(cls, end: datetime, length: timedelta) -> DoraWindow:
-        """The window of `length` ending at `end` (whole seconds, so at `end` cut down)."""
-        if end.tzinfo is None or end.utcoffset() is None:
-            raise ValueError("window end must be timezone-aware")
-        end = end.astimezone(UTC).replace(microsecond=0)
-        return cls(end - length, end)
-
-    @property
-    def length(self) -> timedelta:
-        return self.end - self.start
-
-    @property
-    def days(self) -> float:
-        return self.length.total_seconds() / DAY
-
-    @property
-    def label(self) -> str:
-        seconds = int(self.length.total_seconds())
-        return f"{seconds // DAY}d" if seconds % DAY == 0 else f"{seconds / 3600:g}h"
-
-    def previous(self) -> DoraWindow:
-        """The window of the same length just before this one."""
-        return DoraWindow(self.start - self.length, self.start)
-
-    def contains(self, at: datetime | None) -> bool:
-        return at is not None and self.start <= at < self.end
-
-    def day_index(self, at: datetime) -> int:
-        """0 for the last 24 hours before `end`, 1 for the 24 before those, and so on."""
-        return (epoch_seconds(self.end) - 1 - epoch_seconds(at)) // DAY
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "days": self.days,
-            "label": self.label,
-        }
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -295,44 +199,6 @@ class DoraReport:
 # -- from counts to a report ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WindowCounts:
-    """The aggregates one window needs: what the SQL returns, or the pure reference computes.
-
-    `deploy_days` maps a day index (`DoraWindow.day_index`) to the deploys on that day."""
-
-    deploys: int = 0
-    deploy_days: Mapping[int, int] = field(default_factory=dict)
-    failed_deploys: int = 0
-    rework_deploys: int = 0
-    lead_times: int = 0
-    lead_time_median: float | None = None
-    lead_time_p90: float | None = None
-    failures: int = 0
-    restores: int = 0
-    restore_median: float | None = None
-
-
-def percentile_ranks(n: int, q: float) -> tuple[int, int, float]:
-    """0-based ranks of the two values `percentile_cont(q)` interpolates, and the weight."""
-    position = q * (n - 1)
-    low = math.floor(position)
-    return low, math.ceil(position), position - low
-
-
-def interpolate(low: float, high: float, weight: float) -> float:
-    """As PostgreSQL's `float8_lerp`, so both databases give the same bits."""
-    return low + (high - low) * weight
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """`percentile_cont(q)` of already sorted values; None for none."""
-    if not sorted_values:
-        return None
-    low, high, weight = percentile_ranks(len(sorted_values), q)
-    return interpolate(sorted_values[low], sorted_values[high], weight)
-
-
 def frequency_bucket(window: DoraWindow, deploy_days: Mapping[int, int]) -> CadenceFigure:
     """fourkeys' daily/weekly/monthly/yearly from deploys per day index."""
     days = window.days
@@ -417,110 +283,6 @@ def build_report(
     return replace(report, previous=before)
 
 
-# -- the reference computation, over releases in memory -------------------------------------
-
-
-@dataclass(frozen=True)
-class ReleaseFacts:
-    """What DORA needs of one release (one row of the store)."""
-
-    service: str
-    env: str
-    deployed_at: datetime | None = None
-    failed_at: datetime | None = None
-    rolled_back_at: datetime | None = None
-    recovered_at: datetime | None = None
-    lead_time_seconds: float | None = None
-    hotfix: bool = False
-
-    @classmethod
-    def of(cls, release: Release) -> ReleaseFacts:
-        times = release.times
-        return cls(
-            service=release.service,
-            env=release.env,
-            deployed_at=times.get(EventType.DEPLOYED),
-            failed_at=times.get(EventType.FAILED),
-            rolled_back_at=times.get(EventType.ROLLED_BACK),
-            recovered_at=times.get(EventType.RECOVERED),
-            lead_time_seconds=release.lead_time_seconds,
-            hotfix=release.manifest.risk is Risk.EMERGENCY,
-        )
-
-    @classmethod
-    def from_events(
-        cls,
-        *,
-        service: str,
-        env: str,
-        events: Iterable[tuple[EventType, datetime]],
-        lead_time_seconds: float | None = None,
-        committed_at: datetime | None = None,
-        hotfix: bool = False,
-    ) -> ReleaseFacts:
-        """A release from its lifecycle events. As in the store, only the first event of each
-        type counts (a repeat is acknowledged and dropped). Lead time: `lead_time_seconds`
-        when given, else deployed - `committed_at` (the manifest's oldest commit)."""
-        first: dict[EventType, datetime] = {}
-        for event, at in events:
-            first.setdefault(event, at)
-        deployed = first.get(EventType.DEPLOYED)
-        if lead_time_seconds is None and deployed and committed_at:
-            lead_time_seconds = max(0.0, (deployed - committed_at).total_seconds())
-        return cls(
-            service=service,
-            env=env,
-            deployed_at=deployed,
-            failed_at=first.get(EventType.FAILED),
-            rolled_back_at=first.get(EventType.ROLLED_BACK),
-            recovered_at=first.get(EventType.RECOVERED),
-            lead_time_seconds=lead_time_seconds if deployed else None,
-            hotfix=hotfix,
-        )
-
-
-def count_window(
-    releases: Iterable[ReleaseFacts],
-    window: DoraWindow,
-    *,
-    service: str | None = None,
-    env: str | None = None,
-) -> WindowCounts:
-    """The reference for the SQL in bot/store/dora.py: the same counts, in plain Python."""
-    chosen = [
-        r
-        for r in releases
-        if (service is None or r.service == service) and (env is None or r.env == env)
-    ]
-    deployed = [r for r in chosen if window.contains(r.deployed_at)]
-    days: dict[int, int] = {}
-    for r in deployed:
-        assert r.deployed_at is not None
-        index = window.day_index(r.deployed_at)
-        days[index] = days.get(index, 0) + 1
-    leads = sorted(
-        r.lead_time_seconds for r in deployed if r.lead_time_seconds and r.lead_time_seconds > 0
-    )
-    failed = [r for r in chosen if window.contains(r.failed_at)]
-    restores = sorted(
-        (r.recovered_at - r.failed_at).total_seconds()
-        for r in failed
-        if r.recovered_at is not None and r.failed_at is not None
-    )
-    return WindowCounts(
-        deploys=len(deployed),
-        deploy_days=days,
-        failed_deploys=sum(1 for r in deployed if r.failed_at or r.rolled_back_at),
-        rework_deploys=sum(1 for r in deployed if r.hotfix or r.rolled_back_at),
-        lead_times=len(leads),
-        lead_time_median=percentile(leads, 0.5),
-        lead_time_p90=percentile(leads, 0.9),
-        failures=len(failed),
-        restores=len(restores),
-        restore_median=percentile(restores, 0.5),
-    )
-
-
 def compute_report(
     releases: Iterable[ReleaseFacts],
     window: DoraWindow,
@@ -537,75 +299,3 @@ def compute_report(
         counts=count_window(facts, window, service=service, env=env),
         previous=count_window(facts, window.previous(), service=service, env=env),
     )
-
-
-# -- words and numbers, for the CLI and Slack ----------------------------------------------
-
-LABELS = {
-    "deploy_frequency_per_day": "Deployment frequency",
-    "deploy_frequency_per_week": "Deployment frequency, weekly",
-    "lead_time_median_s": "Lead time, median",
-    "lead_time_p90_s": "Lead time, p90",
-    "change_failure_rate": "Change failure rate",
-    "time_to_restore_median_s": "Time to restore, median",
-    "rework_rate": "Rework rate",
-}
-_COUNTED = {
-    "deploy_frequency_per_day": "deploys",
-    "deploy_frequency_per_week": "deploys",
-    "lead_time_median_s": "lead times",
-    "lead_time_p90_s": "lead times",
-    "change_failure_rate": "deploys",
-    "time_to_restore_median_s": "restores",
-    "rework_rate": "deploys",
-}
-_COUNTED_ON_TOP = {"change_failure_rate": "failed", "rework_rate": "rework"}
-ARROWS = {Direction.UP: "↑", Direction.DOWN: "↓", Direction.FLAT: "→"}
-NOT_ENOUGH = "not enough data"
-
-
-def format_value(figure: Figure) -> str:
-    """`0.33/day`, `2.3/week`, `8h 20m`, `12.5%`; `not enough data` without a value."""
-    value = figure.value
-    if value is None:
-        return NOT_ENOUGH
-    if figure.unit == "per day":
-        return f"{value:.2f}/day"
-    if figure.unit == "per week":
-        return f"{value:.1f}/week"
-    if figure.unit == "seconds":
-        return format_duration(value)
-    if figure.unit == "ratio":
-        return f"{value * 100:.1f}%"
-    return f"{value:g}"
-
-
-def format_count(name: str, figure: Figure) -> str:
-    """What the figure rests on: `3 failed of 10 deploys`, `4 restores (needs 3)`."""
-    noun = _COUNTED.get(name, "")
-    text = f"{figure.count} {noun}".strip()
-    if figure.numerator is not None and name in _COUNTED_ON_TOP:
-        text = f"{figure.numerator} {_COUNTED_ON_TOP[name]} of {text}"
-    if not figure.enough and figure.needs:
-        text += f", needs {figure.needs}"
-    return text
-
-
-def format_trend(name: str, report: DoraReport) -> str:
-    """`↑ from 0.13/day, better`, `→ about 1.00/day`; empty where nothing compares."""
-    change = report.trends()[name]
-    before = report.previous.figures()[name] if report.previous else None
-    if change.direction is None or before is None:
-        return ""
-    was = format_value(before)
-    if change.direction is Direction.FLAT:
-        return f"→ about {was}"
-    verdict = "better" if change.better else "worse"
-    return f"{ARROWS[change.direction]} from {was}, {verdict}"
-
-
-def format_cadence(report: DoraReport) -> str:
-    bucket = report.frequency_bucket
-    if bucket.value is None:
-        return f"{NOT_ENOUGH} (needs a {MIN_CADENCE_DAYS}-day window)"
-    return f"{bucket.value.value} ({bucket.count} days with a deploy)"

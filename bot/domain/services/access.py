@@ -8,9 +8,10 @@ from typing import Protocol
 
 from bot.domain.services.directory import ServiceEntry
 from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError, mention_all
+from bot.errors import DomainError
 
 
-class GroupLookupError(Exception):
+class GroupLookupError(DomainError):
     """Group membership could not be read; Herald then refuses (fails closed)."""
 
 

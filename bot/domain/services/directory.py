@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.deploy.tool import DeployTarget
+from bot.errors import DomainError
 
 
-class UnknownTarget(Exception):
+class UnknownTarget(DomainError):
     """The command names a service or environment Herald does not know; says what it does know."""
 
     def __init__(self, message: str, *, suggestions: tuple[str, ...] = ()) -> None:

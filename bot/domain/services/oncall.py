@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.errors import DomainError
 
-class OnCallLookupError(Exception):
+
+class OnCallLookupError(DomainError):
     """The on-call could not be read. `message` is a sentence a user can be shown; Herald
     then grants nothing on the strength of being on call (fails closed)."""
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from bot.domain.ports import Ledger, ReleaseReader
+from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
 from bot.domain.text import escape_mrkdwn, format_duration, truncate
+from bot.domain.transactions import run_in_transaction
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -39,6 +40,7 @@ __all__ = [
     "note_text",
     "post_alert_notes",
     "scope_of",
+    "take_alerts",
 ]
 
 DEFAULT_WINDOW = timedelta(hours=2)
@@ -100,7 +102,7 @@ class AlertDecision:
 
     release_id: str
     fingerprint: str
-    status: str
+    status: AlertStatus
     severity: str | None
     summary: str
     should_page: bool
@@ -158,7 +160,7 @@ def decide(alert: Alert, release_id: str) -> AlertDecision:
     return AlertDecision(
         release_id=release_id,
         fingerprint=alert.fingerprint,
-        status=alert.status.value,
+        status=alert.status,
         severity=severity,
         summary=truncate(alert.summary, 1024),
         should_page=alert.status is AlertStatus.FIRING
@@ -203,6 +205,23 @@ async def post_alert_notes(
     if notices:
         await ledger.enqueue(notices)
     return decisions
+
+
+async def take_alerts(
+    *, alerts: Sequence[Alert], releases: ReleaseReader, ledgers: LedgerFactory
+) -> list[AlertDecision]:
+    """Match each alert to its release, then write the notes of those that concern one in
+    one transaction (`run_in_transaction`: again if a concurrent writer won)."""
+    matches: list[tuple[Alert, str]] = []
+    for alert in alerts:
+        release_id = await match_release(alert, releases=releases, window=DEFAULT_WINDOW)
+        if release_id is not None:
+            matches.append((alert, release_id))
+    if not matches:
+        return []
+    return await run_in_transaction(
+        ledgers, lambda ledger: post_alert_notes(ledger=ledger, matches=matches)
+    )
 
 
 def _one_line(text: str) -> str:

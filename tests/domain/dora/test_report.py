@@ -1,4 +1,4 @@
-"""DORA on hand-built histories with known answers (bot.domain.dora.report, pure).
+"""DORA on hand-built histories with known answers (bot.domain.dora, pure).
 
 The histories here are also stored and computed in SQL by tests/store/test_dora.py.
 """
@@ -10,23 +10,18 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.domain.dora.reference import ReleaseFacts, WindowCounts, count_window, percentile
 from bot.domain.dora.report import (
-    Cadence,
     CadenceFigure,
     Direction,
     DoraReport,
-    DoraWindow,
     Figure,
-    ReleaseFacts,
-    WindowCounts,
     build_report,
     compute_report,
-    count_window,
     frequency_bucket,
-    parse_window,
-    percentile,
     trend,
 )
+from bot.domain.dora.window import Cadence, DoraWindow, parse_window
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Release

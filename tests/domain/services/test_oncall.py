@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.deploy.commander import CommanderJob
-from bot.domain.deploy.context import Operations, take_command
+from bot.domain.deploy.commander import CommanderJob, take_command
+from bot.domain.deploy.context import Operations
 from bot.domain.ports import AuditEntry, Claim
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType

@@ -18,7 +18,7 @@ from bot.domain.signals.alerts import (
     note_text,
     scope_of,
 )
-from bot.domain.signals.deploy import (
+from bot.domain.signals.mapping import (
     DeploySignal,
     Source,
     Steps,
