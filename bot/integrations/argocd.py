@@ -126,9 +126,7 @@ class ArgoCDClient:
             if isinstance(a, dict) and "name" in a
         }
 
-    async def run_action(
-        self, target: DeployTarget, action: RolloutAction, *, actor: str | None = None
-    ) -> None:
+    async def run_action(self, target: DeployTarget, action: RolloutAction, *, actor: str) -> None:
         with _audited(action.value, target, actor):
             ref = await self._rollout_ref(target)
             call = _Call(f"run `{action.value}` on", target.app, writes=True, action=action.value)
@@ -159,9 +157,7 @@ class ArgoCDClient:
                 body={**body, **self._scope(target)},
             )
 
-    async def set_auto_sync(
-        self, target: DeployTarget, *, enabled: bool, actor: str | None = None
-    ) -> None:
+    async def set_auto_sync(self, target: DeployTarget, *, enabled: bool, actor: str) -> None:
         """Idempotent; turning it back on restores the automated policy this client removed."""
         with _audited("auto-sync on" if enabled else "auto-sync off", target, actor) as outcome:
             spec = (await self._app_json(target)).get("spec") or {}
@@ -186,7 +182,7 @@ class ArgoCDClient:
                 body={**body, **self._scope(target)},
             )
 
-    async def terminate_operation(self, target: DeployTarget, *, actor: str | None = None) -> None:
+    async def terminate_operation(self, target: DeployTarget, *, actor: str) -> None:
         with _audited("terminate", target, actor):
             await self._request(
                 "DELETE",
@@ -283,9 +279,7 @@ class _Outcome:
 
 
 @contextmanager
-def _audited(
-    action: str, target: DeployTarget, user: str | None, **fields: object
-) -> Iterator[_Outcome]:
+def _audited(action: str, target: DeployTarget, user: str, **fields: object) -> Iterator[_Outcome]:
     """One line per write: INFO with its outcome, or WARNING with why it failed."""
     outcome, extra = _Outcome(), {"action": action, "app": target.app, "user": user, **fields}
     try:

@@ -26,6 +26,7 @@ from tests.standins.test_fake_argocd import Contract
 
 TOKEN = "argocd-test-token"
 REVS = ("a" * 40, "b" * 40, "c" * 40)
+ACTOR = "U_OWNER"  # the Slack user id every write names
 TARGET = DeployTarget("webapp", project="default", rollout=RolloutRef("webapp", "web"))
 
 
@@ -100,7 +101,7 @@ async def test_rollout_status_step_weights_and_pause(client: ArgoCDClient) -> No
     assert ro.pause_reasons == ("CanaryPauseStep",)
     assert ro.in_flight
     before = ro.generation
-    await client.run_action(TARGET, RolloutAction.RESUME)
+    await client.run_action(TARGET, RolloutAction.RESUME, actor=ACTOR)
     ro = await client.get_rollout(TARGET)
     assert (ro.step_index, ro.set_weight, ro.actual_weight, ro.paused) == (3, 50, 50, True)
     assert ro.generation != before
@@ -112,7 +113,7 @@ async def test_traffic_routed_weights() -> None:
         client = ArgoCDClient(session=session, base_url=fake.url, token=TOKEN)
         ro = await client.get_rollout(TARGET)
         assert (ro.step_index, ro.set_weight, ro.actual_weight) == (3, 50, 50)
-        await client.run_action(TARGET, RolloutAction.PROMOTE_FULL)
+        await client.run_action(TARGET, RolloutAction.PROMOTE_FULL, actor=ACTOR)
         ro = await client.get_rollout(TARGET)
         assert (ro.set_weight, ro.actual_weight, ro.fully_promoted) == (100, 100, True)
         assert not ro.in_flight
@@ -143,22 +144,22 @@ async def test_list_and_run_every_action(argo: FakeArgoCD, client: ArgoCDClient)
         "retry": False,
         "skip-current-step": True,
     }
-    await client.run_action(TARGET, RolloutAction.SKIP_CURRENT_STEP)
+    await client.run_action(TARGET, RolloutAction.SKIP_CURRENT_STEP, actor=ACTOR)
     assert (await client.get_rollout(TARGET)).step_index == 3
-    await client.run_action(TARGET, RolloutAction.PAUSE)
+    await client.run_action(TARGET, RolloutAction.PAUSE, actor=ACTOR)
     ro = await client.get_rollout(TARGET)
     assert ro.paused and "ManualPause" in ro.pause_reasons
     assert (await client.list_actions(TARGET))["pause"] is False
-    await client.run_action(TARGET, RolloutAction.ABORT)
+    await client.run_action(TARGET, RolloutAction.ABORT, actor=ACTOR)
     ro = await client.get_rollout(TARGET)
     assert (ro.aborted, ro.set_weight, ro.actual_weight, ro.phase) == (True, 0, 0, "Degraded")
     assert not ro.in_flight
-    await client.run_action(TARGET, RolloutAction.RETRY)
+    await client.run_action(TARGET, RolloutAction.RETRY, actor=ACTOR)
     ro = await client.get_rollout(TARGET)
     assert (ro.aborted, ro.step_index) == (False, 0)  # manually paused still: waits at step 0
-    await client.run_action(TARGET, RolloutAction.RESUME)
+    await client.run_action(TARGET, RolloutAction.RESUME, actor=ACTOR)
     assert (await client.get_rollout(TARGET)).step_index == 1
-    await client.run_action(TARGET, RolloutAction.PROMOTE_FULL)
+    await client.run_action(TARGET, RolloutAction.PROMOTE_FULL, actor=ACTOR)
     ro = await client.get_rollout(TARGET)
     assert (ro.fully_promoted, ro.step_index, ro.phase) == (True, 5, "Healthy")
     runs = [c for c in argo.calls if c.method == "POST"]
@@ -180,13 +181,13 @@ async def test_v1_actions_on_argo_cd_3_0(session: aiohttp.ClientSession) -> None
         add_webapp(fake)
         client = ArgoCDClient(session=session, base_url=fake.url, token=TOKEN)
         assert "pause" not in await client.list_actions(TARGET)
-        await client.run_action(TARGET, RolloutAction.RESUME)
+        await client.run_action(TARGET, RolloutAction.RESUME, actor=ACTOR)
         assert (await client.get_rollout(TARGET)).step_index == 3
         run = next(c for c in fake.calls if c.method == "POST")
         assert run.path == "/api/v1/applications/webapp/resource/actions"
         assert run.body == "resume"
         assert run.query["resourceName"] == "webapp"
-        error = await failure(client.run_action(TARGET, RolloutAction.PAUSE))
+        error = await failure(client.run_action(TARGET, RolloutAction.PAUSE, actor=ACTOR))
         assert error.kind is DeployFailure.UNSUPPORTED
         assert "Argo CD 3.0 has no `pause` action" in error.message
         assert "3.1" in error.message
@@ -199,8 +200,8 @@ async def test_rollback_needs_auto_sync_off(argo: FakeArgoCD, client: ArgoCDClie
     error = await failure(client.rollback(TARGET, history_id=4, requested_by="U_ONCALL"))
     assert error.kind is DeployFailure.AUTO_SYNC
     assert "auto-sync off first" in error.message
-    await client.set_auto_sync(TARGET, enabled=False)
-    await client.set_auto_sync(TARGET, enabled=False)  # idempotent: no second PATCH
+    await client.set_auto_sync(TARGET, enabled=False, actor=ACTOR)
+    await client.set_auto_sync(TARGET, enabled=False, actor=ACTOR)  # idempotent: no second PATCH
     assert [c.method for c in argo.calls].count("PATCH") == 1
     assert (await client.get_app(TARGET)).auto_sync is False
     error = await failure(client.rollback(TARGET, history_id=42, requested_by="U_ONCALL"))
@@ -210,7 +211,7 @@ async def test_rollback_needs_auto_sync_off(argo: FakeArgoCD, client: ArgoCDClie
     app = await client.get_app(TARGET)
     assert (app.revision, app.sync_status, app.history[-1].id) == (REVS[1], "OutOfSync", 6)
     assert (await client.get_rollout(TARGET)).fully_promoted  # back on the stable version
-    await client.set_auto_sync(TARGET, enabled=True)  # restores prune + selfHeal
+    await client.set_auto_sync(TARGET, enabled=True, actor=ACTOR)  # restores prune + selfHeal
     assert argo.app("webapp").automated == {"prune": True, "selfHeal": True}
     app = await client.get_app(TARGET)
     assert (app.auto_sync, app.self_heal, app.revision) == (True, True, REVS[2])
@@ -228,12 +229,12 @@ async def test_auto_sync_enabled_false_is_turned_back_on(
 ) -> None:
     argo.app("webapp").automated = {"prune": True, "selfHeal": False, "enabled": False}
     assert (await client.get_app(TARGET)).auto_sync is False
-    await client.set_auto_sync(TARGET, enabled=True)
+    await client.set_auto_sync(TARGET, enabled=True, actor=ACTOR)
     assert argo.app("webapp").automated == {"prune": True, "selfHeal": False, "enabled": True}
 
 
 async def test_operation_in_progress_and_terminate(argo: FakeArgoCD, client: ArgoCDClient) -> None:
-    await client.set_auto_sync(TARGET, enabled=False)
+    await client.set_auto_sync(TARGET, enabled=False, actor=ACTOR)
     argo.hold_operation("webapp")
     app = await client.get_app(TARGET)
     assert (app.operation_phase, app.operation_running) == ("Running", True)
@@ -241,10 +242,10 @@ async def test_operation_in_progress_and_terminate(argo: FakeArgoCD, client: Arg
     error = await failure(client.rollback(TARGET, history_id=4, requested_by="U_ONCALL"))
     assert error.kind is DeployFailure.IN_PROGRESS
     assert "already running an operation" in error.message
-    await client.terminate_operation(TARGET)
+    await client.terminate_operation(TARGET, actor=ACTOR)
     app = await client.get_app(TARGET)
     assert (app.operation_phase, app.operation_message) == ("Failed", "Operation terminated")
-    error = await failure(client.terminate_operation(TARGET))
+    error = await failure(client.terminate_operation(TARGET, actor=ACTOR))
     assert error.kind is DeployFailure.INVALID
     assert "no operation running" in error.message
     await client.rollback(TARGET, history_id=4, requested_by="U_ONCALL")
@@ -265,9 +266,9 @@ async def test_app_namespace_and_project_are_sent(
     client = ArgoCDClient(session=session, base_url=argo.url, token=TOKEN)
     assert (await client.get_app(target)).name == "billing"
     await client.get_rollout(target)
-    await client.run_action(target, RolloutAction.RESUME)
+    await client.run_action(target, RolloutAction.RESUME, actor=ACTOR)
     await client.rollback(target, history_id=0, requested_by="U_OWNER")
-    await client.set_auto_sync(target, enabled=True)
+    await client.set_auto_sync(target, enabled=True, actor=ACTOR)
     scope = {"appNamespace": "team-a", "project": "payments"}
     for c in argo.calls:
         if c.path == "/api/version":
@@ -292,7 +293,7 @@ async def test_slow_argo_cd_times_out_within_the_timeout(
     assert error.message == "Argo CD did not answer in 0.3 s; nothing was changed."
     await client.server_version()
     argo.slow_next(5)
-    error = await failure(client.run_action(TARGET, RolloutAction.ABORT))
+    error = await failure(client.run_action(TARGET, RolloutAction.ABORT, actor=ACTOR))
     assert error.kind is DeployFailure.TIMEOUT
     assert "may or may not have been made" in error.message
 
@@ -330,7 +331,9 @@ async def test_unknown_app_and_rollout(argo: FakeArgoCD, client: ArgoCDClient) -
     error = await failure(client.get_app(DeployTarget("ghost", project="default")))  # 404
     assert error.kind is DeployFailure.NOT_FOUND
     assert "ghost" in error.message
-    error = await failure(client.run_action(DeployTarget("ghost"), RolloutAction.RESUME))
+    error = await failure(
+        client.run_action(DeployTarget("ghost"), RolloutAction.RESUME, actor=ACTOR)
+    )
     assert error.kind is DeployFailure.NOT_FOUND
     wrong = DeployTarget("webapp", rollout=RolloutRef("other", "web"))
     error = await failure(client.get_rollout(wrong))
@@ -352,6 +355,10 @@ async def test_rejected_token(
     assert caplog.text and TOKEN not in caplog.text
 
 
+def line(action: str, user: str, outcome: str) -> dict[str, object]:
+    return {"action": action, "app": "webapp", "user": user, "outcome": outcome}
+
+
 def audit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, object]]]:
     keys = ("action", "app", "user", "outcome")
     return [
@@ -367,25 +374,42 @@ async def test_every_write_logs_action_app_user_and_outcome(
     caplog.set_level(logging.INFO, logger="bot.integrations.argocd")
     await failure(client.rollback(TARGET, history_id=4, requested_by="U_ONCALL"))
     await client.set_auto_sync(TARGET, enabled=False, actor="U_ONCALL")
-    await client.set_auto_sync(TARGET, enabled=False)
+    await client.set_auto_sync(TARGET, enabled=False, actor="herald")
     await client.rollback(TARGET, history_id=4, requested_by="U_ONCALL")
     await client.run_action(TARGET, RolloutAction.PROMOTE_FULL, actor="U_OWNER")
     argo.hold_operation("webapp")
-    await client.terminate_operation(TARGET)
-
-    def line(action: str, user: str | None, outcome: str) -> dict[str, object]:
-        return {"action": action, "app": "webapp", "user": user, "outcome": outcome}
+    await client.terminate_operation(TARGET, actor="U_ONCALL")
 
     assert audit_lines(caplog) == [
         ("WARNING", line("rollback", "U_ONCALL", "auto_sync")),
         ("INFO", line("auto-sync off", "U_ONCALL", "done")),
-        ("INFO", line("auto-sync off", None, "unchanged")),
+        ("INFO", line("auto-sync off", "herald", "unchanged")),
         ("INFO", line("rollback", "U_ONCALL", "done")),
         ("INFO", line("promote-full", "U_OWNER", "done")),
-        ("INFO", line("terminate", None, "done")),
+        ("INFO", line("terminate", "U_ONCALL", "done")),
     ]
     rollback = next(r for r in caplog.records if r.__dict__.get("action") == "rollback")
     assert rollback.__dict__["history_id"] == 4
+
+
+async def test_pause_promote_abort_and_sync_policy_name_the_acting_user(
+    client: ArgoCDClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.integrations.argocd")
+    await client.run_action(TARGET, RolloutAction.PAUSE, actor="U_OWNER")
+    await client.run_action(TARGET, RolloutAction.PROMOTE_FULL, actor="U_RELEASER")
+    await client.run_action(TARGET, RolloutAction.ABORT, actor="U_ONCALL")
+    await client.set_auto_sync(TARGET, enabled=False, actor="herald")  # the auto-rollback
+    await client.set_auto_sync(TARGET, enabled=True, actor="U_OWNER")
+    assert audit_lines(caplog) == [
+        ("INFO", line("pause", "U_OWNER", "done")),
+        ("INFO", line("promote-full", "U_RELEASER", "done")),
+        ("INFO", line("abort", "U_ONCALL", "done")),
+        ("INFO", line("auto-sync off", "herald", "done")),
+        ("INFO", line("auto-sync on", "U_OWNER", "done")),
+    ]
+    messages = [r.getMessage() for r in caplog.records if "outcome" in r.__dict__]
+    assert messages[0] == "Argo CD pause of webapp by U_OWNER: done"
 
 
 async def test_a_write_that_times_out_logs_the_call_and_the_write(
@@ -468,11 +492,11 @@ async def test_everything_the_client_sends_is_in_the_swagger(
     await client.get_app(TARGET)
     await client.get_rollout(DeployTarget("webapp", app_namespace="argocd"))
     await client.list_actions(TARGET)
-    await client.run_action(TARGET, RolloutAction.RESUME)
-    await client.set_auto_sync(TARGET, enabled=False)
+    await client.run_action(TARGET, RolloutAction.RESUME, actor=ACTOR)
+    await client.set_auto_sync(TARGET, enabled=False, actor=ACTOR)
     await client.rollback(TARGET, history_id=3, requested_by="U_ONCALL")
     argo.hold_operation("webapp")
-    await client.terminate_operation(TARGET)
+    await client.terminate_operation(TARGET, actor=ACTOR)
     await failure(client.get_app(DeployTarget("ghost")))
     assert len(argo.calls) >= 10
     for recorded in argo.calls:

@@ -39,7 +39,7 @@ async def pause(ops: Operations, *, actor: str, where: ServiceEnv) -> Reply:
                 ok=True,
                 text=f"Nothing to do: the rollout is {describe(rollout)}.",
             )
-        await ops.deploy.run_action(target, RolloutAction.PAUSE)
+        await ops.deploy.run_action(target, RolloutAction.PAUSE, actor=actor)
         rollout = await ops.deploy.get_rollout(target)
     except DeployToolError as exc:
         return await _done(ops, actor, "pause", where, ok=False, text=exc.message)
@@ -89,7 +89,7 @@ async def _promote(
     if goal.kind is PromoteKind.FULL:
         if not (claim := await _claim(ops, actor, target, rollout)).won:
             return _already(claim, rollout)
-        await ops.deploy.run_action(target, RolloutAction.PROMOTE_FULL)
+        await ops.deploy.run_action(target, RolloutAction.PROMOTE_FULL, actor=actor)
         rollout = await ops.deploy.get_rollout(target)
         return await _done(
             ops, actor, "promote", where, ok=True, text=f"Promoted fully: {describe(rollout)}."
@@ -105,7 +105,7 @@ async def _promote(
             break
         if not (claim := await _claim(ops, actor, target, rollout)).won:
             return _already(claim, rollout)
-        await ops.deploy.run_action(target, next_action(rollout))
+        await ops.deploy.run_action(target, next_action(rollout), actor=actor)
         after = await ops.deploy.get_rollout(target)
         if after.generation == rollout.generation:
             return await _done(

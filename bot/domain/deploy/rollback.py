@@ -190,11 +190,11 @@ async def _apply(
 ) -> list[str]:
     assert ops.deploy is not None
     if plan.kind is RollbackKind.ABORT:
-        await ops.deploy.run_action(target, RolloutAction.ABORT)
+        await ops.deploy.run_action(target, RolloutAction.ABORT, actor=actor)
         return [f"Aborted the canary of `{plan.service}` {plan.env}; traffic is back on stable."]
     notes = []
     if plan.auto_sync:
-        await ops.deploy.set_auto_sync(target, enabled=False)
+        await ops.deploy.set_auto_sync(target, enabled=False, actor=actor)
         notes.append(
             f"Turned automated sync OFF for `{target.app}` so Argo CD does not re-apply the bad "
             "revision. Revert or fix the change in Git before turning it back on."
