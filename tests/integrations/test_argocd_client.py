@@ -364,7 +364,7 @@ def audit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, o
     return [
         (r.levelname, {k: r.__dict__.get(k) for k in keys})
         for r in caplog.records
-        if r.name == "bot.integrations.argocd" and "outcome" in r.__dict__
+        if r.name == "bot.integrations.argocd.client" and "outcome" in r.__dict__
     ]
 
 
