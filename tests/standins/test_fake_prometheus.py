@@ -22,7 +22,8 @@ from bot.integrations.prometheus import (
     PrometheusMetricsSource,
     PrometheusQueryError,
 )
-from standins.prometheus import FakePrometheus, _quantile
+from standins.prometheus import FakePrometheus
+from standins.prometheus.engine import _quantile
 from tests.harness.prometheus import start_prometheus
 from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED, openmetrics
 
