@@ -15,9 +15,7 @@ from bot.store.inbox import record_once
 from bot.store.tables import AuditRow
 from standins import slack_requests
 from tests.conftest import FEED
-from tests.scenarios.deploy_world import APP, NEW_SHA, OLD_SHA, DeployWorld, argocd, world
-
-__all__ = ["argocd", "world"]
+from tests.scenarios.deploy.world import APP, NEW_SHA, OLD_SHA, DeployWorld
 
 
 def text(response: dict[str, object]) -> str:

@@ -17,17 +17,8 @@ from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
 from tests.harness.release_metrics import HEALTHY, SPIKED
-from tests.scenarios.checkup_world import (
-    ROUTING_KEY,
-    SHA,
-    CheckupWorld,
-    argocd,
-    deploy,
-    pagerduty,
-    world,
-)
+from tests.scenarios.checkup.world import ROUTING_KEY, SHA, CheckupWorld, deploy
 
-__all__ = ["argocd", "pagerduty", "world"]
 pytestmark = pytest.mark.slow
 
 

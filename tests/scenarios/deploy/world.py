@@ -1,21 +1,23 @@
-"""A small world for `/deploy` scenarios: Slack, Argo CD with a canary, Herald, two releases."""
+"""A small world for `/deploy` scenarios: Slack, Argo CD with a canary, Herald, two releases.
+
+Plain helpers; the fixtures that build the world are in this folder's conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import pytest
 
 from bot.catalog import Catalog
 from bot.examples import example_manifest
+from bot.settings import Settings
 from standins import slack_requests
 from standins.argocd import FakeArgoCD
-from standins.argocd_rollout import FakeRollout
 from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
 from tests.slack.signed import signed_headers
@@ -121,40 +123,28 @@ async def settle(herald: Herald) -> None:
     raise AssertionError("seeded release messages were not delivered")
 
 
-@pytest.fixture
-async def argocd() -> AsyncIterator[FakeArgoCD]:
-    async with FakeArgoCD() as fake:
-        fake.add_app(
-            APP,
-            revision=NEW_SHA,
-            history=[(1, OLD_SHA), (2, NEW_SHA)],
-            auto_sync=True,
-            rollout=FakeRollout("webapp", "webapp"),
-        )
-        fake.add_app(
-            "webapp-staging",
-            revision=NEW_SHA,
-            history=[(4, OLD_SHA), (5, NEW_SHA)],
-            auto_sync=False,
-        )
-        yield fake
-
-
-@pytest.fixture
-async def world(
-    make_settings: SettingsFactory, slack: FakeSlack, argocd: FakeArgoCD
-) -> AsyncIterator[DeployWorld]:
-    slack.usergroups["S0BILLING"] = ["U0MEMBER"]
-    settings = make_settings(
+def argo_settings(make_settings: SettingsFactory, argocd: FakeArgoCD, **overrides: Any) -> Settings:
+    """Settings for Herald talking to `argocd`, with a short timeout."""
+    return make_settings(
         argocd_url=argocd.url,
         argocd_token="argocd-test-token",
         argocd_timeout_seconds=1.0,
         resume_grace_seconds=1.0,  # commands still running (Argo CD slow) must not be resumed
+        **overrides,
     )
-    runner = await start_herald(settings, catalog=CATALOG)
-    async with aiohttp.ClientSession() as session:
-        herald = Herald(runner, session)
-        await seed_releases(herald)
-        await settle(herald)
-        yield DeployWorld(herald, slack, argocd)
-    await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_world(
+    settings: Settings, *, slack: FakeSlack, argocd: FakeArgoCD, catalog: Catalog = CATALOG
+) -> AsyncIterator[DeployWorld]:
+    """Herald serving `catalog`, with both releases seeded and their messages delivered."""
+    runner = await start_herald(settings, catalog=catalog)
+    try:
+        async with aiohttp.ClientSession() as session:
+            herald = Herald(runner, session)
+            await seed_releases(herald)
+            await settle(herald)
+            yield DeployWorld(herald, slack, argocd)
+    finally:
+        await runner.cleanup()

@@ -1,28 +1,24 @@
-"""Herald with a real Prometheus (backfilled release metrics), PagerDuty and Argo CD stand-ins."""
+"""Herald with a real Prometheus (backfilled release metrics), PagerDuty and Argo CD stand-ins.
+
+Plain helpers; the fixtures that build the world are in this folder's conftest.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from bot.catalog import Catalog
 from bot.examples import example_manifest
 from standins.argocd import FakeArgoCD
-from standins.argocd_rollout import FakeRollout
 from standins.pagerduty import FakePagerDuty
 from standins.slack import FakeSlack
 from tests.clock import FakeClock
 from tests.conftest import FEED, OPS, Herald, SettingsFactory, start_herald
-from tests.harness.prometheus import PrometheusServer
 from tests.harness.release_metrics import HEALTHY, RELEASE, SPIKED
-from tests.specs import load_spec
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
@@ -44,24 +40,6 @@ CATALOG = Catalog.model_validate(
         }
     }
 )
-
-
-@pytest.fixture
-async def pagerduty() -> AsyncIterator[FakePagerDuty]:
-    async with FakePagerDuty(spec=load_spec("pagerduty_events_v2_openapiv3.json")) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def argocd() -> AsyncIterator[FakeArgoCD]:
-    async with FakeArgoCD() as fake:
-        fake.add_app(
-            "payments-prod",
-            revision=SHA,
-            history=[(1, OLD_SHA), (2, SHA)],
-            rollout=FakeRollout("payments", "payments"),
-        )
-        yield fake
 
 
 @dataclass
@@ -117,26 +95,3 @@ async def deploy(herald: Herald, *, service: str, release_id: str, at_minutes: i
     deployed = (RELEASE + timedelta(minutes=at_minutes)).isoformat()
     assert (await herald.post_event(release_id, event="release.started", at=started))[0] == 201
     assert (await herald.post_event(release_id, event="release.deployed", at=deployed))[0] == 201
-
-
-async def settle(seconds: float = 0.5) -> None:
-    await asyncio.sleep(seconds)
-
-
-@pytest.fixture
-async def world(
-    make_settings: SettingsFactory,
-    slack: FakeSlack,
-    pagerduty: FakePagerDuty,
-    argocd: FakeArgoCD,
-    prometheus: PrometheusServer,
-    sqlite_url: str,
-) -> AsyncIterator[CheckupWorld]:
-    clock = FakeClock(RELEASE + timedelta(minutes=16))
-    async with aiohttp.ClientSession() as session:
-        world = CheckupWorld(
-            slack, pagerduty, argocd, clock, make_settings, prometheus.url, sqlite_url, [], session
-        )
-        yield world
-        for runner in list(world.runners):
-            await runner.cleanup()

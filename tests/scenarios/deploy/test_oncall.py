@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.app import COMMANDER
@@ -16,10 +15,9 @@ from bot.slack.ids import ActionId
 from standins.argocd import FakeArgoCD
 from standins.pagerduty_rest import FakePagerDutyRest
 from standins.slack import FakeSlack, SlackMessage
-from tests.conftest import OPS, Herald, SettingsFactory, start_herald
-from tests.scenarios.deploy_world import CATALOG, DeployWorld, argocd, seed_releases, settle
+from tests.conftest import OPS, SettingsFactory
+from tests.scenarios.deploy.world import CATALOG, DeployWorld, argo_settings, running_world, settle
 
-__all__ = ["argocd"]
 POLICY = "PWEBAPP"
 
 
@@ -42,23 +40,15 @@ async def pd() -> AsyncIterator[FakePagerDutyRest]:
 async def world(
     make_settings: SettingsFactory, slack: FakeSlack, argocd: FakeArgoCD, pd: FakePagerDutyRest
 ) -> AsyncIterator[DeployWorld]:
+    """The `/deploy` world, with the on-call of webapp's escalation policy in PagerDuty."""
     slack.usergroups["S0BILLING"] = ["U0MEMBER"]
     slack.add_person("U0ONCALL", email="olu@example.com")
-    settings = make_settings(
-        argocd_url=argocd.url,
-        argocd_token="argocd-test-token",
-        argocd_timeout_seconds=1.0,
-        resume_grace_seconds=1.0,
-        pagerduty_api_token=pd.token,
-        pagerduty_api_url=pd.url,
+    settings = argo_settings(
+        make_settings, argocd, pagerduty_api_token=pd.token, pagerduty_api_url=pd.url
     )
-    runner = await start_herald(settings, catalog=with_policy(CATALOG))
-    async with aiohttp.ClientSession() as session:
-        herald = Herald(runner, session)
-        await seed_releases(herald)
-        await settle(herald)
-        yield DeployWorld(herald, slack, argocd)
-    await runner.cleanup()
+    catalog = with_policy(CATALOG)
+    async with running_world(settings, slack=slack, argocd=argocd, catalog=catalog) as world:
+        yield world
 
 
 def text(response: dict[str, Any]) -> str:
