@@ -11,12 +11,11 @@ import aiohttp
 import pytest
 import yaml
 
-from standins import slack_requests
 from standins.argocd import FakeArgoCD
 from standins.argocd_rollout import FakeRollout
 from standins.slack import FakeSlack
+from tests.scenarios.deploy.conversation import Conversation
 from tests.scenarios.test_restart import HeraldProcess
-from tests.slack.signed import signed_headers
 
 pytestmark = pytest.mark.slow
 APP = "webapp-prod"
@@ -61,21 +60,10 @@ async def herald(
         await process.kill()
 
 
-async def send_command(herald: HeraldProcess, slack: FakeSlack, text: str, key: str) -> None:
-    body = slack_requests.slash_command(
-        text, user="U0OWNER", trigger_id=f"{key}.trigger", response_url=slack.response_url(key)
-    )
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            herald.url + "/slack/events", data=body.encode(), headers=signed_headers(body)
-        ) as response,
-    ):
-        assert response.status == 200
-
-
-def answers(slack: FakeSlack, key: str) -> list[str]:
-    return [str(r) for r in slack.responses if r["_key"] == key]
+@pytest.fixture
+async def chat(herald: HeraldProcess, slack: FakeSlack) -> AsyncIterator[Conversation]:
+    async with aiohttp.ClientSession() as session:
+        yield Conversation(url=herald.url, session=session, slack=slack)
 
 
 def promotions(argocd: FakeArgoCD) -> int:
@@ -83,24 +71,25 @@ def promotions(argocd: FakeArgoCD) -> int:
 
 
 async def test_a_command_killed_after_its_ack_runs_once_after_the_restart(
-    herald: HeraldProcess, slack: FakeSlack, argocd: FakeArgoCD
+    herald: HeraldProcess, chat: Conversation, argocd: FakeArgoCD
 ) -> None:
     await herald.start()
-    await send_command(herald, slack, "status webapp", "done")
-    await slack.wait_for(lambda: len(answers(slack, "done")) == 1, timeout=10)
+    done = await chat.send("status webapp")
+    assert done.status == 200
+    await chat.reply(done.key, wait=10)
     argocd.slow_next(30.0)  # Argo CD hangs on the promote's first call ...
-    await send_command(herald, slack, "promote webapp", "cut")
+    cut = await chat.send("promote webapp")
+    assert cut.status == 200
     await asyncio.sleep(0.3)
     await herald.kill()  # ... and Herald dies after the ack, before any change
-    assert promotions(argocd) == 0 and answers(slack, "cut") == []
+    assert promotions(argocd) == 0 and chat.replies(cut.key) == []
 
     await herald.start()
-    await slack.wait_for(lambda: len(answers(slack, "cut")) == 1, timeout=15)
-    reply = answers(slack, "cut")[0]
-    assert "late: Herald restarted while handling this" in reply
+    reply = await chat.reply(cut.key, wait=15)
+    assert any("late: Herald restarted while handling this" in note for note in reply.notes)
     assert promotions(argocd) == 1
     await herald.kill()  # and once more: nothing is left to resume
     await herald.start()
     await asyncio.sleep(2.5)
     assert promotions(argocd) == 1
-    assert len(answers(slack, "cut")) == 1 and len(answers(slack, "done")) == 1
+    assert len(chat.replies(cut.key)) == 1 and len(chat.replies(done.key)) == 1

@@ -15,17 +15,14 @@ from bot.store.inbox import record_once
 from bot.store.tables import AuditRow
 from standins import slack_requests
 from tests.conftest import FEED
+from tests.scenarios.deploy.reply import Button
 from tests.scenarios.deploy.world import APP, NEW_SHA, OLD_SHA, DeployWorld
 
 
-def text(response: dict[str, object]) -> str:
-    return str(response["text"])
-
-
 async def test_status_shows_argo_cd_rollout_and_release(world: DeployWorld) -> None:
-    status, ack, key = await world.command("status webapp")
-    assert status == 200 and ack == ""
-    reply = text(await world.response(key))
+    status = await world.deploy("status webapp")  # acked with an empty 200, answered later
+    assert status.ephemeral  # shown to the asker only
+    reply = status.text
     assert "*webapp* prod — v1.42.0 (rel-2) · deployed" in reply
     assert "Argo CD: Synced / Suspended · revision 9f4c2b1 · auto-sync on" in reply
     assert "Rollout: Paused · step 2 of 5, weight 20%, actual 20%, paused" in reply
@@ -36,21 +33,19 @@ async def test_status_shows_argo_cd_rollout_and_release(world: DeployWorld) -> N
 
 
 async def test_status_without_a_service_lists_releases_in_flight(world: DeployWorld) -> None:
-    _, _, key = await world.command("status")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("status")).text
     assert "webapp prod v1.42.0 (rel-2) — deployed · @team-billing" in reply
     assert "rel-1" not in reply
 
 
 async def test_unknown_service_gets_suggestions_in_the_ack(world: DeployWorld) -> None:
-    status, ack, _ = await world.command("status webap")
-    assert status == 200
-    assert "Did you mean webapp?" in json.loads(ack)["text"]
+    ack = await world.send("status webap")
+    assert ack.status == 200
+    assert "Did you mean webapp?" in json.loads(ack.body)["text"]
 
 
 async def test_promote_next_resumes_from_the_pause_step_once(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("promote webapp")).text
     assert (
         "Promoted: step 2 of 5, weight 20%, actual 20%, paused → step 4 of 5, weight 50%" in reply
     )
@@ -60,36 +55,25 @@ async def test_promote_next_resumes_from_the_pause_step_once(world: DeployWorld)
 
 
 async def test_promote_to_a_weight_and_full(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp prod 60%")
-    assert "weight 100%" in text(await world.response(key)) or "fully promoted" in text(
-        await world.response(key)
-    )
+    reply = (await world.deploy("promote webapp prod 60%")).text
+    assert "weight 100%" in reply or "fully promoted" in reply
     rollout = world.argocd.app(APP).rollout
     assert rollout is not None and rollout.weight >= 60
 
 
 async def test_promote_full(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp full")
-    assert "Promoted fully: fully promoted (100%)" in text(await world.response(key))
+    reply = await world.deploy("promote webapp full")
+    assert "Promoted fully: fully promoted (100%)" in reply.text
     rollout = world.argocd.app(APP).rollout
     assert rollout is not None and rollout.fully_promoted
 
 
 async def test_double_click_promote_advances_once(world: DeployWorld) -> None:
-    _, _, key = await world.command("status webapp")
-    status = await world.response(key)
-    button = next(
-        e
-        for b in status["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == ActionId.PROMOTE_NEXT
-    )
+    promote = (await world.deploy("status webapp")).button(ActionId.PROMOTE_NEXT)
     first, second = await asyncio.gather(
-        world.click(ActionId.PROMOTE_NEXT, button["value"], user="U0OWNER"),
-        world.click(ActionId.PROMOTE_NEXT, button["value"], user="U0MEMBER"),
+        world.click(promote, user="U0OWNER"), world.click(promote, user="U0MEMBER")
     )
-    replies = [text(await world.response(first)), text(await world.response(second))]
+    replies = [first.text, second.text]
     assert sum(r.startswith("Promoted") for r in replies) == 1
     assert sum("Already done by <@U0" in r for r in replies) == 1
     assert len([w for w in world.writes() if "actions" in w]) == 1
@@ -98,8 +82,7 @@ async def test_double_click_promote_advances_once(world: DeployWorld) -> None:
 
 
 async def test_stranger_is_refused_and_nothing_changes(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp", user="U0STRANGER")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("promote webapp", user="U0STRANGER")).text
     assert "Only owners of webapp" in reply
     assert world.writes() == []
     rows = await audit_rows(world)
@@ -107,63 +90,55 @@ async def test_stranger_is_refused_and_nothing_changes(world: DeployWorld) -> No
 
 
 async def test_group_member_may_pause(world: DeployWorld) -> None:
-    _, _, key = await world.command("pause webapp", user="U0MEMBER")
-    assert text(await world.response(key)).startswith("Nothing to do") or "Paused" in text(
-        await world.response(key)
-    )
+    reply = (await world.deploy("pause webapp", user="U0MEMBER")).text
+    assert reply.startswith("Nothing to do") or "Paused" in reply
     assert world.slack.calls_to("usergroups.users.list")
 
 
 async def test_failing_group_lookup_refuses(world: DeployWorld) -> None:
     world.slack.fail_next("usergroups.users.list", status=500)
-    _, _, key = await world.command("promote webapp", user="U0MEMBER")
-    assert "could not check membership" in text(await world.response(key))
+    reply = await world.deploy("promote webapp", user="U0MEMBER")
+    assert "could not check membership" in reply.text
     assert world.writes() == []
 
 
 async def test_argo_cd_down_says_nothing_was_changed(world: DeployWorld) -> None:
     world.argocd.slow_next(3.0, times=5)
-    _, _, key = await world.command("promote webapp")
-    reply = text(await world.response(key, wait=8))
+    reply = (await world.deploy("promote webapp", wait=8)).text
     assert "Argo CD did not answer in 1 s; nothing was changed" in reply
 
 
 async def test_a_retried_command_acts_once(world: DeployWorld) -> None:
-    _, _, first = await world.command("promote webapp", trigger="same.trigger")
-    await world.response(first)
-    status, ack, second = await world.command("promote webapp", trigger="same.trigger")
-    assert (status, ack) == (200, "")
+    await world.deploy("promote webapp", trigger="same.trigger")
+    again = await world.send("promote webapp", trigger="same.trigger")
+    assert (again.status, again.body) == (200, "")
     await asyncio.sleep(0.3)
-    assert not any(r["_key"] == second for r in world.slack.responses)
+    assert world.replies(again.key) == []
     assert len([w for w in world.writes() if "actions" in w]) == 1
 
 
 async def test_rollback_of_a_canary_in_flight_aborts_after_confirmation(world: DeployWorld) -> None:
-    _, _, key = await world.command("rollback webapp")
-    confirm = await world.response(key)
-    assert "Abort the canary of `webapp` prod" in text(confirm)
+    confirm = await world.deploy("rollback webapp")
+    assert "Abort the canary of `webapp` prod" in confirm.text
     assert world.writes() == []
-    go = confirm["blocks"][1]["elements"][0]
-    assert go["confirm"]["style"] == "danger"
-    done = await world.click(ActionId.ROLLBACK_CONFIRM, go["value"])
-    assert "Aborted the canary" in text(await world.response(done))
+    go = confirm.button(ActionId.ROLLBACK_CONFIRM)
+    assert go.confirm is not None and go.confirm["style"] == "danger"
+    done = await world.click(go)
+    assert "Aborted the canary" in done.text
     rollout = world.argocd.app(APP).rollout
     assert rollout is not None and rollout.aborted
     _, release = await world.herald.call("GET", "/api/v1/releases/rel-2")
     assert release["release"]["state"] == "release.rolled_back"
-    again = await world.click(ActionId.ROLLBACK_CONFIRM, go["value"], user="U0ADMIN")
-    assert "already started by <@U0OWNER>" in text(await world.response(again))
+    again = await world.click(go, user="U0ADMIN")
+    assert "already started by <@U0OWNER>" in again.text
 
 
 async def test_rollback_with_auto_sync_turns_it_off_and_says_so(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp full")
-    await world.response(key)
-    _, _, key = await world.command("rollback webapp 1.41.3")
-    confirm = await world.response(key)
-    assert "back to 1.41.3 (Argo CD `webapp-prod` history #1, revision 1a2b3c4)" in text(confirm)
-    assert "Automated sync is on" in text(confirm)
-    go = confirm["blocks"][1]["elements"][0]
-    reply = text(await world.response(await world.click(ActionId.ROLLBACK_CONFIRM, go["value"])))
+    await world.deploy("promote webapp full")
+    confirm = await world.deploy("rollback webapp 1.41.3")
+    assert "back to 1.41.3 (Argo CD `webapp-prod` history #1, revision 1a2b3c4)" in confirm.text
+    assert "Automated sync is on" in confirm.text
+    reply = (await world.click(confirm.button(ActionId.ROLLBACK_CONFIRM))).text
     assert "Rolled `webapp` prod back to 1.41.3 (history #1)" in reply
     assert "Turned automated sync OFF" in reply and "Git" in reply
     app = world.argocd.app(APP)
@@ -179,15 +154,13 @@ async def test_rollback_with_auto_sync_turns_it_off_and_says_so(world: DeployWor
 
 
 async def test_rollback_without_auto_sync_uses_the_last_good_release(world: DeployWorld) -> None:
-    _, _, key = await world.command("rollback webapp staging")
-    confirm = await world.response(key)
-    assert "Automated sync" not in text(confirm)
-    assert NEW_SHA[:7] not in text(confirm).split("revision")[-1]
+    confirm = (await world.deploy("rollback webapp staging")).text
+    assert "Automated sync" not in confirm
+    assert NEW_SHA[:7] not in confirm.split("revision")[-1]
 
 
 async def test_actions_reply_in_the_release_thread(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp")
-    await world.response(key)
+    await world.deploy("promote webapp")
 
     def noted() -> bool:
         roots = [m for m in world.slack.posted(FEED) if "planned" in m.text and "(rel-2)" in m.text]
@@ -207,12 +180,12 @@ async def test_take_command_names_one_incident_commander(world: DeployWorld) -> 
     assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
     await world.slack.wait_for(lambda: len(world.slack.posted("COPS")) == 1)
     incident = world.slack.posted("COPS")[0]
-    button = incident.blocks[-1]["elements"][0]
-    assert button["action_id"] == ActionId.TAKE_COMMAND and button["value"] == "rel-2"
-    first = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0ONCALL")
-    assert "You are the incident commander" in text(await world.response(first))
-    second = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0MEMBER")
-    assert "<@U0ONCALL> took command at" in text(await world.response(second))
+    take = Button.of(incident.blocks[-1]["elements"][0])
+    assert (take.action_id, take.value) == (ActionId.TAKE_COMMAND, "rel-2")
+    first = await world.click(take, user="U0ONCALL")
+    assert "You are the incident commander" in first.text
+    second = await world.click(take, user="U0MEMBER")
+    assert "<@U0ONCALL> took command at" in second.text
     await world.slack.wait_for(
         lambda: any(
             "<@U0ONCALL> is the incident commander" in r.text
@@ -222,13 +195,10 @@ async def test_take_command_names_one_incident_commander(world: DeployWorld) -> 
 
 
 async def test_deploy_metrics_shows_dora_figures(world: DeployWorld) -> None:
-    _, _, key = await world.command("metrics webapp prod 30d")
-    reply = await world.response(key)
-    body = "\n".join(b["text"]["text"] for b in reply["blocks"] if isinstance(b.get("text"), dict))
+    body = (await world.deploy("metrics webapp prod 30d")).block_text
     assert "Deploy" in body or "deploy" in body
     assert "not enough data" in body  # two deploys: too few for a change failure rate
-    _, _, key = await world.command("metrics 12w")
-    assert (await world.response(key))["text"]
+    assert (await world.deploy("metrics 12w")).text
 
 
 async def test_a_command_left_unfinished_too_long_ago_is_not_run_and_the_user_is_told(
@@ -247,7 +217,7 @@ async def test_a_command_left_unfinished_too_long_ago_is_not_run_and_the_user_is
     assert await record_once(
         database=database, key=key, source="slack", now=received, request=request
     )
-    reply = text(await world.response("old", wait=8))
+    reply = (await world.reply("old", wait=8)).text
     assert "Herald restarted before it finished `/deploy rollback webapp`" in reply
     assert "will not carry it out this late" in reply
     assert world.writes() == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from standins.argocd import FakeArgoCD
 from standins.pagerduty_rest import FakePagerDutyRest
 from standins.slack import FakeSlack, SlackMessage
 from tests.conftest import OPS, SettingsFactory
+from tests.scenarios.deploy.reply import button_in
 from tests.scenarios.deploy.world import CATALOG, DeployWorld, argo_settings, running_world, settle
 
 POLICY = "PWEBAPP"
@@ -51,13 +51,8 @@ async def world(
         yield world
 
 
-def text(response: dict[str, Any]) -> str:
-    return str(response["text"])
-
-
 async def test_the_on_call_may_promote_though_not_an_owner(world: DeployWorld) -> None:
-    _, _, key = await world.command("promote webapp", user="U0ONCALL")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("promote webapp", user="U0ONCALL")).text
     assert reply.startswith("Promoted: step 2 of 5")
     rollout = world.argocd.app("webapp-prod").rollout
     assert rollout is not None and rollout.weight == 50
@@ -66,8 +61,7 @@ async def test_the_on_call_may_promote_though_not_an_owner(world: DeployWorld) -
 async def test_a_stranger_is_still_refused_and_told_who_is_on_call(
     world: DeployWorld, pd: FakePagerDutyRest
 ) -> None:
-    _, _, key = await world.command("pause webapp", user="U0STRANGER")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("pause webapp", user="U0STRANGER")).text
     assert "Only owners of webapp" in reply and "its on-call (<@U0ONCALL>)" in reply
     assert world.writes() == []
     assert len(pd.requests_to("/oncalls")) == 1
@@ -77,16 +71,14 @@ async def test_an_on_call_lookup_that_fails_grants_nothing(
     world: DeployWorld, pd: FakePagerDutyRest
 ) -> None:
     pd.fail_next(500)
-    _, _, key = await world.command("promote webapp", user="U0ONCALL")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("promote webapp", user="U0ONCALL")).text
     assert "could not check the on-call of webapp (PagerDuty answered 500" in reply
     assert "refuses changes it cannot authorize" in reply
     assert world.writes() == []
 
 
 async def test_status_shows_the_on_call(world: DeployWorld) -> None:
-    _, _, key = await world.command("status webapp")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("status webapp")).text
     assert "On call: <@U0ONCALL> (PagerDuty)" in reply
     assert "Owner: @team-billing" in reply
 
@@ -95,12 +87,11 @@ async def test_status_still_answers_when_pagerduty_does_not(
     world: DeployWorld, pd: FakePagerDutyRest
 ) -> None:
     pd.fail_next(401)
-    _, _, key = await world.command("status webapp")
-    reply = text(await world.response(key))
+    reply = (await world.deploy("status webapp")).text
     assert "On-call unknown: PagerDuty refused PAGERDUTY_API_TOKEN" in reply
     assert "Rollout: Paused · step 2 of 5" in reply
-    _, _, key = await world.command("status billing")  # no escalation policy: no line
-    assert "On call" not in text(await world.response(key))
+    billing = await world.deploy("status billing")  # no escalation policy: no line
+    assert "On call" not in billing.text
 
 
 async def fail_release(world: DeployWorld) -> SlackMessage:
@@ -122,16 +113,16 @@ async def test_a_failed_release_gets_the_on_call_named_commander_once(
     await job.run()
     named = "<@U0ONCALL> is the incident commander for rel-2 (on call in PagerDuty)."
     await world.slack.wait_for(lambda: any(named in t for t in thread(world, incident)))
-    later = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0MEMBER")
-    assert "<@U0ONCALL> took command at" in text(await world.response(later))
+    later = await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0MEMBER")
+    assert "<@U0ONCALL> took command at" in later.text
     await settle(world.herald)
     assert sum("incident commander" in t for t in thread(world, incident)) == 1
 
 
 async def test_whoever_took_command_first_keeps_it(world: DeployWorld) -> None:
     incident = await fail_release(world)
-    first = await world.click(ActionId.TAKE_COMMAND, "rel-2", user="U0OWNER")
-    assert "You are the incident commander" in text(await world.response(first))
+    first = await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
+    assert "You are the incident commander" in first.text
     assert await world.herald.runner.app[COMMANDER].run() == 0
     await settle(world.herald)
     commanders = [t for t in thread(world, incident) if "incident commander" in t]

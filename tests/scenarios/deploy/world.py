@@ -5,10 +5,8 @@ Plain helpers; the fixtures that build the world are in this folder's conftest.p
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -16,11 +14,10 @@ import aiohttp
 from bot.catalog import Catalog
 from bot.examples import example_manifest
 from bot.settings import Settings
-from standins import slack_requests
 from standins.argocd import FakeArgoCD
 from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
-from tests.slack.signed import signed_headers
+from tests.scenarios.deploy.conversation import Conversation
 
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
@@ -43,56 +40,15 @@ CATALOG = Catalog.model_validate(
         },
     }
 )
-_keys = itertools.count(1)
 
 
-@dataclass
-class DeployWorld:
-    herald: Herald
-    slack: FakeSlack
-    argocd: FakeArgoCD
+class DeployWorld(Conversation):
+    """Herald in process with the Argo CD stand-in, and people talking to it in Slack."""
 
-    async def command(
-        self, text: str, *, user: str = "U0OWNER", trigger: str | None = None
-    ) -> tuple[int, str, str]:
-        """Send `/deploy text`; returns (status, ack body, response_url key)."""
-        key = f"cmd{next(_keys)}"
-        body = slack_requests.slash_command(
-            text,
-            user=user,
-            trigger_id=trigger or f"{key}.trigger",
-            response_url=self.slack.response_url(key),
-        )
-        return (*await self._send(body), key)
-
-    async def click(
-        self, action_id: str, value: str, *, user: str = "U0OWNER", trigger: str | None = None
-    ) -> str:
-        key = f"act{next(_keys)}"
-        body = slack_requests.block_action(
-            action_id=action_id,
-            value=value,
-            user=user,
-            trigger_id=trigger or f"{key}.trigger",
-            action_ts=f"{next(_keys)}.000001",
-            response_url=self.slack.response_url(key),
-        )
-        status, _ = await self._send(body)
-        assert status == 200
-        return key
-
-    async def _send(self, body: str) -> tuple[int, str]:
-        headers = signed_headers(body)
-        async with self.herald.session.post(
-            self.herald.url + "/slack/events", data=body.encode(), headers=headers
-        ) as response:
-            return response.status, await response.text()
-
-    async def response(self, key: str, *, wait: float = 5.0) -> dict[str, Any]:
-        await self.slack.wait_for(
-            lambda: any(r["_key"] == key for r in self.slack.responses), timeout=wait
-        )
-        return next(r for r in self.slack.responses if r["_key"] == key)
+    def __init__(self, herald: Herald, slack: FakeSlack, argocd: FakeArgoCD) -> None:
+        super().__init__(url=herald.url, session=herald.session, slack=slack)
+        self.herald = herald
+        self.argocd = argocd
 
     def writes(self) -> list[str]:
         """Argo CD calls that change something."""
