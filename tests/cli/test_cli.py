@@ -14,6 +14,7 @@ from bot.cli.main import main
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, Herald
+from tests.waiting import eventually
 
 
 def test_check_config_lists_every_problem(
@@ -90,7 +91,7 @@ async def test_emit_posts_a_manifest_and_events(
         "run=https://ci.example.com/runs/7",
     )
     assert code == 0, out
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 3)
+    await eventually(lambda: len(slack.posted(FEED)) == 3)
     deployed = slack.posted(FEED)[2].text
     assert "Lead time: 8h" in deployed
     assert "run ▶️ <https://ci.example.com/runs/7>" in deployed

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 from aiohttp import ClientSession, web
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.waiting import eventually
 
 from .postgres import PostgresServer
 from .prometheus import start_prometheus
@@ -187,16 +188,18 @@ async def test_prometheus_scrapes_a_loopback_target(
     prom = await asyncio.to_thread(start_prometheus, tmp_path, scrape_targets=[f"127.0.0.1:{port}"])
     try:
         found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 10
+
+        async def scraped() -> bool:
+            url = f"{prom.url}/api/v1/query"
+            async with http.get(url, params={"query": "herald_probe_total"}) as resp:
+                found[:] = (await resp.json())["data"]["result"]
+            return bool(found)
+
         async with ClientSession() as http:
-            while time.monotonic() < deadline:
-                url = f"{prom.url}/api/v1/query"
-                async with http.get(url, params={"query": "herald_probe_total"}) as resp:
-                    found = (await resp.json())["data"]["result"]
-                if found:
-                    break
-                await asyncio.sleep(0.2)
-        assert found, f"target never scraped; log:\n{prom.log_tail()}"
+            try:
+                await eventually(scraped, timeout=10, interval=0.2)
+            except AssertionError as error:
+                raise AssertionError(f"target never scraped; log:\n{prom.log_tail()}") from error
         assert found[0]["metric"]["job"] == "herald-test"
         assert found[0]["metric"]["instance"] == f"127.0.0.1:{port}"
         assert found[0]["value"][1] == "42"

@@ -16,6 +16,7 @@ from bot.integrations.pagerduty import PagerDutyClient
 from standins.pagerduty import FakePagerDuty
 from tests.specs import load_spec
 from tests.standins.test_fake_pagerduty import Contract
+from tests.waiting import eventually
 
 KEY = "R0UT1NGKEY0123456789abcdefSECRET"  # 32 characters
 DEDUP = release_dedup_key("r-42")
@@ -212,7 +213,7 @@ async def test_a_timeout_is_retried_and_still_one_alert(
     pd.slow_next(0.4)
     assert await client.trigger(PAGE, routing_key=KEY, deadline=clock.after(60)) == "sent"
     assert clock.sleeps == [1]
-    await pd.wait_for(lambda: len(pd.events) == 2)  # the slow one was ingested too
+    await eventually(lambda: len(pd.events) == 2)  # the slow one was ingested too
     [alert] = pd.alerts
     assert alert.open and len(alert.events) == 2
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, Herald
+from tests.waiting import eventually, stays
 
 RID = "rel-2025-10-02.3"
 
@@ -20,7 +19,7 @@ async def test_rate_limit_waits_retry_after_then_posts_once(
 ) -> None:
     slack.rate_limit_next("chat.postMessage", retry_after=1)
     await herald.post_manifest(example_manifest())
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 1, timeout=5)
+    await eventually(lambda: len(slack.posted(FEED)) == 1, timeout=5)
     posts = slack.calls_to("chat.postMessage")
     assert [c.ok for c in posts] == [False, True]
     assert posts[1].at - posts[0].at >= 0.95
@@ -32,7 +31,7 @@ async def test_server_error_is_checked_against_history_before_reposting(
 ) -> None:
     slack.fail_next("chat.postMessage", status=500)
     await herald.post_manifest(example_manifest())
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 1, timeout=5)
+    await eventually(lambda: len(slack.posted(FEED)) == 1, timeout=5)
     assert len(slack.calls_to("conversations.history")) == 1
     top_level = [c for c in slack.calls_to("chat.postMessage") if not c.body.get("thread_ts")]
     assert len(top_level) == 2  # the 500, then the post after history showed it was missing
@@ -44,9 +43,10 @@ async def test_post_that_lost_its_answer_is_found_by_metadata_not_reposted(
     slack.drop_after_post_next("chat.postMessage")
     await herald.post_manifest(example_manifest())
     await herald.post_event(RID, event="release.started")
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 2, timeout=5)
-    await slack.wait_for(lambda: len(slack.calls_to("conversations.history")) >= 1)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: len(slack.posted(FEED)) == 2, timeout=5)
+    await eventually(lambda: len(slack.calls_to("conversations.history")) >= 1)
+    await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 3)
+    await stays(lambda: len(slack.calls_to("chat.postMessage")) == 3, seconds=0.3)
     assert headers(slack) == [
         ":calendar: release.planned",
         ":hourglass_flowing_sand: release.started",
@@ -67,10 +67,9 @@ async def test_outage_delays_but_keeps_every_message_in_order(
     await herald.post_manifest(example_manifest())
     for step in ("started", "deployed", "failed", "rolled_back", "recovered"):
         assert (await herald.post_event(RID, event=f"release.{step}"))[0] == 201
-    await asyncio.sleep(0.5)
-    assert slack.posted(FEED) == []
+    await stays(lambda: slack.posted(FEED) == [], seconds=0.5)
     slack.set_outage(False)
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 6, timeout=10)
+    await eventually(lambda: len(slack.posted(FEED)) == 6, timeout=10)
     assert headers(slack) == [
         ":calendar: release.planned",
         ":hourglass_flowing_sand: release.started",

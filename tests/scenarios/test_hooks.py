@@ -22,6 +22,7 @@ from standins.slack import FakeSlack
 from standins.slack_messages import SlackMessage
 from tests.conftest import FEED, INGEST_TOKEN, OPS, Herald, SettingsFactory
 from tests.fakes import ContendedLedgers
+from tests.waiting import eventually, stays
 
 RID = "rel-2025-10-02.3"
 REV = "9f4c2b1" + "a" * 33
@@ -116,9 +117,10 @@ async def hook(herald: Herald, source: str, body: Any, **kwargs: Any) -> tuple[i
 
 
 async def feed_firsts(slack: FakeSlack, count: int) -> list[str]:
-    """The first line of each top-level feed message, once there are `count` of them."""
-    await slack.wait_for(lambda: len(slack.posted(FEED)) >= count)
-    await asyncio.sleep(0.2)
+    """The first line of each top-level feed message, once there are `count` of them (and no
+    more come for a moment)."""
+    await eventually(lambda: len(slack.posted(FEED)) == count)
+    await stays(lambda: len(slack.posted(FEED)) == count, seconds=0.2)
     return [m.text.splitlines()[0] for m in slack.posted(FEED)]
 
 
@@ -181,7 +183,7 @@ async def test_sync_failed_carries_the_operation_message_escaped(
         "Symptom: Argo CD sync failed: &lt;!channel&gt; one or more objects failed to apply "
         "&amp; hooks failed"
     ) in failed
-    await slack.wait_for(lambda: len(slack.posted(OPS)) == 1)
+    await eventually(lambda: len(slack.posted(OPS)) == 1)
     assert "<!channel>" not in slack.posted(OPS)[0].text
 
 
@@ -222,7 +224,7 @@ async def test_a_healthy_deploy_of_a_revert_recovers_the_failed_release(
     assert (status, body["release"], body["restored"]) == (200, revert_id, [RID])
     _, detail = await herald.call("GET", f"/api/v1/releases/{RID}")
     assert detail["release"]["state"] == "release.recovered"
-    await slack.wait_for(lambda: any(header("recovered") in m.text for m in slack.posted(FEED)))
+    await eventually(lambda: any(header("recovered") in m.text for m in slack.posted(FEED)))
     recovered = next(m for m in slack.posted(FEED) if header("recovered") in m.text)
     assert f"{revert_id} (v1.41.3) is deployed and healthy" in recovered.text
     again = await hook(herald, "argocd", {**back, "trigger": "on-sync-succeeded"})
@@ -238,9 +240,9 @@ async def test_a_failure_after_the_release_failed_is_a_note_in_the_ops_thread(
         herald, "argocd", argocd("on-health-degraded", health_message="<@U999> pods crashloop")
     )
     assert (status, body["events"], body["noted"]) == (200, [], True)
-    await slack.wait_for(lambda: len(slack.posted(OPS)) == 1)
+    await eventually(lambda: len(slack.posted(OPS)) == 1)
     root = slack.posted(OPS)[0]
-    await slack.wait_for(lambda: len(slack.replies(OPS, root.ts)) == 1)
+    await eventually(lambda: len(slack.replies(OPS, root.ts)) == 1)
     note = slack.replies(OPS, root.ts)[0].text
     assert "on-health-degraded" in note
     assert "&lt;@U999&gt; pods crashloop" in note
@@ -295,8 +297,7 @@ async def test_the_same_delivery_twice_is_one_message(herald: Herald, slack: Fak
     assert first[1]["events"] == ["release.started"]
     assert again == (200, {"duplicate": True})
     await feed_firsts(slack, 2)
-    await asyncio.sleep(0.3)
-    assert len(slack.posted(FEED)) == 2
+    await stays(lambda: len(slack.posted(FEED)) == 2, seconds=0.3)
 
 
 async def test_the_engine_resending_concurrently_posts_once(
@@ -310,8 +311,7 @@ async def test_the_engine_resending_concurrently_posts_once(
     assert all(status == 200 for status, _ in results)
     assert sum(1 for _, body in results if body.get("duplicate")) == 3
     await feed_firsts(slack, 3)
-    await asyncio.sleep(0.3)
-    assert len(slack.posted(FEED)) == 3
+    await stays(lambda: len(slack.posted(FEED)) == 3, seconds=0.3)
 
 
 async def test_a_repeat_through_another_trigger_is_a_no_op(
@@ -322,8 +322,7 @@ async def test_a_repeat_through_another_trigger_is_a_no_op(
     status, body = await hook(herald, "rollouts", rollout("on-rollout-completed"))
     assert (status, body["release"], body["events"]) == (200, RID, [])
     await feed_firsts(slack, 3)
-    await asyncio.sleep(0.3)
-    assert len(slack.posted(FEED)) == 3
+    await stays(lambda: len(slack.posted(FEED)) == 3, seconds=0.3)
 
 
 # -- Argo Rollouts ----------------------------------------------------------------------
@@ -488,7 +487,7 @@ async def deployed_release(herald: Herald, slack: FakeSlack) -> SlackMessage:
     await herald.post_manifest(example_manifest())
     await herald.post_event(RID, event="release.started", at=_ago(minutes=20))
     await herald.post_event(RID, event="release.deployed", at=_ago(minutes=10))
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 3)
+    await eventually(lambda: len(slack.posted(FEED)) == 3)
     return slack.posted(FEED)[0]
 
 
@@ -515,7 +514,7 @@ async def test_a_firing_alert_is_a_note_in_the_feed_thread_escaped(
             "should_page": True,
         }
     ]
-    await slack.wait_for(lambda: len(notes(slack, FEED, root)) == 1)
+    await eventually(lambda: len(notes(slack, FEED, root)) == 1)
     note = notes(slack, FEED, root)[0]
     texts = [note.text, *(b["text"]["text"] for b in note.blocks if "text" in b)]
     for text in texts:
@@ -535,15 +534,14 @@ async def test_the_same_group_resent_at_repeat_interval_posts_nothing_new(
     root = await deployed_release(herald, slack)
     alert = firing_alert()
     assert (await hook(herald, "alertmanager", webhook([alert])))[0] == 200
-    await slack.wait_for(lambda: len(notes(slack, FEED, root)) == 1)
+    await eventually(lambda: len(notes(slack, FEED, root)) == 1)
     assert await hook(herald, "alertmanager", webhook([alert])) == (200, {"duplicate": True})
     # group_interval: the group changed (a new alert joined); the old one is still dropped.
     other = {**firing_alert(alertname="HighLatency"), "fingerprint": "beef"}
     status, body = await hook(herald, "alertmanager", webhook([alert, other]))
     assert (status, body["duplicates"], len(body["decisions"])) == (200, 1, 1)
-    await slack.wait_for(lambda: len(notes(slack, FEED, root)) == 2)
-    await asyncio.sleep(0.3)
-    assert len(notes(slack, FEED, root)) == 2
+    await eventually(lambda: len(notes(slack, FEED, root)) == 2)
+    await stays(lambda: len(notes(slack, FEED, root)) == 2, seconds=0.3)
     assert len(pages) == 2
 
 
@@ -556,7 +554,7 @@ async def test_a_resolved_alert_posts_a_resolved_note(
     status, body = await hook(herald, "alertmanager", webhook([resolved(alert)]))
     assert (status, body["decisions"][0]["status"]) == (200, "resolved")
     assert body["decisions"][0]["should_page"] is False
-    await slack.wait_for(lambda: len(notes(slack, FEED, root)) == 2)
+    await eventually(lambda: len(notes(slack, FEED, root)) == 2)
     text = notes(slack, FEED, root)[1].text
     assert text.startswith(":white_check_mark: Alert resolved: *HighErrorRate* | severity: crit")
     assert "(4m)" in text
@@ -575,9 +573,7 @@ async def test_alerts_that_concern_no_release_are_acknowledged_and_ignored(
         herald, "alertmanager", webhook([no_service, other_service, long_ago])
     )
     assert (status, body["ignored"], body["decisions"]) == (200, 3, [])
-    await asyncio.sleep(0.3)
-    assert notes(slack, FEED, root) == []
-    assert pages == []
+    await stays(lambda: notes(slack, FEED, root) == [] and pages == [], seconds=0.3)
 
 
 async def test_release_scoped_alert_on_a_failed_release_goes_to_the_ops_thread(
@@ -586,13 +582,13 @@ async def test_release_scoped_alert_on_a_failed_release_goes_to_the_ops_thread(
     await herald.post_manifest(example_manifest())
     await herald.post_event(RID, event="release.started")
     await herald.post_event(RID, event="release.failed", symptom="5xx")
-    await slack.wait_for(lambda: len(slack.posted(OPS)) == 1)
+    await eventually(lambda: len(slack.posted(OPS)) == 1)
     alert = firing_alert(scope="release", release_id=RID, severity="warning", service="x")
     status, body = await hook(herald, "alertmanager", webhook([alert]))
     assert status == 200
     assert body["decisions"][0]["should_page"] is False
     root = slack.posted(OPS)[0]
-    await slack.wait_for(lambda: len(notes(slack, OPS, root)) == 1)
+    await eventually(lambda: len(notes(slack, OPS, root)) == 1)
     assert "*HighErrorRate* | severity: warning" in notes(slack, OPS, root)[0].text
 
 

@@ -13,6 +13,7 @@ from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, Herald
 from tests.fakes import ContendedLedgers
+from tests.waiting import eventually, stays
 
 RID = "rel-2025-10-02.3"
 
@@ -45,9 +46,8 @@ async def test_identical_manifest_twice_is_one_release_and_one_message(
     assert (first[0], second[0]) == (201, 200)
     assert second[1]["created"] is False
     assert second[1]["release"]["id"] == first[1]["release"]["id"]
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 1)
-    await asyncio.sleep(0.3)
-    assert len(slack.posted(FEED)) == 1
+    await eventually(lambda: len(slack.posted(FEED)) == 1)
+    await stays(lambda: len(slack.posted(FEED)) == 1, seconds=0.3)
 
 
 async def test_a_different_manifest_under_an_existing_id_is_a_conflict(herald: Herald) -> None:
@@ -87,9 +87,8 @@ async def test_repeated_event_is_acknowledged_once(herald: Herald, slack: FakeSl
     keyed_again = await herald.post_event(RID, event="release.deployed", idempotency_key="ci-run-9")
     assert [first[0], again[0], keyed[0], keyed_again[0]] == [201, 200, 201, 200]
     assert again[1]["created"] is False
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 3)
-    await asyncio.sleep(0.3)
-    assert len(slack.posted(FEED)) == 3
+    await eventually(lambda: len(slack.posted(FEED)) == 3)
+    await stays(lambda: len(slack.posted(FEED)) == 3, seconds=0.3)
 
 
 async def test_concurrent_duplicates_post_one_message(herald: Herald, slack: FakeSlack) -> None:
@@ -98,9 +97,8 @@ async def test_concurrent_duplicates_post_one_message(herald: Herald, slack: Fak
         *(herald.post_event(RID, event="release.started") for _ in range(5))
     )
     assert sorted(status for status, _ in results) == [200, 200, 200, 200, 201]
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 2)
-    await asyncio.sleep(0.3)
-    assert len(slack.posted(FEED)) == 2
+    await eventually(lambda: len(slack.posted(FEED)) == 2)
+    await stays(lambda: len(slack.posted(FEED)) == 2, seconds=0.3)
 
 
 async def test_idempotency_key_reused_for_another_event_is_a_conflict(herald: Herald) -> None:
@@ -226,7 +224,7 @@ async def test_mrkdwn_in_manifest_text_cannot_ping_anyone(herald: Herald, slack:
     await herald.post_manifest(manifest)
     await herald.post_event(RID, event="release.started")
     await herald.post_event(RID, event="release.failed", symptom="<!here> 5xx > 2%")
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 3)
+    await eventually(lambda: len(slack.posted(FEED)) == 3)
     for message in slack.messages(FEED):
         texts = [message.text] + [b["text"]["text"] for b in message.blocks if "text" in b]
         for text in texts:
@@ -244,7 +242,7 @@ async def test_a_huge_release_fits_block_kit_limits(herald: Herald, slack: FakeS
     ]
     manifest["flags"] = [f"flag_{i}" for i in range(150)]
     assert (await herald.post_manifest(manifest))[0] == 201
-    await slack.wait_for(lambda: len(slack.messages(FEED)) == 2)
+    await eventually(lambda: len(slack.messages(FEED)) == 2)
     feed = slack.posted(FEED)[0]
     assert "…and 995 more (see thread)" in feed.text
     details = slack.replies(FEED, feed.ts)[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from bot.examples import example_manifest
 from bot.observability import METRICS
 from tests.conftest import Herald
 from tests.harness.prometheus import PrometheusServer, start_prometheus
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -50,15 +51,6 @@ async def scalar(session: aiohttp.ClientSession, prometheus: PrometheusServer, e
     return float(data["result"][0]["value"][1])
 
 
-async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    """Until `check()` holds; Prometheus applies new targets after up to 5 s, then every 1 s."""
-    async with asyncio.timeout(45):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.2)
-
-
 @pytest.fixture
 async def prometheus(
     prometheus_bin: tuple[Path, Path], tmp_path: Path, herald: Herald
@@ -74,7 +66,9 @@ async def prometheus(
 
 
 async def seen(herald: Herald, prometheus: PrometheusServer, expected: dict[str, float]) -> bool:
-    """Prometheus's latest `release_completed_total` for webapp/prod, by result, is `expected`."""
+    """Prometheus's latest `release_completed_total` for webapp/prod, by result, is `expected`.
+
+    Prometheus applies a new target after up to 5 s, then scrapes it every second."""
     data = await query(herald.session, prometheus, 'release_completed_total{service="webapp"}')
     found = {s["metric"]["result"]: float(s["value"][1]) for s in data["result"]}
     return found == expected
@@ -89,7 +83,7 @@ async def test_readme_seed_figures_over_a_real_scrape(
         manifest = {**example_manifest(), **WHERE, "id": rid, "version": f"1.{n}.0"}
         assert (await herald.post_manifest(manifest))[0] == 201
     zero = {"success": 0.0, "failure": 0.0, "rolled_back": 0.0}
-    await eventually(lambda: seen(herald, prometheus, zero))  # the series are born at 0
+    await eventually(lambda: seen(herald, prometheus, zero), timeout=45, interval=0.2)  # born at 0
 
     for n, rid in enumerate(ids):
         lead = 600 if n % 2 else 3000  # four of each: the median sits on a bucket boundary
@@ -111,7 +105,7 @@ async def test_readme_seed_figures_over_a_real_scrape(
     ):
         assert (await herald.post_event(rid, event=event, at=at(seconds)))[0] == 201
     final = {"success": 8.0, "failure": 2.0, "rolled_back": 1.0}
-    await eventually(lambda: seen(herald, prometheus, final))
+    await eventually(lambda: seen(herald, prometheus, final), timeout=45, interval=0.2)
 
     session = herald.session
     cfr = readme_query("**Change failure rate, 30 days**")

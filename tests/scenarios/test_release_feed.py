@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, OPS, Herald
+from tests.waiting import eventually
 
 RID = "rel-2025-10-02.3"
 HEADER = "release.{} | webapp | prod | v1.42.0 (rel-2025-10-02.3)"
@@ -42,7 +42,7 @@ async def test_each_event_is_one_feed_message_with_the_template(
     herald: Herald, slack: FakeSlack
 ) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 6)
+    await eventually(lambda: len(slack.posted(FEED)) == 6)
 
     feed = slack.posted(FEED)
     first_lines = [m.text.splitlines()[0] for m in feed]
@@ -68,7 +68,7 @@ async def test_messages_carry_the_event_payload_as_metadata(
     herald: Herald, slack: FakeSlack
 ) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 6)
+    await eventually(lambda: len(slack.posted(FEED)) == 6)
     deployed = slack.posted(FEED)[2]
     assert deployed.metadata is not None
     assert deployed.metadata["event_type"] == "release_deployed"
@@ -87,7 +87,7 @@ async def test_details_go_in_the_thread_of_the_first_feed_message(
     herald: Herald, slack: FakeSlack
 ) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.messages(FEED)) == 8)
+    await eventually(lambda: len(slack.messages(FEED)) == 8)
     root = slack.posted(FEED)[0]
     replies = slack.replies(FEED, root.ts)
     assert len(replies) == 2
@@ -103,7 +103,7 @@ async def test_failure_opens_one_ops_thread_that_closes_with_time_to_recover(
     herald: Herald, slack: FakeSlack
 ) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.messages(OPS)) == 3)
+    await eventually(lambda: len(slack.messages(OPS)) == 3)
     ops = slack.posted(OPS)
     assert len(ops) == 1
     assert ops[0].text.splitlines()[:4] == [
@@ -122,12 +122,14 @@ async def test_failure_opens_one_ops_thread_that_closes_with_time_to_recover(
 
 async def test_release_view_links_every_message(herald: Herald, slack: FakeSlack) -> None:
     await play_release(herald)
-    await slack.wait_for(lambda: len(slack.messages(OPS)) == 3 and len(slack.messages(FEED)) == 8)
-    for _ in range(100):  # the worker records each post just after Slack answers it
-        status, body = await herald.call("GET", f"/api/v1/releases/{RID}")
-        if body["messages_pending"] == 0:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: len(slack.messages(OPS)) == 3 and len(slack.messages(FEED)) == 8)
+
+    async def recorded() -> bool:  # the worker records each post just after Slack answers it
+        _, body = await herald.call("GET", f"/api/v1/releases/{RID}")
+        return bool(body["messages_pending"] == 0)
+
+    await eventually(recorded, timeout=3, interval=0.02)
+    status, body = await herald.call("GET", f"/api/v1/releases/{RID}")
     assert status == 200
     assert body["release"]["state"] == "release.recovered"
     assert body["release"]["service"] == "webapp"

@@ -16,6 +16,7 @@ import pytest
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, OPS, SIGNING_SECRET
+from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
 RID = "rel-2025-10-02.3"
@@ -122,33 +123,34 @@ async def test_restart_during_a_slack_outage_loses_and_doubles_nothing(
     slack.set_outage(True)
     await herald_process.start()
     await play(herald_process)
-    await asyncio.sleep(0.5)
+    await stays(lambda: slack.messages(FEED) == [], seconds=0.5)
     await herald_process.kill()
     assert slack.messages(FEED) == []
 
     slack.set_outage(False)
     await herald_process.start()
-    await slack.wait_for(lambda: len(slack.messages(OPS)) == 3, timeout=20)
-    await asyncio.sleep(0.5)
+    await eventually(lambda: len(slack.messages(OPS)) == 3, timeout=20)
+    await stays(lambda: len(slack.messages(OPS)) == 3, seconds=0.5)
     assert_delivered_once(slack)
 
 
 async def test_killed_while_a_post_is_in_flight_the_post_is_not_repeated(
     slack: FakeSlack, herald_process: HeraldProcess
 ) -> None:
-    slack.delay_next("chat.postMessage", seconds=1.0)
+    slack.delay_next("chat.postMessage", seconds=3.0)
     await herald_process.start()
     assert await herald_process.post("/api/v1/releases", example_manifest()) == 201
-    await slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+    # Slack records a call when it answers it: the post is sent at once, answered in 3 s
+    await stays(lambda: slack.calls_to("chat.postMessage") == [], seconds=1.0)
     await herald_process.kill()  # Slack is still working on the post
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 1, timeout=3)
+    await eventually(lambda: len(slack.posted(FEED)) == 1, timeout=5)
 
     await herald_process.start()
     for step in EVENTS:
         body = {"event": f"release.{step}"}
         assert await herald_process.post(f"/api/v1/releases/{RID}/events", body) == 201
-    await slack.wait_for(lambda: len(slack.messages(OPS)) == 3, timeout=20)
-    await asyncio.sleep(0.5)
+    await eventually(lambda: len(slack.messages(OPS)) == 3, timeout=20)
+    await stays(lambda: len(slack.messages(OPS)) == 3, seconds=0.5)
     assert_delivered_once(slack)
     assert slack.calls_to("conversations.history"), "the ambiguous post was looked up"
 

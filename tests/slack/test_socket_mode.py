@@ -12,6 +12,7 @@ from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, SettingsFactory, start_herald
 from tests.slack.signed import slash_command
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -43,4 +44,4 @@ async def test_http_slack_route_is_off_but_the_api_still_serves(
             f"{socket_herald}/api/v1/releases", json=example_manifest(), headers=headers
         ) as response:
             assert response.status == 201
-    await slack.wait_for(lambda: len(slack.posted(FEED)) == 1)
+    await eventually(lambda: len(slack.posted(FEED)) == 1)

@@ -16,6 +16,7 @@ from referencing.jsonschema import DRAFT4
 
 from standins.pagerduty import FakePagerDuty, PagerDutyRequest
 from tests.specs import SPECS, load_spec
+from tests.waiting import eventually
 
 SPEC_NAME = "pagerduty_events_v2_openapiv3.json"
 KEY = "0123456789abcdef0123456789abcdef"  # 32 characters, like an integration key
@@ -342,7 +343,7 @@ async def test_slow_next_delays_the_answer(pd: FakePagerDuty, http: aiohttp.Clie
     with pytest.raises(TimeoutError):
         async with http.post(pd.url + "/v2/enqueue", json=trigger(), timeout=timeout):
             pass
-    await pd.wait_for(lambda: len(pd.events) == 1)  # processed after all, unanswered
+    await eventually(lambda: len(pd.events) == 1)  # processed after all, unanswered
     assert len(pd.open_alerts()) == 1
 
 

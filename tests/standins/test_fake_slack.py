@@ -17,6 +17,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from standins import slack_workspace
 from standins.slack import FakeSlack
 from tests.specs import load_spec
+from tests.waiting import eventually
 
 NEWER_THAN_SPEC = frozenset({"files.getUploadURLExternal", "files.completeUploadExternal"})
 META = {"event_type": "deploy_status", "event_payload": {"app": "api", "history_id": 7}}
@@ -647,7 +648,7 @@ async def test_delay_longer_than_client_timeout_still_posts(slack: FakeSlack) ->
     slack.delay_next("chat.postMessage", seconds=0.3)
     with pytest.raises(TimeoutError):
         await impatient.chat_postMessage(channel="COPS", text="late")
-    await slack.wait_for(lambda: len(slack.posted("COPS")) == 1, timeout=2)
+    await eventually(lambda: len(slack.posted("COPS")) == 1, timeout=2)
 
 
 # -- spec ---------------------------------------------------------------------------------

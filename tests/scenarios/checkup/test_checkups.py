@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -16,8 +15,10 @@ from bot.scheduling import JOB_ID, CheckupClock
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
+from tests.conftest import Herald
 from tests.harness.release_metrics import HEALTHY, SPIKED
 from tests.scenarios.checkup.world import ROUTING_KEY, SHA, CheckupWorld, deploy
+from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 async def test_healthy_release_gets_a_green_report_and_no_page(world: CheckupWorld) -> None:
     herald = await world.start()
     await deploy(herald, service=HEALTHY, release_id="rel-ok")
-    await world.slack.wait_for(lambda: len(world.reports("rel-ok")) == 1, timeout=10)
+    await eventually(lambda: len(world.reports("rel-ok")) == 1, timeout=10)
     report = world.reports("rel-ok")[0]
     assert report.startswith(":large_green_circle: Checkup +15m of rel-ok: *GREEN*")
     assert "signal · baseline → now · verdict" in report
@@ -37,7 +38,7 @@ async def test_healthy_release_gets_a_green_report_and_no_page(world: CheckupWor
 async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: CheckupWorld) -> None:
     herald = await world.start()
     await deploy(herald, service=SPIKED, release_id="rel-bad")
-    await world.pagerduty.wait_for(lambda: len(world.pagerduty.events) == 1, timeout=10)
+    await eventually(lambda: len(world.pagerduty.events) == 1, timeout=10)
     page = world.pagerduty.events[0]
     assert page["routing_key"] == ROUTING_KEY
     assert page["dedup_key"] == "herald:rel:rel-bad"
@@ -48,7 +49,7 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
     links = {link["text"]: link["href"] for link in page["links"]}
     assert links["Argo CD"] == f"{world.argocd.url}/applications/payments-prod"
     assert links["Release in Slack"].startswith("https://slack.com/archives/CFEED/p")
-    await world.slack.wait_for(
+    await eventually(
         lambda: len(world.ops_reports("rel-bad")) == 1 and len(world.reports("rel-bad")) == 1,
         timeout=10,
     )
@@ -59,23 +60,18 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
     assert len(ops) == 1 and ops[0].startswith(":warning: release.failed | payments | prod")
     assert "PagerDuty: on-call paged" in ops[0]
     rollout = world.argocd.app("payments-prod").rollout
-    await world.slack.wait_for(lambda: rollout is not None and rollout.aborted, timeout=10)
-    for _ in range(100):
-        _, body = await herald.call("GET", "/api/v1/releases/rel-bad")
-        if body["release"]["state"] == "release.rolled_back":
-            break
-        await asyncio.sleep(0.05)
-    assert body["release"]["state"] == "release.rolled_back"
+    await eventually(lambda: rollout is not None and rollout.aborted, timeout=10)
+    await eventually(lambda: in_state(herald, "rel-bad", "release.rolled_back"), timeout=10)
     status, _ = await herald.post_event("rel-bad", event="release.recovered")
     assert status == 201
-    await world.pagerduty.wait_for(lambda: world.pagerduty.open_alerts() == [], timeout=10)
+    await eventually(lambda: world.pagerduty.open_alerts() == [], timeout=10)
     assert [e["event_action"] for e in world.pagerduty.events] == ["trigger", "resolve"]
 
 
 async def test_prometheus_unreachable_is_unknown_never_green(world: CheckupWorld) -> None:
     herald = await world.start(prometheus_url="http://127.0.0.1:9")
     await deploy(herald, service=HEALTHY, release_id="rel-dark")
-    await world.slack.wait_for(lambda: len(world.reports("rel-dark")) == 1, timeout=10)
+    await eventually(lambda: len(world.reports("rel-dark")) == 1, timeout=10)
     assert ":white_circle: Checkup +15m of rel-dark: *UNKNOWN*" in world.reports("rel-dark")[0]
     assert world.pagerduty.events == []
 
@@ -89,16 +85,14 @@ async def test_checkups_due_while_herald_was_down_run_once_on_start_marked_late(
     await world.stop(herald)
     world.clock.advance(timedelta(hours=2))  # down across +15m, +30m and +1h
     herald = await world.start()
-    await world.slack.wait_for(lambda: len(world.reports("rel-late")) == 3, timeout=15)
+    await eventually(lambda: len(world.reports("rel-late")) == 3, timeout=15)
     reports = world.reports("rel-late")
     assert [r.split(" of ")[0].split()[-1] for r in reports] == ["+15m", "+30m", "+1h"]
     assert all("late: Herald was not running when it fell due" in r for r in reports)
     await world.stop(herald)
     herald = await world.start()  # a second restart runs nothing again
     await herald.call("GET", "/readyz")
-    await world.slack.wait_for(lambda: len(world.slack.calls_to("auth.test")) >= 0)
-    await asyncio.sleep(0.5)
-    assert len(world.reports("rel-late")) == 3
+    await stays(lambda: len(world.reports("rel-late")) == 3, seconds=0.5)
 
 
 async def test_newer_deploy_supersedes_older_checkups_and_says_so(world: CheckupWorld) -> None:
@@ -106,7 +100,7 @@ async def test_newer_deploy_supersedes_older_checkups_and_says_so(world: Checkup
     herald = await world.start()
     await deploy(herald, service=HEALTHY, release_id="rel-a")
     await deploy(herald, service=HEALTHY, release_id="rel-b", at_minutes=1)
-    await world.slack.wait_for(
+    await eventually(
         lambda: any("superseded it" in t for t in world.thread("CFEED", "rel-a")), timeout=10
     )
     note = next(t for t in world.thread("CFEED", "rel-a") if "superseded it" in t)
@@ -148,14 +142,19 @@ async def test_two_heralds_on_one_postgresql_run_each_checkup_and_page_once(
     await deploy(first, service=HEALTHY, release_id="rel-pg-ok")
     second = await world.start()  # a replica: its own engine, pool, scheduler and workers
     world.clock.advance(timedelta(minutes=50))  # +15m and +30m due for both releases
-    await world.slack.wait_for(
+    await eventually(
         lambda: len(world.reports("rel-pg")) == 2 and len(world.reports("rel-pg-ok")) == 2,
         timeout=20,
     )
-    await world.pagerduty.wait_for(lambda: len(world.pagerduty.events) >= 1, timeout=10)
-    await asyncio.sleep(1.0)  # both replicas keep ticking: nothing more may appear
-    assert len(world.reports("rel-pg")) == 2
-    assert len(world.reports("rel-pg-ok")) == 2
+    await eventually(lambda: len(world.pagerduty.events) >= 1, timeout=10)
+    await stays(  # both replicas keep ticking: nothing more may appear
+        lambda: (
+            len(world.reports("rel-pg")) == 2
+            and len(world.reports("rel-pg-ok")) == 2
+            and len(world.pagerduty.events) == 1
+        ),
+        seconds=1.0,
+    )
     assert [e["event_action"] for e in world.pagerduty.events] == ["trigger"]
     assert len(world.slack.posted("COPS")) == 1
     assert first.url != second.url
@@ -194,9 +193,8 @@ async def test_a_critical_release_alert_pages_once(world: CheckupWorld) -> None:
     assert (await herald.call("POST", "/hooks/alertmanager", json=body))[0] == 200
     again = {**body, "alerts": [{**alert, "fingerprint": "0ddba11"}]}  # a second alert
     assert (await herald.call("POST", "/hooks/alertmanager", json=again))[0] == 200
-    await world.pagerduty.wait_for(lambda: len(world.pagerduty.events) == 1, timeout=5)
-    await asyncio.sleep(0.5)
-    assert len(world.pagerduty.events) == 1
+    await eventually(lambda: len(world.pagerduty.events) == 1, timeout=5)
+    await stays(lambda: len(world.pagerduty.events) == 1, seconds=0.5)
     assert "5xx ratio above 5% on /checkout" in world.pagerduty.events[0]["payload"]["summary"]
 
 
@@ -226,6 +224,11 @@ async def _crash_after_red_verdict(
         await database.close()
 
 
+async def in_state(herald: Herald, release_id: str, state: str) -> bool:
+    _, body = await herald.call("GET", f"/api/v1/releases/{release_id}")
+    return bool(body["release"]["state"] == state)
+
+
 def _aborts(world: CheckupWorld) -> list[str]:
     return [c.path for c in world.argocd.calls if c.method == "POST" and "abort" in str(c.body)]
 
@@ -251,18 +254,12 @@ async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_rest
     await _crash_after_red_verdict(world, "rel-crash", plan=plan.encode() if plan else None)
     herald = await world.start()
     rollout = world.argocd.app("payments-prod").rollout
-    await world.slack.wait_for(lambda: rollout is not None and rollout.aborted, timeout=10)
-    for _ in range(100):
-        _, body = await herald.call("GET", "/api/v1/releases/rel-crash")
-        if body["release"]["state"] == "release.rolled_back":
-            break
-        await asyncio.sleep(0.05)
-    assert body["release"]["state"] == "release.rolled_back"
+    await eventually(lambda: rollout is not None and rollout.aborted, timeout=10)
+    await eventually(lambda: in_state(herald, "rel-crash", "release.rolled_back"), timeout=10)
     await world.stop(herald)
     world.clock.advance(timedelta(minutes=9))  # past any lease: nothing is left to resume
-    herald = await world.start()
-    await asyncio.sleep(0.5)
-    assert len(_aborts(world)) == 1
+    await world.start()
+    await stays(lambda: len(_aborts(world)) == 1, seconds=0.5)
     assert world.reports("rel-crash") == []  # the report was posted before the crash, not again
     assert world.pagerduty.events == []
 
@@ -273,7 +270,7 @@ async def test_each_deploy_goes_on_the_pagerduty_timeline_once_and_pages_nobody(
     world.clock.now -= timedelta(minutes=11)  # no checkup due: only the deploy is sent
     herald = await world.start()
     await deploy(herald, service=HEALTHY, release_id="rel-change")
-    await world.pagerduty.wait_for(lambda: len(world.pagerduty.change_events) == 1, timeout=10)
+    await eventually(lambda: len(world.pagerduty.change_events) == 1, timeout=10)
     change = world.pagerduty.change_events[0]
     assert change["routing_key"] == ROUTING_KEY
     assert change["payload"]["summary"] == (
@@ -283,8 +280,7 @@ async def test_each_deploy_goes_on_the_pagerduty_timeline_once_and_pages_nobody(
     assert change["payload"]["custom_details"]["commit"] == SHA[:7]
     await world.stop(herald)
     await world.start()
-    await asyncio.sleep(0.5)
-    assert len(world.pagerduty.change_events) == 1
+    await stays(lambda: len(world.pagerduty.change_events) == 1, seconds=0.5)
     assert world.pagerduty.events == []  # a change event never pages
 
 
@@ -292,6 +288,5 @@ async def test_change_events_can_be_turned_off(world: CheckupWorld) -> None:
     world.clock.now -= timedelta(minutes=11)
     herald = await world.start(pagerduty_change_events=False)
     await deploy(herald, service=HEALTHY, release_id="rel-quiet")
-    await world.slack.wait_for(lambda: len(world.slack.posted("CFEED")) >= 3, timeout=10)
-    await asyncio.sleep(0.3)
-    assert world.pagerduty.change_events == []
+    await eventually(lambda: len(world.slack.posted("CFEED")) >= 3, timeout=10)
+    await stays(lambda: world.pagerduty.change_events == [], seconds=0.3)

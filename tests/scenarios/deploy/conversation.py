@@ -11,6 +11,7 @@ from standins import slack_requests
 from standins.slack import FakeSlack
 from tests.scenarios.deploy.reply import Ack, Button, Reply
 from tests.slack.signed import signed_headers
+from tests.waiting import eventually
 
 _keys = itertools.count(1)
 
@@ -80,5 +81,5 @@ class Conversation:
 
     async def reply(self, key: str, *, wait: float = 5.0) -> Reply:
         """The first reply posted under `key`, once it is there."""
-        await self.slack.wait_for(lambda: bool(self.replies(key)), timeout=wait)
+        await eventually(lambda: bool(self.replies(key)), timeout=wait)
         return self.replies(key)[0]

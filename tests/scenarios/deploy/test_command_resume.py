@@ -3,7 +3,6 @@ the restart, and says it comes late; a command that finished is never run again.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from standins.argocd_rollout import FakeRollout
 from standins.slack import FakeSlack
 from tests.scenarios.deploy.conversation import Conversation
 from tests.scenarios.test_restart import HeraldProcess
+from tests.waiting import stays
 
 pytestmark = pytest.mark.slow
 APP = "webapp-prod"
@@ -80,7 +80,7 @@ async def test_a_command_killed_after_its_ack_runs_once_after_the_restart(
     argocd.slow_next(30.0)  # Argo CD hangs on the promote's first call ...
     cut = await chat.send("promote webapp")
     assert cut.status == 200
-    await asyncio.sleep(0.3)
+    await stays(lambda: promotions(argocd) == 0 and chat.replies(cut.key) == [], seconds=0.3)
     await herald.kill()  # ... and Herald dies after the ack, before any change
     assert promotions(argocd) == 0 and chat.replies(cut.key) == []
 
@@ -90,6 +90,11 @@ async def test_a_command_killed_after_its_ack_runs_once_after_the_restart(
     assert promotions(argocd) == 1
     await herald.kill()  # and once more: nothing is left to resume
     await herald.start()
-    await asyncio.sleep(2.5)
-    assert promotions(argocd) == 1
-    assert len(chat.replies(cut.key)) == 1 and len(chat.replies(done.key)) == 1
+    await stays(
+        lambda: (
+            promotions(argocd) == 1
+            and len(chat.replies(cut.key)) == 1
+            and len(chat.replies(done.key)) == 1
+        ),
+        seconds=2.5,
+    )

@@ -17,6 +17,7 @@ from standins import slack_requests
 from tests.conftest import FEED
 from tests.scenarios.deploy.reply import Button
 from tests.scenarios.deploy.world import APP, NEW_SHA, OLD_SHA, DeployWorld
+from tests.waiting import eventually, stays
 
 
 async def test_status_shows_argo_cd_rollout_and_release(world: DeployWorld) -> None:
@@ -112,8 +113,7 @@ async def test_a_retried_command_acts_once(world: DeployWorld) -> None:
     await world.deploy("promote webapp", trigger="same.trigger")
     again = await world.send("promote webapp", trigger="same.trigger")
     assert (again.status, again.body) == (200, "")
-    await asyncio.sleep(0.3)
-    assert world.replies(again.key) == []
+    await stays(lambda: world.replies(again.key) == [], seconds=0.3)
     assert len([w for w in world.writes() if "actions" in w]) == 1
 
 
@@ -148,7 +148,7 @@ async def test_rollback_with_auto_sync_turns_it_off_and_says_so(world: DeployWor
     assert writes.index(f"PATCH /api/v1/applications/{APP}") < writes.index(
         f"POST /api/v1/applications/{APP}/rollback"
     )
-    await world.slack.wait_for(
+    await eventually(
         lambda: any("Turned automated sync OFF" in m.text for m in world.slack.messages("COPS"))
     )
 
@@ -167,7 +167,7 @@ async def test_actions_reply_in_the_release_thread(world: DeployWorld) -> None:
         replies = world.slack.replies(FEED, roots[0].ts) if roots else []
         return any("`/deploy promote` by <@U0OWNER>" in r.text for r in replies)
 
-    await world.slack.wait_for(noted)
+    await eventually(noted)
 
 
 async def audit_rows(world: DeployWorld) -> list[AuditRow]:
@@ -178,7 +178,7 @@ async def audit_rows(world: DeployWorld) -> list[AuditRow]:
 
 async def test_take_command_names_one_incident_commander(world: DeployWorld) -> None:
     assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
-    await world.slack.wait_for(lambda: len(world.slack.posted("COPS")) == 1)
+    await eventually(lambda: len(world.slack.posted("COPS")) == 1)
     incident = world.slack.posted("COPS")[0]
     take = Button.of(incident.blocks[-1]["elements"][0])
     assert (take.action_id, take.value) == (ActionId.TAKE_COMMAND, "rel-2")
@@ -186,7 +186,7 @@ async def test_take_command_names_one_incident_commander(world: DeployWorld) -> 
     assert "You are the incident commander" in first.text
     second = await world.click(take, user="U0MEMBER")
     assert "<@U0ONCALL> took command at" in second.text
-    await world.slack.wait_for(
+    await eventually(
         lambda: any(
             "<@U0ONCALL> is the incident commander" in r.text
             for r in world.slack.replies("COPS", incident.ts)

@@ -17,6 +17,7 @@ from standins.slack import FakeSlack, SlackMessage
 from tests.conftest import OPS, SettingsFactory
 from tests.scenarios.deploy.reply import button_in
 from tests.scenarios.deploy.world import CATALOG, DeployWorld, argo_settings, running_world, settle
+from tests.waiting import eventually
 
 POLICY = "PWEBAPP"
 
@@ -96,7 +97,7 @@ async def test_status_still_answers_when_pagerduty_does_not(
 
 async def fail_release(world: DeployWorld) -> SlackMessage:
     assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
-    await world.slack.wait_for(lambda: len(world.slack.posted(OPS)) == 1)
+    await eventually(lambda: len(world.slack.posted(OPS)) == 1)
     return world.slack.posted(OPS)[0]
 
 
@@ -112,7 +113,7 @@ async def test_a_failed_release_gets_the_on_call_named_commander_once(
     await asyncio.gather(job.run(), job.run())
     await job.run()
     named = "<@U0ONCALL> is the incident commander for rel-2 (on call in PagerDuty)."
-    await world.slack.wait_for(lambda: any(named in t for t in thread(world, incident)))
+    await eventually(lambda: any(named in t for t in thread(world, incident)))
     later = await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0MEMBER")
     assert "<@U0ONCALL> took command at" in later.text
     await settle(world.herald)

@@ -18,6 +18,7 @@ from standins.argocd import FakeArgoCD
 from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
 from tests.scenarios.deploy.conversation import Conversation
+from tests.waiting import eventually
 
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
@@ -64,19 +65,20 @@ async def seed_releases(herald: Herald) -> None:
         assert (await herald.post_manifest(manifest))[0] == 201
         for event in ("release.started", "release.deployed"):
             assert (await herald.post_event(manifest["id"], event=event))[0] == 201
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # rel-2 is recorded after rel-1, never at the same instant
 
 
 async def settle(herald: Herald) -> None:
     """Wait until every seeded message is posted and recorded."""
-    for _ in range(250):
-        bodies = [
-            (await herald.call("GET", f"/api/v1/releases/{rid}"))[1] for rid in ("rel-1", "rel-2")
-        ]
-        if all(body["messages_pending"] == 0 for body in bodies):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("seeded release messages were not delivered")
+
+    async def delivered() -> bool:
+        for rid in ("rel-1", "rel-2"):
+            _, body = await herald.call("GET", f"/api/v1/releases/{rid}")
+            if body["messages_pending"] != 0:
+                return False
+        return True
+
+    await eventually(delivered, timeout=10, interval=0.02, what="seeded messages delivered")
 
 
 def argo_settings(make_settings: SettingsFactory, argocd: FakeArgoCD, **overrides: Any) -> Settings:
