@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from bot.cli.main import main
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, Herald
+from tests.herald_process import Finished, run_herald
 from tests.waiting import eventually
 
 
@@ -54,21 +52,10 @@ def test_check_config_passes_a_complete_configuration(
     assert "configuration OK" in capsys.readouterr().out
 
 
-async def emit(herald: Herald, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "HERALD_URL": herald.url, "HERALD_INGEST_TOKEN": INGEST_TOKEN}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "emit",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+async def emit(herald: Herald, *args: str) -> Finished:
+    """`herald emit ARGS` against the Herald under test, as CI runs it."""
+    env = {"HERALD_URL": herald.url, "HERALD_INGEST_TOKEN": INGEST_TOKEN}
+    return await run_herald("emit", *args, env=env)
 
 
 async def test_emit_posts_a_manifest_and_events(
@@ -76,11 +63,11 @@ async def test_emit_posts_a_manifest_and_events(
 ) -> None:
     path = tmp_path / "release-manifest.json"
     path.write_text(json.dumps(example_manifest()))
-    code, out, _ = await emit(herald, "manifest", str(path))
-    assert code == 0
-    assert "recorded: release.planned for rel-2025-10-02.3" in out
+    planned = await emit(herald, "manifest", str(path))
+    assert planned.code == 0
+    assert "recorded: release.planned for rel-2025-10-02.3" in planned.out
     await emit(herald, "event", "rel-2025-10-02.3", "started")
-    code, out, _ = await emit(
+    emitted = await emit(
         herald,
         "event",
         "rel-2025-10-02.3",
@@ -90,7 +77,7 @@ async def test_emit_posts_a_manifest_and_events(
         "--link",
         "run=https://ci.example.com/runs/7",
     )
-    assert code == 0, out
+    assert emitted.code == 0, emitted.out
     await eventually(lambda: len(slack.posted(FEED)) == 3)
     deployed = slack.posted(FEED)[2].text
     assert "Lead time: 8h" in deployed
@@ -98,17 +85,17 @@ async def test_emit_posts_a_manifest_and_events(
 
 
 async def test_emit_exits_non_zero_with_the_servers_error(herald: Herald, tmp_path: Path) -> None:
-    code, _, err = await emit(herald, "event", "rel-missing", "started")
-    assert code == 1
-    assert "HTTP 404: no release with id rel-missing" in err
+    missing = await emit(herald, "event", "rel-missing", "started")
+    assert missing.code == 1
+    assert "HTTP 404: no release with id rel-missing" in missing.err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**example_manifest(), "owner": ""}))
-    code, _, err = await emit(herald, "manifest", str(bad))
-    assert code == 1
-    assert "HTTP 422" in err and "owner:" in err
+    refused = await emit(herald, "manifest", str(bad))
+    assert refused.code == 1
+    assert "HTTP 422" in refused.err and "owner:" in refused.err
 
 
 async def test_emit_refuses_a_malformed_flag(herald: Herald) -> None:
-    code, _, err = await emit(herald, "event", "rel-1", "started", "--link", "no-equals-sign")
-    assert code == 2
-    assert "--link expects NAME=VALUE" in err
+    malformed = await emit(herald, "event", "rel-1", "started", "--link", "no-equals-sign")
+    assert malformed.code == 2
+    assert "--link expects NAME=VALUE" in malformed.err

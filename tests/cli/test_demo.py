@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 import pytest
+
+from tests.herald_process import run_herald
 
 pytestmark = pytest.mark.slow
 
 
 async def test_demo_plays_the_whole_release() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "demo",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    text = out.decode()
-    assert process.returncode == 0, err.decode()
+    demo = await run_herald("demo", within=60)
+    text = demo.out
+    assert demo.code == 0, demo.err
     feed = text[text.index("━━ #release-feed ━━") : text.index("━━ #release-ops ━━")]
     ops = text[text.index("━━ #release-ops ━━") :]
     for event in ("planned", "started", "deployed", "failed", "rolled_back", "recovered"):
@@ -38,4 +29,4 @@ async def test_demo_plays_the_whole_release() -> None:
     assert "Time to recover:" in ops
     pages = text[text.index("━━ PagerDuty ━━") :]
     assert pages.count("trigger") == 1 and pages.count("resolve") == 1
-    assert "Traceback" not in err.decode()
+    assert "Traceback" not in demo.err

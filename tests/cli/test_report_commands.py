@@ -3,10 +3,7 @@ Herald's real HTTP API."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +12,15 @@ import pytest
 from bot.examples import example_manifest
 from standins.slack_limits import validate_blocks
 from tests.conftest import Herald
+from tests.herald_process import Finished, run_herald
 
 pytestmark = pytest.mark.slow
 
 DAY = "2025-10-02"
 
 
-async def herald_cli(database_url: str, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "HERALD_DATABASE_URL": database_url}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+async def herald_cli(database_url: str, *args: str) -> Finished:
+    return await run_herald(*args, env={"HERALD_DATABASE_URL": database_url})
 
 
 async def ship(herald: Herald, manifest: dict[str, Any], *events: dict[str, Any]) -> None:

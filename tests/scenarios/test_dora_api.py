@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -29,6 +26,7 @@ from tests.domain.dora.test_report import (
     month_of_webapp,
     other_services,
 )
+from tests.herald_process import Finished, run_herald
 
 STORIES = [*month_of_webapp(), *other_services()]
 
@@ -147,24 +145,8 @@ async def test_the_api_needs_the_bearer_token(herald: Herald) -> None:
     assert (await herald.call("GET", "/api/v1/dora", token="wrong"))[0] == 401
 
 
-async def herald_dora(settings: Settings, *args: str) -> tuple[int, str, str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HERALD_")},
-        "HERALD_DATABASE_URL": settings.database_url,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "dora",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+async def herald_dora(settings: Settings, *args: str) -> Finished:
+    return await run_herald("dora", *args, env={"HERALD_DATABASE_URL": settings.database_url})
 
 
 @pytest.mark.slow
@@ -173,9 +155,9 @@ async def test_herald_dora_prints_the_same_figures(
 ) -> None:
     await post_all(herald_at_end, STORIES)
     end = ("--end", END.isoformat())
-    code, out, err = await herald_dora(settings, "--service", "webapp", "--env", "prod", *end)
-    assert code == 0, err
-    lines = out.splitlines()
+    printed = await herald_dora(settings, "--service", "webapp", "--env", "prod", *end)
+    assert printed.code == 0, printed.err
+    lines = printed.out.splitlines()
     assert lines[0] == "DORA · webapp · prod · last 30d"
     assert any(line.startswith("Change failure rate") and "30.0%" in line for line in lines)
     assert any("3 failed of 10 deploys" in line for line in lines)
@@ -183,20 +165,20 @@ async def test_herald_dora_prints_the_same_figures(
     assert any(line.startswith("Time to restore, median") and "1h" in line for line in lines)
     assert any(line.startswith("Cadence (fourkeys)") and "weekly" in line for line in lines)
 
-    code, out, err = await herald_dora(settings, "--window", "30d", "--json", *end)
-    assert code == 0, err
-    assert json.loads(out) == json.loads(
+    printed = await herald_dora(settings, "--window", "30d", "--json", *end)
+    assert printed.code == 0, printed.err
+    assert json.loads(printed.out) == json.loads(
         json.dumps(compute_report(facts(STORIES), WINDOW).as_dict())
     )
 
 
 @pytest.mark.slow
 async def test_herald_dora_explains_what_is_wrong(settings: Settings, tmp_path: Any) -> None:
-    code, _, err = await herald_dora(settings, "--window", "1y")
-    assert code == 2 and "window '1y'" in err
+    bad = await herald_dora(settings, "--window", "1y")
+    assert bad.code == 2 and "window '1y'" in bad.err
     missing = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'none.db'}"})
-    code, _, err = await herald_dora(missing)
-    assert code == 1 and "herald db upgrade" in err
+    absent = await herald_dora(missing)
+    assert absent.code == 1 and "herald db upgrade" in absent.err
     assert not (tmp_path / "none.db").exists()
 
 

@@ -13,8 +13,8 @@ import yaml
 from standins.argocd import FakeArgoCD
 from standins.argocd_rollout import FakeRollout
 from standins.slack import FakeSlack
+from tests.herald_process import HeraldServer
 from tests.scenarios.deploy.conversation import Conversation
-from tests.scenarios.test_restart import HeraldProcess
 from tests.waiting import stays
 
 pytestmark = pytest.mark.slow
@@ -45,23 +45,23 @@ async def argocd() -> AsyncIterator[FakeArgoCD]:
 @pytest.fixture
 async def herald(
     slack: FakeSlack, argocd: FakeArgoCD, tmp_path: Path
-) -> AsyncIterator[HeraldProcess]:
+) -> AsyncIterator[HeraldServer]:
     config = tmp_path / "herald.yaml"
     config.write_text(yaml.safe_dump(CATALOG))
-    process = HeraldProcess(slack=slack, database=tmp_path / "herald.db")
-    process.env.update(
+    server = HeraldServer(slack=slack, database=tmp_path / "herald.db")
+    server.env.update(
         HERALD_CONFIG=str(config),
         ARGOCD_URL=argocd.url,
         ARGOCD_TOKEN=argocd.token,
         HERALD_RESUME_GRACE_SECONDS="1",
     )
-    yield process
-    if process.process and process.process.returncode is None:
-        await process.kill()
+    yield server
+    if server.running:
+        await server.kill()
 
 
 @pytest.fixture
-async def chat(herald: HeraldProcess, slack: FakeSlack) -> AsyncIterator[Conversation]:
+async def chat(herald: HeraldServer, slack: FakeSlack) -> AsyncIterator[Conversation]:
     async with aiohttp.ClientSession() as session:
         yield Conversation(url=herald.url, session=session, slack=slack)
 
@@ -71,7 +71,7 @@ def promotions(argocd: FakeArgoCD) -> int:
 
 
 async def test_a_command_killed_after_its_ack_runs_once_after_the_restart(
-    herald: HeraldProcess, chat: Conversation, argocd: FakeArgoCD
+    herald: HeraldServer, chat: Conversation, argocd: FakeArgoCD
 ) -> None:
     await herald.start()
     done = await chat.send("status webapp")
