@@ -55,7 +55,7 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
     )
     report = world.reports("rel-bad")[0]
     assert report.startswith(":red_circle: Checkup +15m of rel-bad: *RED*")
-    assert "R1 error ratio" in report or "R1 " in report
+    assert "\nR1 error_ratio: 5xx ratio 8.00% vs baseline 0.21%" in report
     ops = [m.text for m in world.slack.posted("COPS")]
     assert len(ops) == 1 and ops[0].startswith(":warning: release.failed | payments | prod")
     assert "PagerDuty: on-call paged" in ops[0]

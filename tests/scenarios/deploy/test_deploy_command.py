@@ -57,9 +57,10 @@ async def test_promote_next_resumes_from_the_pause_step_once(world: DeployWorld)
 
 async def test_promote_to_a_weight_and_full(world: DeployWorld) -> None:
     reply = (await world.deploy("promote webapp prod 60%")).text
-    assert "weight 100%" in reply or "fully promoted" in reply
+    # 60% lies past the last canary step (50%): the rollout is promoted fully
+    assert "step 2 of 5, weight 20%, actual 20%, paused → fully promoted (100%)" in reply
     rollout = world.argocd.app(APP).rollout
-    assert rollout is not None and rollout.weight >= 60
+    assert rollout is not None and rollout.weight == 100
 
 
 async def test_promote_full(world: DeployWorld) -> None:
@@ -92,7 +93,7 @@ async def test_stranger_is_refused_and_nothing_changes(world: DeployWorld) -> No
 
 async def test_group_member_may_pause(world: DeployWorld) -> None:
     reply = (await world.deploy("pause webapp", user="U0MEMBER")).text
-    assert reply.startswith("Nothing to do") or "Paused" in reply
+    assert reply.startswith("Paused: step 2 of 5, weight 20%")
     assert world.slack.calls_to("usergroups.users.list")
 
 
@@ -196,7 +197,9 @@ async def test_take_command_names_one_incident_commander(world: DeployWorld) -> 
 
 async def test_deploy_metrics_shows_dora_figures(world: DeployWorld) -> None:
     body = (await world.deploy("metrics webapp prod 30d")).block_text
-    assert "Deploy" in body or "deploy" in body
+    # (how many deploys it counts depends on whether a second passed since they were seeded:
+    # a window ends at a whole second)
+    assert "*Deployment frequency*\n" in body
     assert "not enough data" in body  # two deploys: too few for a change failure rate
     assert (await world.deploy("metrics 12w")).text
 
