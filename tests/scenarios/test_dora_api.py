@@ -17,7 +17,7 @@ from bot.examples import example_manifest
 from bot.settings import Settings
 from bot.slack.dora_view import dora_message
 from tests.conftest import Herald, SettingsFactory, start_herald
-from tests.domain.dora.test_report import (
+from tests.domain.dora.histories import (
     END,
     WINDOW,
     Story,

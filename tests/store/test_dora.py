@@ -1,5 +1,5 @@
 """DORA in SQL (bot/store/dora.py) on SQLite and PostgreSQL: the hand-built histories of
-tests/domain/test_dora.py, recorded through the real use cases, give the pure answers."""
+tests/domain/dora/histories.py, recorded through the real use cases, give the pure answers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.examples import example_manifest
 from bot.store.dora import dora_report
-from tests.domain.dora.test_report import HISTORIES, WINDOW, ZONES, Story, facts, month_of_webapp
+from tests.domain.dora.histories import HISTORIES, WINDOW, ZONES, Story, facts, month_of_webapp
 from tests.store.support import Store, recorder, register, run
 
 FILTERS: list[tuple[str | None, str | None]] = [
