@@ -18,10 +18,10 @@ from bot.slack.ids import (
     RollbackValue,
     TargetValue,
 )
-from standins import slack_requests
 from standins.slack import FakeSlack
 from tests.conftest import Herald
-from tests.slack.signed import signed_headers
+from tests.slack.conversation import Conversation
+from tests.slack.reply import Button
 
 PLAN = RollbackPlan(
     "webapp",
@@ -93,24 +93,10 @@ def test_a_value_that_is_not_one_is_an_invalid_button_value(
 
 async def press(herald: Herald, slack: FakeSlack, action: ActionId, value: str) -> str:
     """Press a button through Slack's signed request; returns Herald's answer's text."""
-    key = f"press-{action}"
-    body = slack_requests.block_action(
-        action_id=action,
-        value=value,
-        user="U0OWNER",
-        trigger_id="1.2.3",
-        action_ts="1.000001",
-        response_url=slack.response_url(key),
-    )
-    async with herald.session.post(
-        herald.url + "/slack/events", data=body.encode(), headers=signed_headers(body)
-    ) as response:
-        assert response.status == 200
-    await slack.wait_for(lambda: any(r["_key"] == key for r in slack.responses))
-    answer = next(r for r in slack.responses if r["_key"] == key)
-    assert answer["response_type"] == "ephemeral"
-    text: str = answer["text"]
-    return text
+    chat = Conversation(url=herald.url, session=herald.session, slack=slack)
+    answer = await chat.click(Button(action, value, {}))
+    assert answer.body["response_type"] == "ephemeral"
+    return answer.text
 
 
 async def test_a_button_herald_cannot_read_is_answered_not_raised(

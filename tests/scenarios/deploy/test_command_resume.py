@@ -14,7 +14,7 @@ from standins.argocd import FakeArgoCD
 from standins.argocd_rollout import FakeRollout
 from standins.slack import FakeSlack
 from tests.herald_process import HeraldServer
-from tests.scenarios.deploy.conversation import Conversation
+from tests.slack.conversation import Conversation
 from tests.waiting import stays
 
 pytestmark = pytest.mark.slow

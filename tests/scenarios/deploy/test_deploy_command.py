@@ -15,8 +15,8 @@ from bot.store.inbox import record_once
 from bot.store.tables import AuditRow
 from standins import slack_requests
 from tests.conftest import FEED
-from tests.scenarios.deploy.reply import Button
 from tests.scenarios.deploy.world import APP, NEW_SHA, OLD_SHA, DeployWorld
+from tests.slack.reply import Button
 from tests.waiting import eventually, stays
 
 

@@ -15,8 +15,8 @@ from standins.argocd import FakeArgoCD
 from standins.pagerduty_rest import FakePagerDutyRest
 from standins.slack import FakeSlack, SlackMessage
 from tests.conftest import OPS, SettingsFactory
-from tests.scenarios.deploy.reply import button_in
 from tests.scenarios.deploy.world import CATALOG, DeployWorld, argo_settings, running_world, settle
+from tests.slack.reply import button_in
 from tests.waiting import eventually
 
 POLICY = "PWEBAPP"

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from standins.argocd import FakeArgoCD
 from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
-from tests.scenarios.deploy.conversation import Conversation
+from tests.slack.conversation import Conversation
 from tests.waiting import eventually
 
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"

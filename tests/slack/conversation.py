@@ -9,7 +9,7 @@ import aiohttp
 
 from standins import slack_requests
 from standins.slack import FakeSlack
-from tests.scenarios.deploy.reply import Ack, Button, Reply
+from tests.slack.reply import Ack, Button, Reply
 from tests.slack.signed import signed_headers
 from tests.waiting import eventually
 
