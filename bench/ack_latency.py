@@ -85,7 +85,7 @@ FEED, OPS = "CFEED", "COPS"
 OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
 APP = "webapp-prod"
-CATALOG = {  # as tests/scenarios/deploy_world.py
+CATALOG = {  # as tests/scenarios/deploy/world.py
     "admins": ["U0ADMIN"],
     "services": {
         "webapp": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.notes.release_notes import build_notes_for_release
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
@@ -48,7 +49,10 @@ def render_notice(notice: Notice) -> Message:
             },
         }
     if notice.payload is None:
-        text = render_notes_mrkdwn(notice.notes) if notice.notes is not None else notice.text
+        text = notice.text
+        if notice.kind is NoticeKind.RELEASE_NOTES:
+            notes = build_notes_for_release(notice.release, audience="internal")
+            text = render_notes_mrkdwn(notes)
         lines = text.splitlines() or ["(empty note)"]
         return {
             "text": truncate(text, MAX_FALLBACK_CHARS),

@@ -5,14 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
-
-if TYPE_CHECKING:
-    from bot.domain.notes.release_notes import ReleaseNotes
 
 
 @dataclass(frozen=True)
@@ -119,7 +116,6 @@ class Notice:
     urgent: bool = False
     text: str = ""
     report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
-    notes: ReleaseNotes | None = None  # for NoticeKind.RELEASE_NOTES
 
     @classmethod
     def note(cls, release: Release, text: str) -> Notice:

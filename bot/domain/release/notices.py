@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.domain.notes.release_notes import build_notes_for_release
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
@@ -20,9 +19,8 @@ def notices_for(*, release: Release, payload: EventPayload, first: bool) -> list
     if first and has_overflow(release):
         notices.append(Notice(NoticeKind.DETAILS, Audience.FEED_THREAD, release, payload))
     if payload.event is EventType.DEPLOYED and release.manifest.changes:
-        notes = build_notes_for_release(release, audience="internal")
-        kind = NoticeKind.RELEASE_NOTES
-        notices.append(Notice(kind, Audience.FEED_THREAD, release, None, notes=notes))
+        # the Slack side renders the internal notes of `release` (bot/slack/notes.py)
+        notices.append(Notice(NoticeKind.RELEASE_NOTES, Audience.FEED_THREAD, release, None))
     if payload.event is EventType.FAILED:
         notices.append(
             Notice(NoticeKind.INCIDENT, Audience.OPS, release, payload, opens_thread=True)
