@@ -15,11 +15,12 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
-from bot.domain.checkup.offsets import DEFAULT_OFFSETS
+from bot.domain.checkup.offsets import DEFAULT_OFFSETS, offset_problem
 from bot.domain.deploy.tool import DeployTarget
 from bot.domain.deploy.tool import RolloutRef as DeployRollout
 from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv
@@ -85,6 +86,15 @@ class Service(_Strict):
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
     pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
 
+    @field_validator("checkups")
+    @classmethod
+    def _judgeable(cls, offsets: list[str] | None) -> list[str] | None:
+        """Only offsets the verdict rules can judge (a shorter one would never report)."""
+        for text in offsets or ():
+            if problem := offset_problem(parse_duration(text)):
+                raise ValueError(problem)
+        return offsets
+
 
 class Catalog(_Strict):
     """Everything Herald knows about the services it announces."""
@@ -114,7 +124,10 @@ def load_catalog(path: Path | None) -> Catalog:
         return Catalog.model_validate(raw or {})
     except ValidationError as exc:
         problems = [
-            FieldProblem(".".join(str(p) for p in err["loc"]) or "(root)", err["msg"])
+            FieldProblem(
+                ".".join(str(p) for p in err["loc"]) or "(root)",
+                err["msg"].removeprefix("Value error, "),
+            )
             for err in exc.errors()
         ]
         raise CatalogError(path, problems) from exc

@@ -52,6 +52,42 @@ def test_check_config_passes_a_complete_configuration(
     assert "configuration OK" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (
+            "5m",
+            "5m is too early to judge: the verdict leaves out 2m of warm-up and needs a 5m "
+            "sustain window, so the shortest checkup offset is 7m",
+        ),
+        ("419s", "6m 59s is too early to judge"),
+        ("8d", "8d is too late to judge"),
+    ],
+)
+def test_check_config_refuses_a_checkup_offset_the_verdict_cannot_judge(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    offset: str,
+    expected: str,
+) -> None:
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text(f"services:\n  webapp:\n    checkups: [7m, {offset}, 1h]\n")
+    monkeypatch.setenv("HERALD_CONFIG", str(catalog))
+    assert main(["check-config"]) == 1
+    assert f"HERALD_CONFIG services.webapp.checkups: {expected}" in capsys.readouterr().out
+
+
+def test_check_config_accepts_the_shortest_and_longest_checkup_offsets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text("services:\n  webapp:\n    checkups: [7m, 420s, 7d]\n")
+    monkeypatch.setenv("HERALD_CONFIG", str(catalog))
+    main(["check-config"])
+    assert "checkups" not in capsys.readouterr().out
+
+
 async def emit(herald: Herald, *args: str) -> Finished:
     """`herald emit ARGS` against the Herald under test, as CI runs it."""
     env = {"HERALD_URL": herald.url, "HERALD_INGEST_TOKEN": INGEST_TOKEN}

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 GRID = timedelta(seconds=15)  # smallest series step; every window boundary lies on it
+WARMUP = timedelta(minutes=2)  # the first minutes after a deploy, left out of P
 SUSTAIN = timedelta(minutes=5)  # S: the last 5 minutes ...
 SUSTAIN_STEP = timedelta(seconds=30)  # ... every 30 s: 11 points
 SERIES_POINTS = 60  # step = |P| / 60, so ≥ 50 points per window
@@ -129,7 +130,7 @@ class Windows:
 
 
 def windows_for(
-    release_end: datetime, checkpoint: timedelta, *, warmup: timedelta = timedelta(minutes=2)
+    release_end: datetime, checkpoint: timedelta, *, warmup: timedelta = WARMUP
 ) -> Windows:
     """The windows of the checkup at ``release_end + checkpoint`` (timezone-aware times)."""
     if release_end.tzinfo is None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.catalog import Catalog
 from bot.domain.deploy.context import SYSTEM_ACTOR
 from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
 from bot.scheduling import JOB_ID, CheckupClock
@@ -17,7 +18,7 @@ from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
 from tests.conftest import Herald
 from tests.harness.release_metrics import HEALTHY, SPIKED
-from tests.scenarios.checkup.world import ROUTING_KEY, SHA, CheckupWorld, deploy
+from tests.scenarios.checkup.world import CATALOG, ROUTING_KEY, SHA, CheckupWorld, deploy
 from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,20 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
     assert status == 201
     await eventually(lambda: world.pagerduty.open_alerts() == [], timeout=10)
     assert [e["event_action"] for e in world.pagerduty.events] == ["trigger", "resolve"]
+
+
+async def test_the_shortest_checkup_offset_the_catalogue_accepts_judges_the_release(
+    world: CheckupWorld,
+) -> None:
+    raw = CATALOG.model_dump(exclude_none=True)
+    raw["services"][SPIKED]["checkups"] = ["7m"]
+    early = Catalog.model_validate(raw)
+    herald = await world.start(catalog=early)
+    await deploy(herald, service=SPIKED, release_id="rel-early")
+    await eventually(lambda: len(world.reports("rel-early")) == 1, timeout=10)
+    report = world.reports("rel-early")[0]
+    assert report.startswith(":red_circle: Checkup +7m of rel-early: *RED*")
+    assert report.endswith("\nR5 burn: burn rate 80.0× (P) and 80.0× (5m) ≥ 14.4× of a 99.9% SLO")
 
 
 async def test_prometheus_unreachable_is_unknown_never_green(world: CheckupWorld) -> None:

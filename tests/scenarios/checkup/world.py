@@ -54,7 +54,7 @@ class CheckupWorld:
     runners: list[web.AppRunner]
     session: aiohttp.ClientSession
 
-    async def start(self, **overrides: Any) -> Herald:
+    async def start(self, *, catalog: Catalog = CATALOG, **overrides: Any) -> Herald:
         values: dict[str, Any] = {
             "prometheus_url": self.prometheus_url,
             "pagerduty_events_url": self.pagerduty.url,
@@ -65,7 +65,7 @@ class CheckupWorld:
             "database_url": self.database_url,
         }
         settings = self.settings_factory(**{**values, **overrides})
-        runner = await start_herald(settings, catalog=CATALOG, clock=self.clock)
+        runner = await start_herald(settings, catalog=catalog, clock=self.clock)
         self.runners.append(runner)
         return Herald(runner, self.session)
 
