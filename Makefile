@@ -8,7 +8,7 @@ help:
 	@echo "make help       this list"
 	@echo "make setup      install uv (if missing) and the locked dependencies into .venv"
 	@echo "make demo       set up, then play a whole release offline (herald demo)"
-	@echo "make test       set up (PostgreSQL/Prometheus too, when root), then run every test"
+	@echo "make test       set up (PostgreSQL/Prometheus/Alertmanager too, when root), then run every test"
 	@echo "make check      lint + typecheck + imports: everything CI checks before the tests"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make typecheck  mypy --strict over bot, standins, tests and bench"
