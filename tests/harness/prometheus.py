@@ -1,7 +1,9 @@
 """Throwaway Prometheus server on loopback for tests.
 
 Optionally backfills OpenMetrics text into TSDB blocks with ``promtool`` first, so queries at
-a fixed ``time=`` give deterministic answers; optionally scrapes ``host:port`` targets.
+a fixed ``time=`` give deterministic answers; optionally scrapes ``host:port`` targets,
+evaluates rule groups and sends the alerts they fire to Alertmanagers.  Scrapes and rule
+evaluations share one interval (1 s unless told).
 """
 
 from __future__ import annotations
@@ -9,21 +11,26 @@ from __future__ import annotations
 import atexit
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-__all__ = ["PrometheusServer", "PrometheusStartError", "find_prometheus", "start_prometheus"]
+import yaml
 
-READY_TIMEOUT_S = 20.0
-_START_ATTEMPTS = 3
+from .daemon import Daemon, find_binary, start_daemon
+
+__all__ = [
+    "PrometheusServer",
+    "PrometheusStartError",
+    "find_prometheus",
+    "manifest_rule_groups",
+    "start_prometheus",
+]
+
+RuleGroup = Mapping[str, Any]
 
 
 class PrometheusStartError(RuntimeError):
@@ -32,20 +39,20 @@ class PrometheusStartError(RuntimeError):
 
 def find_prometheus() -> tuple[Path, Path] | None:
     """``(prometheus, promtool)`` binaries from ``PATH`` (or ``/usr/bin``), else ``None``."""
-    found: list[Path] = []
-    for name in ("prometheus", "promtool"):
-        path = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/local/bin")
-        if path is None:
-            return None
-        found.append(Path(path))
-    return found[0], found[1]
+    prometheus, promtool = find_binary("prometheus"), find_binary("promtool")
+    if prometheus is None or promtool is None:
+        return None
+    return prometheus, promtool
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def manifest_rule_groups(manifest: Path) -> list[dict[str, Any]]:
+    """The rule groups of a ``PrometheusRule`` manifest (its ``spec.groups``), as Prometheus
+    reads them from a rule file."""
+    doc = yaml.safe_load(manifest.read_text())
+    if not isinstance(doc, dict) or doc.get("kind") != "PrometheusRule":
+        raise ValueError(f"{manifest} is not a PrometheusRule manifest")
+    groups: list[dict[str, Any]] = doc["spec"]["groups"]
+    return groups
 
 
 @dataclass
@@ -54,40 +61,28 @@ class PrometheusServer:
     port: int
     data_dir: Path = field(repr=False)
     _root: Path = field(repr=False)
-    _proc: subprocess.Popen[bytes] = field(repr=False)
-    _log: IO[bytes] = field(repr=False)
+    _daemon: Daemon = field(repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     def log_tail(self, n: int = 30) -> str:
-        return _tail(self._root / "prometheus.log", n)
+        return self._daemon.log_tail(n)
 
     def stop(self) -> None:
         """Terminate the server and remove its directory.  Idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        self._terminate()
+        self._daemon.terminate()
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def _terminate(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
-        self._log.close()
 
-
-def _tail(path: Path, n: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
-def _config(scrape_targets: Sequence[str], scrape_interval: str) -> str:
+def _config(
+    *,
+    scrape_targets: Sequence[str],
+    scrape_interval: str,
+    rule_file: Path | None,
+    alertmanagers: Sequence[str],
+) -> str:
     cfg: dict[str, object] = {
         "global": {
             "scrape_interval": scrape_interval,
@@ -106,6 +101,14 @@ def _config(scrape_targets: Sequence[str], scrape_interval: str) -> str:
                 "static_configs": [{"targets": list(scrape_targets)}],
             }
         ]
+    if rule_file is not None:
+        cfg["rule_files"] = [str(rule_file)]
+    if alertmanagers:
+        cfg["alerting"] = {
+            "alertmanagers": [
+                {"api_version": "v2", "static_configs": [{"targets": list(alertmanagers)}]}
+            ]
+        }
     return json.dumps(cfg, indent=2)  # JSON is valid YAML
 
 
@@ -126,12 +129,9 @@ def _backfill(promtool: Path, openmetrics: str, root: Path, data_dir: Path) -> N
         raise PrometheusStartError(f"promtool backfill failed:\n{res.stdout}\n{res.stderr}")
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
-            return int(resp.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
+def _check_hosts(name: str, hosts: Sequence[str]) -> None:
+    if isinstance(hosts, str):
+        raise TypeError(f"{name} must be a sequence of 'host:port' strings")
 
 
 def start_prometheus(
@@ -140,82 +140,90 @@ def start_prometheus(
     openmetrics: str | None = None,
     scrape_targets: Sequence[str] = (),
     scrape_interval: str = "1s",
+    rule_groups: Sequence[RuleGroup] = (),
+    alertmanagers: Sequence[str] = (),
 ) -> PrometheusServer:
-    """Start Prometheus in a fresh directory under ``base_dir`` and wait until ready."""
+    """Start Prometheus in a fresh directory under ``base_dir`` and wait until ready.
+
+    ``rule_groups`` are written to a rule file (they are what a rule file's ``groups:`` holds;
+    see ``manifest_rule_groups``); ``alertmanagers`` are ``host:port`` of Alertmanagers
+    (API v2) that receive the alerts those rules fire.
+    """
     bins = find_prometheus()
     if bins is None:
         raise PrometheusStartError("prometheus/promtool binaries not found")
     prometheus, promtool = bins
-    if isinstance(scrape_targets, str):
-        raise TypeError("scrape_targets must be a sequence of 'host:port' strings")
+    _check_hosts("scrape_targets", scrape_targets)
+    _check_hosts("alertmanagers", alertmanagers)
 
     base_dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="herald-prom-", dir=base_dir))
-    data_dir = root / "data"
-    data_dir.mkdir()
-    config = root / "prometheus.yml"
-    config.write_text(_config(scrape_targets, scrape_interval))
-    server: PrometheusServer | None = None
-    ok = False
     try:
-        if openmetrics is not None:
-            _backfill(promtool, openmetrics, root, data_dir)
-        last_err = ""
-        for _ in range(_START_ATTEMPTS):
-            server = _launch(prometheus, root, data_dir, config)
-            if _wait_ready(server):
-                ok = True
-                atexit.register(server.stop)  # safety net if the caller never stops it
-                return server
-            last_err = server.log_tail()
-            server._terminate()
-            if "address already in use" not in last_err:
-                break
-        raise PrometheusStartError(f"prometheus did not become ready:\n{last_err}")
-    finally:
-        if not ok:
-            if server is not None:
-                server._terminate()
-            shutil.rmtree(root, ignore_errors=True)
-
-
-def _launch(prometheus: Path, root: Path, data_dir: Path, config: Path) -> PrometheusServer:
-    port = _free_port()
-    log = (root / "prometheus.log").open("wb")
-    try:
-        proc = subprocess.Popen(
-            [
-                str(prometheus),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data_dir}",
-                "--storage.tsdb.retention.time=100y",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        server = _start(
+            prometheus,
+            promtool,
+            root=root,
+            openmetrics=openmetrics,
+            config=_write_config(
+                root,
+                scrape_targets=scrape_targets,
+                scrape_interval=scrape_interval,
+                rule_groups=rule_groups,
+                alertmanagers=alertmanagers,
+            ),
         )
     except BaseException:
-        log.close()
+        shutil.rmtree(root, ignore_errors=True)
         raise
-    return PrometheusServer(
-        url=f"http://127.0.0.1:{port}",
-        port=port,
-        data_dir=data_dir,
-        _root=root,
-        _proc=proc,
-        _log=log,
+    atexit.register(server.stop)  # safety net if the caller never stops it
+    return server
+
+
+def _write_config(
+    root: Path,
+    *,
+    scrape_targets: Sequence[str],
+    scrape_interval: str,
+    rule_groups: Sequence[RuleGroup],
+    alertmanagers: Sequence[str],
+) -> Path:
+    rule_file = None
+    if rule_groups:
+        rule_file = root / "rules.yml"
+        rule_file.write_text(json.dumps({"groups": list(rule_groups)}, indent=2))
+    config = root / "prometheus.yml"
+    config.write_text(
+        _config(
+            scrape_targets=scrape_targets,
+            scrape_interval=scrape_interval,
+            rule_file=rule_file,
+            alertmanagers=alertmanagers,
+        )
     )
+    return config
 
 
-def _wait_ready(server: PrometheusServer, timeout: float = READY_TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server._proc.poll() is not None:
-            return False
-        if _ready(server.url):
-            return True
-        time.sleep(0.05)
-    return False
+def _start(
+    prometheus: Path, promtool: Path, *, root: Path, openmetrics: str | None, config: Path
+) -> PrometheusServer:
+    data_dir = root / "data"
+    data_dir.mkdir()
+    if openmetrics is not None:
+        _backfill(promtool, openmetrics, root, data_dir)
+    daemon = start_daemon(
+        lambda port: [
+            str(prometheus),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data_dir}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url=http://127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        cwd=root,
+        log_path=root / "prometheus.log",
+        error=PrometheusStartError,
+    )
+    return PrometheusServer(
+        url=daemon.url, port=daemon.port, data_dir=data_dir, _root=root, _daemon=daemon
+    )
