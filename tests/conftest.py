@@ -14,7 +14,14 @@ from aiohttp import web
 from bot.app import build_app
 from bot.settings import Settings
 from standins.slack import FakeSlack
-from tests.harness.fixtures import postgres_server, postgres_url, prometheus_bin  # noqa: F401
+from tests.harness.fixtures import (  # noqa: F401
+    alertmanager,
+    alertmanager_bin,
+    postgres_server,
+    postgres_url,
+    prometheus_bin,
+    webhook_receiver,
+)
 from tests.harness.release_metrics import prometheus  # noqa: F401  (a Prometheus with that data)
 
 INGEST_TOKEN = "test-ingest-token"

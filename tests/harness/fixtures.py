@@ -1,8 +1,15 @@
-"""pytest fixtures for real PostgreSQL / Prometheus servers.
+"""pytest fixtures for real PostgreSQL / Prometheus / Alertmanager servers.
 
 Import into ``tests/conftest.py``::
 
-    from tests.harness.fixtures import postgres_server, postgres_url, prometheus_bin  # noqa: F401
+    from tests.harness.fixtures import (  # noqa: F401
+        alertmanager,
+        alertmanager_bin,
+        postgres_server,
+        postgres_url,
+        prometheus_bin,
+        webhook_receiver,
+    )
 
 Missing binaries skip the test locally, but fail it when ``CI=true`` so CI can never go
 green by silently skipping the real-server tests.
@@ -10,20 +17,32 @@ green by silently skipping the real-server tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+from .alertmanager import AlertmanagerServer, find_alertmanager, start_alertmanager
 from .postgres import PostgresServer, find_pg_bin, start_postgres
 from .prometheus import find_prometheus
+from .webhook_receiver import WebhookReceiver
 
-__all__ = ["postgres_server", "postgres_url", "prometheus_bin", "require_or_skip", "server_tmpdir"]
+__all__ = [
+    "alertmanager",
+    "alertmanager_bin",
+    "postgres_server",
+    "postgres_url",
+    "prometheus_bin",
+    "require_or_skip",
+    "server_tmpdir",
+    "webhook_receiver",
+]
 
 
 def require_or_skip(reason: str) -> NoReturn:
@@ -75,3 +94,31 @@ def prometheus_bin() -> tuple[Path, Path]:
     if found is None:
         require_or_skip("prometheus/promtool binaries not found")
     return found
+
+
+@pytest.fixture(scope="session")
+def alertmanager_bin() -> Path:
+    """The Alertmanager binary; use with ``harness.alertmanager.start_alertmanager``."""
+    found = find_alertmanager()
+    if found is None:
+        require_or_skip("alertmanager binary not found")
+    return found
+
+
+@pytest.fixture
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    """A bare webhook receiver on a free loopback port, recording every POST."""
+    async with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+async def alertmanager(
+    alertmanager_bin: Path, webhook_receiver: WebhookReceiver, tmp_path: Path
+) -> AsyncIterator[AlertmanagerServer]:
+    """A real Alertmanager sending every alert to ``webhook_receiver`` (1s/1s/1h timers)."""
+    server = await asyncio.to_thread(start_alertmanager, tmp_path, webhook_url=webhook_receiver.url)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)

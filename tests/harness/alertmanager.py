@@ -1,0 +1,154 @@
+"""Throwaway Alertmanager on loopback for tests.
+
+One route sends every alert to one webhook receiver (``send_resolved: true``), with group
+timers short enough for tests.  Clustering is off (``--cluster.listen-address=``), so the
+server is ready at once and gossips with nobody.  Debian installs the binary as
+``prometheus-alertmanager``; upstream calls it ``alertmanager``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .daemon import Daemon, find_binary, start_daemon
+
+__all__ = [
+    "AlertmanagerServer",
+    "AlertmanagerStartError",
+    "alertmanager_config",
+    "find_alertmanager",
+    "start_alertmanager",
+]
+
+RECEIVER = "herald-test"
+
+
+class AlertmanagerStartError(RuntimeError):
+    """The test Alertmanager could not be started."""
+
+
+def find_alertmanager() -> Path | None:
+    """The Alertmanager binary from ``PATH`` (or ``/usr/bin``), else ``None``."""
+    return find_binary("alertmanager", "prometheus-alertmanager")
+
+
+@dataclass
+class AlertmanagerServer:
+    url: str
+    port: int
+    data_dir: Path = field(repr=False)
+    _root: Path = field(repr=False)
+    _daemon: Daemon = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def target(self) -> str:
+        """``host:port``, as Prometheus' ``alerting.alertmanagers`` wants it."""
+        return f"127.0.0.1:{self.port}"
+
+    def running(self) -> bool:
+        return self._daemon.running()
+
+    def log_tail(self, n: int = 30) -> str:
+        return self._daemon.log_tail(n)
+
+    def stop(self) -> None:
+        """Terminate the server and remove its directory.  Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._daemon.terminate()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+def alertmanager_config(
+    webhook_url: str,
+    *,
+    bearer_token: str | None = None,
+    group_by: Sequence[str] = ("...",),
+    group_wait: str = "1s",
+    group_interval: str = "1s",
+    repeat_interval: str = "1h",
+) -> dict[str, Any]:
+    """A config whose one route sends every alert to ``webhook_url``.
+
+    ``group_by=("...",)`` makes each alert its own group, so each is notified on its own.
+    """
+    webhook: dict[str, Any] = {"url": webhook_url, "send_resolved": True, "max_alerts": 0}
+    if bearer_token is not None:
+        webhook["http_config"] = {"authorization": {"type": "Bearer", "credentials": bearer_token}}
+    return {
+        "route": {
+            "receiver": RECEIVER,
+            "group_by": list(group_by),
+            "group_wait": group_wait,
+            "group_interval": group_interval,
+            "repeat_interval": repeat_interval,
+        },
+        "receivers": [{"name": RECEIVER, "webhook_configs": [webhook]}],
+    }
+
+
+def start_alertmanager(
+    base_dir: Path,
+    *,
+    webhook_url: str,
+    bearer_token: str | None = None,
+    group_by: Sequence[str] = ("...",),
+    group_wait: str = "1s",
+    group_interval: str = "1s",
+    repeat_interval: str = "1h",
+) -> AlertmanagerServer:
+    """Start Alertmanager in a fresh directory under ``base_dir`` and wait until ready."""
+    binary = find_alertmanager()
+    if binary is None:
+        raise AlertmanagerStartError("alertmanager binary not found")
+    if isinstance(group_by, str):
+        raise TypeError("group_by must be a sequence of label names")
+    base_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="herald-am-", dir=base_dir))
+    try:
+        config = root / "alertmanager.yml"
+        cfg = alertmanager_config(
+            webhook_url,
+            bearer_token=bearer_token,
+            group_by=group_by,
+            group_wait=group_wait,
+            group_interval=group_interval,
+            repeat_interval=repeat_interval,
+        )
+        config.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
+        (root / "data").mkdir()
+        daemon = start_daemon(
+            lambda port: _argv(binary, root=root, config=config, port=port),
+            cwd=root,
+            log_path=root / "alertmanager.log",
+            error=AlertmanagerStartError,
+        )
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    server = AlertmanagerServer(
+        url=daemon.url, port=daemon.port, data_dir=root / "data", _root=root, _daemon=daemon
+    )
+    atexit.register(server.stop)  # safety net if the caller never stops it
+    return server
+
+
+def _argv(binary: Path, *, root: Path, config: Path, port: int) -> list[str]:
+    return [
+        str(binary),
+        f"--config.file={config}",
+        f"--storage.path={root / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=warn",
+    ]
