@@ -4,7 +4,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
+from bot.domain.text import (
+    EMPTY,
+    Code,
+    Emoji,
+    Group,
+    Link,
+    Quote,
+    Strong,
+    Text,
+    User,
+    display_version,
+    escape_mrkdwn,
+    format_duration,
+    join,
+    lines,
+    text,
+    truncate,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,3 +67,44 @@ def test_truncate_respects_the_limit(text: str, limit: int) -> None:
         assert cut == text
     else:
         assert cut.endswith("…")
+
+
+def test_a_text_reads_the_same_however_it_was_put_together() -> None:
+    assert text("Done by ", User("U1"), ".") == text("Done ", "by ", "", User("U1")) + "."
+    assert "Done by " + text(User("U1"), ".") == text("Done by ", User("U1"), ".")
+    assert text(text("a", Code("b")), "c").spans == ("a", Code("b"), "c")
+    assert join(", ", [User("U1"), User("U2")]) == text(User("U1"), ", ", User("U2"))
+    assert lines(["one", text(Strong("two"))]) == text("one\n", Strong("two"))
+    assert join(", ", []) == EMPTY == Text() == text("")
+
+
+def test_an_empty_text_is_false() -> None:
+    assert not EMPTY and not text("", "")
+    assert text(" ") and text(Emoji("warning"))
+
+
+def test_plain_text_has_no_markup() -> None:
+    said = text(
+        Emoji("warning"),
+        " ",
+        User("U1"),
+        " and ",
+        Group("S1"),
+        ": ",
+        Code("/deploy promote"),
+        " is ",
+        Strong("red"),
+        ", see ",
+        Link("https://grafana.example.com/d/1", "the dashboard"),
+        "\n",
+        Quote("5xx above 2%"),
+    )
+    assert said.plain() == (
+        ":warning: @U1 and @group S1: /deploy promote is red, see the dashboard "
+        "(https://grafana.example.com/d/1)\n“5xx above 2%”"
+    )
+
+
+@given(st.text())
+def test_a_string_is_data_and_plain_text_keeps_it_as_is(data: str) -> None:
+    assert text(data).plain() == data

@@ -1,0 +1,46 @@
+"""`Text` → Slack mrkdwn: the one place the domain's text model becomes Slack markup.
+
+Data is escaped (exactly `&`, `<`, `>`, as Slack asks), so no string from a manifest, a
+webhook or a user can mention anyone or link anywhere; only `User`, `Group` and `Link` spans
+write Slack's control sequences.
+"""
+
+from __future__ import annotations
+
+from bot.domain.text import (
+    Code,
+    Emoji,
+    Group,
+    Link,
+    Quote,
+    Span,
+    Strong,
+    Text,
+    User,
+    escape_mrkdwn,
+)
+
+
+def render(text: Text) -> str:
+    """The mrkdwn of `text`."""
+    return "".join(_render(span) for span in text.spans)
+
+
+def _render(span: Span) -> str:
+    match span:
+        case str():
+            return escape_mrkdwn(span)
+        case User(id=user):
+            return f"<@{escape_mrkdwn(user)}>"
+        case Group(id=group):
+            return f"<!subteam^{escape_mrkdwn(group)}>"
+        case Code(text=words):
+            return "`" + escape_mrkdwn(words.replace("`", "'")) + "`"
+        case Strong(text=words):
+            return f"*{escape_mrkdwn(words)}*"
+        case Link(url=url, label=label):
+            return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{escape_mrkdwn(label)}>"
+        case Emoji(name=name):
+            return f":{name}:"
+        case Quote(text=words):
+            return "\n".join(f"> {escape_mrkdwn(line)}" for line in words.split("\n"))
