@@ -11,13 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape exactly the three characters Slack asks for, so data cannot mention anyone."""
-    return text.translate(_ESCAPES)
-
 
 @dataclass(frozen=True)
 class User:

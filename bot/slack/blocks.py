@@ -8,7 +8,7 @@ from bot.domain.notes.release_notes import build_notes_for_release
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
-from bot.domain.text import display_version, escape_mrkdwn, format_duration, truncate
+from bot.domain.text import display_version, format_duration, truncate
 from bot.slack.ids import ActionId, BlockId, ReleaseValue
 from bot.slack.layout import (
     MAX_FALLBACK_CHARS,
@@ -19,6 +19,7 @@ from bot.slack.layout import (
     pack_sections,
     section,
 )
+from bot.slack.mrkdwn import escape_mrkdwn, render
 from bot.slack.notes import render_notes_mrkdwn
 from bot.slack.reports import report_lines
 
@@ -49,7 +50,7 @@ def render_notice(notice: Notice) -> Message:
             },
         }
     if notice.payload is None:
-        text = notice.text
+        text = render(notice.text)
         if notice.kind is NoticeKind.RELEASE_NOTES:
             notes = build_notes_for_release(notice.release, audience="internal")
             text = render_notes_mrkdwn(notes)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.notes.digest import Digest, when
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import truncate
 from bot.slack.layout import MAX_FALLBACK_CHARS, MAX_MESSAGE_BLOCKS, pack_sections, section
+from bot.slack.mrkdwn import escape_mrkdwn
 
 
 def digest_message(digest: Digest) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from bot.domain.dora.text import (
     format_trend,
     format_value,
 )
-from bot.domain.text import escape_mrkdwn
 from bot.slack.layout import Block, header, section
+from bot.slack.mrkdwn import escape_mrkdwn
 
 # One section per DORA metric; the weekly rate joins the daily one.
 SECTIONS = (

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bot.domain.deploy.rollback import RollbackPlan
+from bot.domain.text import text
 from bot.errors import MalformedRequest
+from bot.slack.mrkdwn import render
 
 INBOX_KEY = "herald_inbox_key"  # Bolt context: the inbox key of a request kept until done
 
@@ -86,16 +88,20 @@ class PromoteValue(TargetValue):
 
 
 class RollbackValue(ButtonValue):
-    """Roll back (confirmed): the plan that was shown, as the domain encodes it."""
+    """Roll back (confirmed): the plan that was shown, as the domain encodes it, with its
+    summary as the mrkdwn the user saw. The summary read back is that string, kept as is."""
 
     plan: RollbackPlan
 
     def dump(self) -> str:
-        return self.plan.encode()
+        return self.plan.encode(summary=render)
 
     @classmethod
     def _load(cls, raw: str) -> Self:
-        return cls(plan=_PLAN.validate_json(raw))
+        data = _OBJECT.validate_json(raw)
+        if isinstance(summary := data.get("summary"), str):
+            data["summary"] = text(summary)
+        return cls(plan=_PLAN.validate_python(data))
 
 
 class ReleaseValue(ButtonValue):
@@ -122,4 +128,5 @@ class CancelValue(ButtonValue):
         return cls()
 
 
+_OBJECT = TypeAdapter(dict[str, Any])
 _PLAN = TypeAdapter(RollbackPlan)

@@ -24,6 +24,7 @@ from bot.domain.deploy.rollback import execute_rollback, plan_rollback
 from bot.domain.deploy.status import build_status, list_in_flight
 from bot.domain.dora.window import DoraWindow, parse_window
 from bot.domain.services.directory import UnknownTarget
+from bot.domain.text import text
 from bot.slack import views
 from bot.slack.dora_view import dora_message
 from bot.slack.ids import (
@@ -64,7 +65,12 @@ class Button(Generic[V]):
         except (InvalidButtonValue, UnknownTarget) as exc:
             extra = {"action_id": action.get("action_id"), "problem": type(exc).__name__}
             log.warning("cannot act on a button press", extra=extra)
-            return _refuse(exc.message, respond)
+            refusal = (
+                views.reply_message(Reply(False, exc.text))
+                if isinstance(exc, UnknownTarget)
+                else views.answer_message(exc.message)
+            )
+            return _refuse(refusal, respond)
 
 
 def register(
@@ -77,7 +83,7 @@ def register(
         try:
             parsed = parse_command(command.get("text", ""), directory=ops.directory)
         except (CommandError, UnknownTarget) as exc:
-            await ack(views.help_message(ops.directory.names(), problem=exc.message))
+            await ack(views.help_message(ops.directory.names(), problem=exc.text))
             return
         if parsed.verb is Verb.HELP:
             await ack(views.help_message(ops.directory.names()))
@@ -150,7 +156,7 @@ def _take_command(ops: Operations, value: ReleaseValue, user: str, respond: Resp
 async def _rollback_cancel(
     _ops: Operations, _value: CancelValue, _user: str, respond: Respond
 ) -> None:
-    cancelled = Reply(True, "Rollback cancelled; nothing was changed.")
+    cancelled = Reply(True, text("Rollback cancelled; nothing was changed."))
     await respond(views.reply_message(cancelled, replace=True))
 
 
@@ -194,7 +200,7 @@ async def run_command(
 
 async def metrics_message(ops: Operations, parsed: DeployCommand) -> dict[str, Any]:
     if ops.dora is None:
-        return views.reply_message(Reply(False, "DORA metrics are not available here."))
+        return views.reply_message(Reply(False, text("DORA metrics are not available here.")))
     window = DoraWindow.ending(ops.clock(), parse_window(parsed.window))
     report = await ops.dora(window=window, service=parsed.service, env=parsed.env)
     message = dora_message(report)
@@ -208,12 +214,12 @@ async def _answer(
     await respond(views.reply_message(reply, replace=replace))
 
 
-async def _refuse(text: str, respond: Respond) -> None:
-    await respond(views.reply_message(Reply(False, text)))
+async def _refuse(refusal: dict[str, Any], respond: Respond) -> None:
+    await respond(refusal)
 
 
 def error_reply(respond: Respond) -> Any:
-    async def reply(text: str) -> None:
-        await respond(views.reply_message(Reply(False, text)))
+    async def reply(said: str) -> None:
+        await respond(views.answer_message(said))
 
     return reply

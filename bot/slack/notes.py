@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.notes.release_notes import Entry, ReleaseNotes
-from bot.domain.text import escape_mrkdwn
 from bot.slack.layout import MAX_MESSAGE_BLOCKS, pack_sections, section
+from bot.slack.mrkdwn import escape_mrkdwn
 
 
 def render_notes_mrkdwn(notes: ReleaseNotes) -> str:

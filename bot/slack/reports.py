@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.domain.checkup.checkup import CheckupReport
 from bot.domain.checkup.verdict import Color, Signal
-from bot.domain.text import escape_mrkdwn, format_duration
+from bot.domain.text import format_duration
+from bot.slack.mrkdwn import escape_mrkdwn
 
 COLOR_EMOJI = {
     Color.GREEN: ":large_green_circle:",

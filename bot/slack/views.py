@@ -1,4 +1,5 @@
-"""Pure builders for what `/deploy` answers with. No I/O; every user string escaped."""
+"""Pure builders for what `/deploy` answers with. No I/O; every user string escaped, every
+domain text rendered by `bot.slack.mrkdwn`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from bot.domain.deploy.rollback import RollbackPlan
 from bot.domain.deploy.status import StatusReport
 from bot.domain.release.model import Release
 from bot.domain.services.oncall import mention_all
-from bot.domain.text import display_version, escape_mrkdwn, truncate
+from bot.domain.text import Text, display_version, truncate
 from bot.slack.ids import (
     ActionId,
     BlockId,
@@ -20,6 +21,7 @@ from bot.slack.ids import (
     TargetValue,
 )
 from bot.slack.layout import MAX_CONFIRM_CHARS, Block, button, format_more, section
+from bot.slack.mrkdwn import escape_mrkdwn, render
 from bot.slack.reports import status_line
 
 USAGE = (
@@ -31,11 +33,11 @@ USAGE = (
 Message = dict[str, Any]
 
 
-def help_message(services: list[str], *, problem: str | None = None) -> Message:
+def help_message(services: list[str], *, problem: Text | None = None) -> Message:
     known = ", ".join(escape_mrkdwn(s) for s in services) or "none configured yet (HERALD_CONFIG)"
     text = f"*Herald* — release commands\n{USAGE}\nKnown services: {known}"
     if problem:
-        text = f":warning: {problem}\n\n{text}"
+        text = f":warning: {render(problem)}\n\n{text}"
     return {
         "response_type": "ephemeral",
         "text": text,
@@ -44,10 +46,16 @@ def help_message(services: list[str], *, problem: str | None = None) -> Message:
 
 
 def reply_message(reply: Reply, *, public: bool = False, replace: bool = False) -> Message:
+    return answer_message(render(reply.text), public=public, replace=replace)
+
+
+def answer_message(text: str, *, public: bool = False, replace: bool = False) -> Message:
+    """A reply of mrkdwn `text` worded here in the adapter (an internal error, a button
+    Herald cannot read); `reply_message` for what the domain says."""
     message: Message = {
         "response_type": "in_channel" if public else "ephemeral",
-        "text": reply.text,
-        "blocks": [section(reply.text, block_id=BlockId.REPLY)],
+        "text": text,
+        "blocks": [section(text, block_id=BlockId.REPLY)],
     }
     if replace:
         message["replace_original"] = True
@@ -109,7 +117,7 @@ def _release_lines(release: Release | None) -> list[str]:
 
 def _on_call_lines(report: StatusReport) -> list[str]:
     if report.on_call:
-        return [f"On call: {mention_all(report.on_call)} (PagerDuty)"]
+        return [f"On call: {render(mention_all(report.on_call))} (PagerDuty)"]
     if report.on_call_problem:
         return [f":grey_question: On-call unknown: {escape_mrkdwn(report.on_call_problem)}"]
     return []
@@ -157,10 +165,11 @@ def in_flight_message(releases: list[Release], *, public: bool) -> Message:
 
 
 def rollback_confirm_message(plan: RollbackPlan) -> Message:
-    text = f":rewind: *Confirm rollback*\n{plan.summary}"
+    summary = render(plan.summary)
+    text = f":rewind: *Confirm rollback*\n{summary}"
     confirm = {
         "title": {"type": "plain_text", "text": "Roll back?"},
-        "text": {"type": "mrkdwn", "text": truncate(plan.summary, MAX_CONFIRM_CHARS)},
+        "text": {"type": "mrkdwn", "text": truncate(summary, MAX_CONFIRM_CHARS)},
         "confirm": {"type": "plain_text", "text": "Roll back"},
         "deny": {"type": "plain_text", "text": "Keep it"},
         "style": "danger",

@@ -15,7 +15,6 @@ from bot.domain.text import (
     Text,
     User,
     display_version,
-    escape_mrkdwn,
     format_duration,
     join,
     lines,
@@ -46,17 +45,6 @@ def test_display_version_prefixes_bare_versions_only() -> None:
     assert display_version("1.42.0") == "v1.42.0"
     assert display_version("v1.42.0") == "v1.42.0"
     assert display_version("main-9f4c2b1") == "main-9f4c2b1"
-
-
-def test_escape_turns_control_sequences_into_text() -> None:
-    assert escape_mrkdwn("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
-
-
-@given(st.text())
-def test_escaped_text_never_contains_a_raw_angle_bracket(text: str) -> None:
-    escaped = escape_mrkdwn(text)
-    assert "<" not in escaped and ">" not in escaped
-    assert escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text
 
 
 @given(st.text(), st.integers(min_value=1, max_value=500))

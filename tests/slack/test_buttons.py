@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
+from bot.domain.text import Code, text
 from bot.slack.ids import (
     ActionId,
     ButtonValue,
@@ -27,7 +28,9 @@ PLAN = RollbackPlan(
     "webapp",
     "prod",
     RollbackKind.ARGO,
-    "Roll `webapp` prod back to 1.41.3 (Argo CD `webapp-prod` history #11, revision 1a2b3c4).",
+    text(
+        "Roll `webapp` prod back to 1.41.3 (Argo CD `webapp-prod` history #11, revision 1a2b3c4)."
+    ),
     release_id="rel-2025-10-02.3",
     history_id=11,
     revision="1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d",
@@ -48,7 +51,9 @@ POSTED: list[tuple[ButtonValue, str]] = [
     (RollbackValue(plan=PLAN), PLAN.encode()),
     (
         RollbackValue(
-            plan=RollbackPlan("webapp", "prod", RollbackKind.ABORT, "Abort the canary → stable.")
+            plan=RollbackPlan(
+                "webapp", "prod", RollbackKind.ABORT, text("Abort the canary → stable.")
+            )
         ),
         '{"service":"webapp","env":"prod","kind":"abort","summary":"Abort the canary \\u2192 '
         'stable.","release_id":null,"history_id":null,"revision":null,"to_version":null,'
@@ -63,6 +68,16 @@ POSTED: list[tuple[ButtonValue, str]] = [
 def test_button_values_keep_their_wire_form(value: ButtonValue, wire: str) -> None:
     assert value.dump() == wire
     assert type(value).parse(wire) == value
+
+
+def test_a_rollback_button_carries_the_summary_as_the_user_saw_it() -> None:
+    summary = text("Roll ", Code("webapp"), " prod back to 1.41.3 (Argo CD ", Code("webapp-prod"))
+    plan = RollbackPlan("webapp", "prod", RollbackKind.ARGO, summary + " history #11).")
+    wire = RollbackValue(plan=plan).dump()
+    assert (
+        '"summary":"Roll `webapp` prod back to 1.41.3 (Argo CD `webapp-prod` history #11)."' in wire
+    )
+    assert RollbackValue.parse(wire).plan == RollbackPlan.decode(wire)
 
 
 def test_an_old_promote_value_without_seen_still_parses() -> None:

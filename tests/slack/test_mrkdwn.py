@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.text import Code, Emoji, Group, Link, Quote, Span, Strong, User, lines, text
-from bot.slack.mrkdwn import render
+from bot.slack.mrkdwn import escape_mrkdwn, render
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,17 @@ def test_a_text_renders_its_spans_in_order() -> None:
     assert render(said) == ":no_entry: Only owners of webapp (<@U1>, <!subteam^S1>)"
     note = lines([text(Emoji("rotating_light"), " ", Strong("Down")), text(Quote("<!here>"))])
     assert render(note) == ":rotating_light: *Down*\n> &lt;!here&gt;"
+
+
+def test_escape_turns_control_sequences_into_text() -> None:
+    assert escape_mrkdwn("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+@given(st.text())
+def test_escaped_text_never_contains_a_raw_angle_bracket(data: str) -> None:
+    escaped = escape_mrkdwn(data)
+    assert "<" not in escaped and ">" not in escaped
+    assert escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == data
 
 
 HOSTILE = st.text() | st.sampled_from(["<!channel>", "<@U1>", "<!subteam^S1>", "a & b", "<x|y>"])

@@ -109,12 +109,11 @@ class CheckupRunner:
                 plan=plan,
                 resume=checkup.rollback_plan is not None,
             )
-            outcome = f"Auto-rollback after the {checkup.label} checkup: {reply.text}"
+            outcome = f"Auto-rollback after the {checkup.label} checkup: {reply.text.plain()}"
         else:
-            log.warning(
-                "auto-rollback not possible: %s", plan.text, extra={"release_id": release.id}
-            )
-            outcome = f"Auto-rollback not possible: {plan.text}"
+            why = plan.text.plain()
+            log.warning("auto-rollback not possible: %s", why, extra={"release_id": release.id})
+            outcome = f"Auto-rollback not possible: {why}"
         async with self.operations.ledgers() as ledger:
             await ledger.finish_rollback(checkup_id=checkup.id, outcome=outcome)
         return outcome

@@ -12,6 +12,7 @@ from bot.domain.ports import AuditDecision, AuditEntry, AuditOutcome
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
 from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError
+from bot.domain.text import Emoji, User, text
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=2)  # a release that failed longer ago has its people already
@@ -82,14 +83,19 @@ async def take_command(
     claim = await ops.audit.claim(key=f"commander:{release_id}", actor=actor, at=ops.clock())
     if not claim.won:
         if claim.holder == actor:
-            return Reply(False, f"You are the incident commander since {claim.at:%H:%M} UTC.")
-        return Reply(False, f"<@{claim.holder}> took command at {claim.at:%H:%M} UTC.")
+            return Reply(False, text(f"You are the incident commander since {claim.at:%H:%M} UTC."))
+        return Reply(False, text(User(claim.holder), f" took command at {claim.at:%H:%M} UTC."))
     how = " (on call in PagerDuty)" if from_pagerduty else ""
     async with ops.ledgers() as ledger:
         release = await ledger.get_release(release_id)
         if release is not None:
-            note = f":large_blue_circle: <@{actor}> is the incident commander for {release.id}"
-            await ledger.enqueue([Notice.note(release, f"{note}{how}.")])
+            note = text(
+                Emoji("large_blue_circle"),
+                " ",
+                User(actor),
+                f" is the incident commander for {release.id}{how}.",
+            )
+            await ledger.enqueue([Notice.note(release, note)])
     await ops.audit.record(
         AuditEntry(
             at=ops.clock(),
@@ -101,4 +107,6 @@ async def take_command(
             detail="named by Herald: on call in PagerDuty" if from_pagerduty else "",
         )
     )
-    return Reply(True, "You are the incident commander. Herald will keep this thread updated.")
+    return Reply(
+        True, text("You are the incident commander. Herald will keep this thread updated.")
+    )

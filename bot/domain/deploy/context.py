@@ -23,6 +23,7 @@ from bot.domain.release.model import Notice
 from bot.domain.services.access import GroupDirectory, check_access
 from bot.domain.services.directory import Directory, ServiceEnv
 from bot.domain.services.oncall import OnCallDirectory
+from bot.domain.text import EMPTY, Code, Emoji, Span, Text, User, text
 
 SYSTEM_ACTOR = "herald"  # Herald acting on its own (auto-rollback after a red verdict)
 
@@ -53,10 +54,10 @@ class Operations:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the user is told: mrkdwn text that is already safe to post."""
+    """What the user is told, as text the Slack adapter renders."""
 
     ok: bool
-    text: str
+    text: Text
 
 
 async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceEnv) -> Reply | None:
@@ -82,7 +83,7 @@ async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceE
         outcome=AuditOutcome.REFUSED,
         detail=decision.reason,
     )
-    return Reply(False, f":no_entry: {decision.reason}")
+    return Reply(False, text(Emoji("no_entry"), " ", decision.reason))
 
 
 async def audit(
@@ -93,11 +94,12 @@ async def audit(
     where: ServiceEnv,
     decision: AuditDecision,
     outcome: AuditOutcome,
-    detail: str = "",
+    detail: Text = EMPTY,
     response: str = "",
     args: dict[str, Any] | None = None,
 ) -> None:
-    """Append to the audit log and reply in the service's current release thread."""
+    """Append to the audit log (`detail` in plain text) and reply in the service's current
+    release thread."""
     release = await ops.releases.latest(service=where.service, env=where.env)
     await ops.audit.record(
         AuditEntry(
@@ -110,26 +112,29 @@ async def audit(
             env=where.env,
             release_id=release.id if release else None,
             args=args or {},
-            detail=detail,
+            detail=detail.plain(),
             response=response,
         )
     )
     if release is not None and decision is AuditDecision.ALLOWED:
-        who = (
-            "Herald, automatically"
+        who: tuple[Span, ...] = (
+            ("Herald, automatically",)
             if actor == SYSTEM_ACTOR
-            else f"`/deploy {action}` by <@{actor}>"
+            else (Code(f"/deploy {action}"), " by ", User(actor))
         )
         async with ops.ledgers() as ledger:
-            await ledger.enqueue([Notice.note(release, f"{who}: {detail}")])
+            await ledger.enqueue([Notice.note(release, text(*who, ": ", detail))])
 
 
 def require_target(where: ServiceEnv, *, rollout: bool) -> DeployTarget | Reply:
     target = where.target
     if target is None:
         return Reply(
-            False, f"`{where.service}` {where.env} is not wired to Argo CD in HERALD_CONFIG."
+            False,
+            text(Code(where.service), f" {where.env} is not wired to Argo CD in HERALD_CONFIG."),
         )
     if rollout and target.rollout is None:
-        return Reply(False, f"`{where.service}` {where.env} has no Argo Rollout configured.")
+        return Reply(
+            False, text(Code(where.service), f" {where.env} has no Argo Rollout configured.")
+        )
     return target

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.domain.services.directory import Directory, UnknownTarget
+from bot.domain.text import Code, Text, text
 from bot.errors import DomainError
 
 MAX_TEXT = 200
@@ -51,29 +52,30 @@ class DeployCommand:
 
 
 class CommandError(DomainError):
-    """The text is not a command Herald can run; `message` says why and what to type."""
+    """The text is not a command Herald can run; `text` says why and what to type (`message`
+    is the same sentence in plain text)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Text | str) -> None:
+        self.text = message if isinstance(message, Text) else text(message)
+        super().__init__(self.text.plain())
 
 
-def parse_command(text: str, *, directory: Directory) -> DeployCommand:
+def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
     """Parse the text after `/deploy`. Raises CommandError or UnknownTarget with a clear reason."""
-    if len(text) > MAX_TEXT:
-        raise CommandError(f"That is {len(text)} characters; /deploy takes at most {MAX_TEXT}.")
-    words = text.split()
+    if len(typed) > MAX_TEXT:
+        raise CommandError(f"That is {len(typed)} characters; /deploy takes at most {MAX_TEXT}.")
+    words = typed.split()
     public = any(w.lower() in _PUBLIC for w in words)
     words = [w for w in words if w.lower() not in _PUBLIC]
     if not words:
         return DeployCommand(Verb.HELP)
     for word in words:
         if not _WORD.match(word):
-            raise CommandError(f"`{_shown(word)}` is not a service, environment or version.")
+            raise CommandError(text(_shown(word), " is not a service, environment or version."))
     try:
         verb = Verb(words[0].lower())
     except ValueError:
-        raise CommandError(f"Unknown command `{_shown(words[0])}`.") from None
+        raise CommandError(text("Unknown command ", _shown(words[0]), ".")) from None
     if verb is Verb.HELP:
         return DeployCommand(Verb.HELP)
     if verb is Verb.METRICS:
@@ -88,7 +90,12 @@ def _parse_target(
         if verb is Verb.STATUS:
             return DeployCommand(Verb.STATUS, public=public)
         raise CommandError(
-            f"`/deploy {verb.value}` needs a service, e.g. `/deploy {verb.value} webapp`."
+            text(
+                Code(f"/deploy {verb.value}"),
+                " needs a service, e.g. ",
+                Code(f"/deploy {verb.value} webapp"),
+                ".",
+            )
         )
     service = directory.service(args[0]).name
     rest = args[1:]
@@ -115,10 +122,14 @@ def _parse_metrics(args: list[str], *, directory: Directory, public: bool) -> De
     env = None
     if len(args) > 1:
         if service is None or not directory.is_env(service, args[1]):
-            raise CommandError(f"`{_shown(args[1])}` is not an environment of `{service}`.")
+            raise CommandError(
+                text(_shown(args[1]), " is not an environment of ", Code(str(service)), ".")
+            )
         env = args[1]
     if len(args) > 2:
-        raise CommandError("`/deploy metrics` takes a service, an environment and a window.")
+        raise CommandError(
+            text(Code("/deploy metrics"), " takes a service, an environment and a window.")
+        )
     return DeployCommand(Verb.METRICS, service, env, public=public, window=window)
 
 
@@ -126,7 +137,14 @@ def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand
     goal = PromoteGoal(PromoteKind.NEXT)
     if len(rest) > 1:
         raise CommandError(
-            "`/deploy promote` takes at most one of `NN%` or `full` after the service."
+            text(
+                Code("/deploy promote"),
+                " takes at most one of ",
+                Code("NN%"),
+                " or ",
+                Code("full"),
+                " after the service.",
+            )
         )
     if rest:
         word = rest[0].lower()
@@ -137,7 +155,14 @@ def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand
             goal = PromoteGoal(PromoteKind.WEIGHT, int(match.group(1)))
         else:
             raise CommandError(
-                f"`{_shown(rest[0])}` is not a weight: use `NN%` (1–100%) or `full`."
+                text(
+                    _shown(rest[0]),
+                    " is not a weight: use ",
+                    Code("NN%"),
+                    " (1–100%) or ",
+                    Code("full"),
+                    ".",
+                )
             )
     return DeployCommand(
         command.verb, command.service, command.env, promote=goal, public=command.public
@@ -147,14 +172,17 @@ def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand
 def _with_rollback_target(command: DeployCommand, rest: list[str]) -> DeployCommand:
     if len(rest) > 1:
         raise CommandError(
-            "`/deploy rollback` takes at most one version or commit after the service."
+            text(
+                Code("/deploy rollback"),
+                " takes at most one version or commit after the service.",
+            )
         )
     target = None
     if rest:
         word = rest[0]
         if not (_SHA.match(word.lower()) or _VERSION.match(word)):
             raise CommandError(
-                f"`{_shown(word)}` is neither a version (1.41.3) nor a commit sha (2b5d9af)."
+                text(_shown(word), " is neither a version (1.41.3) nor a commit sha (2b5d9af).")
             )
         target = word.lower() if _SHA.match(word.lower()) else word.removeprefix("v")
     return DeployCommand(
@@ -166,11 +194,16 @@ def _unexpected(verb: Verb, rest: list[str], service: str, directory: Directory)
     entry = directory.service(service)
     if len(rest) == 1 and entry.envs:
         envs = ", ".join(sorted(entry.envs))
-        return UnknownTarget(f"`{service}` has no environment `{_shown(rest[0])}`. Known: {envs}.")
-    return CommandError(f"Too many words for `/deploy {verb.value}`: `{_shown(' '.join(rest))}`.")
+        return UnknownTarget(
+            text(Code(service), " has no environment ", _shown(rest[0]), f". Known: {envs}.")
+        )
+    return CommandError(
+        text(
+            "Too many words for ", Code(f"/deploy {verb.value}"), ": ", _shown(" ".join(rest)), "."
+        )
+    )
 
 
-def _shown(text: str) -> str:
-    """User text echoed back, made harmless: no backticks, no mrkdwn control characters."""
-    cleaned = text.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return cleaned[:40] + ("…" if len(cleaned) > 40 else "")
+def _shown(words: str) -> Code:
+    """User text echoed back as code, cut at 40 characters."""
+    return Code(words[:40] + ("…" if len(words) > 40 else ""))

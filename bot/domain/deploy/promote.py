@@ -7,6 +7,7 @@ from bot.domain.deploy.parse import PromoteGoal, PromoteKind
 from bot.domain.deploy.tool import DeployTarget, DeployToolError, RolloutAction, RolloutStatus
 from bot.domain.ports import AuditDecision, AuditOutcome, Claim
 from bot.domain.services.directory import ServiceEnv
+from bot.domain.text import Code, Emoji, Text, User, text
 
 
 async def pause(ops: Operations, *, actor: str, where: ServiceEnv) -> Reply:
@@ -14,7 +15,7 @@ async def pause(ops: Operations, *, actor: str, where: ServiceEnv) -> Reply:
         return refusal
     target = require_target(where, rollout=True)
     if isinstance(target, Reply) or ops.deploy is None:
-        return target if isinstance(target, Reply) else Reply(False, "Argo CD is not configured.")
+        return target if isinstance(target, Reply) else _not_configured()
     try:
         actions = await ops.deploy.list_actions(target)
         if "pause" not in actions:
@@ -24,9 +25,12 @@ async def pause(ops: Operations, *, actor: str, where: ServiceEnv) -> Reply:
                 "pause",
                 where,
                 ok=False,
-                text=(
-                    "This Argo CD has no `pause` action for Rollouts (added in Argo CD 3.1). "
-                    f"Pause with `{_kubectl_pause(target)}`, or upgrade Argo CD."
+                said=text(
+                    "This Argo CD has no ",
+                    Code("pause"),
+                    " action for Rollouts (added in Argo CD 3.1). Pause with ",
+                    Code(_kubectl_pause(target)),
+                    ", or upgrade Argo CD.",
                 ),
             )
         if not actions["pause"]:
@@ -37,13 +41,14 @@ async def pause(ops: Operations, *, actor: str, where: ServiceEnv) -> Reply:
                 "pause",
                 where,
                 ok=True,
-                text=f"Nothing to do: the rollout is {describe(rollout)}.",
+                said=text(f"Nothing to do: the rollout is {describe(rollout)}."),
             )
         await ops.deploy.run_action(target, RolloutAction.PAUSE, actor=actor)
         rollout = await ops.deploy.get_rollout(target)
     except DeployToolError as exc:
-        return await _done(ops, actor, "pause", where, ok=False, text=exc.message)
-    return await _done(ops, actor, "pause", where, ok=True, text=f"Paused: {describe(rollout)}.")
+        return await _done(ops, actor, "pause", where, ok=False, said=text(exc.message))
+    said = text(f"Paused: {describe(rollout)}.")
+    return await _done(ops, actor, "pause", where, ok=True, said=said)
 
 
 async def promote(
@@ -54,11 +59,11 @@ async def promote(
         return refusal
     target = require_target(where, rollout=True)
     if isinstance(target, Reply) or ops.deploy is None:
-        return target if isinstance(target, Reply) else Reply(False, "Argo CD is not configured.")
+        return target if isinstance(target, Reply) else _not_configured()
     try:
         return await _promote(ops, actor=actor, where=where, target=target, goal=goal, seen=seen)
     except DeployToolError as exc:
-        return await _done(ops, actor, "promote", where, ok=False, text=exc.message)
+        return await _done(ops, actor, "promote", where, ok=False, said=text(exc.message))
 
 
 async def _promote(
@@ -76,24 +81,21 @@ async def _promote(
     if seen is not None and seen != rollout.generation:
         claim = await ops.audit.claim(key=_promote_key(target, seen), actor=actor, at=ops.clock())
         if not claim.won:
-            return Reply(
-                False,
-                f"Already done by <@{claim.holder}> at {claim.at:%H:%M} UTC; "
-                f"the rollout is now {describe(rollout)}.",
-            )
+            return _already(claim, f"the rollout is now {describe(rollout)}")
         return Reply(
             False,
-            f"The rollout moved since you looked; it is now {describe(rollout)}. "
-            "Nothing was changed: promote again if you still want to.",
+            text(
+                f"The rollout moved since you looked; it is now {describe(rollout)}. "
+                "Nothing was changed: promote again if you still want to."
+            ),
         )
     if goal.kind is PromoteKind.FULL:
         if not (claim := await _claim(ops, actor, target, rollout)).won:
-            return _already(claim, rollout)
+            return _already(claim, f"the rollout was at {describe(rollout)}")
         await ops.deploy.run_action(target, RolloutAction.PROMOTE_FULL, actor=actor)
         rollout = await ops.deploy.get_rollout(target)
-        return await _done(
-            ops, actor, "promote", where, ok=True, text=f"Promoted fully: {describe(rollout)}."
-        )
+        said = text(f"Promoted fully: {describe(rollout)}.")
+        return await _done(ops, actor, "promote", where, ok=True, said=said)
     for _ in range(len(rollout.steps) + 1):
         if rollout.fully_promoted or rollout.aborted:
             break
@@ -104,7 +106,7 @@ async def _promote(
         ):
             break
         if not (claim := await _claim(ops, actor, target, rollout)).won:
-            return _already(claim, rollout)
+            return _already(claim, f"the rollout was at {describe(rollout)}")
         await ops.deploy.run_action(target, next_action(rollout), actor=actor)
         after = await ops.deploy.get_rollout(target)
         if after.generation == rollout.generation:
@@ -114,9 +116,9 @@ async def _promote(
                 "promote",
                 where,
                 ok=False,
-                text=(
-                    f"Stopped at {describe(after)}: the rollout did not advance. "
-                    + (after.message or "")
+                said=text(
+                    f"Stopped at {describe(after)}: the rollout did not advance. ",
+                    after.message or "",
                 ),
             )
         rollout = after
@@ -129,7 +131,7 @@ async def _promote(
         "promote",
         where,
         ok=True,
-        text=f"{verb}: {describe(start)} → {describe(rollout)}.",
+        said=text(f"{verb}: {describe(start)} → {describe(rollout)}."),
     )
 
 
@@ -170,16 +172,20 @@ async def _claim(
     )
 
 
-def _already(claim: Claim, rollout: RolloutStatus) -> Reply:
+def _already(claim: Claim, rollout_now: str) -> Reply:
+    """A second click: who promoted, when, and where the rollout stands."""
     return Reply(
         False,
-        f"Already done by <@{claim.holder}> at {claim.at:%H:%M} UTC; "
-        f"the rollout was at {describe(rollout)}.",
+        text("Already done by ", User(claim.holder), f" at {claim.at:%H:%M} UTC; {rollout_now}."),
     )
 
 
+def _not_configured() -> Reply:
+    return Reply(False, text("Argo CD is not configured."))
+
+
 async def _done(
-    ops: Operations, actor: str, action: str, where: ServiceEnv, *, ok: bool, text: str
+    ops: Operations, actor: str, action: str, where: ServiceEnv, *, ok: bool, said: Text
 ) -> Reply:
     await audit(
         ops,
@@ -188,6 +194,6 @@ async def _done(
         where=where,
         decision=AuditDecision.ALLOWED,
         outcome=AuditOutcome.DONE if ok else AuditOutcome.FAILED,
-        detail=text,
+        detail=said,
     )
-    return Reply(ok, text if ok else f":warning: {text}")
+    return Reply(ok, said if ok else text(Emoji("warning"), " ", said))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -15,12 +16,13 @@ from bot.domain.deploy.tool import (
     HistoryEntry,
     RolloutAction,
 )
-from bot.domain.ports import AuditDecision, AuditOutcome, Ledger
+from bot.domain.ports import AuditDecision, AuditOutcome, Claim, Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
 from bot.domain.release.model import Release
 from bot.domain.release.recording import record_event
 from bot.domain.services.directory import ServiceEnv
+from bot.domain.text import Code, Emoji, Text, User, join, text
 from bot.domain.transactions import ChangedConcurrently, run_in_transaction
 
 
@@ -34,20 +36,22 @@ class RollbackPlan:
     service: str
     env: str
     kind: RollbackKind
-    summary: str
+    summary: Text  # what the user confirms
     release_id: str | None = None
     history_id: int | None = None
     revision: str | None = None
     to_version: str | None = None
     auto_sync: bool = False
 
-    def encode(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+    def encode(self, *, summary: Callable[[Text], str] = Text.plain) -> str:
+        """The plan as JSON; its summary a string, as `summary` writes it (plain text)."""
+        return json.dumps({**asdict(self), "summary": summary(self.summary)}, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str) -> RollbackPlan:
+        """The plan `encode` wrote; its summary comes back as that string."""
         data = json.loads(raw)
-        return cls(**{**data, "kind": RollbackKind(data["kind"])})
+        return cls(**{**data, "kind": RollbackKind(data["kind"]), "summary": text(data["summary"])})
 
 
 async def plan_rollback(
@@ -58,7 +62,7 @@ async def plan_rollback(
         return refusal
     target = require_target(where, rollout=False)
     if isinstance(target, Reply) or ops.deploy is None:
-        return target if isinstance(target, Reply) else Reply(False, "Argo CD is not configured.")
+        return target if isinstance(target, Reply) else _not_configured()
     current = await ops.releases.latest(service=where.service, env=where.env)
     try:
         if target.rollout is not None and to is None:
@@ -68,13 +72,17 @@ async def plan_rollback(
                     where.service,
                     where.env,
                     RollbackKind.ABORT,
-                    f"Abort the canary of `{where.service}` {where.env} ({describe(rollout)}): "
-                    "traffic goes back to the stable version.",
+                    text(
+                        "Abort the canary of ",
+                        Code(where.service),
+                        f" {where.env} ({describe(rollout)}): "
+                        "traffic goes back to the stable version.",
+                    ),
                     release_id=current.id if current else None,
                 )
         app = await ops.deploy.get_app(target)
     except DeployToolError as exc:
-        return Reply(False, f":warning: {exc.message}")
+        return Reply(False, text(Emoji("warning"), " ", exc.message))
     return await _plan_argo(ops, where=where, app=app, current=current, to=to)
 
 
@@ -84,32 +92,43 @@ async def _plan_argo(
     version, commit = await _target_commit(ops, where=where, current=current, to=to)
     entry = _history_entry(app, commit)
     if entry is None:
-        known = ", ".join(f"#{h.id} {h.revision[:7]}" for h in app.history[-5:]) or "none"
-        wanted = (
-            f"{version} ({commit})" if version and commit else (commit or "the previous release")
-        )
-        return Reply(
-            False,
-            f"No Argo CD history entry of `{app.name}` matches {wanted}. "
-            f"Recent history: {known}. Nothing was changed.",
-        )
+        return _no_history_entry(app, version=version, commit=commit)
     label = version or entry.revision[:7]
     sync_note = (
         " Automated sync is on: Herald will turn it off first so the rollback sticks."
         if app.auto_sync
         else ""
     )
+    summary = text(
+        "Roll ",
+        Code(where.service),
+        f" {where.env} back to {label} (Argo CD ",
+        Code(app.name),
+        f" history #{entry.id}, revision {entry.revision[:7]}).{sync_note}",
+    )
     return RollbackPlan(
         where.service,
         where.env,
         RollbackKind.ARGO,
-        f"Roll `{where.service}` {where.env} back to {label} (Argo CD `{app.name}` history "
-        f"#{entry.id}, revision {entry.revision[:7]}).{sync_note}",
+        summary,
         release_id=current.id if current else None,
         history_id=entry.id,
         revision=entry.revision,
         to_version=version,
         auto_sync=app.auto_sync,
+    )
+
+
+def _no_history_entry(app: AppStatus, *, version: str | None, commit: str | None) -> Reply:
+    known = ", ".join(f"#{h.id} {h.revision[:7]}" for h in app.history[-5:]) or "none"
+    wanted = f"{version} ({commit})" if version and commit else (commit or "the previous release")
+    return Reply(
+        False,
+        text(
+            "No Argo CD history entry of ",
+            Code(app.name),
+            f" matches {wanted}. Recent history: {known}. Nothing was changed.",
+        ),
     )
 
 
@@ -148,14 +167,10 @@ async def execute_rollback(
     key = f"rollback:{plan.service}:{plan.env}:{plan.release_id}:{plan.kind}:{plan.history_id}"
     claim = await ops.audit.claim(key=key, actor=actor, at=ops.clock())
     if not claim.won and not (resume and claim.holder == actor):
-        return Reply(
-            False,
-            f"This rollback was already started by <@{claim.holder}> at "
-            f"{claim.at:%H:%M} UTC; nothing more was done.",
-        )
+        return _already_started(claim)
     target = require_target(where, rollout=plan.kind is RollbackKind.ABORT)
     if isinstance(target, Reply) or ops.deploy is None:
-        return target if isinstance(target, Reply) else Reply(False, "Argo CD is not configured.")
+        return target if isinstance(target, Reply) else _not_configured()
     try:
         notes = await _apply(ops, target=target, plan=plan, actor=actor)
     except DeployToolError as exc:
@@ -166,12 +181,12 @@ async def execute_rollback(
             where=where,
             decision=AuditDecision.ALLOWED,
             outcome=AuditOutcome.FAILED,
-            detail=exc.message,
+            detail=text(exc.message),
             args={"plan": plan.encode()},
         )
-        return Reply(False, f":warning: {exc.message}")
+        return Reply(False, text(Emoji("warning"), " ", exc.message))
     await _record_rolled_back(ops, plan=plan, actor=actor)
-    text = " ".join(notes)
+    done = join(" ", notes)
     await audit(
         ops,
         actor=actor,
@@ -179,31 +194,61 @@ async def execute_rollback(
         where=where,
         decision=AuditDecision.ALLOWED,
         outcome=AuditOutcome.DONE,
-        detail=text,
+        detail=done,
         args={"plan": plan.encode()},
     )
-    return Reply(True, text)
+    return Reply(True, done)
+
+
+def _not_configured() -> Reply:
+    return Reply(False, text("Argo CD is not configured."))
+
+
+def _already_started(claim: Claim) -> Reply:
+    return Reply(
+        False,
+        text(
+            "This rollback was already started by ",
+            User(claim.holder),
+            f" at {claim.at:%H:%M} UTC; nothing more was done.",
+        ),
+    )
 
 
 async def _apply(
     ops: Operations, *, target: DeployTarget, plan: RollbackPlan, actor: str
-) -> list[str]:
+) -> list[Text]:
     assert ops.deploy is not None
     if plan.kind is RollbackKind.ABORT:
         await ops.deploy.run_action(target, RolloutAction.ABORT, actor=actor)
-        return [f"Aborted the canary of `{plan.service}` {plan.env}; traffic is back on stable."]
+        return [
+            text(
+                "Aborted the canary of ",
+                Code(plan.service),
+                f" {plan.env}; traffic is back on stable.",
+            )
+        ]
     notes = []
     if plan.auto_sync:
         await ops.deploy.set_auto_sync(target, enabled=False, actor=actor)
         notes.append(
-            f"Turned automated sync OFF for `{target.app}` so Argo CD does not re-apply the bad "
-            "revision. Revert or fix the change in Git before turning it back on."
+            text(
+                "Turned automated sync OFF for ",
+                Code(target.app),
+                " so Argo CD does not re-apply the bad revision. "
+                "Revert or fix the change in Git before turning it back on.",
+            )
         )
     assert plan.history_id is not None
     await ops.deploy.rollback(target, history_id=plan.history_id, requested_by=actor)
     label = plan.to_version or (plan.revision or "")[:7]
     notes.insert(
-        0, f"Rolled `{plan.service}` {plan.env} back to {label} (history #{plan.history_id})."
+        0,
+        text(
+            "Rolled ",
+            Code(plan.service),
+            f" {plan.env} back to {label} (history #{plan.history_id}).",
+        ),
     )
     return notes
 

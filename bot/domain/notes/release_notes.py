@@ -23,7 +23,7 @@ from typing import Any, Literal
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Change, Manifest
 from bot.domain.release.model import Release
-from bot.domain.text import display_version, escape_mrkdwn
+from bot.domain.text import display_version
 
 NotesAudience = Literal["internal", "external"]
 _BREAKING_PREFIXES = ("BREAKING CHANGE:", "BREAKING-CHANGE:")
@@ -199,8 +199,12 @@ def _extra(change: Change, name: str) -> Any:
 # -- Markdown --------------------------------------------------------------------------------
 
 
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
 def _md(text: str) -> str:
-    return escape_mrkdwn(text)  # the same three characters: no raw HTML in rendered Markdown
+    """`&`, `<` and `>` as HTML entities: no raw HTML gets into the rendered Markdown."""
+    return text.translate(_HTML_ESCAPES)
 
 
 def render_markdown(notes: ReleaseNotes) -> str:

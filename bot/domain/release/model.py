@@ -10,6 +10,7 @@ from typing import Any
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
+from bot.domain.text import EMPTY, Text
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,11 @@ class Notice:
     payload: EventPayload | None
     opens_thread: bool = False
     urgent: bool = False
-    text: str = ""
+    text: Text = EMPTY
     report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
 
     @classmethod
-    def note(cls, release: Release, text: str) -> Notice:
+    def note(cls, release: Release, text: Text) -> Notice:
         """A reply in the release's ops thread when it has one, else in its feed thread."""
         failed = any(event.value == "release.failed" for event in release.times)
         audience = Audience.OPS_THREAD if failed else Audience.FEED_THREAD

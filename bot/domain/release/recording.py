@@ -13,7 +13,7 @@ from bot.domain.release.lifecycle import EventType, is_legal, legal_next
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.domain.release.notices import notices_for
-from bot.domain.text import display_version
+from bot.domain.text import display_version, text
 from bot.errors import Conflict, FieldProblem, NotFound
 
 
@@ -138,11 +138,11 @@ async def _follow_up(
             older = await ledger.get_release(older_id)
             if older is not None:
                 labels = ", ".join(offset_label(o) for o in offsets)
-                text = (
+                note = text(
                     f"Checkups {labels} of {older.id} were cancelled: {release.id} "
                     f"({display_version(release.version)}) superseded it."
                 )
-                await ledger.enqueue([Notice.note(older, text)])
+                await ledger.enqueue([Notice.note(older, note)])
     elif event is EventType.RECOVERED:
         await ledger.resolve_pages(release_id=release.id, deadline=now + timedelta(minutes=15))
 

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from bot.domain.services.directory import ServiceEntry
 from bot.domain.services.oncall import OnCallDirectory, OnCallLookupError, mention_all
+from bot.domain.text import Group, Span, Text, User, join, text
 from bot.errors import DomainError
 
 
@@ -22,7 +23,7 @@ class GroupDirectory(Protocol):
 @dataclass(frozen=True)
 class AccessDecision:
     allowed: bool
-    reason: str
+    reason: Text
 
 
 def _is_group(principal: str) -> bool:
@@ -42,14 +43,14 @@ async def check_access(
     principals = (*entry.owners, *entry.admins, *admins)
     if user in principals:
         role = "owner" if user in entry.owners else "admin"
-        return AccessDecision(True, f"<@{user}> is an {role} of {entry.name}")
-    failures: list[str] = []
+        return AccessDecision(True, text(User(user), f" is an {role} of {entry.name}"))
+    failures: list[Text] = []
     for group in dict.fromkeys(p for p in principals if _is_group(p)):
         try:
             if user in await groups.members(group):
-                return AccessDecision(True, f"<@{user}> is in <!subteam^{group}>")
+                return AccessDecision(True, text(User(user), " is in ", Group(group)))
         except GroupLookupError as exc:
-            failures.append(f"<!subteam^{group}> ({exc})")
+            failures.append(text(Group(group), f" ({exc})"))
     on_call: frozenset[str] = frozenset()
     unknown_on_call: str | None = None
     if oncall is not None:
@@ -58,26 +59,28 @@ async def check_access(
         except OnCallLookupError as exc:
             unknown_on_call = exc.message
         if user in on_call:
-            return AccessDecision(True, f"<@{user}> is on call for {entry.name} (PagerDuty)")
+            return AccessDecision(
+                True, text(User(user), f" is on call for {entry.name} (PagerDuty)")
+            )
     if failures or unknown_on_call:
         return AccessDecision(False, _unsure(entry, failures, unknown_on_call))
-    owners = ", ".join(_mention(p) for p in entry.owners) or "nobody yet"
-    who = f"Only owners of {entry.name} ({owners})"
+    owners = join(", ", [_mention(p) for p in entry.owners]) or text("nobody yet")
+    who = text(f"Only owners of {entry.name} (", owners, ")")
     if on_call:
-        who += f", its on-call ({mention_all(on_call)})"
-    return AccessDecision(False, f"{who} and admins may do that.")
+        who += text(", its on-call (", mention_all(on_call), ")")
+    return AccessDecision(False, who + " and admins may do that.")
 
 
-def _unsure(entry: ServiceEntry, groups: list[str], on_call: str | None) -> str:
-    checks = [f"membership of {', '.join(groups)}"] if groups else []
+def _unsure(entry: ServiceEntry, groups: list[Text], on_call: str | None) -> Text:
+    checks = [text("membership of ", join(", ", groups))] if groups else []
     if on_call:
-        checks.append(f"the on-call of {entry.name} ({on_call})")
-    return (
-        "Herald could not check "
-        + " or ".join(checks)
-        + "; it refuses changes it cannot authorize. Try again, or ask an admin."
+        checks.append(text(f"the on-call of {entry.name} ({on_call})"))
+    return text(
+        "Herald could not check ",
+        join(" or ", checks),
+        "; it refuses changes it cannot authorize. Try again, or ask an admin.",
     )
 
 
-def _mention(principal: str) -> str:
-    return f"<!subteam^{principal}>" if _is_group(principal) else f"<@{principal}>"
+def _mention(principal: str) -> Span:
+    return Group(principal) if _is_group(principal) else User(principal)

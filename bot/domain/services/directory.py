@@ -7,15 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.deploy.tool import DeployTarget
+from bot.domain.text import Code, Text, text
 from bot.errors import DomainError
 
 
 class UnknownTarget(DomainError):
-    """The command names a service or environment Herald does not know; says what it does know."""
+    """The command names a service or environment Herald does not know; `text` says what it
+    does know (`message` is the same sentence in plain text)."""
 
-    def __init__(self, message: str, *, suggestions: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Text | str, *, suggestions: tuple[str, ...] = ()) -> None:
+        self.text = message if isinstance(message, Text) else text(message)
+        super().__init__(self.text.plain())
         self.suggestions = suggestions
 
 
@@ -56,7 +58,8 @@ class Directory:
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         known = ", ".join(self.names()) or "none (HERALD_CONFIG lists no services)"
         raise UnknownTarget(
-            f"Unknown service `{name}`.{hint} Known services: {known}.", suggestions=close
+            text("Unknown service ", Code(name), f".{hint} Known services: {known}."),
+            suggestions=close,
         )
 
     def resolve(self, service: str, env: str | None) -> ServiceEnv:
@@ -64,11 +67,15 @@ class Directory:
         chosen = env or entry.default_env()
         if chosen is None:
             envs = ", ".join(sorted(entry.envs)) or "none configured"
-            raise UnknownTarget(f"`{entry.name}` has several environments ({envs}); say which.")
+            raise UnknownTarget(
+                text(Code(entry.name), f" has several environments ({envs}); say which.")
+            )
         found = entry.envs.get(chosen)
         if found is None:
             envs = ", ".join(sorted(entry.envs)) or "none configured"
-            raise UnknownTarget(f"`{entry.name}` has no environment `{chosen}`. Known: {envs}.")
+            raise UnknownTarget(
+                text(Code(entry.name), " has no environment ", Code(chosen), f". Known: {envs}.")
+            )
         return found
 
     def is_env(self, service: str, word: str) -> bool:

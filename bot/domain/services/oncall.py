@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.domain.text import Text, User, join
 from bot.errors import DomainError
 
 
@@ -23,6 +24,6 @@ class OnCallDirectory(Protocol):
         ...
 
 
-def mention_all(users: frozenset[str]) -> str:
-    """`<@U1>, <@U2>` in a stable order."""
-    return ", ".join(f"<@{user}>" for user in sorted(users))
+def mention_all(users: frozenset[str]) -> Text:
+    """A mention of each user, comma-separated, in a stable order."""
+    return join(", ", [User(user) for user in sorted(users)])

@@ -24,7 +24,18 @@ from enum import StrEnum
 from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
-from bot.domain.text import escape_mrkdwn, format_duration, truncate
+from bot.domain.text import (
+    Emoji,
+    Link,
+    Quote,
+    Span,
+    Strong,
+    Text,
+    format_duration,
+    lines,
+    text,
+    truncate,
+)
 from bot.domain.transactions import run_in_transaction
 
 __all__ = [
@@ -168,26 +179,28 @@ def decide(alert: Alert, release_id: str) -> AlertDecision:
     )
 
 
-def note_text(alert: Alert) -> str:
-    """The thread note for an alert; every piece of alert data is escaped."""
-    name = escape_mrkdwn(_one_line(alert.name))
-    severity = escape_mrkdwn(_one_line(alert.severity or "none"))
+def note_text(alert: Alert) -> Text:
+    """The thread note for an alert: its name in bold, its summary and description quoted,
+    a link to its source when the URL is safe to link."""
+    severity = _one_line(alert.severity or "none")
     since = _stamp(alert.starts_at)
-    head = f"*{name}* | severity: {severity}"
+    head = text(Strong(_one_line(alert.name)), f" | severity: {severity}")
     if alert.status is AlertStatus.RESOLVED:
         ended = alert.ends_at if alert.ends_at and alert.ends_at > alert.starts_at else None
         until = ""
         if ended is not None:
             lasted = format_duration((ended - alert.starts_at).total_seconds())
             until = f" → resolved {_stamp(ended)} ({lasted})"
-        return f":white_check_mark: Alert resolved: {head} | fired {since}{until}"
-    lines = [f":rotating_light: Alert firing: {head} | since {since}"]
+        return text(
+            Emoji("white_check_mark"), " Alert resolved: ", head, f" | fired {since}{until}"
+        )
+    rows = [text(Emoji("rotating_light"), " Alert firing: ", head, f" | since {since}")]
     for key in ("summary", "description"):
-        if text := _one_line(alert.annotations.get(key, "")):
-            lines.append(f"> {escape_mrkdwn(text)}")
+        if said := _one_line(alert.annotations.get(key, "")):
+            rows.append(text(Quote(said)))
     if alert.generator_url:
-        lines.append(f"- Source: {_link(alert.generator_url)}")
-    return "\n".join(lines)
+        rows.append(text("- Source: ", _link(alert.generator_url)))
+    return lines(rows)
 
 
 async def post_alert_notes(
@@ -232,7 +245,7 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _link(url: str) -> str:
+def _link(url: str) -> Span:
     if url.startswith(("http://", "https://")) and not _UNSAFE_URL.search(url):
-        return f"<{escape_mrkdwn(url)}|alert source>"
-    return escape_mrkdwn(_one_line(url))
+        return Link(url, "alert source")
+    return _one_line(url)

@@ -31,7 +31,7 @@ from bot.domain.signals.mapping import (
     symptom_of,
     version_from_images,
 )
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import Code, Emoji, Text, text, truncate
 from bot.domain.transactions import run_in_transaction
 
 __all__ = [
@@ -244,11 +244,13 @@ def _detail(text: str) -> str | None:
     return truncate(cleaned, MAX_DETAIL) if cleaned else None
 
 
-def _late_note(signal: DeploySignal, release: Release) -> str:
+def _late_note(signal: DeploySignal, release: Release) -> Text:
     state = release.state.short if release.state else "unrecorded"
     where = signal.name + (f" @ {signal.short_revision}" if signal.short_revision else "")
-    return (
-        f":information_source: {signal.source.label} `{signal.trigger}` for "
-        f"{escape_mrkdwn(where)} after the release was {state}: "
-        f"{escape_mrkdwn(truncate(' '.join(symptom_of(signal).split()), MAX_DETAIL))}"
+    return text(
+        Emoji("information_source"),
+        f" {signal.source.label} ",
+        Code(signal.trigger),
+        f" for {where} after the release was {state}: ",
+        truncate(" ".join(symptom_of(signal).split()), MAX_DETAIL),
     )

@@ -15,6 +15,7 @@ from bot.domain.deploy.parse import (
     parse_command,
 )
 from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv, UnknownTarget
+from bot.slack.mrkdwn import render
 
 
 def env(service: str, name: str) -> ServiceEnv:
@@ -91,7 +92,9 @@ def test_documented_forms(text: str, expected: DeployCommand) -> None:
 def test_bad_input_says_what_was_wrong(text: str, error: type[Exception], fragment: str) -> None:
     with pytest.raises(error) as caught:
         parse_command(text, directory=DIRECTORY)
-    assert fragment in str(caught.value)
+    raised = caught.value
+    assert isinstance(raised, CommandError | UnknownTarget)
+    assert fragment in render(raised.text)
 
 
 @settings(max_examples=400, deadline=None)
@@ -100,7 +103,7 @@ def test_any_text_parses_or_fails_with_a_clear_error(text: str) -> None:
     try:
         command = parse_command(text, directory=DIRECTORY)
     except (CommandError, UnknownTarget) as exc:
-        message = str(exc)
+        message = render(exc.text)
         assert message and "<" not in message.replace("&lt;", "")
         return
     # a command names its service right after the verb, and help names none

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.services.access import GroupLookupError, check_access
 from bot.domain.services.directory import ServiceEntry
+from bot.slack.mrkdwn import render
 
 WEBAPP = ServiceEntry("webapp", owners=("U_OWNER", "S_BILLING"), admins=("U_SVCADMIN",))
 
@@ -40,12 +41,12 @@ async def test_group_member_and_admins_are_allowed() -> None:
 async def test_stranger_is_refused_and_told_who_may() -> None:
     decision = await check_access(user="U_STRANGER", entry=WEBAPP, admins=(), groups=Groups({}))
     assert not decision.allowed
-    assert "Only owners of webapp (<@U_OWNER>, <!subteam^S_BILLING>)" in decision.reason
+    assert "Only owners of webapp (<@U_OWNER>, <!subteam^S_BILLING>)" in render(decision.reason)
 
 
 async def test_failed_group_lookup_refuses() -> None:
     groups = Groups({}, broken={"S_BILLING"})
     decision = await check_access(user="U_MEMBER", entry=WEBAPP, admins=(), groups=groups)
     assert not decision.allowed
-    assert "could not check membership" in decision.reason
-    assert "ratelimited" in decision.reason
+    assert "could not check membership" in render(decision.reason)
+    assert "ratelimited" in render(decision.reason)

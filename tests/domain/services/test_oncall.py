@@ -15,6 +15,7 @@ from bot.domain.services.access import GroupLookupError, check_access
 from bot.domain.services.directory import Directory, ServiceEntry
 from bot.domain.services.oncall import OnCallLookupError
 from bot.examples import example_manifest
+from bot.slack.mrkdwn import render
 from tests.fakes import MemoryLedgers
 
 WEBAPP = ServiceEntry("webapp", owners=("U_OWNER", "S_BILLING"))
@@ -81,7 +82,7 @@ async def test_the_on_call_may_act_and_is_told_why() -> None:
         user="U_ONCALL", entry=WEBAPP, admins=(), groups=Groups(), oncall=oncall
     )
     assert decision.allowed
-    assert decision.reason == "<@U_ONCALL> is on call for webapp (PagerDuty)"
+    assert render(decision.reason) == "<@U_ONCALL> is on call for webapp (PagerDuty)"
 
 
 async def test_a_stranger_is_refused_and_told_who_is_on_call() -> None:
@@ -90,7 +91,7 @@ async def test_a_stranger_is_refused_and_told_who_is_on_call() -> None:
         user="U_STRANGER", entry=WEBAPP, admins=(), groups=Groups(), oncall=oncall
     )
     assert not decision.allowed
-    assert decision.reason == (
+    assert render(decision.reason) == (
         "Only owners of webapp (<@U_OWNER>, <!subteam^S_BILLING>), its on-call (<@U_ONCALL>) "
         "and admins may do that."
     )
@@ -103,13 +104,13 @@ async def test_a_failed_on_call_lookup_grants_nothing_and_says_so() -> None:
     )
     assert not decision.allowed
     assert "could not check the on-call of webapp (PagerDuty did not answer in 5 s)" in (
-        decision.reason
+        render(decision.reason)
     )
     both = await check_access(
         user="U_ONCALL", entry=WEBAPP, admins=(), groups=Groups(broken=True), oncall=oncall
     )
-    assert "could not check membership of <!subteam^S_BILLING>" in both.reason
-    assert "or the on-call of webapp" in both.reason
+    assert "could not check membership of <!subteam^S_BILLING>" in render(both.reason)
+    assert "or the on-call of webapp" in render(both.reason)
 
 
 async def test_owners_need_no_on_call_lookup() -> None:
@@ -147,7 +148,7 @@ def world(oncall: OnCall) -> tuple[Operations, MemoryLedgers, Audit]:
 
 
 def notes(ledgers: MemoryLedgers) -> list[str]:
-    return [n.text for n in ledgers.ledger.outbox if n.audience is Audience.OPS_THREAD]
+    return [render(n.text) for n in ledgers.ledger.outbox if n.audience is Audience.OPS_THREAD]
 
 
 async def test_the_on_call_is_named_once_even_after_a_restart() -> None:
@@ -162,9 +163,9 @@ async def test_the_on_call_is_named_once_even_after_a_restart() -> None:
         "(on call in PagerDuty)."
     ]
     later = await take_command(ops, actor="U_OWNER", release_id=release.id)
-    assert later.text == "<@U_ONCALL> took command at 21:01 UTC."
+    assert render(later.text) == "<@U_ONCALL> took command at 21:01 UTC."
     mine = await take_command(ops, actor="U_ONCALL", release_id=release.id)
-    assert mine.text == "You are the incident commander since 21:01 UTC."
+    assert render(mine.text) == "You are the incident commander since 21:01 UTC."
     assert [e.detail for e in audit.entries] == ["named by Herald: on call in PagerDuty"]
 
 

@@ -28,6 +28,7 @@ from bot.domain.signals.mapping import (
     version_from_images,
 )
 from bot.examples import example_manifest
+from bot.slack.mrkdwn import render
 
 E = EventType
 T0 = datetime(2025, 10, 2, 20, 0, tzinfo=UTC)
@@ -131,13 +132,13 @@ def test_window_runs_from_start_to_two_hours_after_deploy() -> None:
 
 
 def test_notes_escape_everything_and_decide_paging() -> None:
-    firing = note_text(_alert(severity="<!channel>"))
+    firing = render(note_text(_alert(severity="<!channel>")))
     assert "<!" not in firing and "<@" not in firing
     assert "severity: &lt;!channel&gt;" in firing
     assert "> &lt;!here&gt; &amp; &lt;@U1&gt;" in firing
     assert "> line break" in firing
     assert "- Source: http://prom/graph?a=1|&lt;x&gt;" in firing  # unsafe URL: not a link
-    resolved = note_text(_alert(AlertStatus.RESOLVED))
+    resolved = render(note_text(_alert(AlertStatus.RESOLVED)))
     assert resolved.endswith("fired 2025-10-02 20:30 UTC → resolved 2025-10-02 20:45 UTC (15m)")
     assert decide(_alert(severity="page"), "r1").should_page
     assert not decide(_alert(severity="warning"), "r1").should_page

@@ -12,6 +12,7 @@ from sqlmodel import col
 from bot.catalog import Catalog
 from bot.domain.deploy.context import SYSTEM_ACTOR
 from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
+from bot.domain.text import text
 from bot.scheduling import JOB_ID, CheckupClock
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
@@ -258,7 +259,9 @@ async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_rest
     await world.stop(herald)
     plan = None
     if planned:  # the plan was kept and the claim taken, then Herald died before Argo CD
-        plan = RollbackPlan(SPIKED, "prod", RollbackKind.ABORT, "Abort", release_id="rel-crash")
+        plan = RollbackPlan(
+            SPIKED, "prod", RollbackKind.ABORT, text("Abort"), release_id="rel-crash"
+        )
         database = Database(create_engine(world.database_url))
         key = f"rollback:{SPIKED}:prod:rel-crash:abort:None"
         claim = await SqlAuditLog(database=database).claim(
