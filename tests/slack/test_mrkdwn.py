@@ -1,9 +1,11 @@
-"""The domain's text model rendered as Slack mrkdwn: every span as Slack expects, and data
-that cannot mention anyone."""
+"""The domain's text model rendered as Slack mrkdwn: every span as Slack expects, data that
+cannot mention anyone, and a domain that writes no Slack markup of its own."""
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 from bot.domain.text import Code, Emoji, Group, Link, Quote, Span, Strong, User, lines, text
 from bot.slack.mrkdwn import escape_mrkdwn, render
+
+DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
 
 @pytest.mark.parametrize(
@@ -66,3 +70,78 @@ def test_data_in_any_span_cannot_mention_anyone(data: str) -> None:
     link = render(text(Link("https://example.com/" + data, data)))
     assert link.startswith("<https://example.com/") and link.endswith(">")
     assert link.count("<") == link.count(">") == 1
+
+
+# -- the domain writes no Slack markup ------------------------------------------------------
+
+MARKUP = {
+    "a mention": re.compile(r"<[@!#]"),
+    "a link": re.compile(r"<(?:https?|mailto):|<[^\s<>|]+\|[^<>]*>"),
+    "a code span": re.compile(r"`[^`\n]+`"),
+    "bold": re.compile(r"(?<![*\w])\*[^\s*][^*\n]*\*(?![*\w])"),
+    "an emoji code": re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])"),
+    "a quote": re.compile(r"(?:^|\n)> "),
+}
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _string_literals(tree: ast.Module) -> list[tuple[int, str]]:
+    """Every string literal but docstrings; an f-string with `{}` for each placeholder."""
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            skip |= {id(part) for part in node.values}
+    literals = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            parts = [p.value if isinstance(p, ast.Constant) else "{}" for p in node.values]
+            literals.append((node.lineno, "".join(map(str, parts))))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            literals.append((node.lineno, node.value))
+    return literals
+
+
+def markup_in(source: str) -> list[str]:
+    return [
+        f"{line}: {what} in {literal!r}"
+        for line, literal in _string_literals(ast.parse(source))
+        for what, pattern in MARKUP.items()
+        if pattern.search(literal)
+    ]
+
+
+def test_the_guard_finds_each_kind_of_markup() -> None:
+    source = '''
+"""A docstring may say `code`, *bold* and <@U1>."""
+a = f"<@{user}> took command"
+b = f"<!subteam^{group}>"
+c = "Roll `webapp` back"
+d = f"*{name}* | severity: {severity}"
+e = ":warning: nope"
+f = f"<{url}|alert source>"
+g = f"> {quoted}"
+h = "<https://example.com>"
+ok = ("herald:rel:" + f"promote:{app}:{generation}", "**BREAKING:**", "5 * 3 * 2", "a -> b")
+'''
+    found = markup_in(source)
+    assert [f.split(":")[0] for f in found] == ["3", "4", "5", "6", "7", "8", "9", "10"]
+
+
+def test_the_domain_writes_no_slack_markup_in_its_strings() -> None:
+    found = [
+        f"{path.relative_to(DOMAIN.parents[1])}:{problem}"
+        for path in sorted(DOMAIN.rglob("*.py"))
+        for problem in markup_in(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
