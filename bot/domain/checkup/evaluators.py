@@ -14,12 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain.checkup.metrics import CheckupInputs, Points, WindowInputs, burn_pairs
-from bot.domain.checkup.stats import (
-    expected_cells,
-    fisher_exact_greater,
-    two_proportion_z,
-    wilson_lower,
-)
+from bot.domain.checkup.stats import rise_p, wilson_lower
 
 PASS, WARN, FAIL, INCONCLUSIVE, ERROR = "PASS", "WARN", "FAIL", "INCONCLUSIVE", "ERROR"
 OUTCOME_RANK = {PASS: 0, INCONCLUSIVE: 1, WARN: 2, ERROR: 3, FAIL: 4}
@@ -167,9 +162,7 @@ def baseline_name(inputs: CheckupInputs) -> str:
 def _significance(post: tuple[int, int], base: tuple[int, int], policy: VerdictPolicy) -> float:
     """One-sided p that post's error ratio is above base's (z-test, Fisher for small cells)."""
     (e1, n1), (e2, n2) = post, base
-    if min(expected_cells(e1, n1, e2, n2)) < policy.fisher_below:
-        return fisher_exact_greater(e1, n1, e2, n2)
-    return two_proportion_z(e1, n1, e2, n2)
+    return rise_p(e1, n1, e2, n2, fisher_below=policy.fisher_below)
 
 
 def _point_ratios(inputs: CheckupInputs) -> Points:

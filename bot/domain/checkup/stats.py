@@ -21,6 +21,7 @@ __all__ = [
     "median",
     "normal_sf",
     "ratio",
+    "rise_p",
     "two_proportion_z",
     "wilson_lower",
 ]
@@ -79,6 +80,14 @@ def fisher_exact_greater(e1: int, n1: int, e2: int, n2: int) -> float:
         return 0.0
     peak = max(logs)
     return _clip(math.exp(peak) * math.fsum(math.exp(x - peak) for x in logs))
+
+
+def rise_p(e1: int, n1: int, e2: int, n2: int, *, fisher_below: float = 5.0) -> float:
+    """One-sided p that e1/n1 is above e2/n2: the pooled z-test, or Fisher's exact test when
+    an expected cell of the 2x2 table is below ``fisher_below``."""
+    if min(expected_cells(e1, n1, e2, n2)) < fisher_below:
+        return fisher_exact_greater(e1, n1, e2, n2)
+    return two_proportion_z(e1, n1, e2, n2)
 
 
 def wilson_lower(errors: int, n: int, *, confidence: float = 0.95) -> float:

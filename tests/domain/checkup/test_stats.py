@@ -17,6 +17,7 @@ from bot.domain.checkup.stats import (
     mann_whitney_u,
     median,
     ratio,
+    rise_p,
     two_proportion_z,
     wilson_lower,
 )
@@ -105,6 +106,17 @@ def test_bad_counts_are_refused() -> None:
         two_proportion_z(5, 4, 0, 10)
     with pytest.raises(ValueError):
         fisher_exact_greater(0, 0, 0, 10)
+
+
+@given(two_proportions(max_n=400))
+@settings(max_examples=200, deadline=None)
+def test_rise_p_is_fisher_for_small_cells_and_the_z_test_otherwise(
+    counts: tuple[int, int, int, int],
+) -> None:
+    small = min(expected_cells(*counts)) < 5
+    expected = fisher_exact_greater(*counts) if small else two_proportion_z(*counts)
+    assert rise_p(*counts) == expected
+    assert rise_p(*counts, fisher_below=0.0) == two_proportion_z(*counts)
 
 
 # -- Wilson -------------------------------------------------------------------------------
