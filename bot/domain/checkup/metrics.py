@@ -16,6 +16,7 @@ from bot.errors import DomainError
 
 __all__ = [
     "GRID",
+    "WEEK",
     "BurnPair",
     "CheckupInputs",
     "MetricsSource",
@@ -28,6 +29,8 @@ __all__ = [
     "WindowInputs",
     "Windows",
     "burn_pairs",
+    "ceil_to_grid",
+    "floor_to_grid",
     "render",
     "windows_for",
 ]
@@ -51,13 +54,15 @@ class MetricsUnavailable(DomainError):
 # -- windows ---------------------------------------------------------------------------------
 
 
-def _floor(t: datetime) -> datetime:
+def floor_to_grid(t: datetime) -> datetime:
+    """The grid point at or before ``t``."""
     epoch = t.timestamp()
     return datetime.fromtimestamp(epoch - epoch % GRID.total_seconds(), UTC)
 
 
-def _ceil(t: datetime) -> datetime:
-    floored = _floor(t)
+def ceil_to_grid(t: datetime) -> datetime:
+    """The grid point at or after ``t``."""
+    floored = floor_to_grid(t)
     return floored if floored == t else floored + GRID
 
 
@@ -137,8 +142,8 @@ def windows_for(
         raise ValueError("release_end must be timezone-aware")
     if checkpoint - warmup < SUSTAIN:
         raise ValueError(f"checkpoint {checkpoint} leaves less than 5 minutes after warmup")
-    release = _floor(release_end)
-    post = Window("P", _ceil(release_end + warmup), _floor(release_end + checkpoint))
+    release = floor_to_grid(release_end)
+    post = Window("P", ceil_to_grid(release_end + warmup), floor_to_grid(release_end + checkpoint))
     baseline = Window("B", release - post.duration, release)
     grid = GRID.total_seconds()
     step_s = max(grid, math.ceil(post.duration.total_seconds() / SERIES_POINTS / grid) * grid)
@@ -147,7 +152,7 @@ def windows_for(
     burn = tuple(
         post
         if name == "P"
-        else Window(name, max(_ceil(release_end), post.end - _burn_duration(name)), post.end)
+        else Window(name, max(ceil_to_grid(release_end), post.end - _burn_duration(name)), post.end)
         for name in names
     )
     return Windows(

@@ -1,0 +1,1 @@
+"""The early watch: short-window rules over a release's first minutes, and their hysteresis."""
