@@ -15,7 +15,11 @@ The simulated service matches ``tests/harness/release_metrics.py``, scraped ever
   ``spike`` has 8 per step (8 %) after its ``release_at``.
 - Latency buckets ≤0.1 s: 50 %, ≤0.25 s: 90 %, ≤0.5 s: 98 %, ≤1 s: 100 %, so p95 is
   406 ms and p99 750 ms.
-- 0.3 of a 1-CPU limit, every target up, no restarts.
+- 0.3 of a 1-CPU limit, every target up and every pod ready, no restarts.
+- With a canary (``set_profile(..., canary=(stable_hash, canary_hash))``), the canary's pods
+  take 25 of the 100 requests per step from ``release_at`` on; the HTTP series and ``up``
+  carry ``rollouts_pod_template_hash``. The stable pods keep the healthy errors; a ``spike``
+  gives the canary's pods 2 5xx per step (8 %).
 
 Counters grow by whole steps. ``increase(x[w])`` at ``t`` is the sum over the 15 s steps in
 ``(t-w, t]``, with no extrapolation; ``rate`` divides that by ``w``. A selector without

@@ -121,17 +121,24 @@ class PromQLEngine:
     # -- the simulated services ------------------------------------------------------------
 
     def set_profile(
-        self, service: str, profile: Profile = "healthy", *, release_at: datetime | None = None
+        self,
+        service: str,
+        profile: Profile = "healthy",
+        *,
+        release_at: datetime | None = None,
+        canary: tuple[str, str] | None = None,
     ) -> None:
-        """``healthy``, or ``spike``: 8 % 5xx from ``release_at`` (timezone-aware) on."""
+        """``healthy``, or ``spike``: 8 % 5xx from ``release_at`` (timezone-aware) on. With
+        ``canary`` (the stable and the canary pod-template hash), a canary's pods take a
+        quarter of the requests from ``release_at`` on, and a spike hits only them."""
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
-        if profile == "spike" and release_at is None:
-            raise ValueError("a spike needs release_at")
+        if (profile == "spike" or canary is not None) and release_at is None:
+            raise ValueError(f"a {'canary' if canary else 'spike'} needs release_at")
         if release_at is not None and release_at.tzinfo is None:
             raise ValueError("release_at must be timezone-aware")
         at = None if release_at is None else release_at.timestamp()
-        self._behaviours[service] = Behaviour(profile, at)
+        self._behaviours[service] = Behaviour(profile, at, canary)
         for key in [k for k in self._series if k[0] == service]:
             del self._series[key]
         self._selected.clear()

@@ -28,7 +28,7 @@ class FakePrometheus(PromQLEngine, LoopbackServer):
     changed at any time. Counters: ``queries_served`` (answered 200), ``instant_queries``,
     ``range_queries``, ``bad_queries`` (answered 400), ``refused`` (dropped while down),
     ``kinds`` (served queries by template: "requests", "errors", "p95", "p99",
-    "saturation", "health", "restarts", "other"), ``in_flight``, ``peak_in_flight`` and
+    "saturation", "health", "ready", "restarts", "other"), ``in_flight``, ``peak_in_flight`` and
     ``last_answer_at`` (``time.monotonic()``); ``stats()`` returns them as a dict and
     ``reset_counters()`` zeroes them. ``set_profile`` chooses a service's behaviour.
     """

@@ -82,6 +82,7 @@ def query_kind(node: Node) -> str:
     for metric, kind in (
         ("container_cpu_usage_seconds_total", "saturation"),
         ("up", "health"),
+        ("kube_pod_status_ready", "ready"),
         ("kube_pod_container_status_restarts_total", "restarts"),
     ):
         if metric in names:

@@ -194,6 +194,39 @@ async def test_get_and_the_wire_format(
         assert (await resp.json())["data"]["result"][1] == "+Inf"
 
 
+async def test_a_canary_splits_the_traffic_by_pod_template_hash(
+    prom: FakePrometheus, session: aiohttp.ClientSession
+) -> None:
+    prom.set_profile("webapp", "spike", release_at=RELEASE, canary=("5c9a1e", "6b8f7d"))
+    by_hash = (
+        'sum by (rollouts_pod_template_hash, code) (increase(http_requests_total{service="webapp"'
+        ',env="prod"}[5m]))'
+    )
+    found = await client(session, prom.url).query(by_hash, at=RELEASE + timedelta(minutes=5))
+    assert sorted(
+        (labels["rollouts_pod_template_hash"], labels["code"], v) for labels, v in found
+    ) == [
+        ("5c9a1e", "200", 1496.0),  # 75 a step, 4 of them 5xx
+        ("5c9a1e", "500", 4.0),
+        ("6b8f7d", "200", 460.0),  # 25 a step, 2 of them 5xx: 8 %
+        ("6b8f7d", "500", 40.0),
+    ]
+    before = await client(session, prom.url).query(by_hash, at=RELEASE)
+    assert {(labels["rollouts_pod_template_hash"], v) for labels, v in before if v} == {
+        ("5c9a1e", 1996.0),
+        ("5c9a1e", 4.0),
+    }
+    p95 = render(QUERIES.p95 or "", service="webapp", env="prod")
+    at = RELEASE + timedelta(minutes=5)
+    [(_, quantile)] = await client(session, prom.url).query(p95, at=at)
+    assert quantile == pytest.approx(0.40625)  # the canary's buckets keep the same shares
+    ready = 'min(kube_pod_status_ready{service="webapp",env="prod",condition="true"})'
+    assert await client(session, prom.url).query(ready, at=at) == [({}, 1.0)]
+    assert prom.kinds["ready"] == 1
+    with pytest.raises(ValueError, match="a canary needs release_at"):
+        prom.set_profile("webapp", canary=("a", "b"))
+
+
 @pytest.mark.slow
 async def test_the_fake_agrees_with_a_real_prometheus_on_the_same_data(
     prometheus_bin: tuple[Path, Path],
