@@ -1,4 +1,5 @@
-"""Herald's ``MetricsSource`` over Prometheus (``bot.integrations.prometheus_client``).
+"""Herald's ``MetricsSource`` and ``WatchSource`` over Prometheus
+(``bot.integrations.prometheus_client``).
 
 A query Prometheus refuses (``PrometheusQueryError``) is recorded per query, so the verdict
 shows it as ERROR; a Prometheus that cannot be reached at all raises ``MetricsUnavailable``.
@@ -25,6 +26,9 @@ from bot.domain.checkup.metrics import (
     render,
     windows_for,
 )
+from bot.domain.watch.inputs import Comparison, WatchInputs
+from bot.domain.watch.queries import CanaryScope, WatchPlan, WatchQueries, WatchQuery
+from bot.domain.watch.windows import WatchWindows
 from bot.integrations.prometheus_client import PrometheusClient, PrometheusQueryError
 
 # PrometheusClient and PrometheusQueryError are imported from here too.
@@ -44,7 +48,8 @@ _COMBINE: dict[str, Callable[[list[float]], float]] = {"health": min, "p95": max
 
 
 class PrometheusMetricsSource:
-    """Runs a service's query templates for every window of a checkup (8 at a time)."""
+    """Runs a service's query templates for every window of a checkup, or for one evaluation
+    of the early watch (8 at a time)."""
 
     def __init__(self, client: PrometheusClient, *, concurrency: int = 8) -> None:
         self._client = client
@@ -82,6 +87,48 @@ class PrometheusMetricsSource:
             burn={name: task.result() for name, task in burn.items()},
             errors=dict(sorted(run.errors.items())),
         )
+
+    async def gather_watch(
+        self,
+        *,
+        queries: WatchQueries,
+        service: str,
+        env: str,
+        windows: WatchWindows,
+        canary: CanaryScope | None = None,
+    ) -> WatchInputs:
+        """The watch's numbers at ``windows.at``: during a canary, first whether the stable
+        pods' series carry the pod-template hash, then the rest of ``WatchPlan``."""
+        plan = WatchPlan(queries=queries, service=service, env=env, windows=windows, canary=canary)
+        semaphore = asyncio.Semaphore(self._concurrency)
+        probed, probe_errors = await self._instants(plan.probe(), semaphore)
+        comparison = plan.comparison(probed)
+        found, errors = await self._instants(plan.rest(comparison), semaphore)
+        if comparison is Comparison.STABLE:  # else the probe's answers are not the subject's
+            found, errors = {**probed, **found}, {**probe_errors, **errors}
+        return plan.inputs(found, comparison=comparison, errors=errors)
+
+    async def _instants(
+        self, queries: tuple[WatchQuery, ...], semaphore: asyncio.Semaphore
+    ) -> tuple[dict[str, float | None], dict[str, str]]:
+        """Each query's answer by key, and the refused queries' reasons by template."""
+        errors: dict[str, str] = {}
+
+        async def ask(query: WatchQuery) -> float | None:
+            async with semaphore:
+                try:
+                    samples = await self._client.query(query.expr, at=query.at)
+                except PrometheusQueryError as e:
+                    errors.setdefault(query.template, e.message)
+                    return None
+            return query.answer([v for _, v in samples])
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = {q.key: group.create_task(ask(q)) for q in queries}
+        except* MetricsUnavailable as unavailable:
+            raise _first(unavailable) from None
+        return {key: task.result() for key, task in tasks.items()}, errors
 
 
 def _first(group: BaseExceptionGroup[MetricsUnavailable]) -> MetricsUnavailable:
