@@ -40,7 +40,16 @@ def test_only_the_demo_tests_and_benchmarks_import_the_standins() -> None:
 def test_the_domain_is_grouped_by_concept() -> None:
     graph = grimp.build_graph("bot", cache_dir=None)
     concepts = {m.split(".")[2] for m in graph.find_descendants("bot.domain")}
-    for concept in ("release", "services", "deploy", "checkup", "signals", "dora", "notes"):
+    for concept in (
+        "release",
+        "services",
+        "deploy",
+        "checkup",
+        "watch",
+        "signals",
+        "dora",
+        "notes",
+    ):
         assert concept in concepts
     loose = sorted(p.name for p in (ROOT / "bot" / "domain").glob("*.py"))
     assert loose == ["__init__.py", "paging.py", "ports.py", "text.py", "transactions.py"]
