@@ -129,7 +129,9 @@ def _announcement(
 def _unsettled(
     state: WatchState, verdict: WatchVerdict, *, settled: bool, policy: WatchPolicy
 ) -> WatchVerdict:
-    """ "Inconclusive" when nothing was announced within ``first_verdict_within`` of R."""
+    """The inconclusive verdict announced when nothing was by ``first_verdict_within``."""
+    if verdict.color is WatchColor.INCONCLUSIVE:  # its own reason says why
+        return verdict
     if settled:  # green, on too few requests
         need = f"(need {policy.min_requests_green} for green)"
         detail = f"only {verdict.requests:,} requests so far {need}"

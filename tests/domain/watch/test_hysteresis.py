@@ -103,6 +103,8 @@ def test_nothing_settled_within_a_minute_is_announced_as_inconclusive() -> None:
     assert reply.reason() == (
         "no colour has held for 2 evaluations in a row yet (green, then yellow)"
     )
+    late_inconclusive = run(GREEN, YELLOW, GREEN, INCONCLUSIVE)[-1].announcement
+    assert late_inconclusive is not None and late_inconclusive.findings == ()
     quiet = run(GREEN, GREEN, GREEN, GREEN, requests=150)
     assert announced(quiet)[-1] is INCONCLUSIVE
     assert quiet[-1].announcement is not None
