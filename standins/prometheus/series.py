@@ -142,25 +142,30 @@ def simulate_service(service: str, env: str, behaviour: Behaviour) -> dict[str, 
         f"{http}_count": [Series(labels(f"{http}_count"), increase=_per_step(PER_STEP))],
         f"{http}_sum": [Series(labels(f"{http}_sum"), increase=_per_step(DURATION_SUM_PER_STEP))],
         "up": up,
+        **_pod_series(labels, pod=f"{service}-0"),
+    }
+
+
+def _pod_series(labels: Callable[..., Labels], *, pod: str) -> dict[str, list[Series]]:
+    """What kube-state-metrics and cAdvisor say of the service's pod: ready, no restarts,
+    0.3 of its 1-CPU limit."""
+    return {
         "kube_pod_status_ready": [
-            Series(labels("kube_pod_status_ready", pod=f"{service}-0", condition="true"), gauge=1.0)
+            Series(labels("kube_pod_status_ready", pod=pod, condition="true"), gauge=1.0)
         ],
         "kube_pod_container_status_restarts_total": [
             Series(
-                labels("kube_pod_container_status_restarts_total", pod=f"{service}-0"),
+                labels("kube_pod_container_status_restarts_total", pod=pod),
                 increase=_per_step(0.0),
             )
         ],
         "container_cpu_usage_seconds_total": [
             Series(
-                labels("container_cpu_usage_seconds_total", pod=f"{service}-0"),
+                labels("container_cpu_usage_seconds_total", pod=pod),
                 increase=_per_step(CPU_PER_STEP),
             )
         ],
         "kube_pod_container_resource_limits": [
-            Series(
-                labels("kube_pod_container_resource_limits", pod=f"{service}-0", resource="cpu"),
-                gauge=1.0,
-            )
+            Series(labels("kube_pod_container_resource_limits", pod=pod, resource="cpu"), gauge=1.0)
         ],
     }
