@@ -15,9 +15,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from aiohttp import web
+
+from standins.server import LoopbackServer
 
 __all__ = ["BUCKETS", "SyntheticService", "Traffic"]
 
@@ -65,7 +66,7 @@ class Traffic:
         return "\n".join(lines) + "\n"
 
 
-class SyntheticService:
+class SyntheticService(LoopbackServer):
     """``async with SyntheticService() as svc:`` serves ``/metrics`` at ``svc.target``."""
 
     def __init__(
@@ -86,8 +87,6 @@ class SyntheticService:
         self._latency_s = latency_s
         self._clock = clock
         self._booked_to = clock()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     @property
     def error_ratio(self) -> float:
@@ -100,9 +99,7 @@ class SyntheticService:
     @property
     def target(self) -> str:
         """``host:port`` to scrape."""
-        if self._port is None:
-            raise RuntimeError("the synthetic service is not started")
-        return f"127.0.0.1:{self._port}"
+        return self.url.removeprefix("http://")
 
     def set_error_ratio(self, ratio: float) -> None:
         """From now on, ``ratio`` of the requests fail with 500."""
@@ -114,31 +111,14 @@ class SyntheticService:
         self._book()
         self._latency_s = seconds
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self._port = self._runner.addresses[0][1]
+        return app
+
+    async def start(self) -> None:
+        await super().start()
         self._booked_to = self._clock()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SyntheticService:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _book(self) -> None:
         now = self._clock()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from standins.server import LoopbackServer
 from tests.waiting import eventually
 
 __all__ = ["Delivery", "WebhookReceiver"]
@@ -32,19 +32,15 @@ class Delivery:
         return alerts
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """``async with WebhookReceiver() as receiver:`` takes POSTs at ``receiver.url``."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     @property
     def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the webhook receiver is not started")
-        return f"http://127.0.0.1:{self._port}{PATH}"
+        return super().url + PATH
 
     def first_alert(self, status: str, **labels: str) -> tuple[Delivery, dict[str, Any]] | None:
         """The first delivered alert with ``status`` whose labels include ``labels``."""
@@ -72,30 +68,10 @@ class WebhookReceiver:
         assert found is not None
         return found
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(PATH, self._receive)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self._port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> WebhookReceiver:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return app
 
     async def _receive(self, request: web.Request) -> web.Response:
         at = time.monotonic()
