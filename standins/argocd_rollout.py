@@ -3,7 +3,10 @@
 The fake's "controller" runs synchronously inside every action: ``resume`` clears the
 pause and the controller walks on through ``setWeight`` steps until the next pause step
 (or the end); ``skip-current-step`` increments ``currentStepIndex`` and walks on the same
-way; ``promote-full`` finishes every step; ``abort`` sends all traffic back to stable.
+way; ``promote-full`` finishes every step; ``abort`` sends all traffic back to stable and,
+as the controller does, resets ``currentStepIndex`` to 0; ``retry`` (the kubectl plugin's
+``{"status": {"abort": false}}``) clears the abort, so the update starts over from the first
+step with the same template: same pod hash, same steps, same ``observedGeneration``.
 Timed pauses never expire by themselves: call ``expire_pause()``.
 """
 
@@ -177,9 +180,7 @@ class FakeRollout:
         elif action == "abort":
             st["abort"] = True
         elif action == "retry":
-            if st.pop("abort", None) and not self.fully_promoted:
-                st["currentStepIndex"] = 0  # the update starts over from the first step
-                self._weight = 0
+            st.pop("abort", None)  # the abort already reset the step: the update starts over
         elif action == "restart":
             self.spec["restartAt"] = now_rfc3339()
         else:
@@ -235,6 +236,8 @@ class FakeRollout:
             st.pop("pauseConditions", None)
             st.pop("controllerPause", None)
             self._pause_index = None
+            st["currentStepIndex"] = 0  # rollout/canary.go: an aborted canary is back at step 0
+            self._weight = 0
             st.setdefault("abortedAt", now_rfc3339())
             message = f"RolloutAborted: Rollout aborted update to revision {self.generation}"
             self._set_phase("Degraded", message)

@@ -250,6 +250,7 @@ async def test_abort_and_retry(argo: FakeArgoCD, http: aiohttp.ClientSession) ->
     await run_action(http, argo, "abort")
     st = (await live(http, argo))["status"]
     assert st["abort"] is True and st["abortedAt"]
+    assert st["currentStepIndex"] == 0  # the controller sends an aborted canary back to step 0
     assert (st["phase"], st["updatedReplicas"]) == ("Degraded", 0)
     assert "pauseConditions" not in st
     flags = await actions(http, argo)
