@@ -161,9 +161,30 @@ class Claim:
     at: datetime
 
 
+@dataclass(frozen=True)
+class HeldClaim:
+    """The latest attempt claimed under a key: its number, who holds it and since when, and,
+    once the holder's action is over, the state that action left behind (`left`)."""
+
+    attempt: int
+    holder: str
+    at: datetime
+    left: str | None = None
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
-    async def claim(self, *, key: str, actor: str, at: datetime) -> Claim:
-        """Compare-and-set: the first caller for `key` wins; later ones learn who won."""
+    async def claim(self, *, key: str, actor: str, at: datetime, attempt: int = 1) -> Claim:
+        """Compare-and-set on (`key`, `attempt`): the first caller wins; later ones learn who
+        won. An action owed again for real (a retried canary) is claimed as a later attempt
+        (`bot/domain/deploy/attempts.py`)."""
+        ...
+
+    async def last_claim(self, key: str) -> HeldClaim | None:
+        """The latest attempt claimed under `key`, or None when it was never claimed."""
+        ...
+
+    async def finish_claim(self, *, key: str, attempt: int, left: str, at: datetime) -> None:
+        """The holder's action of this attempt is over and left the state `left` behind."""
         ...

@@ -1,12 +1,15 @@
-"""The audit log and one-time action claims (compare-and-set by primary key)."""
+"""The audit log and one-time action claims (compare-and-set by primary key, one row per
+attempt of an action)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
-from bot.domain.ports import AuditEntry, Claim
+from bot.domain.ports import AuditEntry, Claim, HeldClaim
 from bot.logs import correlation_id
 from bot.store.database import Database
 from bot.store.inbox import storage_key
@@ -36,14 +39,44 @@ class SqlAuditLog:
                 )
             )
 
-    async def claim(self, *, key: str, actor: str, at: datetime) -> Claim:
-        stored = storage_key(key)
+    async def claim(self, *, key: str, actor: str, at: datetime, attempt: int = 1) -> Claim:
+        stored = _attempt_key(key, attempt)
+        row = ActionClaimRow(
+            key=stored, actor=actor, at=at, scope=storage_key(key), attempt=attempt
+        )
         try:
             async with self._database.transaction() as session:
-                session.add(ActionClaimRow(key=stored, actor=actor, at=at))
+                session.add(row)
         except IntegrityError:
             async with self._database.transaction() as session:
-                row = await session.get(ActionClaimRow, stored)
-                assert row is not None, "a claim row is never deleted"
-                return Claim(won=False, holder=row.actor, at=row.at)
+                held = await session.get(ActionClaimRow, stored)
+                assert held is not None, "a claim row is never deleted"
+                return Claim(won=False, holder=held.actor, at=held.at)
         return Claim(won=True, holder=actor, at=at)
+
+    async def last_claim(self, key: str) -> HeldClaim | None:
+        stored = storage_key(key)
+        statement = (  # a row claimed before attempts has no scope: it is attempt 1, by key
+            select(ActionClaimRow)
+            .where(or_(col(ActionClaimRow.scope) == stored, col(ActionClaimRow.key) == stored))
+            .order_by(col(ActionClaimRow.attempt).desc())
+            .limit(1)
+        )
+        async with self._database.read() as session:
+            row = (await session.execute(statement)).scalars().first()
+        if row is None:
+            return None
+        return HeldClaim(attempt=row.attempt, holder=row.actor, at=row.at, left=row.left_state)
+
+    async def finish_claim(self, *, key: str, attempt: int, left: str, at: datetime) -> None:
+        async with self._database.transaction() as session:
+            await session.execute(
+                update(ActionClaimRow)
+                .where(col(ActionClaimRow.key) == _attempt_key(key, attempt))
+                .values(left_state=left[:255], finished_at=at)
+            )
+
+
+def _attempt_key(key: str, attempt: int) -> str:
+    """The row of one attempt: the first under the action's key (as claims always were)."""
+    return storage_key(key if attempt == 1 else f"{key}#{attempt}")

@@ -182,13 +182,20 @@ class AuditRow(SQLModel, table=True):
 
 
 class ActionClaimRow(SQLModel, table=True):
-    """One row per one-time action (a promote from a given step, a rollback of a release)."""
+    """One row per attempt of a one-time action (a promote from a given step, a rollback of a
+    release): the first attempt under the action's key, a later one under `<key>#<attempt>`."""
 
     __tablename__ = "action_claims"
+    __table_args__ = (Index("ix_action_claims_scope_attempt", "scope", "attempt"),)
 
     key: str = Field(primary_key=True, max_length=255)
     actor: str = Field(max_length=64)
     at: datetime = _utc()
+    # the action's key, the same for all its attempts (NULL in rows claimed before attempts)
+    scope: str | None = Field(default=None, max_length=255)
+    attempt: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    left_state: str | None = Field(default=None, max_length=255)  # what the action left behind
+    finished_at: datetime | None = _utc(nullable=True)
 
 
 class CheckupRow(SQLModel, table=True):

@@ -70,6 +70,13 @@ def test_button_values_keep_their_wire_form(value: ButtonValue, wire: str) -> No
     assert type(value).parse(wire) == value
 
 
+def test_a_rollback_button_of_a_later_attempt_carries_its_number() -> None:
+    plan = RollbackPlan("webapp", "prod", RollbackKind.ABORT, text("Abort."), attempt=2)
+    wire = RollbackValue(plan=plan).dump()
+    assert wire.endswith(',"auto_sync":false,"attempt":2}')
+    assert RollbackValue.parse(wire).plan == plan
+
+
 def test_a_rollback_button_carries_the_summary_as_the_user_saw_it() -> None:
     summary = text("Roll ", Code("webapp"), " prod back to 1.41.3 (Argo CD ", Code("webapp-prod"))
     plan = RollbackPlan("webapp", "prod", RollbackKind.ARGO, summary + " history #11).")

@@ -91,3 +91,22 @@ def test_downgrade_to_base_then_upgrade_to_head(database_url: str) -> None:
         command.upgrade(config, "head")
         assert table_names(engine) == TABLES
         assert current(engine) == head(database_url)
+
+
+def test_claims_taken_before_attempts_become_finished_first_attempts(database_url: str) -> None:
+    upgrade(database_url, "0006")
+    with engine_for(database_url) as engine:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO action_claims (key, actor, at) "
+                    "VALUES ('promote:webapp-prod:abc:1:paused', 'U0OWNER', '2025-10-02 20:00:00')"
+                )
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT scope, attempt, left_state, finished_at, at FROM action_claims")
+            ).one()
+        assert (row.scope, row.attempt, row.left_state) == (None, 1, "unknown")
+        assert row.finished_at == row.at

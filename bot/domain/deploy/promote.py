@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bot.domain.deploy.attempts import FAILED, attempt_at
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
 from bot.domain.deploy.parse import PromoteGoal, PromoteKind
 from bot.domain.deploy.tool import DeployTarget, DeployToolError, RolloutAction, RolloutStatus
-from bot.domain.ports import AuditDecision, AuditOutcome, Claim
+from bot.domain.ports import AuditDecision, AuditOutcome, Claim, HeldClaim
 from bot.domain.services.directory import ServiceEnv
 from bot.domain.text import Code, Emoji, Text, User, text
 
@@ -79,9 +82,9 @@ async def _promote(
     rollout = await ops.deploy.get_rollout(target)
     start = rollout
     if seen is not None and seen != rollout.generation:
-        claim = await ops.audit.claim(key=_promote_key(target, seen), actor=actor, at=ops.clock())
-        if not claim.won:
-            return _already(claim, f"the rollout is now {describe(rollout)}")
+        held = await ops.audit.last_claim(_promote_key(target, seen))
+        if held is not None:
+            return _already(held, f"the rollout is now {describe(rollout)}")
         return Reply(
             False,
             text(
@@ -90,10 +93,9 @@ async def _promote(
             ),
         )
     if goal.kind is PromoteKind.FULL:
-        if not (claim := await _claim(ops, actor, target, rollout)).won:
-            return _already(claim, f"the rollout was at {describe(rollout)}")
-        await ops.deploy.run_action(target, RolloutAction.PROMOTE_FULL, actor=actor)
-        rollout = await ops.deploy.get_rollout(target)
+        if not (step := await _claim(ops, actor, target, rollout)).won:
+            return _already(step.claim, f"the rollout was at {describe(rollout)}")
+        rollout = await _act(ops, target, step, RolloutAction.PROMOTE_FULL, actor=actor)
         said = text(f"Promoted fully: {describe(rollout)}.")
         return await _done(ops, actor, "promote", where, ok=True, said=said)
     for _ in range(len(rollout.steps) + 1):
@@ -105,10 +107,9 @@ async def _promote(
             and rollout.set_weight >= goal.weight
         ):
             break
-        if not (claim := await _claim(ops, actor, target, rollout)).won:
-            return _already(claim, f"the rollout was at {describe(rollout)}")
-        await ops.deploy.run_action(target, next_action(rollout), actor=actor)
-        after = await ops.deploy.get_rollout(target)
+        if not (step := await _claim(ops, actor, target, rollout)).won:
+            return _already(step.claim, f"the rollout was at {describe(rollout)}")
+        after = await _act(ops, target, step, next_action(rollout), actor=actor)
         if after.generation == rollout.generation:
             return await _done(
                 ops,
@@ -163,16 +164,56 @@ def _promote_key(target: DeployTarget, generation: str | None) -> str:
     return f"promote:{target.app}:{generation}"
 
 
+@dataclass(frozen=True)
+class _Step:
+    """The claim of one promote from one step, in one attempt of the rollout."""
+
+    key: str
+    attempt: int
+    claim: Claim
+
+    @property
+    def won(self) -> bool:
+        return self.claim.won
+
+
 async def _claim(
     ops: Operations, actor: str, target: DeployTarget, rollout: RolloutStatus
-) -> Claim:
-    """The promote from the step the user saw, once: a second click finds it claimed."""
-    return await ops.audit.claim(
-        key=_promote_key(target, rollout.generation), actor=actor, at=ops.clock()
-    )
+) -> _Step:
+    """The promote from the step the user saw, once per attempt: a second click finds it
+    claimed; after a retry of the canary, the same step is promoted again."""
+    assert ops.deploy is not None
+    deploy, key = ops.deploy, _promote_key(target, rollout.generation)
+
+    async def still_there() -> bool:
+        return (await deploy.get_rollout(target)).generation == rollout.generation
+
+    live = rollout.generation or ""
+    attempt = await attempt_at(ops.audit, key=key, live=live, still=still_there)
+    claim = await ops.audit.claim(key=key, actor=actor, at=ops.clock(), attempt=attempt)
+    return _Step(key, attempt, claim)
 
 
-def _already(claim: Claim, rollout_now: str) -> Reply:
+async def _act(
+    ops: Operations, target: DeployTarget, step: _Step, action: RolloutAction, *, actor: str
+) -> RolloutStatus:
+    """Run the claimed action; the claim records the state it left (or that it failed)."""
+    assert ops.deploy is not None
+    try:
+        await ops.deploy.run_action(target, action, actor=actor)
+        after = await ops.deploy.get_rollout(target)
+    except DeployToolError:
+        await _finish(ops, step, FAILED)
+        raise
+    await _finish(ops, step, after.generation or "")
+    return after
+
+
+async def _finish(ops: Operations, step: _Step, left: str) -> None:
+    await ops.audit.finish_claim(key=step.key, attempt=step.attempt, left=left, at=ops.clock())
+
+
+def _already(claim: Claim | HeldClaim, rollout_now: str) -> Reply:
     """A second click: who promoted, when, and where the rollout stands."""
     return Reply(
         False,

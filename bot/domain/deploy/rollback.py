@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from bot.domain.deploy.attempts import ABORTED, FAILED, attempt_at
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
 from bot.domain.deploy.promote import describe
+from bot.domain.deploy.rollback_events import record_rolled_back
 from bot.domain.deploy.tool import (
     AppStatus,
     DeployTarget,
     DeployToolError,
     HistoryEntry,
     RolloutAction,
+    RolloutStatus,
 )
-from bot.domain.ports import AuditDecision, AuditOutcome, Claim, Ledger
-from bot.domain.release.events import EventRequest
-from bot.domain.release.lifecycle import EventType, is_legal
+from bot.domain.ports import AuditDecision, AuditOutcome, Claim
 from bot.domain.release.model import Release
-from bot.domain.release.recording import record_event
 from bot.domain.services.directory import ServiceEnv
 from bot.domain.text import Code, Emoji, Text, User, join, text
-from bot.domain.transactions import ChangedConcurrently, run_in_transaction
 
 
 class RollbackKind(StrEnum):
@@ -42,10 +41,22 @@ class RollbackPlan:
     revision: str | None = None
     to_version: str | None = None
     auto_sync: bool = False
+    attempt: int = 1  # of this rollback's claim (`bot/domain/deploy/attempts.py`)
+
+    @property
+    def key(self) -> str:
+        """The claim that makes this rollback happen once (per attempt)."""
+        return rollback_key(
+            self.service, self.env, self.release_id, kind=self.kind, history_id=self.history_id
+        )
 
     def encode(self, *, summary: Callable[[Text], str] = Text.plain) -> str:
-        """The plan as JSON; its summary a string, as `summary` writes it (plain text)."""
-        return json.dumps({**asdict(self), "summary": summary(self.summary)}, separators=(",", ":"))
+        """The plan as JSON; its summary a string, as `summary` writes it (plain text). A
+        first attempt is written without its number, as plans were before attempts."""
+        data = {**asdict(self), "summary": summary(self.summary)}
+        if self.attempt == 1:
+            del data["attempt"]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str) -> RollbackPlan:
@@ -68,26 +79,62 @@ async def plan_rollback(
         if target.rollout is not None and to is None:
             rollout = await ops.deploy.get_rollout(target)
             if rollout.in_flight:
-                return RollbackPlan(
-                    where.service,
-                    where.env,
-                    RollbackKind.ABORT,
-                    text(
-                        "Abort the canary of ",
-                        Code(where.service),
-                        f" {where.env} ({describe(rollout)}): "
-                        "traffic goes back to the stable version.",
-                    ),
-                    release_id=current.id if current else None,
+                return await _plan_abort(
+                    ops, where=where, target=target, rollout=rollout, current=current
                 )
         app = await ops.deploy.get_app(target)
+        return await _plan_argo(ops, where=where, target=target, app=app, current=current, to=to)
     except DeployToolError as exc:
         return Reply(False, text(Emoji("warning"), " ", exc.message))
-    return await _plan_argo(ops, where=where, app=app, current=current, to=to)
+
+
+def rollback_key(
+    service: str, env: str, release_id: str | None, *, kind: RollbackKind, history_id: int | None
+) -> str:
+    return f"rollback:{service}:{env}:{release_id}:{kind}:{history_id}"
+
+
+async def _plan_abort(
+    ops: Operations,
+    *,
+    where: ServiceEnv,
+    target: DeployTarget,
+    rollout: RolloutStatus,
+    current: Release | None,
+) -> RollbackPlan:
+    assert ops.deploy is not None
+    deploy, release_id = ops.deploy, current.id if current else None
+
+    async def still_in_flight() -> bool:
+        return (await deploy.get_rollout(target)).in_flight
+
+    key = rollback_key(
+        where.service, where.env, release_id, kind=RollbackKind.ABORT, history_id=None
+    )
+    live = rollout.generation or ""
+    attempt = await attempt_at(ops.audit, key=key, live=live, still=still_in_flight)
+    return RollbackPlan(
+        where.service,
+        where.env,
+        RollbackKind.ABORT,
+        text(
+            "Abort the canary of ",
+            Code(where.service),
+            f" {where.env} ({describe(rollout)}): traffic goes back to the stable version.",
+        ),
+        release_id=release_id,
+        attempt=attempt,
+    )
 
 
 async def _plan_argo(
-    ops: Operations, *, where: ServiceEnv, app: AppStatus, current: Release | None, to: str | None
+    ops: Operations,
+    *,
+    where: ServiceEnv,
+    target: DeployTarget,
+    app: AppStatus,
+    current: Release | None,
+    to: str | None,
 ) -> RollbackPlan | Reply:
     version, commit = await _target_commit(ops, where=where, current=current, to=to)
     entry = _history_entry(app, commit)
@@ -106,17 +153,39 @@ async def _plan_argo(
         Code(app.name),
         f" history #{entry.id}, revision {entry.revision[:7]}).{sync_note}",
     )
+    release_id = current.id if current else None
+    key = rollback_key(
+        where.service, where.env, release_id, kind=RollbackKind.ARGO, history_id=entry.id
+    )
+    attempt = await attempt_at(
+        ops.audit, key=key, live=app.revision or "", still=_settled_at(ops, target, app.revision)
+    )
     return RollbackPlan(
         where.service,
         where.env,
         RollbackKind.ARGO,
         summary,
-        release_id=current.id if current else None,
+        release_id=release_id,
         history_id=entry.id,
         revision=entry.revision,
         to_version=version,
         auto_sync=app.auto_sync,
+        attempt=attempt,
     )
+
+
+def _settled_at(
+    ops: Operations, target: DeployTarget, revision: str | None
+) -> Callable[[], Awaitable[bool]]:
+    """Whether the app still runs `revision`, with no operation (a rollback) under way."""
+    assert ops.deploy is not None
+    deploy = ops.deploy
+
+    async def settled() -> bool:
+        app = await deploy.get_app(target)
+        return app.revision == revision and not app.operation_running
+
+    return settled
 
 
 def _no_history_entry(app: AppStatus, *, version: str | None, commit: str | None) -> Reply:
@@ -164,16 +233,16 @@ async def execute_rollback(
     where = ops.directory.resolve(plan.service, plan.env)
     if (refusal := await authorize(ops, actor=actor, action="rollback", where=where)) is not None:
         return refusal
-    key = f"rollback:{plan.service}:{plan.env}:{plan.release_id}:{plan.kind}:{plan.history_id}"
-    claim = await ops.audit.claim(key=key, actor=actor, at=ops.clock())
+    claim = await ops.audit.claim(key=plan.key, actor=actor, at=ops.clock(), attempt=plan.attempt)
     if not claim.won and not (resume and claim.holder == actor):
-        return _already_started(claim)
+        return await _already_started(ops, plan=plan, claim=claim, where=where)
     target = require_target(where, rollout=plan.kind is RollbackKind.ABORT)
     if isinstance(target, Reply) or ops.deploy is None:
         return target if isinstance(target, Reply) else _not_configured()
     try:
         notes = await _apply(ops, target=target, plan=plan, actor=actor)
     except DeployToolError as exc:
+        await _finish(ops, plan, FAILED)
         await audit(
             ops,
             actor=actor,
@@ -185,7 +254,10 @@ async def execute_rollback(
             args={"plan": plan.encode()},
         )
         return Reply(False, text(Emoji("warning"), " ", exc.message))
-    await _record_rolled_back(ops, plan=plan, actor=actor)
+    await _finish(ops, plan, ABORTED if plan.kind is RollbackKind.ABORT else plan.revision or "")
+    await record_rolled_back(
+        ops, release_id=plan.release_id, to_version=plan.to_version, actor=actor
+    )
     done = join(" ", notes)
     await audit(
         ops,
@@ -200,19 +272,37 @@ async def execute_rollback(
     return Reply(True, done)
 
 
+async def _finish(ops: Operations, plan: RollbackPlan, left: str) -> None:
+    await ops.audit.finish_claim(key=plan.key, attempt=plan.attempt, left=left, at=ops.clock())
+
+
 def _not_configured() -> Reply:
     return Reply(False, text("Argo CD is not configured."))
 
 
-def _already_started(claim: Claim) -> Reply:
-    return Reply(
-        False,
-        text(
-            "This rollback was already started by ",
-            User(claim.holder),
-            f" at {claim.at:%H:%M} UTC; nothing more was done.",
-        ),
+async def _already_started(
+    ops: Operations, *, plan: RollbackPlan, claim: Claim, where: ServiceEnv
+) -> Reply:
+    said = text(
+        "This rollback was already started by ",
+        User(claim.holder),
+        f" at {claim.at:%H:%M} UTC; nothing more was done.",
     )
+    if plan.kind is RollbackKind.ABORT and await _retried_since(ops, plan=plan, where=where):
+        command = f"/deploy rollback {plan.service} {plan.env}"
+        said = text(said, " The canary has been retried since: run ", Code(command), " again.")
+    return Reply(False, said)
+
+
+async def _retried_since(ops: Operations, *, plan: RollbackPlan, where: ServiceEnv) -> bool:
+    """Whether the canary this abort was for is in flight again, in a later attempt."""
+    held = await ops.audit.last_claim(plan.key)
+    if held is None or held.left is None or ops.deploy is None or where.target is None:
+        return False  # the abort of this attempt (or of a later one) is still under way
+    try:
+        return (await ops.deploy.get_rollout(where.target)).in_flight
+    except DeployToolError:
+        return False
 
 
 async def _apply(
@@ -251,36 +341,3 @@ async def _apply(
         ),
     )
     return notes
-
-
-async def _record_rolled_back(ops: Operations, *, plan: RollbackPlan, actor: str) -> None:
-    """A rollback means the release failed: record failed (when still legal), then rolled_back."""
-    if plan.release_id is None:
-        return
-    symptom = "rolled back from Slack with /deploy rollback"
-    await _record_if_legal(
-        ops, plan.release_id, EventRequest(event=EventType.FAILED, symptom=symptom, actor=actor)
-    )
-    await _record_if_legal(
-        ops,
-        plan.release_id,
-        EventRequest(
-            event=EventType.ROLLED_BACK,
-            to_version=plan.to_version,
-            actor=actor,
-            reason="/deploy rollback",
-        ),
-    )
-
-
-async def _record_if_legal(ops: Operations, release_id: str, request: EventRequest) -> None:
-    async def record(ledger: Ledger) -> None:
-        release = await ledger.get_release(release_id)
-        if release is None or not is_legal(release.state, request.event):
-            return
-        await record_event(ledger=ledger, release_id=release_id, request=request, now=ops.clock())
-
-    try:
-        await run_in_transaction(ops.ledgers, record)
-    except ChangedConcurrently:  # the rollback itself is done; its record is best effort
-        return

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.domain.deploy.commander import CommanderJob, take_command
 from bot.domain.deploy.context import Operations
-from bot.domain.ports import AuditEntry, Claim
+from bot.domain.ports import AuditEntry, Claim, HeldClaim
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
@@ -53,11 +53,18 @@ class Audit:
     async def record(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
 
-    async def claim(self, *, key: str, actor: str, at: datetime) -> Claim:
+    async def claim(self, *, key: str, actor: str, at: datetime, attempt: int = 1) -> Claim:
         if key in self.claims:
             return Claim(False, self.claims[key].holder, self.claims[key].at)
         self.claims[key] = Claim(True, actor, at)
         return self.claims[key]
+
+    async def last_claim(self, key: str) -> HeldClaim | None:
+        held = self.claims.get(key)
+        return HeldClaim(1, held.holder, held.at) if held else None
+
+    async def finish_claim(self, *, key: str, attempt: int, left: str, at: datetime) -> None:
+        return None
 
 
 class Releases:
