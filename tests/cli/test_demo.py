@@ -23,7 +23,9 @@ async def test_demo_plays_the_whole_release() -> None:
     assert ":large_green_circle: Checkup +15m of rel-2025-10-02.3: *GREEN*" in text
     assert ":red_circle: Checkup +30m of rel-2025-10-02.3: *RED*" in text
     assert "Aborted the canary of `webapp` prod" in ops  # Herald's own rollback, in the thread
-    assert "Rolled `webapp` prod back to 1a2b3c4 (history #11)" in text  # the confirmed one
+    assert (  # the confirmed one
+        "Rolled `webapp` prod back to revision 1a2b3c4 (Argo CD `webapp-prod` history #11)." in text
+    )
     assert "Turned automated sync OFF" in text
     assert ops.count(":warning: release.failed") == 1
     assert "Time to recover:" in ops

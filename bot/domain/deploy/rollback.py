@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from enum import StrEnum
 
 from bot.domain.deploy.attempts import ABORTED, FAILED, attempt_at
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
 from bot.domain.deploy.promote import describe
 from bot.domain.deploy.rollback_events import record_rolled_back
+from bot.domain.deploy.rollback_plan import RollbackKind, RollbackPlan, history_words, rollback_key
+from bot.domain.deploy.targets import choose_target
 from bot.domain.deploy.tool import (
     AppStatus,
     DeployTarget,
@@ -24,45 +23,7 @@ from bot.domain.release.model import Release
 from bot.domain.services.directory import ServiceEnv
 from bot.domain.text import Code, Emoji, Text, User, join, text
 
-
-class RollbackKind(StrEnum):
-    ABORT = "abort"  # a canary in flight: send traffic back to stable
-    ARGO = "argo"  # an Argo CD rollback to a history entry
-
-
-@dataclass(frozen=True)
-class RollbackPlan:
-    service: str
-    env: str
-    kind: RollbackKind
-    summary: Text  # what the user confirms
-    release_id: str | None = None
-    history_id: int | None = None
-    revision: str | None = None
-    to_version: str | None = None
-    auto_sync: bool = False
-    attempt: int = 1  # of this rollback's claim (`bot/domain/deploy/attempts.py`)
-
-    @property
-    def key(self) -> str:
-        """The claim that makes this rollback happen once (per attempt)."""
-        return rollback_key(
-            self.service, self.env, self.release_id, kind=self.kind, history_id=self.history_id
-        )
-
-    def encode(self, *, summary: Callable[[Text], str] = Text.plain) -> str:
-        """The plan as JSON; its summary a string, as `summary` writes it (plain text). A
-        first attempt is written without its number, as plans were before attempts."""
-        data = {**asdict(self), "summary": summary(self.summary)}
-        if self.attempt == 1:
-            del data["attempt"]
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def decode(cls, raw: str) -> RollbackPlan:
-        """The plan `encode` wrote; its summary comes back as that string."""
-        data = json.loads(raw)
-        return cls(**{**data, "kind": RollbackKind(data["kind"]), "summary": text(data["summary"])})
+__all__ = ["RollbackKind", "RollbackPlan", "execute_rollback", "plan_rollback"]
 
 
 async def plan_rollback(
@@ -86,12 +47,6 @@ async def plan_rollback(
         return await _plan_argo(ops, where=where, target=target, app=app, current=current, to=to)
     except DeployToolError as exc:
         return Reply(False, text(Emoji("warning"), " ", exc.message))
-
-
-def rollback_key(
-    service: str, env: str, release_id: str | None, *, kind: RollbackKind, history_id: int | None
-) -> str:
-    return f"rollback:{service}:{env}:{release_id}:{kind}:{history_id}"
 
 
 async def _plan_abort(
@@ -136,11 +91,10 @@ async def _plan_argo(
     current: Release | None,
     to: str | None,
 ) -> RollbackPlan | Reply:
-    version, commit = await _target_commit(ops, where=where, current=current, to=to)
-    entry = _history_entry(app, commit)
-    if entry is None:
-        return _no_history_entry(app, version=version, commit=commit)
-    label = version or entry.revision[:7]
+    chosen = await choose_target(ops, where=where, app=app, current=current, to=to)
+    if isinstance(chosen, Reply):
+        return chosen
+    entry = chosen.entry
     sync_note = (
         " Automated sync is on: Herald will turn it off first so the rollback sticks."
         if app.auto_sync
@@ -149,9 +103,9 @@ async def _plan_argo(
     summary = text(
         "Roll ",
         Code(where.service),
-        f" {where.env} back to {label} (Argo CD ",
-        Code(app.name),
-        f" history #{entry.id}, revision {entry.revision[:7]}).{sync_note}",
+        f" {where.env} back to ",
+        history_words(app.name, entry=entry, version=chosen.version),
+        f".{sync_note}",
     )
     release_id = current.id if current else None
     key = rollback_key(
@@ -168,7 +122,7 @@ async def _plan_argo(
         release_id=release_id,
         history_id=entry.id,
         revision=entry.revision,
-        to_version=version,
+        to_version=chosen.version,
         auto_sync=app.auto_sync,
         attempt=attempt,
     )
@@ -186,43 +140,6 @@ def _settled_at(
         return app.revision == revision and not app.operation_running
 
     return settled
-
-
-def _no_history_entry(app: AppStatus, *, version: str | None, commit: str | None) -> Reply:
-    known = ", ".join(f"#{h.id} {h.revision[:7]}" for h in app.history[-5:]) or "none"
-    wanted = f"{version} ({commit})" if version and commit else (commit or "the previous release")
-    return Reply(
-        False,
-        text(
-            "No Argo CD history entry of ",
-            Code(app.name),
-            f" matches {wanted}. Recent history: {known}. Nothing was changed.",
-        ),
-    )
-
-
-async def _target_commit(
-    ops: Operations, *, where: ServiceEnv, current: Release | None, to: str | None
-) -> tuple[str | None, str | None]:
-    """(version, commit) of the rollback target: named, or the last good release."""
-    if to is not None and not all(c in "0123456789abcdef" for c in to):
-        release = await ops.releases.by_version(service=where.service, env=where.env, version=to)
-        return to, release.manifest.git.commit if release else None
-    if to is not None:
-        release = await ops.releases.by_commit(service=where.service, env=where.env, sha_prefix=to)
-        return (release.version if release else None), to
-    previous = await ops.releases.last_good_before(current) if current else None
-    if previous is not None:
-        return previous.version, previous.manifest.git.commit
-    return None, None
-
-
-def _history_entry(app: AppStatus, commit: str | None) -> HistoryEntry | None:
-    if commit is None:  # no release on record: the entry before the one running now
-        older = [h for h in app.history if h.revision != app.revision]
-        return older[-1] if older else None
-    matches = [h for h in app.history if h.revision.startswith(commit)]
-    return matches[-1] if matches else None
 
 
 async def execute_rollback(
@@ -331,13 +248,15 @@ async def _apply(
         )
     assert plan.history_id is not None
     await ops.deploy.rollback(target, history_id=plan.history_id, requested_by=actor)
-    label = plan.to_version or (plan.revision or "")[:7]
+    entry = HistoryEntry(plan.history_id, plan.revision or "")
     notes.insert(
         0,
         text(
             "Rolled ",
             Code(plan.service),
-            f" {plan.env} back to {label} (history #{plan.history_id}).",
+            f" {plan.env} back to ",
+            history_words(target.app, entry=entry, version=plan.to_version),
+            ".",
         ),
     )
     return notes

@@ -18,6 +18,7 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
 from bot.domain.release.recording import record_event, register_release
 from bot.domain.release.restoration import record_restored, unrecovered
+from bot.domain.release.revisions import release_at
 from bot.domain.services.directory import Directory
 from bot.domain.signals.mapping import (
     MAX_DETAIL,
@@ -122,7 +123,7 @@ async def find_release(
     neither, the newest release of the service and env if it is still on its way out."""
     service, env = where.service, where.env
     if signal.revision and is_sha(signal.revision):
-        found = await _by_commit(releases, service, env, signal.revision)
+        found = await release_at(releases, service=service, env=env, revision=signal.revision)
         if found is not None:
             return found
     tag = version_from_images(signal.images, service)
@@ -132,24 +133,13 @@ async def find_release(
             if found is not None:
                 return found
         if is_sha(tag) and len(tag) >= 7:
-            found = await _by_commit(releases, service, env, tag)
+            found = await release_at(releases, service=service, env=env, revision=tag)
             if found is not None:
                 return found
     if signal.source is Source.ROLLOUTS:
         latest = await releases.latest(service=service, env=env)
         if latest is not None and latest.state in (None, E.PLANNED, E.STARTED):
             return latest
-    return None
-
-
-async def _by_commit(
-    releases: ReleaseReader, service: str, env: str, revision: str
-) -> Release | None:
-    revision = revision.lower()
-    for prefix in dict.fromkeys((revision[:7], revision[:4])):
-        found = await releases.by_commit(service=service, env=env, sha_prefix=prefix)
-        if found is not None and revision.startswith(found.manifest.git.commit.lower()):
-            return found
     return None
 
 

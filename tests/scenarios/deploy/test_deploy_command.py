@@ -140,7 +140,10 @@ async def test_rollback_with_auto_sync_turns_it_off_and_says_so(world: DeployWor
     assert "back to 1.41.3 (Argo CD `webapp-prod` history #1, revision 1a2b3c4)" in confirm.text
     assert "Automated sync is on" in confirm.text
     reply = (await world.click(confirm.button(ActionId.ROLLBACK_CONFIRM))).text
-    assert "Rolled `webapp` prod back to 1.41.3 (history #1)" in reply
+    assert (
+        "Rolled `webapp` prod back to 1.41.3 (Argo CD `webapp-prod` history #1, revision 1a2b3c4)."
+        in reply
+    )
     assert "Turned automated sync OFF" in reply and "Git" in reply
     app = world.argocd.app(APP)
     assert not app.auto_sync
