@@ -68,6 +68,12 @@ async def _plan_abort(
     )
     live = rollout.generation or ""
     attempt = await attempt_at(ops.audit, key=key, live=live, still=still_in_flight)
+    auto_sync = (await deploy.get_app(target)).auto_sync
+    sync_note = (
+        " Automated sync is on: the Rollout stays aborted on the bad revision until Git changes."
+        if auto_sync
+        else ""
+    )
     return RollbackPlan(
         where.service,
         where.env,
@@ -76,8 +82,10 @@ async def _plan_abort(
             "Abort the canary of ",
             Code(where.service),
             f" {where.env} ({describe(rollout)}): traffic goes back to the stable version.",
+            sync_note,
         ),
         release_id=release_id,
+        auto_sync=auto_sync,
         attempt=attempt,
     )
 
@@ -222,19 +230,26 @@ async def _retried_since(ops: Operations, *, plan: RollbackPlan, where: ServiceE
         return False
 
 
+def _stays_aborted(target: DeployTarget) -> Text:
+    """What happens next after an abort while Argo CD keeps syncing the bad revision from Git."""
+    return text(
+        "Automated sync is on for ",
+        Code(target.app),
+        ", so Argo CD keeps the bad revision in the Rollout: it stays aborted until the change "
+        "is reverted or fixed in Git (a retry before that starts the same canary again).",
+    )
+
+
 async def _apply(
     ops: Operations, *, target: DeployTarget, plan: RollbackPlan, actor: str
 ) -> list[Text]:
     assert ops.deploy is not None
     if plan.kind is RollbackKind.ABORT:
         await ops.deploy.run_action(target, RolloutAction.ABORT, actor=actor)
-        return [
-            text(
-                "Aborted the canary of ",
-                Code(plan.service),
-                f" {plan.env}; traffic is back on stable.",
-            )
-        ]
+        aborted = text(
+            "Aborted the canary of ", Code(plan.service), f" {plan.env}; traffic is back on stable."
+        )
+        return [aborted, _stays_aborted(target)] if plan.auto_sync else [aborted]
     notes = []
     if plan.auto_sync:
         await ops.deploy.set_auto_sync(target, enabled=False, actor=actor)

@@ -134,6 +134,36 @@ async def test_rollback_of_a_canary_in_flight_aborts_after_confirmation(world: D
     assert "already started by <@U0OWNER>" in again.text
 
 
+async def test_aborting_a_canary_with_auto_sync_on_says_what_happens_next(
+    world: DeployWorld,
+) -> None:
+    confirm = await world.deploy("rollback webapp")
+    assert confirm.text.endswith(
+        "traffic goes back to the stable version. "
+        "Automated sync is on: the Rollout stays aborted on the bad revision until Git changes."
+    )
+    done = (await world.click(confirm.button(ActionId.ROLLBACK_CONFIRM))).text
+    next_steps = (
+        "Automated sync is on for `webapp-prod`, so Argo CD keeps the bad revision in the "
+        "Rollout: it stays aborted until the change is reverted or fixed in Git (a retry before "
+        "that starts the same canary again)."
+    )
+    assert done == f"Aborted the canary of `webapp` prod; traffic is back on stable. {next_steps}"
+    assert world.argocd.app(APP).auto_sync  # an abort leaves the sync policy alone
+    assert world.writes() == [f"POST /api/v1/applications/{APP}/resource/actions/v2"]
+    await eventually(  # the note in the release's thread: its ops thread, once it failed
+        lambda: any(next_steps in m.text for m in world.slack.messages("COPS"))
+    )
+
+
+async def test_aborting_a_canary_without_auto_sync_says_nothing_of_git(world: DeployWorld) -> None:
+    world.argocd.app(APP).automated = None
+    confirm = await world.deploy("rollback webapp")
+    assert "Automated sync" not in confirm.text
+    done = (await world.click(confirm.button(ActionId.ROLLBACK_CONFIRM))).text
+    assert done == "Aborted the canary of `webapp` prod; traffic is back on stable."
+
+
 async def test_rollback_with_auto_sync_turns_it_off_and_says_so(world: DeployWorld) -> None:
     await world.deploy("promote webapp full")
     confirm = await world.deploy("rollback webapp 1.41.3")
