@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from bot.domain.deploy.attempts import ABORTED, FAILED, attempt_at
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
@@ -115,39 +115,33 @@ async def _plan_argo(
         history_words(app.name, entry=entry, version=chosen.version),
         f".{sync_note}",
     )
-    release_id = current.id if current else None
-    key = rollback_key(
-        where.service, where.env, release_id, kind=RollbackKind.ARGO, history_id=entry.id
-    )
-    attempt = await attempt_at(
-        ops.audit, key=key, live=app.revision or "", still=_settled_at(ops, target, app.revision)
-    )
-    return RollbackPlan(
+    plan = RollbackPlan(
         where.service,
         where.env,
         RollbackKind.ARGO,
         summary,
-        release_id=release_id,
+        release_id=current.id if current else None,
         history_id=entry.id,
         revision=entry.revision,
         to_version=chosen.version,
         auto_sync=app.auto_sync,
-        attempt=attempt,
     )
+    return replace(plan, attempt=await _argo_attempt(ops, plan=plan, target=target, app=app))
 
 
-def _settled_at(
-    ops: Operations, target: DeployTarget, revision: str | None
-) -> Callable[[], Awaitable[bool]]:
-    """Whether the app still runs `revision`, with no operation (a rollback) under way."""
+async def _argo_attempt(
+    ops: Operations, *, plan: RollbackPlan, target: DeployTarget, app: AppStatus
+) -> int:
+    """A later attempt once the app runs another revision than the last rollback left, with
+    no operation (a rollback) under way."""
     assert ops.deploy is not None
     deploy = ops.deploy
 
     async def settled() -> bool:
-        app = await deploy.get_app(target)
-        return app.revision == revision and not app.operation_running
+        now = await deploy.get_app(target)
+        return now.revision == app.revision and not now.operation_running
 
-    return settled
+    return await attempt_at(ops.audit, key=plan.key, live=app.revision or "", still=settled)
 
 
 async def execute_rollback(
@@ -168,37 +162,33 @@ async def execute_rollback(
         notes = await _apply(ops, target=target, plan=plan, actor=actor)
     except DeployToolError as exc:
         await _finish(ops, plan, FAILED)
-        await audit(
-            ops,
-            actor=actor,
-            action="rollback",
-            where=where,
-            decision=AuditDecision.ALLOWED,
-            outcome=AuditOutcome.FAILED,
-            detail=text(exc.message),
-            args={"plan": plan.encode()},
-        )
-        return Reply(False, text(Emoji("warning"), " ", exc.message))
+        return await _answer(ops, plan, actor, where, ok=False, said=text(exc.message))
     await _finish(ops, plan, ABORTED if plan.kind is RollbackKind.ABORT else plan.revision or "")
     await record_rolled_back(
         ops, release_id=plan.release_id, to_version=plan.to_version, actor=actor
     )
-    done = join(" ", notes)
+    return await _answer(ops, plan, actor, where, ok=True, said=join(" ", notes))
+
+
+async def _finish(ops: Operations, plan: RollbackPlan, left: str) -> None:
+    await ops.audit.finish_claim(key=plan.key, attempt=plan.attempt, left=left, at=ops.clock())
+
+
+async def _answer(
+    ops: Operations, plan: RollbackPlan, actor: str, where: ServiceEnv, *, ok: bool, said: Text
+) -> Reply:
+    """Audit the outcome (and note it in the release's thread), then say it."""
     await audit(
         ops,
         actor=actor,
         action="rollback",
         where=where,
         decision=AuditDecision.ALLOWED,
-        outcome=AuditOutcome.DONE,
-        detail=done,
+        outcome=AuditOutcome.DONE if ok else AuditOutcome.FAILED,
+        detail=said,
         args={"plan": plan.encode()},
     )
-    return Reply(True, done)
-
-
-async def _finish(ops: Operations, plan: RollbackPlan, left: str) -> None:
-    await ops.audit.finish_claim(key=plan.key, attempt=plan.attempt, left=left, at=ops.clock())
+    return Reply(True, said) if ok else Reply(False, text(Emoji("warning"), " ", said))
 
 
 def _not_configured() -> Reply:
@@ -213,21 +203,26 @@ async def _already_started(
         User(claim.holder),
         f" at {claim.at:%H:%M} UTC; nothing more was done.",
     )
-    if plan.kind is RollbackKind.ABORT and await _retried_since(ops, plan=plan, where=where):
-        command = f"/deploy rollback {plan.service} {plan.env}"
-        said = text(said, " The canary has been retried since: run ", Code(command), " again.")
+    if (why := await _why_ask_again(ops, plan=plan, where=where)) is not None:
+        command = Code(f"/deploy rollback {plan.service} {plan.env}")
+        said = text(said, f" {why}: run ", command, " again.")
     return Reply(False, said)
 
 
-async def _retried_since(ops: Operations, *, plan: RollbackPlan, where: ServiceEnv) -> bool:
-    """Whether the canary this abort was for is in flight again, in a later attempt."""
+async def _why_ask_again(ops: Operations, *, plan: RollbackPlan, where: ServiceEnv) -> str | None:
+    """Why a fresh plan would act where this spent one does not, if it would."""
     held = await ops.audit.last_claim(plan.key)
-    if held is None or held.left is None or ops.deploy is None or where.target is None:
-        return False  # the abort of this attempt (or of a later one) is still under way
+    if held is None or held.left is None:
+        return None  # the rollback of this attempt (or of a later one) is still under way
+    if held.left == FAILED:
+        return "It failed"
+    if plan.kind is not RollbackKind.ABORT or ops.deploy is None or where.target is None:
+        return None
     try:
-        return (await ops.deploy.get_rollout(where.target)).in_flight
+        in_flight = (await ops.deploy.get_rollout(where.target)).in_flight
     except DeployToolError:
-        return False
+        return None
+    return "The canary has been retried since" if in_flight else None
 
 
 def _stays_aborted(target: DeployTarget) -> Text:

@@ -91,3 +91,19 @@ async def test_a_retried_canary_is_aborted_again_exactly_once(world: DeployWorld
     late = (await world.click(go, user="U0ADMIN")).text
     assert "already started by <@U0" in late and "retried since" not in late
     assert aborts(world) == 2
+
+
+async def test_an_abort_that_failed_can_be_asked_for_again(world: DeployWorld) -> None:
+    confirm = await world.deploy("rollback webapp")
+    go = confirm.button(ActionId.ROLLBACK_CONFIRM)
+    world.argocd.fail_next(503)
+    failed = (await world.click(go)).text
+    assert failed.startswith(":warning:") and "Aborted" not in failed
+    assert not rollout_of(world).aborted
+
+    same = (await world.click(go, user="U0ADMIN")).text  # the spent confirmation
+    assert same.endswith(
+        "nothing more was done. It failed: run `/deploy rollback webapp prod` again."
+    )
+    await abort_once(world)
+    assert aborts(world) == 1
