@@ -24,6 +24,7 @@ from bot.domain.checkup.offsets import DEFAULT_OFFSETS, offset_problem
 from bot.domain.deploy.tool import DeployTarget
 from bot.domain.deploy.tool import RolloutRef as DeployRollout
 from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv
+from bot.domain.signals.rollback_policy import AutoRollbackPolicy
 from bot.errors import FieldProblem
 
 SlackId = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,}$")]
@@ -74,6 +75,26 @@ class Queries(_Strict):
         return self
 
 
+class AutoRollback(_Strict):
+    """When Herald may roll a release back on its own, through the same path as `/deploy
+    rollback`. `true` is `{on_red: true}` and `false` is both off, as before this had keys."""
+
+    on_red: bool = False  # a red checkup within the first hour (docs/verdict.md §3.4)
+    on_alert: bool = False  # a critical release-scoped Alertmanager alert
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"on_red": value}
+        if not isinstance(value, dict | AutoRollback):
+            raise ValueError("must be true, false or {on_red: true|false, on_alert: true|false}")
+        return value
+
+    def policy(self) -> AutoRollbackPolicy:
+        return AutoRollbackPolicy(on_red=self.on_red, on_alert=self.on_alert)
+
+
 class Service(_Strict):
     owners: list[SlackId] = Field(default_factory=list)
     admins: list[SlackId] = Field(default_factory=list)
@@ -82,7 +103,7 @@ class Service(_Strict):
     checkups: list[Annotated[str, StringConstraints(pattern=r"^\d+(s|m|h|d)$")]] | None = Field(
         None, min_length=1, max_length=12
     )
-    auto_rollback: bool = False
+    auto_rollback: AutoRollback = Field(default_factory=AutoRollback)
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
     pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
 
@@ -188,9 +209,15 @@ def checkup_offsets(catalog: Catalog, service: str) -> tuple[timedelta, ...]:
     return tuple(sorted({parse_duration(text) for text in entry.checkups}))
 
 
-def auto_rollback_enabled(catalog: Catalog, service: str) -> bool:
+def auto_rollback_policy(catalog: Catalog, service: str) -> AutoRollbackPolicy:
+    """When Herald may roll the service back on its own (never, for a service it does not know)."""
     entry = catalog.services.get(service)
-    return entry is not None and entry.auto_rollback
+    return entry.auto_rollback.policy() if entry is not None else AutoRollbackPolicy()
+
+
+def auto_rollback_enabled(catalog: Catalog, service: str) -> bool:
+    """Whether a red checkup may roll the service back."""
+    return auto_rollback_policy(catalog, service).on_red
 
 
 def routing_key(catalog: Catalog, service: str) -> str | None:

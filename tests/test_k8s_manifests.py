@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bot.catalog import Catalog
+from bot.domain.signals.rollback_policy import AutoRollbackPolicy
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests" / "herald"
 
@@ -192,3 +193,4 @@ def test_services_example_validates_with_heralds_loader() -> None:
     prod = webapp.environments["prod"]
     assert prod.argocd_app == "webapp-prod"
     assert prod.rollout is not None and prod.rollout.namespace == "webapp"
+    assert webapp.auto_rollback.policy() == AutoRollbackPolicy(on_red=True, on_alert=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog import auto_rollback_enabled, auto_rollback_policy, load_catalog
 from bot.cli.main import main
+from bot.domain.signals.rollback_policy import AutoRollbackPolicy
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, Herald
@@ -86,6 +88,50 @@ def test_check_config_accepts_the_shortest_and_longest_checkup_offsets(
     monkeypatch.setenv("HERALD_CONFIG", str(catalog))
     main(["check-config"])
     assert "checkups" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("true", AutoRollbackPolicy(on_red=True)),  # as before: a red checkup only
+        ("false", AutoRollbackPolicy()),
+        ("{on_alert: true}", AutoRollbackPolicy(on_alert=True)),
+        ("{on_red: true, on_alert: true}", AutoRollbackPolicy(on_red=True, on_alert=True)),
+        (None, AutoRollbackPolicy()),
+    ],
+)
+def test_auto_rollback_is_a_boolean_or_when_to_roll_back(
+    tmp_path: Path, written: str | None, expected: AutoRollbackPolicy
+) -> None:
+    catalog = tmp_path / "services.yaml"
+    line = f"    auto_rollback: {written}\n" if written is not None else ""
+    catalog.write_text(f"services:\n  webapp:\n    owners: []\n{line}")
+    loaded = load_catalog(catalog)
+    assert auto_rollback_policy(loaded, "webapp") == expected
+    assert auto_rollback_enabled(loaded, "webapp") is expected.on_red
+    assert auto_rollback_policy(loaded, "unknown") == AutoRollbackPolicy()
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("maybe", "auto_rollback: must be true, false or {on_red: true|false, on_alert: "),
+        ("{on_alert: sometimes}", "auto_rollback.on_alert: Input should be a valid boolean"),
+        ("{on_alrt: true}", "auto_rollback.on_alrt: Extra inputs are not permitted"),
+    ],
+)
+def test_check_config_names_the_auto_rollback_field_that_is_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    written: str,
+    expected: str,
+) -> None:
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text(f"services:\n  webapp:\n    auto_rollback: {written}\n")
+    monkeypatch.setenv("HERALD_CONFIG", str(catalog))
+    assert main(["check-config"]) == 1
+    assert f"HERALD_CONFIG services.webapp.{expected}" in capsys.readouterr().out
 
 
 async def emit(herald: Herald, *args: str) -> Finished:

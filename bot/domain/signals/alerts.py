@@ -109,7 +109,7 @@ class AlertScope:
 
 @dataclass(frozen=True)
 class AlertDecision:
-    """What Herald did with one alert, for paging (wired by the lead)."""
+    """What Herald did with one alert: for paging and the alert-driven rollback."""
 
     release_id: str
     fingerprint: str
@@ -117,6 +117,8 @@ class AlertDecision:
     severity: str | None
     summary: str
     should_page: bool
+    name: str
+    starts_at: datetime
 
 
 def scope_of(alert: Alert) -> AlertScope | None:
@@ -176,6 +178,8 @@ def decide(alert: Alert, release_id: str) -> AlertDecision:
         summary=truncate(alert.summary, 1024),
         should_page=alert.status is AlertStatus.FIRING
         and (severity or "").lower() in PAGING_SEVERITIES,
+        name=_one_line(alert.name),
+        starts_at=alert.starts_at,
     )
 
 
