@@ -21,6 +21,7 @@ from bot.api.system import BOLT
 from bot.catalog import (
     Catalog,
     auto_rollback_enabled,
+    auto_rollback_policy,
     build_directory,
     checkup_offsets,
     load_catalog,
@@ -121,7 +122,11 @@ def _resources(
             )
             app[DEPS] = Deps(settings, catalog, database, core.ledgers, core.client, clock)
             if hooks.ALERT_PAGER not in app:  # tests may record decisions instead
-                app[hooks.ALERT_PAGER] = partial_alert_pager(core.ledgers, clock)
+                app[hooks.ALERT_PAGER] = partial_alert_pager(
+                    core.ops,
+                    policy_for=lambda service, env: auto_rollback_policy(catalog, service),
+                    clock=clock,
+                )
             app[BOLT] = build_bolt_app(
                 settings=settings,
                 client=core.client,

@@ -13,7 +13,8 @@ from bot.catalog import Catalog, escalation_policy, service_queries
 from bot.catalog import routing_key as catalog_routing_key
 from bot.domain.checkup.checkup import Judge
 from bot.domain.checkup.run import page_for_alert
-from bot.domain.ports import LedgerFactory
+from bot.domain.deploy.context import Operations
+from bot.domain.signals.alert_rollback import PolicyFor, roll_back_on_alert
 from bot.domain.signals.alerts import AlertDecision
 from bot.integrations.argocd import ArgoCDClient
 from bot.integrations.page_delivery import PageDelivery
@@ -103,9 +104,14 @@ def build_page_delivery(
     )
 
 
-def partial_alert_pager(ledgers: LedgerFactory, clock: Clock) -> hooks.AlertPager:
+def partial_alert_pager(
+    ops: Operations, *, policy_for: PolicyFor, clock: Clock
+) -> hooks.AlertPager:
+    """Page on a critical release alert, then roll back where the service's policy says so."""
+
     async def page(decision: AlertDecision) -> None:
-        await page_for_alert(ledgers=ledgers, decision=decision, now=clock())
+        await page_for_alert(ledgers=ops.ledgers, decision=decision, now=clock())
+        await roll_back_on_alert(ops, decision=decision, policy_for=policy_for)
 
     return page
 

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 TOKEN_HEADER = "X-Herald-Token"
 AlertPager = Callable[[AlertDecision], Awaitable[None]]
 ALERT_PAGER: web.AppKey[AlertPager] = web.AppKey("herald_alert_pager")
-"""Optional: called once per release-scoped alert Herald took in (set by the lead's wiring)."""
+"""Called once per release-scoped alert Herald took in: pages, and rolls back where the
+service's policy says so (`partial_alert_pager` in bot/factories.py; tests may record)."""
 
 
 def add_routes(app: web.Application) -> None:

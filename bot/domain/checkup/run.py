@@ -17,8 +17,15 @@ from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
 from bot.domain.release.recording import record_event
+from bot.domain.signals.alert_rollback import note_step
 from bot.domain.signals.alerts import AlertDecision, AlertStatus
-from bot.domain.text import display_version
+from bot.domain.signals.rollback_policy import (
+    already_rolled_back,
+    checkup_cause,
+    resume_text,
+    take_auto_rollback,
+)
+from bot.domain.text import Emoji, display_version, text
 from bot.domain.transactions import run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -100,23 +107,39 @@ class CheckupRunner:
         return f"{base.rstrip('/')}/applications/{where.target.app}"
 
     async def _roll_back(self, release: Release, checkup: Checkup) -> str:
-        """Plan (or reuse the plan kept before a crash), carry it out once, close the checkup."""
-        plan = await self._rollback_plan(release, checkup)
-        if isinstance(plan, RollbackPlan):
-            reply = await execute_rollback(
-                self.operations,
-                actor=SYSTEM_ACTOR,
-                plan=plan,
-                resume=checkup.rollback_plan is not None,
-            )
-            outcome = f"Auto-rollback after the {checkup.label} checkup: {reply.text.plain()}"
+        """Take the release's one automatic rollback (an alert may have taken it), plan (or
+        reuse the plan kept before a crash), carry it out once, close the checkup."""
+        ops = self.operations
+        cause = checkup_cause(checkup.id)
+        held = await take_auto_rollback(
+            ops.audit, release_id=release.id, cause=cause, at=ops.clock()
+        )
+        if held is not None:
+            outcome = f"Auto-rollback not carried out: {already_rolled_back(held.at).plain()}."
         else:
-            why = plan.text.plain()
-            log.warning("auto-rollback not possible: %s", why, extra={"release_id": release.id})
-            outcome = f"Auto-rollback not possible: {why}"
-        async with self.operations.ledgers() as ledger:
+            outcome = await self._carry_out(release, checkup)
+        async with ops.ledgers() as ledger:
             await ledger.finish_rollback(checkup_id=checkup.id, outcome=outcome)
         return outcome
+
+    async def _carry_out(self, release: Release, checkup: Checkup) -> str:
+        plan = await self._rollback_plan(release, checkup)
+        if not isinstance(plan, RollbackPlan):
+            why = plan.text.plain()
+            log.warning("auto-rollback not possible: %s", why, extra={"release_id": release.id})
+            return f"Auto-rollback not possible: {why}"
+        reply = await execute_rollback(
+            self.operations,
+            actor=SYSTEM_ACTOR,
+            plan=plan,
+            resume=checkup.rollback_plan is not None,
+        )
+        if reply.ok:
+            where = self.operations.directory.resolve(release.service, release.env)
+            resume = text(Emoji("white_check_mark"), " Automatic rollback done. ")
+            said = resume + resume_text(plan, where=where)
+            await note_step(self.operations, release_id=release.id, said=said)
+        return f"Auto-rollback after the {checkup.label} checkup: {reply.text.plain()}"
 
     async def _rollback_plan(self, release: Release, checkup: Checkup) -> RollbackPlan | Reply:
         if checkup.rollback_plan is not None:

@@ -64,6 +64,15 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
     rollout = world.argocd.app("payments-prod").rollout
     await eventually(lambda: rollout is not None and rollout.aborted, timeout=10)
     await eventually(lambda: in_state(herald, "rel-bad", "release.rolled_back"), timeout=10)
+    await eventually(
+        lambda: world.thread("COPS", "rel-bad")[-1].endswith(
+            "Automatic rollback done. To resume: fix forward or revert the change in Git so a"
+            " new revision rolls out (or retry this one with `kubectl argo rollouts retry"
+            " rollout payments -n payments`), then take the canary on with"
+            " `/deploy promote payments prod`."
+        ),
+        timeout=10,
+    )
     status, _ = await herald.post_event("rel-bad", event="release.recovered")
     assert status == 201
     await eventually(lambda: world.pagerduty.open_alerts() == [], timeout=10)

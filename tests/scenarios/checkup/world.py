@@ -5,7 +5,7 @@ Plain helpers; the fixtures that build the world are in this folder's conftest.p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -40,6 +40,48 @@ CATALOG = Catalog.model_validate(
         }
     }
 )
+
+
+def with_policy(auto_rollback: Any, *, rollout: bool = True) -> Catalog:
+    """CATALOG with SPIKED's `auto_rollback` set (and its Rollout left out, for an Argo CD
+    history rollback rather than a canary abort)."""
+    raw = CATALOG.model_dump(exclude_none=True)
+    raw["services"][SPIKED]["auto_rollback"] = auto_rollback
+    if not rollout:
+        del raw["services"][SPIKED]["environments"]["prod"]["rollout"]
+    return Catalog.model_validate(raw)
+
+
+def alert_body(
+    release_id: str, *, starts_at: datetime, fingerprint: str = "c0ffee0123456789"
+) -> dict[str, Any]:
+    """An Alertmanager v4 notification of one critical alert on `release_id`."""
+    alert = {
+        "status": "firing",
+        "labels": {
+            "alertname": "HighErrorRate",
+            "scope": "release",
+            "release_id": release_id,
+            "severity": "critical",
+        },
+        "annotations": {"summary": "5xx ratio above 5% on /checkout"},
+        "startsAt": starts_at.isoformat(),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.example.com/graph",
+        "fingerprint": fingerprint,
+    }
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighErrorRate"}',
+        "truncatedAlerts": 0,
+        "receiver": "herald",
+        "status": "firing",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example.com",
+        "alerts": [alert],
+    }
 
 
 @dataclass

@@ -1,0 +1,153 @@
+"""A critical release-scoped alert rolls its release back, when the service's policy says so.
+
+After the page (`page_for_alert`), `roll_back_on_alert` decides (`decide_alert_rollback`,
+every guardrail in `rollback_policy.py`) and, when the alert may roll back, takes the
+release's one automatic rollback, records `release.failed` (when still legal), and rolls back
+as Herald itself through `plan_rollback` / `execute_rollback`, the path of `/deploy rollback`.
+Each step is a timed note in the release's ops thread, the last one saying what a human does
+to resume. Where the policy would roll back but a guardrail stops it, the thread says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.domain.deploy.context import SYSTEM_ACTOR, Operations, Reply
+from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
+from bot.domain.ports import Ledger
+from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType, is_legal
+from bot.domain.release.model import Notice, Release
+from bot.domain.release.recording import record_event
+from bot.domain.services.directory import ServiceEnv
+from bot.domain.signals.alerts import AlertDecision
+from bot.domain.signals.rollback_policy import (
+    AlertRollback,
+    AutoRollbackPolicy,
+    Stop,
+    alert_cause,
+    already_rolled_back,
+    auto_rollback_key,
+    decide_alert_rollback,
+    resume_text,
+    take_auto_rollback,
+    timed,
+)
+from bot.domain.text import Code, Emoji, Strong, Text, text, truncate
+from bot.domain.transactions import run_in_transaction
+
+__all__ = ["PolicyFor", "note_step", "roll_back_on_alert"]
+
+log = logging.getLogger(__name__)
+PolicyFor = Callable[[str, str], AutoRollbackPolicy]  # (service, env) → its policy
+
+
+async def roll_back_on_alert(
+    ops: Operations, *, decision: AlertDecision, policy_for: PolicyFor
+) -> AlertRollback | None:
+    """Roll the alert's release back when every guardrail allows it; None for a release
+    Herald does not have."""
+    async with ops.ledgers() as ledger:
+        release = await ledger.get_release(decision.release_id)
+    if release is None:
+        return None
+    where = _where(ops, release)
+    outcome = decide_alert_rollback(
+        decision,
+        release=release,
+        newest=await ops.releases.latest(service=release.service, env=release.env),
+        policy=policy_for(release.service, release.env),
+        canary=_canary(where),
+        claimed=await ops.audit.last_claim(auto_rollback_key(release.id)),
+    )
+    if outcome.rolls_back and where is not None:
+        cause = alert_cause(decision.fingerprint)
+        held = await take_auto_rollback(
+            ops.audit, release_id=release.id, cause=cause, at=ops.clock()
+        )
+        if held is None:
+            await _roll_back(ops, decision=decision, where=where, why=outcome.why)
+            return outcome
+        outcome = AlertRollback(Stop.DONE_ONCE, already_rolled_back(held.at))  # lost a race
+    if outcome.worth_saying:
+        log.info(
+            "critical alert did not roll back",
+            extra={
+                "release_id": release.id,
+                "fingerprint": decision.fingerprint,
+                "stop": outcome.stop,
+            },
+        )
+        said = text("Not rolling back automatically on ", Strong(decision.name), ": ", outcome.why)
+        await note_step(ops, release_id=release.id, said=text(said, "."))
+    return outcome
+
+
+async def note_step(ops: Operations, *, release_id: str, said: Text) -> None:
+    """One timed step in the release's thread (its ops thread, once it failed)."""
+    async with ops.ledgers() as ledger:
+        release = await ledger.get_release(release_id)
+        if release is not None:
+            await ledger.enqueue([Notice.note(release, timed(ops.clock(), said))])
+
+
+async def _roll_back(
+    ops: Operations, *, decision: AlertDecision, where: ServiceEnv, why: Text
+) -> None:
+    log.warning(
+        "rolling back on a critical alert",
+        extra={"release_id": decision.release_id, "fingerprint": decision.fingerprint},
+    )
+    await run_in_transaction(ops.ledgers, lambda ledger: _fail(ledger, ops, decision))
+    on = text(Strong(decision.name), f" ({decision.severity})")
+    started = text(
+        Emoji("rewind"), " Rolling back automatically on ", on, ": ", why, "; on-call is paged."
+    )
+    await note_step(ops, release_id=decision.release_id, said=started)
+    plan = await plan_rollback(ops, actor=SYSTEM_ACTOR, where=where, to=None)
+    if isinstance(plan, Reply):
+        await note_step(ops, release_id=decision.release_id, said=_by_hand(where, plan.text))
+        return
+    reply = await execute_rollback(ops, actor=SYSTEM_ACTOR, plan=plan)
+    await note_step(ops, release_id=decision.release_id, said=_finished(plan, where, reply))
+
+
+async def _fail(ledger: Ledger, ops: Operations, decision: AlertDecision) -> None:
+    """`release.failed` first, as a red checkup records it, when the release may still fail."""
+    release = await ledger.get_release(decision.release_id)
+    if release is None or not is_legal(release.state, EventType.FAILED):
+        return
+    request = EventRequest(
+        event=EventType.FAILED,
+        symptom=truncate(f"critical alert {decision.name}: {decision.summary}", 500),
+        pagerduty="on-call paged",
+        next="rolling back automatically",
+        actor=SYSTEM_ACTOR,
+        reason=truncate(f"critical alert {decision.name}", 500),
+    )
+    await record_event(ledger=ledger, release_id=release.id, request=request, now=ops.clock())
+
+
+def _finished(plan: RollbackPlan, where: ServiceEnv, reply: Reply) -> Text:
+    if not reply.ok:
+        return _by_hand(where, reply.text)
+    return text(
+        Emoji("white_check_mark"), " Automatic rollback done. ", resume_text(plan, where=where)
+    )
+
+
+def _by_hand(where: ServiceEnv, why: Text) -> Text:
+    command = Code(f"/deploy rollback {where.service} {where.env}")
+    return text(
+        Emoji("warning"), " Automatic rollback not done: ", why, " Roll back by hand: ", command
+    )
+
+
+def _canary(where: ServiceEnv | None) -> bool:
+    return where is not None and where.target is not None and where.target.rollout is not None
+
+
+def _where(ops: Operations, release: Release) -> ServiceEnv | None:
+    entry = ops.directory.services.get(release.service)
+    return entry.envs.get(release.env) if entry is not None else None
