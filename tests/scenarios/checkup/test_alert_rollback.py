@@ -49,7 +49,10 @@ async def test_a_critical_alert_rolls_the_release_back_once_and_says_how_to_resu
         f"{at} · :rewind: Rolling back automatically on *HighErrorRate* (critical): it fired at"
         f" {at}, after the release, and the service's `auto_rollback` has `on_alert`;"
         " on-call is paged.",
-        "Herald, automatically: Aborted the canary of `payments` prod; traffic is back on stable.",
+        "Herald, automatically: Aborted the canary of `payments` prod; traffic is back on stable."
+        " Automated sync is on for `payments-prod`, so Argo CD keeps the bad revision in the"
+        " Rollout: it stays aborted until the change is reverted or fixed in Git (a retry before"
+        " that starts the same canary again).",
         f"{at} · :white_check_mark: Automatic rollback done. To resume: fix forward or revert"
         " the change in Git so a new revision rolls out (or retry this one with"
         " `kubectl argo rollouts retry rollout payments -n payments`), then take the canary on"
