@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,25 @@ from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, Herald
 from tests.herald_process import Finished, run_herald
 from tests.waiting import eventually
+
+CheckWebapp = Callable[[str], tuple[int, str]]
+
+
+@pytest.fixture
+def check_webapp(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> CheckWebapp:
+    """`herald check-config` on a catalogue of one service, webapp, with `fields` (one YAML
+    line): its exit code and what it printed."""
+
+    def check(fields: str) -> tuple[int, str]:
+        catalog = tmp_path / "services.yaml"
+        catalog.write_text(f"services:\n  webapp:\n    {fields}\n")
+        monkeypatch.setenv("HERALD_CONFIG", str(catalog))
+        code = main(["check-config"])
+        return code, capsys.readouterr().out
+
+    return check
 
 
 def test_check_config_lists_every_problem(
@@ -67,27 +87,18 @@ def test_check_config_passes_a_complete_configuration(
     ],
 )
 def test_check_config_refuses_a_checkup_offset_the_verdict_cannot_judge(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    offset: str,
-    expected: str,
+    check_webapp: CheckWebapp, offset: str, expected: str
 ) -> None:
-    catalog = tmp_path / "services.yaml"
-    catalog.write_text(f"services:\n  webapp:\n    checkups: [7m, {offset}, 1h]\n")
-    monkeypatch.setenv("HERALD_CONFIG", str(catalog))
-    assert main(["check-config"]) == 1
-    assert f"HERALD_CONFIG services.webapp.checkups: {expected}" in capsys.readouterr().out
+    code, out = check_webapp(f"checkups: [7m, {offset}, 1h]")
+    assert code == 1
+    assert f"HERALD_CONFIG services.webapp.checkups: {expected}" in out
 
 
 def test_check_config_accepts_the_shortest_and_longest_checkup_offsets(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    check_webapp: CheckWebapp,
 ) -> None:
-    catalog = tmp_path / "services.yaml"
-    catalog.write_text("services:\n  webapp:\n    checkups: [7m, 420s, 7d]\n")
-    monkeypatch.setenv("HERALD_CONFIG", str(catalog))
-    main(["check-config"])
-    assert "checkups" not in capsys.readouterr().out
+    _, out = check_webapp("checkups: [7m, 420s, 7d]")
+    assert "checkups" not in out
 
 
 @pytest.mark.parametrize(
@@ -121,17 +132,11 @@ def test_auto_rollback_is_a_boolean_or_when_to_roll_back(
     ],
 )
 def test_check_config_names_the_auto_rollback_field_that_is_wrong(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    written: str,
-    expected: str,
+    check_webapp: CheckWebapp, written: str, expected: str
 ) -> None:
-    catalog = tmp_path / "services.yaml"
-    catalog.write_text(f"services:\n  webapp:\n    auto_rollback: {written}\n")
-    monkeypatch.setenv("HERALD_CONFIG", str(catalog))
-    assert main(["check-config"]) == 1
-    assert f"HERALD_CONFIG services.webapp.{expected}" in capsys.readouterr().out
+    code, out = check_webapp(f"auto_rollback: {written}")
+    assert code == 1
+    assert f"HERALD_CONFIG services.webapp.{expected}" in out
 
 
 async def emit(herald: Herald, *args: str) -> Finished:

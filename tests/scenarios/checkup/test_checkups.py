@@ -19,7 +19,14 @@ from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
 from tests.conftest import Herald
 from tests.harness.release_metrics import HEALTHY, SPIKED
-from tests.scenarios.checkup.world import CATALOG, ROUTING_KEY, SHA, CheckupWorld, deploy
+from tests.scenarios.checkup.world import (
+    CATALOG,
+    ROUTING_KEY,
+    SHA,
+    CheckupWorld,
+    alert_body,
+    deploy,
+)
 from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
@@ -189,34 +196,9 @@ async def test_a_critical_release_alert_pages_once(world: CheckupWorld) -> None:
     world.clock.now -= timedelta(minutes=11)  # no checkup due: only the alert can page
     herald = await world.start()
     await deploy(herald, service=HEALTHY, release_id="rel-alert")
-    alert = {
-        "status": "firing",
-        "labels": {
-            "alertname": "HighErrorRate",
-            "scope": "release",
-            "release_id": "rel-alert",
-            "severity": "critical",
-        },
-        "annotations": {"summary": "5xx ratio above 5% on /checkout"},
-        "startsAt": world.clock.now.isoformat(),
-        "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": "http://prometheus.example.com/graph",
-        "fingerprint": "c0ffee0123456789",
-    }
-    body = {
-        "version": "4",
-        "groupKey": '{}:{alertname="HighErrorRate"}',
-        "truncatedAlerts": 0,
-        "receiver": "herald",
-        "status": "firing",
-        "groupLabels": {},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.example.com",
-        "alerts": [alert],
-    }
+    body = alert_body("rel-alert", starts_at=world.clock.now)
     assert (await herald.call("POST", "/hooks/alertmanager", json=body))[0] == 200
-    again = {**body, "alerts": [{**alert, "fingerprint": "0ddba11"}]}  # a second alert
+    again = alert_body("rel-alert", starts_at=world.clock.now, fingerprint="0ddba11")
     assert (await herald.call("POST", "/hooks/alertmanager", json=again))[0] == 200
     await eventually(lambda: len(world.pagerduty.events) == 1, timeout=5)
     await stays(lambda: len(world.pagerduty.events) == 1, seconds=0.5)
