@@ -36,7 +36,7 @@ async def test_a_critical_alert_rolls_the_release_back_once_and_says_how_to_resu
     body = alert_body("rel-hot", starts_at=world.clock.now)
     assert (await herald.call("POST", "/hooks/alertmanager", json=body))[0] == 200
     await eventually(lambda: len(world.pagerduty.events) == 1, timeout=10)
-    assert _aborts(world) == ["/api/v1/applications/payments-prod/resource/actions/v2"]
+    assert world.aborts() == ["/api/v1/applications/payments-prod/resource/actions/v2"]
     assert await _state(herald, "rel-hot") == "release.rolled_back"
     ops = [m.text for m in world.slack.posted(OPS)]
     assert len(ops) == 1 and ops[0].startswith(":warning: release.failed | payments | prod")
@@ -70,7 +70,7 @@ async def test_a_critical_alert_rolls_the_release_back_once_and_says_how_to_resu
     assert why_not == (
         f"{at} · Not rolling back automatically on *HighErrorRate*: it was rolled back at {at}."
     )
-    await stays(lambda: len(_aborts(world)) == 1 and len(world.pagerduty.events) == 1, seconds=0.5)
+    await stays(lambda: len(world.aborts()) == 1 and len(world.pagerduty.events) == 1, seconds=0.5)
 
 
 async def test_without_on_alert_a_critical_alert_only_pages(world: CheckupWorld) -> None:
@@ -80,7 +80,7 @@ async def test_without_on_alert_a_critical_alert_only_pages(world: CheckupWorld)
     body = alert_body("rel-page", starts_at=world.clock.now)
     assert (await herald.call("POST", "/hooks/alertmanager", json=body))[0] == 200
     await eventually(lambda: len(world.pagerduty.events) == 1, timeout=10)
-    await stays(lambda: _aborts(world) == [] and world.slack.posted(OPS) == [], seconds=0.5)
+    await stays(lambda: world.aborts() == [] and world.slack.posted(OPS) == [], seconds=0.5)
     assert await _state(herald, "rel-page") == "release.deployed"
 
 
@@ -95,7 +95,7 @@ async def test_without_a_canary_argo_cd_goes_back_and_the_thread_says_to_re_enab
     await eventually(lambda: _resumed(world, "rel-sync"), timeout=10)
     app = world.argocd.app("payments-prod")
     assert app.revision == OLD_SHA and not app.auto_sync
-    assert _rollbacks(world) == ["/api/v1/applications/payments-prod/rollback"]
+    assert world.rollbacks() == ["/api/v1/applications/payments-prod/rollback"]
     assert world.thread(OPS, "rel-sync")[-1] == (
         f"{world.clock.now:%H:%M:%S} UTC · :white_check_mark: Automatic rollback done. To resume:"
         " revert or fix the change in Git, turn automated sync back on for `payments-prod`"
@@ -116,7 +116,7 @@ async def test_an_alert_on_a_release_that_is_no_longer_the_newest_pages_only(
     await eventually(lambda: _said_why_not(world, "rel-old"), timeout=10)
     assert _why_not(world, "rel-old").endswith(": it is no longer the newest: `rel-newer`.")
     assert len(world.pagerduty.events) == 1
-    await stays(lambda: _aborts(world) == [], seconds=0.3)
+    await stays(lambda: world.aborts() == [], seconds=0.3)
 
 
 async def test_an_alert_that_started_before_the_release_pages_only(world: CheckupWorld) -> None:
@@ -133,7 +133,7 @@ async def test_an_alert_that_started_before_the_release_pages_only(world: Checku
         f" ({began:%H:%M:%S} UTC)."
     )
     assert len(world.pagerduty.events) == 1
-    await stays(lambda: _aborts(world) == [], seconds=0.3)
+    await stays(lambda: world.aborts() == [], seconds=0.3)
 
 
 async def test_a_release_a_checkup_rolled_back_automatically_is_not_rolled_back_again(
@@ -155,7 +155,7 @@ async def test_a_release_a_checkup_rolled_back_automatically_is_not_rolled_back_
         f": Herald already rolled this release back automatically at {world.clock.now:%H:%M:%S}"
         " UTC."
     )
-    await stays(lambda: _aborts(world) == [], seconds=0.3)
+    await stays(lambda: world.aborts() == [], seconds=0.3)
 
 
 async def test_after_an_alert_rolled_back_a_red_checkup_does_not_roll_back_again(
@@ -176,16 +176,8 @@ async def test_after_an_alert_rolled_back_a_red_checkup_does_not_roll_back_again
         "Auto-rollback not carried out: Herald already rolled this release back automatically"
         f" at {rolled_at:%H:%M:%S} UTC."
     ]
-    assert len(_aborts(world)) == 1 and _rollbacks(world) == []
+    assert len(world.aborts()) == 1 and world.rollbacks() == []
     assert [e["event_action"] for e in world.pagerduty.events] == ["trigger"]
-
-
-def _aborts(world: CheckupWorld) -> list[str]:
-    return [c.path for c in world.argocd.calls if c.method == "POST" and "abort" in str(c.body)]
-
-
-def _rollbacks(world: CheckupWorld) -> list[str]:
-    return [c.path for c in world.argocd.calls if c.method == "POST" and "rollback" in c.path]
 
 
 def _said_why_not(world: CheckupWorld, release_id: str) -> bool:

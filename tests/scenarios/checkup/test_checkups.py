@@ -236,10 +236,6 @@ async def in_state(herald: Herald, release_id: str, state: str) -> bool:
     return bool(body["release"]["state"] == state)
 
 
-def _aborts(world: CheckupWorld) -> list[str]:
-    return [c.path for c in world.argocd.calls if c.method == "POST" and "abort" in str(c.body)]
-
-
 @pytest.mark.parametrize("planned", [False, True], ids=["before-planning", "after-claiming"])
 async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_restart(
     world: CheckupWorld, planned: bool
@@ -268,7 +264,7 @@ async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_rest
     await world.stop(herald)
     world.clock.advance(timedelta(minutes=9))  # past any lease: nothing is left to resume
     await world.start()
-    await stays(lambda: len(_aborts(world)) == 1, seconds=0.5)
+    await stays(lambda: len(world.aborts()) == 1, seconds=0.5)
     assert world.reports("rel-crash") == []  # the report was posted before the crash, not again
     assert world.pagerduty.events == []
 

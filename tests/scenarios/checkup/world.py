@@ -123,6 +123,14 @@ class CheckupWorld:
     def reports(self, release_id: str) -> list[str]:
         return [t for t in self.thread(FEED, release_id) if "Checkup +" in t]
 
+    def aborts(self) -> list[str]:
+        """The Argo CD calls that aborted a canary."""
+        return [c.path for c in self.argocd.calls if c.method == "POST" and "abort" in str(c.body)]
+
+    def rollbacks(self) -> list[str]:
+        """The Argo CD calls that rolled an application back to a history entry."""
+        return [c.path for c in self.argocd.calls if c.method == "POST" and "rollback" in c.path]
+
     def ops_reports(self, release_id: str) -> list[str]:
         return [t for t in self.thread(OPS, release_id) if "Checkup +" in t]
 
