@@ -13,11 +13,10 @@ import json
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .daemon import Daemon, find_binary, start_daemon
+from .daemon import DaemonServer, find_binary, start_daemon
 
 __all__ = [
     "AlertmanagerServer",
@@ -39,33 +38,13 @@ def find_alertmanager() -> Path | None:
     return find_binary("alertmanager", "prometheus-alertmanager")
 
 
-@dataclass
-class AlertmanagerServer:
-    url: str
-    port: int
-    data_dir: Path = field(repr=False)
-    _root: Path = field(repr=False)
-    _daemon: Daemon = field(repr=False)
-    _stopped: bool = field(default=False, repr=False)
+class AlertmanagerServer(DaemonServer):
+    """A running Alertmanager."""
 
     @property
     def target(self) -> str:
         """``host:port``, as Prometheus' ``alerting.alertmanagers`` wants it."""
         return f"127.0.0.1:{self.port}"
-
-    def running(self) -> bool:
-        return self._daemon.running()
-
-    def log_tail(self, n: int = 30) -> str:
-        return self._daemon.log_tail(n)
-
-    def stop(self) -> None:
-        """Terminate the server and remove its directory.  Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._daemon.terminate()
-        shutil.rmtree(self._root, ignore_errors=True)
 
 
 def alertmanager_config(

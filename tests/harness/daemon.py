@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["Daemon", "find_binary", "free_port", "start_daemon"]
+__all__ = ["Daemon", "DaemonServer", "find_binary", "free_port", "start_daemon"]
 
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -70,6 +70,32 @@ class Daemon:
                 self._proc.kill()
                 self._proc.wait(timeout=STOP_TIMEOUT_S)
         self._log.close()
+
+
+@dataclass
+class DaemonServer:
+    """A started server: where it answers, and how to stop it and remove its directory."""
+
+    url: str
+    port: int
+    data_dir: Path = field(repr=False)
+    _root: Path = field(repr=False)
+    _daemon: Daemon = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    def running(self) -> bool:
+        return self._daemon.running()
+
+    def log_tail(self, n: int = 30) -> str:
+        return self._daemon.log_tail(n)
+
+    def stop(self) -> None:
+        """Terminate the server and remove its directory.  Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._daemon.terminate()
+        shutil.rmtree(self._root, ignore_errors=True)
 
 
 def start_daemon(

@@ -14,13 +14,12 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .daemon import Daemon, find_binary, start_daemon
+from .daemon import DaemonServer, find_binary, start_daemon
 
 __all__ = [
     "PrometheusServer",
@@ -55,25 +54,8 @@ def manifest_rule_groups(manifest: Path) -> list[dict[str, Any]]:
     return groups
 
 
-@dataclass
-class PrometheusServer:
-    url: str
-    port: int
-    data_dir: Path = field(repr=False)
-    _root: Path = field(repr=False)
-    _daemon: Daemon = field(repr=False)
-    _stopped: bool = field(default=False, repr=False)
-
-    def log_tail(self, n: int = 30) -> str:
-        return self._daemon.log_tail(n)
-
-    def stop(self) -> None:
-        """Terminate the server and remove its directory.  Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._daemon.terminate()
-        shutil.rmtree(self._root, ignore_errors=True)
+class PrometheusServer(DaemonServer):
+    """A running Prometheus."""
 
 
 def _config(
