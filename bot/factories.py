@@ -12,7 +12,7 @@ from bot.api import hooks
 from bot.catalog import Catalog, escalation_policy, service_queries
 from bot.catalog import routing_key as catalog_routing_key
 from bot.domain.checkup.checkup import Judge
-from bot.domain.checkup.run import page_for_alert
+from bot.domain.checkup.escalation import page_for_alert
 from bot.domain.deploy.context import Operations
 from bot.domain.signals.alert_rollback import PolicyFor, roll_back_on_alert
 from bot.domain.signals.alerts import AlertDecision

@@ -5,31 +5,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.checkup.checkup import Checkup, CheckupReport, Judge, may_auto_rollback
+from bot.domain.checkup.escalation import argocd_link, escalate
 from bot.domain.checkup.verdict import Color, Verdict
 from bot.domain.deploy.context import SYSTEM_ACTOR, Operations, Reply
 from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
-from bot.domain.paging import Page, release_dedup_key
-from bot.domain.ports import Ledger, LedgerFactory
-from bot.domain.release.events import EventRequest
-from bot.domain.release.lifecycle import EventType, is_legal
+from bot.domain.ports import Ledger
+from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
-from bot.domain.release.recording import record_event
 from bot.domain.signals.alert_rollback import note_step
-from bot.domain.signals.alerts import AlertDecision, AlertStatus
 from bot.domain.signals.rollback_policy import (
     already_rolled_back,
     checkup_cause,
     resume_text,
     take_auto_rollback,
 )
-from bot.domain.text import Emoji, display_version, text
+from bot.domain.text import Emoji, text
 from bot.domain.transactions import run_in_transaction
 
 log = logging.getLogger(__name__)
-PAGE_RETRY_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -72,13 +68,13 @@ class CheckupRunner:
         assert release is not None, "a checkup always belongs to a stored release"
         report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
         if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
-            await _escalate(
+            await escalate(
                 ledger,
                 release=release,
-                checkup=checkup,
                 verdict=verdict,
+                reason=f"red verdict at the {checkup.label} checkup",
                 now=now,
-                argocd=self._argocd_link(release),
+                argocd=argocd_link(self.operations, release),
             )
             release = await ledger.get_release(checkup.release_id) or release
         roll_back = may_auto_rollback(
@@ -97,14 +93,6 @@ class CheckupRunner:
         )
         await ledger.enqueue(report_notices(release, report))
         return report, release, roll_back
-
-    def _argocd_link(self, release: Release) -> str | None:
-        base = self.operations.argocd_url
-        entry = self.operations.directory.services.get(release.service)
-        where = entry.envs.get(release.env) if entry else None
-        if not base or where is None or where.target is None:
-            return None
-        return f"{base.rstrip('/')}/applications/{where.target.app}"
 
     async def _roll_back(self, release: Release, checkup: Checkup) -> str:
         """Take the release's one automatic rollback (an alert may have taken it), plan (or
@@ -172,60 +160,6 @@ class CheckupRunner:
         await self._roll_back(release, checkup)
 
 
-async def _escalate(
-    ledger: Ledger,
-    *,
-    release: Release,
-    checkup: Checkup,
-    verdict: Verdict,
-    now: datetime,
-    argocd: str | None = None,
-) -> None:
-    """Red: page on-call once per release, and record the release as failed."""
-    page = build_page(release, verdict)
-    if argocd:
-        page = replace(page, links=((argocd, "Argo CD"), *page.links))
-    await ledger.enqueue_page(release_id=release.id, page=page, deadline=now + PAGE_RETRY_WINDOW)
-    request = EventRequest(
-        event=EventType.FAILED,
-        symptom=verdict.symptom(),
-        blast_radius=verdict.blast_radius(),
-        pagerduty="on-call paged",
-        next="rolling back"
-        if release.rollback_target
-        else "investigate; roll back if it gets worse",
-        actor=SYSTEM_ACTOR,
-        reason=f"red verdict at the {checkup.label} checkup",
-    )
-    if is_legal(release.state, EventType.FAILED):
-        await record_event(ledger=ledger, release_id=release.id, request=request, now=now)
-
-
-def build_page(release: Release, verdict: Verdict) -> Page:
-    version = display_version(release.version)
-    summary = (
-        f"release.failed | {release.service} | {release.env} | {version} ({release.id})"
-        f" — {verdict.symptom()}"
-    )
-    links = tuple((url, name) for name, url in release.links().items())
-    return Page(
-        dedup_key=release_dedup_key(release.id),
-        summary=summary,
-        source=f"herald/{release.service}/{release.env}",
-        severity="critical",
-        component=release.service,
-        group=release.env,
-        links=links[:5],
-        custom_details={
-            "release": release.id,
-            "version": release.version,
-            "owner": release.owner,
-            "rules": list(verdict.fired_rules()),
-            "findings": [f"{f.rule} {f.metric}: {f.detail}" for f in verdict.findings][:20],
-        },
-    )
-
-
 def report_notices(release: Release, report: CheckupReport) -> list[Notice]:
     """The report goes in the feed thread, and in the ops thread when the release failed."""
     notices = [
@@ -255,27 +189,3 @@ def _result(report: CheckupReport) -> dict[str, object]:
         "low_confidence": verdict.low_confidence,
         "late_seconds": report.late_by.total_seconds() if report.late_by else None,
     }
-
-
-async def page_for_alert(*, ledgers: LedgerFactory, decision: AlertDecision, now: datetime) -> None:
-    """A firing, paging-severity alert on a release pages on-call (once per release)."""
-    if not decision.should_page or decision.status is not AlertStatus.FIRING:
-        return
-    async with ledgers() as ledger:
-        release = await ledger.get_release(decision.release_id)
-        if release is None:
-            return
-        version = display_version(release.version)
-        page = Page(
-            dedup_key=release_dedup_key(release.id),
-            summary=f"release alert | {release.service} | {release.env} | {version} "
-            f"({release.id}) — {decision.summary}",
-            source=f"herald/{release.service}/{release.env}",
-            severity="critical",
-            component=release.service,
-            group=release.env,
-            custom_details={"alert_fingerprint": decision.fingerprint, "release": release.id},
-        )
-        await ledger.enqueue_page(
-            release_id=release.id, page=page, deadline=now + PAGE_RETRY_WINDOW
-        )

@@ -1,6 +1,6 @@
 """A critical release-scoped alert rolls its release back, when the service's policy says so.
 
-After the page (`page_for_alert`), `roll_back_on_alert` decides (`decide_alert_rollback`,
+After the page (`escalation.page_for_alert`), `roll_back_on_alert` decides (`decide_alert_rollback`,
 every guardrail in `rollback_policy.py`) and, when the alert may roll back, takes the
 release's one automatic rollback, records `release.failed` (when still legal), and rolls back
 as Herald itself through `plan_rollback` / `execute_rollback`, the path of `/deploy rollback`.
@@ -37,7 +37,7 @@ from bot.domain.signals.rollback_policy import (
 from bot.domain.text import Code, Emoji, Strong, Text, text, truncate
 from bot.domain.transactions import run_in_transaction
 
-__all__ = ["PolicyFor", "note_step", "roll_back_on_alert"]
+__all__ = ["PolicyFor", "carry_out_rollback", "note_step", "roll_back_on_alert"]
 
 log = logging.getLogger(__name__)
 PolicyFor = Callable[[str, str], AutoRollbackPolicy]  # (service, env) → its policy
@@ -104,13 +104,23 @@ async def _roll_back(
     started = text(
         Emoji("rewind"), " Rolling back automatically on ", on, ": ", why, "; on-call is paged."
     )
-    await note_step(ops, release_id=decision.release_id, said=started)
+    await carry_out_rollback(ops, release_id=decision.release_id, where=where, started=started)
+
+
+async def carry_out_rollback(
+    ops: Operations, *, release_id: str, where: ServiceEnv, started: Text, resume: bool = False
+) -> Reply:
+    """Herald's own rollback, once its claim is taken: say it starts (`started`), plan it as
+    `/deploy rollback` does, carry it out, and say how it ended and what a human does next.
+    `resume` carries on one a restart interrupted (every step is repeat-safe)."""
+    await note_step(ops, release_id=release_id, said=started)
     plan = await plan_rollback(ops, actor=SYSTEM_ACTOR, where=where, to=None)
     if isinstance(plan, Reply):
-        await note_step(ops, release_id=decision.release_id, said=_by_hand(where, plan.text))
-        return
-    reply = await execute_rollback(ops, actor=SYSTEM_ACTOR, plan=plan)
-    await note_step(ops, release_id=decision.release_id, said=_finished(plan, where, reply))
+        await note_step(ops, release_id=release_id, said=_by_hand(where, plan.text))
+        return plan
+    reply = await execute_rollback(ops, actor=SYSTEM_ACTOR, plan=plan, resume=resume)
+    await note_step(ops, release_id=release_id, said=_finished(plan, where, reply))
+    return reply
 
 
 async def _fail(ledger: Ledger, ops: Operations, decision: AlertDecision) -> None:
