@@ -25,6 +25,7 @@ from bot.catalog import (
     build_directory,
     checkup_offsets,
     load_catalog,
+    watch_config,
 )
 from bot.deps import DEPS, Deps, utcnow
 from bot.domain.checkup.run import CheckupRunner
@@ -33,9 +34,11 @@ from bot.domain.deploy.context import Operations
 from bot.factories import (
     build_argocd,
     build_judge,
+    build_metrics_source,
     build_oncall,
     build_page_delivery,
     build_slack_client,
+    build_watch_runner,
     partial_alert_pager,
     sends_change_events,
 )
@@ -57,9 +60,11 @@ from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
 from bot.store.instance_lock import instance_lock
-from bot.store.ledger import LedgerFactory
+from bot.store.ledger import LedgerFactory, WatchConfigs
 from bot.store.migrate import upgrade
 from bot.store.releases import SqlReleaseReader
+from bot.watching import JOB_ID as WATCH_JOB
+from bot.watching import WatchTicker
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -184,6 +189,7 @@ def _build_core(
         channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
         on_commit=_waker(delivery.wake, pages.wake),
         offsets=lambda service, env: checkup_offsets(catalog, service),
+        watch_configs=_watch_configs(settings, catalog),
         change_events=sends_change_events(settings, catalog),
     )
     ops = Operations(
@@ -217,8 +223,9 @@ async def _start_workers(
     for worker in (core.delivery, core.pages):
         task = asyncio.create_task(worker.run(), name=type(worker).__name__)
         stack.push_async_callback(_stop, worker, task)
+    metrics = build_metrics_source(settings, core.http)
     runner = CheckupRunner(
-        judge=build_judge(settings, catalog, core.http),
+        judge=build_judge(catalog, metrics),
         operations=core.ops,
         clock=clock,
         auto_rollback_for=lambda service, env: auto_rollback_enabled(catalog, service),
@@ -231,6 +238,14 @@ async def _start_workers(
         concurrency=settings.checkup_concurrency,
     )
     _add_jobs(checkups, app, settings, core=core, clock=clock)
+    if (watcher := build_watch_runner(catalog, metrics, core.ops)) is not None:
+        ticker = WatchTicker(
+            database=core.database,
+            runner=watcher,
+            clock=clock,
+            concurrency=settings.checkup_concurrency,
+        )
+        checkups.add_interval(ticker.tick, seconds=settings.watch_tick_seconds, job_id=WATCH_JOB)
     checkups.start()
     stack.push_async_callback(checkups.stop)
 
@@ -287,6 +302,13 @@ async def _connect_socket_mode(
         handler = AsyncSocketModeHandler(app[BOLT], settings.slack_app_token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
         stack.push_async_callback(handler.close_async)
+
+
+def _watch_configs(settings: Settings, catalog: Catalog) -> WatchConfigs:
+    """Which services are watched: all but those whose `watch` is off, once Prometheus is set."""
+    if not settings.prometheus_url:
+        return lambda service, env: None
+    return lambda service, env: watch_config(catalog, service, env)
 
 
 def _finisher(database: Database, clock: Clock) -> Callable[[str], Awaitable[None]]:

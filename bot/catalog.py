@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -25,6 +25,9 @@ from bot.domain.deploy.tool import DeployTarget
 from bot.domain.deploy.tool import RolloutRef as DeployRollout
 from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv
 from bot.domain.signals.rollback_policy import AutoRollbackPolicy
+from bot.domain.watch.policy import WatchPolicy
+from bot.domain.watch.queries import CANARY_LABEL, READY, WatchQueries
+from bot.domain.watch.watch import WatchConfig
 from bot.errors import FieldProblem
 
 SlackId = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,}$")]
@@ -95,6 +98,35 @@ class AutoRollback(_Strict):
         return AutoRollbackPolicy(on_red=self.on_red, on_alert=self.on_alert)
 
 
+class Watch(_Strict):
+    """The early watch of each release and the recovery watch after a rollback
+    (docs/verdict.md §3.6). `false` switches both off for the service."""
+
+    duration: Annotated[str, StringConstraints(pattern=_DURATION.pattern)] = "15m"
+    interval: Literal["15s", "30s"] = "15s"  # on the 15 s grid the windows use
+    recovery_hold: Annotated[str, StringConstraints(pattern=_DURATION.pattern)] = "2m"
+    recovery_within: Annotated[str, StringConstraints(pattern=_DURATION.pattern)] = "15m"
+    ready: str | None = READY  # readiness PromQL; null switches it off
+    canary_label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
+        CANARY_LABEL
+    )
+
+    @field_validator("duration", "recovery_within")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        length = parse_duration(value)
+        if not timedelta(minutes=1) <= length <= timedelta(hours=2) or length.seconds % 15:
+            raise ValueError("must be between 1m and 2h, in whole 15 s steps")
+        return value
+
+    @field_validator("recovery_hold")
+    @classmethod
+    def _held(cls, value: str) -> str:
+        if not timedelta(seconds=15) <= parse_duration(value) <= timedelta(minutes=30):
+            raise ValueError("must be between 15s and 30m")
+        return value
+
+
 class Service(_Strict):
     owners: list[SlackId] = Field(default_factory=list)
     admins: list[SlackId] = Field(default_factory=list)
@@ -104,6 +136,7 @@ class Service(_Strict):
         None, min_length=1, max_length=12
     )
     auto_rollback: AutoRollback = Field(default_factory=AutoRollback)
+    watch: Watch | Literal[False] = Field(default_factory=Watch)
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
     pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
 
@@ -229,3 +262,28 @@ def escalation_policy(catalog: Catalog, service: str) -> str | None:
     """The PagerDuty escalation policy whose first level is the service's on-call."""
     entry = catalog.services.get(service)
     return entry.pagerduty_escalation_policy if entry else None
+
+
+def watch_config(catalog: Catalog, service: str, env: str) -> WatchConfig | None:
+    """How the service is watched in `env`; None where its `watch` is off. A service the
+    catalogue does not know is watched with the defaults."""
+    entry = catalog.services.get(service)
+    if entry is None:
+        return WatchConfig(queries=WatchQueries(checkup=service_queries(catalog, service)))
+    if entry.watch is False:
+        return None
+    spec, where = entry.watch, entry.environments.get(env)
+    return WatchConfig(
+        policy=WatchPolicy(
+            duration=parse_duration(spec.duration), interval=parse_duration(spec.interval)
+        ),
+        queries=WatchQueries(
+            checkup=service_queries(catalog, service),
+            ready=spec.ready,
+            canary_label=spec.canary_label,
+        ),
+        canary=where is not None and where.rollout is not None,
+        rollback=entry.auto_rollback.policy(),
+        recovery_hold=parse_duration(spec.recovery_hold),
+        recovery_within=parse_duration(spec.recovery_within),
+    )

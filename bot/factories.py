@@ -9,13 +9,15 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api import hooks
-from bot.catalog import Catalog, escalation_policy, service_queries
+from bot.catalog import Catalog, escalation_policy, service_queries, watch_config
 from bot.catalog import routing_key as catalog_routing_key
 from bot.domain.checkup.checkup import Judge
 from bot.domain.checkup.escalation import page_for_alert
 from bot.domain.deploy.context import Operations
 from bot.domain.signals.alert_rollback import PolicyFor, roll_back_on_alert
 from bot.domain.signals.alerts import AlertDecision
+from bot.domain.watch.run import WatchRunner
+from bot.domain.watch.watch import WatchConfig
 from bot.integrations.argocd import ArgoCDClient
 from bot.integrations.page_delivery import PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
@@ -69,12 +71,30 @@ def build_oncall(
     )
 
 
-def build_judge(settings: Settings, catalog: Catalog, http: aiohttp.ClientSession) -> Judge:
-    metrics = None
-    if settings.prometheus_url:
-        client = PrometheusClient(session=http, base_url=settings.prometheus_url)
-        metrics = PrometheusMetricsSource(client)
+def build_metrics_source(
+    settings: Settings, http: aiohttp.ClientSession
+) -> PrometheusMetricsSource | None:
+    """Prometheus, for the checkups and the watches; None where PROMETHEUS_URL is not set."""
+    if not settings.prometheus_url:
+        return None
+    return PrometheusMetricsSource(PrometheusClient(session=http, base_url=settings.prometheus_url))
+
+
+def build_judge(catalog: Catalog, metrics: PrometheusMetricsSource | None) -> Judge:
     return Judge(metrics=metrics, queries_for=lambda service: service_queries(catalog, service))
+
+
+def build_watch_runner(
+    catalog: Catalog, metrics: PrometheusMetricsSource | None, ops: Operations
+) -> WatchRunner | None:
+    """The early and recovery watches' runner; None without Prometheus (nothing to judge)."""
+    if metrics is None:
+        return None
+    return WatchRunner(
+        source=metrics,
+        operations=ops,
+        config_for=lambda service, env: watch_config(catalog, service, env) or WatchConfig(),
+    )
 
 
 def build_page_delivery(

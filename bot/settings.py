@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     checkup_interval_seconds: float = Field(
         5.0, gt=0, le=300, validation_alias=_env("HERALD_CHECKUP_INTERVAL_SECONDS")
     )
+    watch_tick_seconds: float = Field(
+        1.0, gt=0, le=15, validation_alias=_env("HERALD_WATCH_TICK_SECONDS")
+    )
     checkup_concurrency: int = Field(
         50, ge=1, le=500, validation_alias=_env("HERALD_CHECKUP_CONCURRENCY")
     )

@@ -13,6 +13,7 @@ from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
+from bot.domain.watch.watch import Watch, WatchPurpose
 
 
 class MemoryLedger:
@@ -27,6 +28,7 @@ class MemoryLedger:
         self.pages: list[Page] = []
         self.resolved: list[str] = []
         self.changes: list[ChangeEvent] = []
+        self.watches: list[tuple[str, WatchPurpose, datetime]] = []
 
     async def get_release(self, release_id: str) -> Release | None:
         return self.releases.get(release_id)
@@ -88,6 +90,22 @@ class MemoryLedger:
         self, *, release_id: str, change: ChangeEvent, deadline: datetime
     ) -> None:
         self.changes.append(change)
+
+    async def start_watch(
+        self, *, release: Release, purpose: WatchPurpose, origin: datetime
+    ) -> None:
+        self.watches.append((release.id, purpose, origin))
+
+    async def save_watch(
+        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+    ) -> bool:
+        return True
+
+    async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:
+        return False
+
+    async def watching_recovery(self, release_id: str) -> bool:
+        return False
 
 
 class MemoryLedgers:

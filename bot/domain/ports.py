@@ -7,13 +7,16 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.errors import DomainError
+
+if TYPE_CHECKING:  # the watch's types import the rollback policy, which imports this module
+    from bot.domain.watch.watch import Watch, WatchPurpose
 
 
 class ConcurrentWrite(DomainError):
@@ -65,6 +68,29 @@ class Ledger(Protocol):
         ...
 
     async def finish_rollback(self, *, checkup_id: int, outcome: str) -> None: ...
+
+    async def start_watch(
+        self, *, release: Release, purpose: WatchPurpose, origin: datetime
+    ) -> None:
+        """Watch the release from `origin` (a no-op where the service is not watched, or the
+        release has a watch of this purpose). A release's watch ends the live watches of older
+        releases of its service and env; a recovery watch ends the release's own watch."""
+        ...
+
+    async def save_watch(
+        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+    ) -> bool:
+        """Keep a claimed watch's progress, next due at `due_at` (`finished` ends it in that
+        state); False when another runner took the watch meanwhile."""
+        ...
+
+    async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:
+        """The release's alert resolved at `at`: its recovery watch, if live, looks again now."""
+        ...
+
+    async def watching_recovery(self, release_id: str) -> bool:
+        """Whether a recovery watch is confirming the release's recovery by health."""
+        ...
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
         """Page on-call once per release (the outbox delivers it to PagerDuty)."""

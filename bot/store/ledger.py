@@ -20,6 +20,9 @@ from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
+from bot.domain.watch.watch import Watch, WatchConfig, WatchPurpose
+from bot.domain.watch.windows import first_evaluation
+from bot.store import watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.database import Database
 from bot.store.pages import PageRows
@@ -27,6 +30,7 @@ from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
 
 NoticeRenderer = Callable[[Notice], dict[str, Any]]
 CheckupOffsets = Callable[[str, str], Sequence[timedelta]]
+WatchConfigs = Callable[[str, str], WatchConfig | None]  # None: the service is not watched
 _TIME_COLUMNS = {
     EventType.PLANNED: "planned_at",
     EventType.STARTED: "started_at",
@@ -49,7 +53,9 @@ class SqlLedger:
         now: datetime,
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
         change_events: bool = False,
+        watch_configs: WatchConfigs = lambda service, env: None,
     ) -> None:
+        self._watch_configs = watch_configs
         self._session = session
         self._render = render
         self._channels = channels
@@ -169,6 +175,64 @@ class SqlLedger:
             self._session, checkup_id=checkup_id, extra={"actions": [outcome]}, done=True
         )
 
+    async def start_watch(
+        self, *, release: Release, purpose: WatchPurpose, origin: datetime
+    ) -> None:
+        config = self._watch_configs(release.service, release.env)
+        if config is None or (release.state is EventType.STARTED and not config.canary):
+            return  # not watched; or not a canary, whose watch starts at release.deployed
+        if config.ends_at(purpose, origin) <= self._now:
+            return  # heard of too late to watch: the scheduled checkups judge it
+        ended = (
+            (purpose, "superseded", release.id, None)
+            if purpose is WatchPurpose.RELEASE
+            else (WatchPurpose.RELEASE, "done", None, release.id)
+        )
+        await watches.stop_watches(
+            self._session,
+            service=release.service,
+            env=release.env,
+            purpose=ended[0],
+            state=ended[1],
+            besides=ended[2],
+            release_id=ended[3],
+            now=self._now,
+        )
+        await watches.start_watch(
+            self._session,
+            release_id=release.id,
+            service=release.service,
+            env=release.env,
+            purpose=purpose,
+            origin=origin,
+            ends_at=config.ends_at(purpose, origin),
+            due_at=max(first_evaluation(origin), self._now),
+            now=self._now,
+        )
+        await self._flush()
+
+    async def save_watch(
+        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+    ) -> bool:
+        return await watches.save_watch(
+            self._session,
+            watch=watch,
+            due_at=due_at,
+            finished=finished,
+            reason=reason,
+            now=self._now,
+        )
+
+    async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:
+        return await watches.note_alert_resolved(
+            self._session, release_id=release_id, at=at, now=self._now
+        )
+
+    async def watching_recovery(self, release_id: str) -> bool:
+        return await watches.is_watching(
+            self._session, release_id=release_id, purpose=WatchPurpose.RECOVERY
+        )
+
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
         await self._pages.enqueue_page(release_id=release_id, page=page, deadline=deadline)
         await self._flush()
@@ -194,7 +258,10 @@ class SqlLedger:
 
 
 def _role(notice: Notice) -> str:
-    """`feed_root`/`ops_root` open a thread; other roles name what the message is."""
+    """`feed_root`/`ops_root` open a thread; a keyed message is its key; other roles name
+    what the message is."""
+    if notice.key is not None:
+        return notice.key
     if notice.opens_thread:
         return f"{notice.audience.channel_role}_root"
     return f"{notice.audience.value}_{notice.kind.value}"
@@ -265,7 +332,9 @@ class LedgerFactory:
         on_commit: Callable[[], None] = lambda: None,
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
         change_events: bool = False,
+        watch_configs: WatchConfigs = lambda service, env: None,
     ) -> None:
+        self._watch_configs = watch_configs
         self._database = database
         self._render = render
         self._channels = channels
@@ -284,5 +353,6 @@ class LedgerFactory:
                 now=self._clock(),
                 offsets=self._offsets,
                 change_events=self._change_events,
+                watch_configs=self._watch_configs,
             )
         self._on_commit()

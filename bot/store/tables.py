@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UtcDateTime
@@ -222,3 +222,37 @@ class CheckupRow(SQLModel, table=True):
     late_seconds: float | None = None
     color: str | None = Field(default=None, max_length=16)
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WatchRow(SQLModel, table=True):
+    """A release's early watch, or its service's recovery watch: re-judged every interval."""
+
+    __tablename__ = "watches"
+    __table_args__ = (
+        UniqueConstraint("release_id", "purpose", name="uq_watches_release_purpose"),
+        Index("ix_watches_state_due", "state", "due_at"),
+        Index("ix_watches_service_env_state", "service", "env", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: str = Field(foreign_key="releases.id", max_length=128)
+    service: str = Field(max_length=64)
+    env: str = Field(max_length=64)
+    purpose: str = Field(max_length=16)  # release | recovery
+    origin: datetime = _utc()
+    ends_at: datetime = _utc()
+    due_at: datetime = _utc()
+    # active rollback (red, auto-rollback owed) | done superseded expired recovered
+    state: str = Field(default="active", max_length=16)
+    attempts: int = 0
+    lease_until: datetime | None = _utc(nullable=True)
+    progress: str = Field(sa_column=Column(Text, nullable=False))  # WatchState as JSON
+    posted: bool = False
+    color: str | None = Field(default=None, max_length=16)  # the colour announced
+    reason: str | None = Field(default=None, max_length=500)  # the last evaluation's, one line
+    healthy_since: datetime | None = _utc(nullable=True)
+    alert_resolved_at: datetime | None = _utc(nullable=True)
+    canary_hash: str | None = Field(default=None, max_length=64)
+    stable_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc()
+    finished_at: datetime | None = _utc(nullable=True)

@@ -17,6 +17,7 @@ from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.domain.release.recording import Outcome, record_event, register_release
+from bot.domain.watch.watch import Watch, WatchPurpose
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow
 from tests.store.support import (
     FEED,
@@ -246,6 +247,24 @@ class MeetAfterRead:
         self, *, release_id: str, change: ChangeEvent, deadline: datetime
     ) -> None:
         await self._inner.enqueue_change(release_id=release_id, change=change, deadline=deadline)
+
+    async def start_watch(
+        self, *, release: Release, purpose: WatchPurpose, origin: datetime
+    ) -> None:
+        await self._inner.start_watch(release=release, purpose=purpose, origin=origin)
+
+    async def save_watch(
+        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+    ) -> bool:
+        return await self._inner.save_watch(
+            watch=watch, due_at=due_at, finished=finished, reason=reason
+        )
+
+    async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:
+        return await self._inner.note_alert_resolved(release_id=release_id, at=at)
+
+    async def watching_recovery(self, release_id: str) -> bool:
+        return await self._inner.watching_recovery(release_id)
 
 
 async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:

@@ -103,6 +103,7 @@ class NoticeKind(StrEnum):
     NOTE = "note"
     CHECKUP = "checkup"
     RELEASE_NOTES = "release_notes"
+    WATCH = "watch"
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Notice:
     urgent: bool = False
     text: Text = EMPTY
     report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
+    key: str | None = None  # names a message of the release's, so it can be edited later
+    replaces: bool = False  # with `key`: the new content of that message (chat.update)
 
     @classmethod
     def note(cls, release: Release, text: Text) -> Notice:

@@ -14,6 +14,7 @@ from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.domain.release.notices import notices_for
 from bot.domain.text import display_version, text
+from bot.domain.watch.watch import WatchPurpose
 from bot.errors import Conflict, FieldProblem, NotFound
 
 
@@ -126,8 +127,13 @@ async def _apply(
 async def _follow_up(
     ledger: Ledger, *, release: Release, event: EventType, at: datetime, now: datetime
 ) -> None:
-    """Deployed: plan checkups (superseding older ones) and put the deploy on the service's
-    PagerDuty timeline. Recovered: resolve the page."""
+    """Started (a canary) or deployed: watch its first minutes. Deployed: plan checkups
+    (superseding older ones) and put the deploy on the service's PagerDuty timeline. Rolled
+    back: watch for recovery. Recovered: resolve the page."""
+    if event in (EventType.STARTED, EventType.DEPLOYED):
+        await ledger.start_watch(release=release, purpose=WatchPurpose.RELEASE, origin=at)
+    elif event is EventType.ROLLED_BACK:
+        await ledger.start_watch(release=release, purpose=WatchPurpose.RECOVERY, origin=at)
     if event is EventType.DEPLOYED:
         deadline = now + timedelta(minutes=15)
         await ledger.enqueue_change(

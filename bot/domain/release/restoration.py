@@ -3,6 +3,8 @@
 Teams recover by rolling back (Argo CD deploys the previous release's revision), by reverting
 in Git, or by shipping a fix: in each case Argo CD reports *another* release deployed and
 healthy, and the failed one would otherwise stay open forever, with no time to restore.
+Where a recovery watch is judging the service after a rollback (`bot/domain/watch/
+recovery.py`), it decides instead: a healthy deploy is not yet healthy metrics.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ async def record_restored(
         failed_at = current.times.get(EventType.FAILED) if current else None
         if current is None or current.state not in OPEN or failed_at is None or failed_at > at:
             continue
+        if await ledger.watching_recovery(current.id):
+            continue  # its recovery watch confirms recovery by health, not by a deploy
         reason = f"{how}: {by.id} ({display_version(by.version)}) is deployed and healthy"
         request = EventRequest(event=EventType.RECOVERED, at=at, reason=reason[:500])
         outcome = await record_event(ledger=ledger, release_id=current.id, request=request, now=now)

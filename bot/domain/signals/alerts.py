@@ -219,6 +219,10 @@ async def post_alert_notes(
             continue
         notices.append(Notice.note(release, note_text(alert)))
         decisions.append(decide(alert, release.id))
+        paging = (alert.severity or "").lower() in PAGING_SEVERITIES
+        if alert.status is AlertStatus.RESOLVED and paging and alert.ends_at is not None:
+            # a recovery watch confirms recovery sooner once the alert agrees health is back
+            await ledger.note_alert_resolved(release_id=release.id, at=alert.ends_at)
     if notices:
         await ledger.enqueue(notices)
     return decisions
