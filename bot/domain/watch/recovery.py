@@ -84,8 +84,8 @@ async def _recover(
         Emoji("white_check_mark"),
         " ",
         Strong("Recovered"),
-        f": health back at {clock(since)} ({how}){restore}. The page is resolved and this"
-        " thread is closed.",
+        f": health back at {clock(since)} ({how}){restore}. Its page, if any, is resolved;"
+        " this thread is closed.",
     )
     await ledger.enqueue([Notice.note(release, timed(now, said))])
 

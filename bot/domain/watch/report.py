@@ -44,7 +44,7 @@ def watch_text(watch: Watch, update: WatchUpdate, *, status: Text) -> Text:
             Emoji(EMOJI[state.announced]),
             " ",
             Strong(f"{title}: {state.announced}"),
-            f" — {_reason(shown, state.announced)}",
+            f" — {_reason(shown, state.announced, watch.purpose)}",
         )
     judged = (
         f"Judged {state.evaluations} time{'s' if state.evaluations != 1 else ''}, last at "
@@ -69,10 +69,16 @@ def change_text(watch: Watch, verdict: WatchVerdict, *, was: WatchColor | None) 
     )
 
 
-def _reason(verdict: WatchVerdict, announced: WatchColor) -> str:
+def _reason(verdict: WatchVerdict, announced: WatchColor, purpose: WatchPurpose) -> str:
     if verdict.color is announced:
+        if purpose is WatchPurpose.RECOVERY and announced is WatchColor.GREEN:
+            return "healthy since the rollback"
         return verdict.reason()
     return f"{verdict.reason()} (now judging {verdict.color})"
+
+
+def _was(baseline: str) -> str:
+    return "" if baseline in ("—", "") else f" (was {baseline})"
 
 
 def _mark(outcome: str) -> str:
