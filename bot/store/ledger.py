@@ -16,9 +16,7 @@ from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
-from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
-from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
 from bot.domain.watch.watch import Watch, WatchConfig, WatchPurpose
 from bot.domain.watch.windows import first_evaluation
@@ -26,19 +24,12 @@ from bot.store import watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.database import Database
 from bot.store.pages import PageRows
+from bot.store.release_rows import event_from_row, release_columns, release_from_row
 from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
 
 NoticeRenderer = Callable[[Notice], dict[str, Any]]
 CheckupOffsets = Callable[[str, str], Sequence[timedelta]]
 WatchConfigs = Callable[[str, str], WatchConfig | None]  # None: the service is not watched
-_TIME_COLUMNS = {
-    EventType.PLANNED: "planned_at",
-    EventType.STARTED: "started_at",
-    EventType.DEPLOYED: "deployed_at",
-    EventType.FAILED: "failed_at",
-    EventType.ROLLED_BACK: "rolled_back_at",
-    EventType.RECOVERED: "recovered_at",
-}
 
 
 class SqlLedger:
@@ -69,14 +60,14 @@ class SqlLedger:
         return release_from_row(row) if row else None
 
     async def add_release(self, release: Release) -> None:
-        self._session.add(ReleaseRow(**_release_columns(release), revision=1))
+        self._session.add(ReleaseRow(**release_columns(release), revision=1))
         await self._flush()
 
     async def save_release(self, release: Release) -> None:
         result = await self._session.execute(
             update(ReleaseRow)
             .where(col(ReleaseRow.id) == release.id, col(ReleaseRow.revision) == release.revision)
-            .values(**_release_columns(release), revision=release.revision + 1)
+            .values(**release_columns(release), revision=release.revision + 1)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrentWrite(release.id)
@@ -269,54 +260,6 @@ def _role(notice: Notice) -> str:
 
 def _thread_role(audience: Audience) -> str | None:
     return f"{audience.channel_role}_root" if audience.in_thread else None
-
-
-def _release_columns(release: Release) -> dict[str, Any]:
-    columns: dict[str, Any] = {
-        "id": release.id,
-        "service": release.service,
-        "env": release.env,
-        "version": release.version,
-        "owner": release.owner,
-        "state": release.state.value if release.state else None,
-        "manifest": release.manifest.canonical(),
-        "digest": release.digest,
-        "received_at": release.received_at,
-        "lead_time_seconds": release.lead_time_seconds,
-        "links": release.extra_links,
-    }
-    for event, column in _TIME_COLUMNS.items():
-        columns[column] = release.times.get(event)
-    return columns
-
-
-def release_from_row(row: ReleaseRow) -> Release:
-    times = {
-        event: getattr(row, column)
-        for event, column in _TIME_COLUMNS.items()
-        if getattr(row, column) is not None
-    }
-    return Release(
-        manifest=Manifest.model_validate(row.manifest),
-        digest=row.digest,
-        received_at=row.received_at,
-        state=EventType(row.state) if row.state else None,
-        times=times,
-        lead_time_seconds=row.lead_time_seconds,
-        extra_links=dict(row.links),
-        revision=row.revision,
-    )
-
-
-def event_from_row(row: EventRow) -> RecordedEvent:
-    return RecordedEvent(
-        release_id=row.release_id,
-        type=EventType(row.type),
-        at=row.at,
-        payload=EventPayload.model_validate(row.payload),
-        received_at=row.received_at,
-        idempotency_key=row.idempotency_key,
-    )
 
 
 class LedgerFactory:

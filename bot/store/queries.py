@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from bot.domain.release.model import Release
 from bot.store.database import Database
-from bot.store.ledger import release_from_row
+from bot.store.release_rows import release_from_row
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow, SlackMessageRow
 
 

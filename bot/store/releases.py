@@ -12,8 +12,8 @@ from bot.domain.ports import CheckupSummary
 from bot.domain.release.model import Release
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
-from bot.store.ledger import release_from_row
 from bot.store.queries import message_link
+from bot.store.release_rows import release_from_row
 from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow
 
 IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")

@@ -17,7 +17,7 @@ from bot.domain.notes.digest import ACTIVITY
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Release
 from bot.store.database import Database
-from bot.store.ledger import release_from_row
+from bot.store.release_rows import release_from_row
 from bot.store.tables import EventRow, ReleaseRow
 
 _COLUMNS: dict[EventType, Any] = {
