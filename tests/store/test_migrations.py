@@ -25,6 +25,7 @@ TABLES = {
     "audit",
     "action_claims",
     "checkups",
+    "watches",
 }
 
 
