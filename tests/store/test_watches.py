@@ -1,0 +1,106 @@
+"""Watch rows: claimed by one runner at a time, handed on when a runner dies, never judged twice."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.domain.watch.watch import WatchPurpose
+from bot.store import watches
+from tests.store.support import Store, register
+
+LEASE = timedelta(seconds=60)
+
+
+async def watched_release(store: Store) -> str:
+    release_id = (await register(store)).release.id
+    async with store.database.transaction() as session:
+        now = store.clock()
+        await watches.start_watch(
+            session,
+            release_id=release_id,
+            service="webapp",
+            env="prod",
+            purpose=WatchPurpose.RELEASE,
+            origin=now,
+            ends_at=now + timedelta(minutes=15),
+            due_at=now,
+            now=now,
+        )
+    return release_id
+
+
+async def test_two_runners_claiming_at_once_get_the_watch_once(store: Store) -> None:
+    await watched_release(store)
+    claims = await asyncio.gather(
+        *(
+            watches.claim_due(database=store.database, now=store.clock(), lease=LEASE)
+            for _ in range(2)
+        )
+    )
+    assert sorted(len(c) for c in claims) == [0, 1]
+
+
+async def test_a_runner_that_dies_hands_the_watch_on_and_its_late_save_is_dropped(
+    store: Store,
+) -> None:
+    await watched_release(store)
+    [first] = await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE)
+    assert await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE) == []
+
+    store.clock.advance(61)
+    [second] = await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE)
+    assert second.attempts == first.attempts + 1
+    async with store.database.transaction() as session:
+        stale = await watches.save_watch(
+            session,
+            watch=first,
+            due_at=store.clock(),
+            finished=None,
+            reason=None,
+            now=store.clock(),
+        )
+        fresh = await watches.save_watch(
+            session,
+            watch=second,
+            due_at=store.clock(),
+            finished=None,
+            reason=None,
+            now=store.clock(),
+        )
+    assert (stale, fresh) == (False, True)
+
+
+async def test_a_release_has_one_watch_of_each_purpose(store: Store) -> None:
+    release_id = await watched_release(store)
+    now = store.clock()
+    async with store.database.transaction() as session:
+        again = await watches.start_watch(
+            session,
+            release_id=release_id,
+            service="webapp",
+            env="prod",
+            purpose=WatchPurpose.RELEASE,
+            origin=now,
+            ends_at=now + timedelta(minutes=15),
+            due_at=now,
+            now=now,
+        )
+    assert again is False
+
+
+async def test_a_finished_watch_is_never_claimed_again(store: Store) -> None:
+    await watched_release(store)
+    [watch] = await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE)
+    async with store.database.transaction() as session:
+        await watches.save_watch(
+            session,
+            watch=replace(watch),
+            due_at=store.clock(),
+            finished="done",
+            reason="over",
+            now=store.clock(),
+        )
+    store.clock.advance(3600)
+    assert await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE) == []
