@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -106,9 +107,22 @@ class NoticeKind(StrEnum):
     WATCH = "watch"
 
 
+# A key names a message the release owns: a slug that fits the outbox's `role` column.
+MAX_KEY_LENGTH = 32
+_KEY = re.compile(r"[a-z][a-z0-9_]*")
+# Roles Herald names itself: `<channel>_root` and `<audience>_<kind>` for notices, and the
+# PagerDuty rows of a release (bot/store/pages.py). A key may take none of them.
+_BUILT_IN_PREFIXES = ("feed_", "ops_")
+_BUILT_IN_ROLES = frozenset({"page_trigger", "page_resolve", "change_event"})
+
+
 @dataclass(frozen=True)
 class Notice:
-    """Something Herald must say: rendered by the Slack adapter, delivered through the outbox."""
+    """Something Herald must say: rendered by the Slack adapter, delivered through the outbox.
+
+    A notice with a `key` is a message the release owns and may change later; one that also
+    `replaces` is the new content of that message, delivered as an edit of it, not as a post.
+    """
 
     kind: NoticeKind
     audience: Audience
@@ -118,8 +132,16 @@ class Notice:
     urgent: bool = False
     text: Text = EMPTY
     report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
-    key: str | None = None  # names a message of the release's, so it can be edited later
-    replaces: bool = False  # with `key`: the new content of that message (chat.update)
+    key: str | None = None
+    replaces: bool = False
+
+    def __post_init__(self) -> None:
+        if self.replaces and self.key is None:
+            raise ValueError("a notice that replaces a message needs the key of that message")
+        if self.key is not None:
+            check_key(self.key)
+            if self.opens_thread:
+                raise ValueError("a keyed message cannot open the release's thread")
 
     @classmethod
     def note(cls, release: Release, text: Text) -> Notice:
@@ -127,3 +149,14 @@ class Notice:
         failed = any(event.value == "release.failed" for event in release.times)
         audience = Audience.OPS_THREAD if failed else Audience.FEED_THREAD
         return cls(NoticeKind.NOTE, audience, release, None, text=text)
+
+
+def check_key(key: str) -> None:
+    """Refuse a key that is not a short slug or that is a role Herald names itself."""
+    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
+        raise ValueError(
+            f"message key {key!r} must be a slug of at most {MAX_KEY_LENGTH} characters "
+            "(a-z, 0-9, _; starting with a letter)"
+        )
+    if key.startswith(_BUILT_IN_PREFIXES) or key in _BUILT_IN_ROLES:
+        raise ValueError(f"message key {key!r} collides with a role Herald names itself")
