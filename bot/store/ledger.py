@@ -23,6 +23,8 @@ from bot.domain.watch.windows import first_evaluation
 from bot.store import watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.database import Database
+from bot.store.keyed_messages import queue_update
+from bot.store.outbox import POST, UPDATE
 from bot.store.pages import PageRows
 from bot.store.release_rows import event_from_row, release_columns, release_from_row
 from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
@@ -106,14 +108,21 @@ class SqlLedger:
     async def enqueue(self, notices: Sequence[Notice]) -> None:
         for notice in notices:
             channel = self._channels[notice.audience.channel_role]
+            role = _role(notice)
+            if notice.replaces:  # behind the message's post; only the newest content counts
+                await self._flush()
+                channel = await queue_update(
+                    self._session, release_id=notice.release.id, role=role, channel=channel
+                )
             self._session.add(
                 OutboxRow(
                     release_id=notice.release.id,
                     channel=channel,
-                    role=_role(notice),
-                    thread_role=_thread_role(notice.audience),
+                    role=role,
+                    thread_role=None if notice.replaces else _thread_role(notice.audience),
                     event_type=notice.payload.event.value if notice.payload else None,
                     body=self._render(notice),
+                    operation=UPDATE if notice.replaces else POST,
                     urgent=notice.urgent,
                     next_attempt_at=self._now,
                     created_at=self._now,
@@ -249,8 +258,8 @@ class SqlLedger:
 
 
 def _role(notice: Notice) -> str:
-    """`feed_root`/`ops_root` open a thread; a keyed message is its key; other roles name
-    what the message is."""
+    """A keyed message's role is its key; `feed_root`/`ops_root` open a thread; other roles
+    name what the message is."""
     if notice.key is not None:
         return notice.key
     if notice.opens_thread:

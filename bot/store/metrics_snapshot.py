@@ -58,6 +58,7 @@ RECOVERY_BUCKETS: tuple[float, ...] = (
 CHECKUP_STATES = ("pending", "running", "rollback", "done", "superseded")
 OUTBOX_SINKS = ("slack", "pagerduty")
 OUTBOX_WAITING = ("pending", "sending")
+OUTBOX_DONE = ("sent", "replaced")
 VERDICT_WINDOW = timedelta(hours=24)
 
 
@@ -200,11 +201,12 @@ def _release_totals(row: Sequence[Any]) -> ReleaseTotals:
 
 
 def _outbox_statement() -> Any:
-    """Sent rows are most of the table and are skipped; the rest is grouped per sink."""
+    """Sent rows are most of the table and are skipped, and so are replaced ones (updates a
+    newer update made pointless: neither waiting nor given up on); the rest per sink."""
     state = col(OutboxRow.state)
     return (
         select(col(OutboxRow.sink), state, func.count(), func.min(col(OutboxRow.created_at)))
-        .where(state != "sent")
+        .where(state.not_in(OUTBOX_DONE))
         .group_by(col(OutboxRow.sink), state)
     )
 

@@ -13,7 +13,10 @@ from sqlmodel import col, select
 from bot.store.database import Database
 from bot.store.tables import OutboxRow, SlackMessageRow
 
-_OPEN = ("pending", "sending")
+# pending → sending → sent | dead; a pending update a newer one supersedes becomes
+# `replaced` (bot/store/keyed_messages.py). Only pending and sending rows are still to leave.
+OPEN_STATES = ("pending", "sending")
+POST, UPDATE = "post", "update"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Claim:
     channel: str
     role: str
     thread_role: str | None
+    operation: str  # POST or UPDATE
     event_type: str | None
     body: dict[str, Any]
     attempts: int
@@ -40,12 +44,12 @@ async def claim_next(
     The next message is the oldest open one, except that an urgent one (a failure, a rollback,
     a red verdict) goes ahead of other releases' messages; a release's own messages always
     leave in order, so its thread root is posted before its replies."""
-    open_here = and_(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(_OPEN))
+    open_here = and_(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(OPEN_STATES))
     earlier = aliased(OutboxRow)
     first_of_its_release = ~exists().where(
         col(earlier.channel) == channel,
         col(earlier.release_id) == col(OutboxRow.release_id),
-        col(earlier.state).in_(_OPEN),
+        col(earlier.state).in_(OPEN_STATES),
         col(earlier.id) < col(OutboxRow.id),
     )
     urgent = (  # pending only: walks the urgent index in id order and stops at the first
@@ -89,6 +93,7 @@ async def claim_next(
             channel=row.channel,
             role=row.role,
             thread_role=row.thread_role,
+            operation=row.operation,
             event_type=row.event_type,
             body=dict(row.body),
             attempts=row.attempts,
@@ -137,13 +142,16 @@ async def mark_sent(
     return True
 
 
-async def mark_delivered(*, database: Database, claim: Claim, now: datetime) -> bool:
-    """Record a delivery that leaves no Slack message behind (a PagerDuty event)."""
+async def mark_delivered(
+    *, database: Database, claim: Claim, now: datetime, ts: str | None = None
+) -> bool:
+    """Record a delivery that leaves no new Slack message behind: a PagerDuty event, or an
+    update of a message Herald posted before (`ts` is that message's)."""
     async with database.transaction() as session:
         result = await session.execute(
             update(OutboxRow)
             .where(_held(claim))
-            .values(state="sent", sent_at=now, lease_until=None, last_error=None)
+            .values(state="sent", sent_at=now, ts=ts, lease_until=None, last_error=None)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -200,7 +208,7 @@ async def root_is_coming(*, database: Database, release_id: str, role: str) -> b
                 select(func.count()).where(
                     col(OutboxRow.release_id) == release_id,
                     col(OutboxRow.role) == role,
-                    col(OutboxRow.state).in_(_OPEN),
+                    col(OutboxRow.state).in_(OPEN_STATES),
                 )
             )
         ).scalar_one()
@@ -211,7 +219,7 @@ async def list_open_channels(*, database: Database, sink: str = "slack") -> list
     async with database.read() as session:
         rows = await session.execute(
             select(col(OutboxRow.channel))
-            .where(col(OutboxRow.state).in_(_OPEN), col(OutboxRow.sink) == sink)
+            .where(col(OutboxRow.state).in_(OPEN_STATES), col(OutboxRow.sink) == sink)
             .distinct()
         )
         return [channel for (channel,) in rows]
@@ -232,6 +240,8 @@ async def count_open(*, database: Database) -> int:
     async with database.read() as session:
         return int(
             (
-                await session.execute(select(func.count()).where(col(OutboxRow.state).in_(_OPEN)))
+                await session.execute(
+                    select(func.count()).where(col(OutboxRow.state).in_(OPEN_STATES))
+                )
             ).scalar_one()
         )

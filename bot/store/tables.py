@@ -149,7 +149,11 @@ class OutboxRow(SQLModel, table=True):
     thread_role: str | None = Field(default=None, max_length=32)
     event_type: str | None = Field(default=None, max_length=32)
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="pending", max_length=16)
+    # post: a new message; update: new content for the message posted under `role` (chat.update)
+    operation: str = Field(
+        default="post", max_length=8, sa_column_kwargs={"server_default": text("'post'")}
+    )
+    state: str = Field(default="pending", max_length=16)  # pending sending sent dead replaced
     urgent: bool = False
     attempts: int = 0
     ambiguous: bool = False

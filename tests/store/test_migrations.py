@@ -111,3 +111,27 @@ def test_claims_taken_before_attempts_become_finished_first_attempts(database_ur
             ).one()
         assert (row.scope, row.attempt, row.left_state) == (None, 1, "unknown")
         assert row.finished_at == row.at
+
+
+def test_outbox_rows_written_before_updates_existed_are_posts(database_url: str) -> None:
+    upgrade(database_url, "0008")
+    with engine_for(database_url) as engine:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO releases (id, service, env, version, owner, manifest, digest, "
+                    "revision, received_at, links) VALUES ('rel-1', 'webapp', 'prod', '1.0.0', "
+                    "'team', '{}', 'd', 1, '2025-10-02 20:00:00', '{}')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO outbox (release_id, sink, channel, role, body, state, urgent, "
+                    "attempts, ambiguous, next_attempt_at, created_at) VALUES ('rel-1', 'slack', "
+                    "'CFEED', 'feed_root', '{}', 'pending', false, 0, false, "
+                    "'2025-10-02 20:00:00', '2025-10-02 20:00:00')"
+                )
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT operation FROM outbox")).scalars().all() == ["post"]
