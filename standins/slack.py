@@ -45,8 +45,8 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
     """The Slack Web API methods Herald uses, on ``http://127.0.0.1:<ephemeral port>``.
 
     Faults registered with ``*_next`` count down independently on every call of their
-    method; when several apply to one call: delay first, then 500 > 429 > normal answer,
-    and a pending drop swallows whichever answer results.
+    method; when several apply to one call: delay first, then 500 > 429 > refusal > normal
+    answer, and a pending drop swallows whichever answer results.
     """
 
     def __init__(
@@ -69,6 +69,7 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         self.calls: list[SlackCall] = []
         self.responses: list[dict[str, Any]] = []  # JSON bodies POSTed to response URLs
         self._faults: dict[tuple[str, str], list[float]] = {}
+        self._refusals: dict[str, list[str]] = {}  # method -> Slack errors still to answer
         self._outage = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -129,6 +130,11 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
     def drop_after_post_next(self, method: str, *, times: int = 1) -> None:
         self._faults[(method, "drop")] = [times, 0]
 
+    def refuse_next(self, method: str, error: str, *, times: int = 1) -> None:
+        """Answer the next call(s) of `method` with Slack's ``{"ok": false, "error": error}``
+        (HTTP 200) instead of doing what they ask, as Slack does when it refuses a call."""
+        self._refusals[method] = [error] * times
+
     def delay_next(self, method: str, *, seconds: float, times: int = 1) -> None:
         self._faults[(method, "delay")] = [times, seconds]
 
@@ -151,6 +157,8 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
             return _Answer(503, {"ok": False, "error": "service_unavailable"})
         delay, fail = self._take(method, "delay"), self._take(method, "fail")
         limit, drop = self._take(method, "ratelimit"), self._take(method, "drop")
+        refusals = self._refusals.get(method)
+        refusal = refusals.pop(0) if refusals else None
         if delay is not None:
             await asyncio.sleep(delay)
         if fail is not None:
@@ -158,6 +166,8 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         elif limit is not None:
             headers = {"Retry-After": str(int(limit))}
             answer = _Answer(429, {"ok": False, "error": "ratelimited"}, headers)
+        elif refusal is not None:
+            answer = _Answer(200, {"ok": False, "error": refusal})
         else:
             try:
                 answer = _Answer(200, await compute())

@@ -1,4 +1,4 @@
-"""Block Kit, modal and message-metadata checks for the fake Slack Web API.
+"""Block Kit, modal, message content and metadata checks for the fake Slack Web API.
 
 Each validator returns a list of error strings (empty when valid), in the style of
 Slack's ``invalid_blocks`` answers: ``"<problem> [json-pointer:/blocks/0/text/text]"``.
@@ -6,6 +6,10 @@ Limits follow docs/contracts.md §1.8 (slack_sdk validators and Block Kit docs).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from standins.slack_messages import SlackError
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -221,3 +225,40 @@ def is_valid_metadata(metadata: object) -> bool:
         and bool(metadata["event_type"])
         and isinstance(metadata.get("event_payload"), dict)
     )
+
+
+def message_content(args: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """The text and blocks of a ``chat.*`` call, refused as Slack refuses them."""
+    text, blocks, markdown = args.get("text"), args.get("blocks"), args.get("markdown_text")
+    if markdown is not None:
+        if text or blocks:
+            raise SlackError("markdown_text_conflict")
+        if len(str(markdown)) > 12_000:
+            raise SlackError("msg_too_long")
+        text = markdown
+    if blocks is not None:
+        if isinstance(blocks, str):
+            raise SlackError("invalid_blocks_format")
+        if errors := validate_blocks(blocks):
+            messages = [f"[ERROR] {e}" for e in errors]
+            raise SlackError(
+                "invalid_blocks", errors=errors, response_metadata={"messages": messages}
+            )
+    if not text and not blocks and not args.get("attachments"):
+        raise SlackError("no_text")
+    if text is not None and len(str(text)) > 40_000:
+        raise SlackError("msg_too_long")
+    return None if text is None else str(text), blocks
+
+
+def message_metadata(args: dict[str, Any], *, clearable: bool = False) -> dict[str, Any] | None:
+    """The ``metadata`` of a call, or None when absent. With ``clearable`` (``chat.update``),
+    an empty object is accepted: it removes the message's metadata."""
+    metadata = args.get("metadata")
+    if metadata in (None, ""):
+        return None
+    if clearable and metadata == {}:
+        return {}
+    if not is_valid_metadata(metadata):
+        raise SlackError("invalid_metadata_format")
+    return dict(metadata)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,6 +29,16 @@ class SlackCall:
 
 
 @dataclass
+class SlackEdit:
+    """One ``chat.update`` of a message: its time and what the message showed after it."""
+
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    metadata: dict[str, Any] | None
+
+
+@dataclass
 class SlackMessage:
     channel: str
     ts: str
@@ -38,7 +48,12 @@ class SlackMessage:
     metadata: dict[str, Any] | None  # {"event_type": ..., "event_payload": {...}}
     user: str  # the bot user id ("UHERALD") unless injected by a test
     reply_broadcast: bool = False
-    edited_ts: str | None = None
+    edits: list[SlackEdit] = field(default_factory=list)  # every chat.update, oldest first
+
+    @property
+    def edited_ts(self) -> str | None:
+        """When the message was last edited, as Slack's ``edited.ts``."""
+        return self.edits[-1].ts if self.edits else None
 
 
 class SlackError(Exception):

@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from standins.slack_limits import is_valid_metadata, validate_blocks, validate_view
+from standins.slack_limits import message_content, message_metadata, validate_view
 from standins.slack_messages import (
     APP_ID,
     BOT_ID,
     BOT_USER_ID,
     TEAM_DOMAIN,
     TEAM_ID,
+    SlackEdit,
     SlackError,
     SlackMessage,
     make_ts,
@@ -130,12 +131,16 @@ class SlackWorkspace:
     def _next_ts(self) -> str:
         return make_ts(self._next_seq(), self._ts_base)
 
-    def _channel(self, args: dict[str, Any], key: str = "channel") -> str:
+    def _channel(
+        self, args: dict[str, Any], key: str = "channel", *, dm_by_user: bool = True
+    ) -> str:
+        """The channel a call names; a user id names the DM with that user where the method
+        allows it (``chat.update`` wants the DM's own id)."""
         channel = args.get(key)
         if isinstance(channel, str):
             if channel in self.channels:
                 return channel
-            if channel in self.users:
+            if dm_by_user and channel in self.users:
                 dm = self.dm_channel(channel)
                 self.channels.add(dm)
                 return dm
@@ -152,38 +157,6 @@ class SlackWorkspace:
         user = None if parent is None else parent.user
         return render(msg, parent_user=user, with_metadata=with_metadata)
 
-    @staticmethod
-    def _content(args: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
-        text, blocks, markdown = args.get("text"), args.get("blocks"), args.get("markdown_text")
-        if markdown is not None:
-            if text or blocks:
-                raise SlackError("markdown_text_conflict")
-            if len(str(markdown)) > 12_000:
-                raise SlackError("msg_too_long")
-            text = markdown
-        if blocks is not None:
-            if isinstance(blocks, str):
-                raise SlackError("invalid_blocks_format")
-            if errors := validate_blocks(blocks):
-                messages = [f"[ERROR] {e}" for e in errors]
-                raise SlackError(
-                    "invalid_blocks", errors=errors, response_metadata={"messages": messages}
-                )
-        if not text and not blocks and not args.get("attachments"):
-            raise SlackError("no_text")
-        if text is not None and len(str(text)) > 40_000:
-            raise SlackError("msg_too_long")
-        return None if text is None else str(text), blocks
-
-    @staticmethod
-    def _metadata(args: dict[str, Any]) -> dict[str, Any] | None:
-        metadata = args.get("metadata")
-        if metadata in (None, ""):
-            return None
-        if not is_valid_metadata(metadata):
-            raise SlackError("invalid_metadata_format")
-        return dict(metadata)
-
     # -- methods ---------------------------------------------------------------------------
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -198,8 +171,8 @@ class SlackWorkspace:
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
-        text, blocks = self._content(args)
-        metadata = self._metadata(args)
+        text, blocks = message_content(args)
+        metadata = message_metadata(args)
         thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
         broadcast = thread_ts is not None and truthy(args.get("reply_broadcast"))
         msg = SlackMessage(
@@ -210,21 +183,28 @@ class SlackWorkspace:
         return {"channel": channel, "ts": msg.ts, "message": self._render(msg)}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(args)
-        msg = self._find(channel, args.get("ts"))
+        """Slack's chat.update: what the call leaves out (blocks, metadata) is kept; every
+        edit is kept in the message's ``edits``."""
+        channel = self._channel(args, dm_by_user=False)
+        if not args.get("ts"):
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: ts"]},
+            )
+        msg = self._find(channel, args["ts"])
         if msg is None:
             raise SlackError("message_not_found")
         if msg.user != BOT_USER_ID:
             raise SlackError("cant_update_message")
-        text, blocks = self._content(args)
-        metadata = self._metadata(args)
+        text, blocks = message_content(args)
+        metadata = message_metadata(args, clearable=True)
         if text is not None:
             msg.text = text
         if blocks is not None:
             msg.blocks = blocks
         if metadata is not None:
-            msg.metadata = metadata
-        msg.edited_ts = self._next_ts()
+            msg.metadata = metadata or None
+        msg.edits.append(SlackEdit(self._next_ts(), msg.text, list(msg.blocks), msg.metadata))
         return {"channel": channel, "ts": msg.ts, "text": msg.text, "message": self._render(msg)}
 
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +212,7 @@ class SlackWorkspace:
         user = args.get("user")
         if user not in self.users:
             raise SlackError("user_not_in_channel")
-        text, blocks = self._content(args)
+        text, blocks = message_content(args)
         message_ts = self._next_ts()
         self.ephemerals.append(
             {

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -215,6 +216,52 @@ async def test_update(slack: FakeSlack, client: AsyncWebClient) -> None:
     theirs = await slack_error(client.chat_update(channel="COPS", ts=human.ts, text="x"))
     assert theirs.response["error"] == "cant_update_message"
     assert slack.calls_to("chat.update")[-1].ok is False
+    assert [m.text for m in slack.posted("COPS")] == ["deployed", "lgtm"]
+
+
+async def test_a_message_keeps_every_edit(slack: FakeSlack, client: AsyncWebClient) -> None:
+    root = await client.chat_postMessage(channel="CFEED", text="release 42")
+    posted = await client.chat_postMessage(
+        channel="CFEED", text="watch: starting", thread_ts=root["ts"], metadata=META
+    )
+    for minute in (1, 2, 3, 4):
+        await client.chat_update(channel="CFEED", ts=posted["ts"], text=f"watch: {minute}m green")
+
+    [watch] = slack.replies("CFEED", root["ts"])
+    assert watch.text == "watch: 4m green"
+    assert [edit.text for edit in watch.edits] == [f"watch: {m}m green" for m in (1, 2, 3, 4)]
+    assert watch.metadata == META, "an edit that sends no metadata keeps the message's"
+    replies = await client.conversations_replies(channel="CFEED", ts=root["ts"])
+    shown = replies["messages"][1]
+    assert (shown["ts"], shown["text"]) == (posted["ts"], "watch: 4m green")
+    assert shown["edited"] == {"user": "UHERALD", "ts": watch.edits[-1].ts}
+
+
+async def test_update_keeps_blocks_left_out_and_clears_what_is_emptied(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    blocks = [section("*deploying*")]
+    posted = await client.chat_postMessage(
+        channel="COPS", text="deploying", blocks=blocks, metadata=META
+    )
+    await client.chat_update(channel="COPS", ts=posted["ts"], text="still deploying")
+    [msg] = slack.posted("COPS")
+    assert (msg.text, msg.blocks, msg.metadata) == ("still deploying", blocks, META)
+
+    await client.chat_update(channel="COPS", ts=posted["ts"], text="done", blocks=[], metadata={})
+    assert (msg.text, msg.blocks, msg.metadata) == ("done", [], None)
+    assert [len(edit.blocks) for edit in msg.edits] == [1, 0]
+
+
+async def test_update_answer_matches_the_saved_openapi_spec(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    spec = load_spec("slack_web_openapi_v2.json")
+    schema = spec["paths"]["/chat.update"]["post"]["responses"]["200"]["schema"]
+    schema["properties"]["ok"] = spec["definitions"]["defs_ok_true"]
+    posted = await client.chat_postMessage(channel="COPS", text="x")
+    answer = await client.chat_update(channel="COPS", ts=posted["ts"], text="y")
+    Draft4Validator(schema).validate(answer.data)
 
 
 async def test_ephemeral_and_permalink(slack: FakeSlack, client: AsyncWebClient) -> None:
@@ -515,11 +562,25 @@ async def test_update_rejections(slack: FakeSlack, client: AsyncWebClient) -> No
             {"channel": "COPS", "ts": posted["ts"], "text": "y", "metadata": [1]},
             "invalid_metadata_format",
         ),
+        ({"ts": posted["ts"], "text": "y"}, "channel_not_found"),
+        ({"channel": "COPS", "text": "y"}, "invalid_arguments"),
+        ({"channel": "COPS", "ts": "", "text": "y"}, "invalid_arguments"),
     ]
     for kwargs, error in cases:
         err = await slack_error(client.api_call("chat.update", json=kwargs))
         assert err.response["error"] == error, kwargs
     assert slack.posted("COPS")[0].text == "x"
+    assert slack.posted("COPS")[0].edits == []
+
+
+async def test_update_in_a_dm_needs_the_dm_id_not_the_user_id(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel="U_ONCALL", text="you are paged")
+    by_user = await slack_error(client.chat_update(channel="U_ONCALL", ts=posted["ts"], text="y"))
+    assert by_user.response["error"] == "channel_not_found"
+    await client.chat_update(channel=posted["channel"], ts=posted["ts"], text="ack'd")
+    assert [m.text for m in slack.posted("D_ONCALL")] == ["ack'd"]
 
 
 async def test_form_body_with_json_string_fields(slack: FakeSlack) -> None:
@@ -617,6 +678,20 @@ async def test_drop_after_post_next(slack: FakeSlack, client: AsyncWebClient) ->
     assert slack.calls_to("chat.postMessage")[0].ok is True
     resp = await client.chat_postMessage(channel="COPS", text="next")
     assert resp["ok"] is True
+
+
+async def test_refuse_next(slack: FakeSlack, client: AsyncWebClient) -> None:
+    posted = await client.chat_postMessage(channel="COPS", text="x")
+    slack.refuse_next("chat.update", "edit_window_closed", times=2)
+    for _ in range(2):
+        err = await slack_error(client.chat_update(channel="COPS", ts=posted["ts"], text="y"))
+        assert err.response.status_code == 200
+        assert err.response.data == {"ok": False, "error": "edit_window_closed"}
+    assert slack.posted("COPS")[0].edits == [], "a refused call changes nothing"
+    await client.chat_postMessage(channel="COPS", text="other methods answer as usual")
+    await client.chat_update(channel="COPS", ts=posted["ts"], text="y")
+    assert slack.posted("COPS")[0].text == "y"
+    assert [c.ok for c in slack.calls_to("chat.update")] == [False, False, True]
 
 
 async def test_outage(slack: FakeSlack, client: AsyncWebClient) -> None:
