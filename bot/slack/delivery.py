@@ -1,23 +1,25 @@
-"""The outbox worker for Slack: one sender per channel, in order, once per message."""
+"""The outbox worker for Slack: one sender per channel, in order, once per message.
+
+A post becomes `chat.postMessage`; an update becomes `chat.update` of the message posted
+under its key (bot/slack/edits.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import IntegrationError
 from bot.observability import HeraldMetrics
+from bot.slack.edits import KeyedMessageMissing, KeyedPostComing, edit_keyed_message
+from bot.slack.web_api import FAILURES, observed, translate_slack_error
 from bot.store import outbox
 from bot.store.database import Database
-from bot.store.outbox import Claim
+from bot.store.outbox import UPDATE, Claim
 from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)
@@ -25,33 +27,7 @@ log = logging.getLogger(__name__)
 OUTBOX_KEY = "herald_outbox_id"
 MAX_BACKOFF_SECONDS = 300.0
 HISTORY_PAGES = 10
-# Slack refused the message itself: sending it again cannot succeed.
-PERMANENT_ERRORS = frozenset(
-    {
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "too_many_attachments",
-        "metadata_too_large",
-    }
-)
-
-
-def translate_slack_error(exc: Exception) -> IntegrationError:
-    """Map what slack_sdk and aiohttp raise to one error type with retry semantics."""
-    if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
-        if status == 429 or error in ("ratelimited", "rate_limited"):
-            retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-            return IntegrationError("slack", "rate limited", retry_after=retry_after)
-        if error in PERMANENT_ERRORS:
-            return IntegrationError("slack", error, retryable=False)
-        return IntegrationError("slack", error or f"HTTP {status}", ambiguous=status >= 500)
-    return IntegrationError("slack", f"{type(exc).__name__}: {exc}", ambiguous=True)
+ROOT_WAIT_SECONDS = 1.0
 
 
 class SlackDelivery:
@@ -123,26 +99,52 @@ class SlackDelivery:
             await sleep_until_woken(wakeup, seconds=self._poll_seconds)
 
     async def deliver(self, claim: Claim) -> None:
-        """Post one claimed message (or find it already posted) and record the outcome."""
+        """Send one claimed message (or find it already posted) and record the outcome."""
         try:
-            thread_ts = await self._thread_ts(claim)
-            ts = await self._find_posted(claim, thread_ts) if claim.ambiguous else None
-            if ts is None:
-                ts = await self._post(claim, thread_ts)
-            await outbox.mark_sent(
-                database=self._database, claim=claim, ts=ts, thread_ts=thread_ts, now=self._clock()
-            )
+            if claim.operation == UPDATE:
+                await self._update(claim)
+            else:
+                await self._post_once(claim)
         except _RootNotPosted:
-            await self._retry_later(claim, "thread root not posted yet", delay=1.0, ambiguous=False)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            await self._retry_later(
+                claim, "thread root not posted yet", delay=ROOT_WAIT_SECONDS, ambiguous=False
+            )
+        except KeyedPostComing:
+            await self._retry_later(
+                claim, "message to update not posted yet", delay=ROOT_WAIT_SECONDS, ambiguous=False
+            )
+        except KeyedMessageMissing as exc:
+            await self._give_up(claim, str(exc), reason="update has no message to edit")
+        except FAILURES as exc:
             await self._handle_failure(claim, translate_slack_error(exc))
 
-    async def _handle_failure(self, claim: Claim, error: IntegrationError) -> None:
+    async def _post_once(self, claim: Claim) -> None:
+        thread_ts = await self._thread_ts(claim)
+        ts = await self._find_posted(claim, thread_ts) if claim.ambiguous else None
+        if ts is None:
+            ts = await self._post(claim, thread_ts)
+        await outbox.mark_sent(
+            database=self._database, claim=claim, ts=ts, thread_ts=thread_ts, now=self._clock()
+        )
+
+    async def _update(self, claim: Claim) -> None:
+        ts = await edit_keyed_message(
+            database=self._database, client=self._client, claim=claim, metrics=self._metrics
+        )
+        await outbox.mark_delivered(database=self._database, claim=claim, now=self._clock(), ts=ts)
+
+    async def _give_up(
+        self, claim: Claim, error: str, *, reason: str = "slack refused message for good"
+    ) -> None:
         extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
+        log.error("%s: %s", reason, error, extra={**extra, "operation": claim.operation})
+        await outbox.mark_dead(database=self._database, claim=claim, error=error)
+
+    async def _handle_failure(self, claim: Claim, error: IntegrationError) -> None:
         if not error.retryable:
-            log.error("slack refused message for good: %s", error.message, extra=extra)
-            await outbox.mark_dead(database=self._database, claim=claim, error=error.message)
+            await self._give_up(claim, error.message)
             return
+        extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
         delay = error.retry_after or min(MAX_BACKOFF_SECONDS, 2.0 ** min(claim.attempts, 9) / 4)
         log.warning(
             "slack delivery failed, retrying in %.1fs: %s", delay, error.message, extra=extra
@@ -178,22 +180,10 @@ class SlackDelivery:
         if metadata is not None:
             payload = {**metadata.get("event_payload", {}), OUTBOX_KEY: claim.id}
             metadata = {**metadata, "event_payload": payload}
-        started = time.monotonic()
-        try:
-            response = await self._post_message(claim, body, metadata, thread_ts)
-        except SlackApiError as exc:
-            self._observe(started, ok=False, error=str(exc.response.get("error", "http_error")))
-            raise
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self._observe(started, ok=False, error=type(exc).__name__)
-            raise
-        self._observe(started, ok=True)
+        response = await observed(
+            self._metrics, "chat.postMessage", self._post_message(claim, body, metadata, thread_ts)
+        )
         return str(response["ts"])
-
-    def _observe(self, started: float, *, ok: bool, error: str | None = None) -> None:
-        if self._metrics is not None:
-            elapsed = time.monotonic() - started
-            self._metrics.observe_slack_call("chat.postMessage", elapsed, ok, error)
 
     async def _post_message(
         self, claim: Claim, body: dict[str, Any], metadata: Any, thread_ts: str | None
