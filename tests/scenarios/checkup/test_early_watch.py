@@ -16,7 +16,7 @@ from tests.scenarios.checkup.world import CATALOG, CheckupWorld, alert_body, dep
 from tests.waiting import eventually
 
 STEP = timedelta(seconds=15)
-FAST = {"watch_tick_seconds": 0.05}
+TICK = 0.05  # the watch loop, in real seconds
 
 
 def watching(world: CheckupWorld, release_id: str, channel: str = FEED) -> list[str]:
@@ -60,7 +60,7 @@ async def test_a_healthy_release_is_green_within_a_minute_in_one_message(
     world: CheckupWorld,
 ) -> None:
     world.clock.now = RELEASE + timedelta(seconds=20)
-    herald = await world.start(**FAST)
+    herald = await world.start(watch_tick_seconds=TICK)
     await deploy(herald, service=HEALTHY, release_id="rel-ok")
     await judged(world, "rel-ok", 1)
     await step(world, "rel-ok", 2)
@@ -77,7 +77,7 @@ async def test_a_service_without_traffic_is_inconclusive_never_green(
     world: CheckupWorld,
 ) -> None:
     world.clock.now = RELEASE + timedelta(seconds=20)
-    herald = await world.start(**FAST)
+    herald = await world.start(watch_tick_seconds=TICK)
     await deploy(herald, service="search", release_id="rel-quiet")  # no series in Prometheus
     await judged(world, "rel-quiet", 1)
     await step(world, "rel-quiet", 2)
@@ -100,7 +100,7 @@ async def red_watch(world: CheckupWorld, herald: Herald, release_id: str) -> Non
 
 async def test_a_spike_pages_fails_the_release_and_rolls_back_once(world: CheckupWorld) -> None:
     world.clock.now = RELEASE + timedelta(seconds=20)
-    herald = await world.start(**FAST)
+    herald = await world.start(watch_tick_seconds=TICK)
     await red_watch(world, herald, "rel-bad")
 
     await eventually(lambda: len(world.aborts()) == 1, timeout=10, what="the canary aborted")
@@ -126,7 +126,7 @@ async def test_a_spike_pages_fails_the_release_and_rolls_back_once(world: Checku
 
 async def test_health_that_does_not_come_back_keeps_the_page_open(world: CheckupWorld) -> None:
     world.clock.now = RELEASE + timedelta(seconds=20)
-    herald = await world.start(catalog=with_watch(recovery_within="1m"), **FAST)
+    herald = await world.start(catalog=with_watch(recovery_within="1m"), watch_tick_seconds=TICK)
     await red_watch(world, herald, "rel-stuck")
     await eventually(
         lambda: any("Automatic rollback done" in t for t in world.thread(OPS, "rel-stuck")),
@@ -156,7 +156,7 @@ async def roll_back_by_hand(herald: Herald, release_id: str, world: CheckupWorld
 
 async def test_recovery_is_confirmed_by_two_minutes_of_health(world: CheckupWorld) -> None:
     world.clock.now = RELEASE + timedelta(seconds=20)
-    herald = await world.start(**FAST)
+    herald = await world.start(watch_tick_seconds=TICK)
     await deploy(herald, service=HEALTHY, release_id="rel-fixed")
     await judged(world, "rel-fixed", 1)
     await roll_back_by_hand(herald, "rel-fixed", world)
@@ -181,7 +181,7 @@ async def test_recovery_is_confirmed_by_two_minutes_of_health(world: CheckupWorl
 
 async def test_a_resolved_alert_confirms_recovery_sooner(world: CheckupWorld) -> None:
     world.clock.now = RELEASE + timedelta(seconds=20)
-    herald = await world.start(**FAST)
+    herald = await world.start(watch_tick_seconds=TICK)
     await deploy(herald, service=HEALTHY, release_id="rel-alert")
     await roll_back_by_hand(herald, "rel-alert", world)
     await first_recovery_verdict(world, "rel-alert")
