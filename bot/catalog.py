@@ -136,9 +136,17 @@ class Service(_Strict):
         None, min_length=1, max_length=12
     )
     auto_rollback: AutoRollback = Field(default_factory=AutoRollback)
-    watch: Watch | Literal[False] = Field(default_factory=Watch)
+    watch: Watch | None = Field(default_factory=Watch)  # `false` (None): not watched
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
     pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
+
+    @field_validator("watch", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        """`false` switches the watch off, `true` is the defaults."""
+        if value is False or value is None:
+            return None
+        return {} if value is True else value
 
     @field_validator("checkups")
     @classmethod
@@ -270,7 +278,7 @@ def watch_config(catalog: Catalog, service: str, env: str) -> WatchConfig | None
     entry = catalog.services.get(service)
     if entry is None:
         return WatchConfig(queries=WatchQueries(checkup=service_queries(catalog, service)))
-    if entry.watch is False:
+    if entry.watch is None:
         return None
     spec, where = entry.watch, entry.environments.get(env)
     return WatchConfig(

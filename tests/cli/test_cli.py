@@ -186,3 +186,29 @@ async def test_emit_refuses_a_malformed_flag(herald: Herald) -> None:
     malformed = await emit(herald, "event", "rel-1", "started", "--link", "no-equals-sign")
     assert malformed.code == 2
     assert "--link expects NAME=VALUE" in malformed.err
+
+
+@pytest.mark.parametrize(
+    ("watch", "expected"),
+    [
+        ("{interval: 20s}", "services.webapp.watch.interval: Input should be '15s' or '30s'"),
+        ("{duration: 3h}", "services.webapp.watch.duration: must be between 1m and 2h"),
+        ("{recovery_hold: 5s}", "services.webapp.watch.recovery_hold: must be between 15s"),
+        (
+            "{canary_label: pod-hash}",
+            "services.webapp.watch.canary_label: String should match",
+        ),
+    ],
+)
+def test_check_config_refuses_a_watch_herald_cannot_keep(
+    check_webapp: CheckWebapp, watch: str, expected: str
+) -> None:
+    code, out = check_webapp(f"watch: {watch}")
+    assert code == 1
+    assert expected in out
+
+
+def test_a_watch_can_be_switched_off_or_tuned(check_webapp: CheckWebapp) -> None:
+    for fields in ("watch: false", "watch: {interval: 30s, recovery_hold: 1m, duration: 30m}"):
+        _, out = check_webapp(fields)
+        assert "watch" not in out
