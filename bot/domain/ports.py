@@ -16,6 +16,7 @@ from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.errors import DomainError
 
 if TYPE_CHECKING:  # the watch's types import the rollback policy, which imports this module
+    from bot.domain.watch.verdict import WatchColor
     from bot.domain.watch.watch import Watch, WatchPurpose
 
 
@@ -143,6 +144,11 @@ class ReleaseReader(Protocol):
         """The last verdict and the next checkup of a release."""
         ...
 
+    async def watch_summary(self, release_id: str) -> WatchSummary | None:
+        """The colour the release's early watch announced and its last reason; None when
+        the release has no early watch or it has announced nothing yet."""
+        ...
+
 
 @dataclass(frozen=True)
 class CheckupSummary:
@@ -150,6 +156,16 @@ class CheckupSummary:
     last_label: str | None = None
     next_label: str | None = None
     next_due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WatchSummary:
+    """A release's early watch as `/deploy promote` weighs it: the colour it announced, the
+    failing signal (its last evaluation's one-line reason), and when the watch ended."""
+
+    color: WatchColor
+    reason: str
+    at: datetime | None = None
 
 
 class AuditDecision(StrEnum):
@@ -161,6 +177,7 @@ class AuditOutcome(StrEnum):
     DONE = "done"
     FAILED = "failed"
     REFUSED = "refused"
+    CAUTIONED = "cautioned"  # asked to confirm first (a promote over a red or yellow watch)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from bot.domain.deploy.parse import PromoteGoal, PromoteKind
 from bot.domain.deploy.rollback import RollbackPlan
 from bot.domain.text import text
 from bot.errors import MalformedRequest
@@ -24,6 +25,7 @@ class BlockId(StrEnum):
     HELP = "herald_help"
     STATUS = "herald_status"
     STATUS_ACTIONS = "herald_status_actions"
+    PROMOTE_CAUTION = "herald_promote_caution"
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
     REPLY = "herald_reply"
     INCIDENT_ACTIONS = "herald_incident_actions"
@@ -31,6 +33,7 @@ class BlockId(StrEnum):
 
 class ActionId(StrEnum):
     PROMOTE_NEXT = "herald_promote_next"
+    PROMOTE_ANYWAY = "herald_promote_anyway"
     PAUSE = "herald_pause"
     ROLLBACK_START = "herald_rollback_start"
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
@@ -81,10 +84,26 @@ class TargetValue(ButtonValue):
 
 
 class PromoteValue(TargetValue):
-    """Promote next step: the target plus the rollout generation the user saw (`seen`), so a
-    second click on the same message learns who promoted instead of promoting again."""
+    """Promote next step, or Promote anyway: the target plus the rollout generation the user
+    saw (`seen`), so a second click on the same message learns who promoted instead of
+    promoting again, and how far (`kind`, `weight`: next step unless said)."""
 
     seen: str | None = None
+    kind: PromoteKind = PromoteKind.NEXT
+    weight: int | None = Field(default=None, ge=1, le=100)
+
+    @property
+    def goal(self) -> PromoteGoal:
+        return PromoteGoal(self.kind, self.weight)
+
+    def dump(self) -> str:
+        """Next step leaves `kind` and `weight` out: the form Promote next step always had."""
+        data = self.model_dump(mode="json")
+        if self.kind is PromoteKind.NEXT:
+            del data["kind"]
+        if self.weight is None:
+            del data["weight"]
+        return json.dumps(data)
 
 
 class RollbackValue(ButtonValue):

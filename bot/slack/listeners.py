@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.domain.deploy.caution import PromoteCaution
 from bot.domain.deploy.commander import take_command
 from bot.domain.deploy.context import Operations, Reply
 from bot.domain.deploy.parse import (
@@ -130,8 +131,14 @@ def work_for(ops: Operations, body: dict[str, Any], respond: Respond) -> Work | 
 
 def _promote_next(ops: Operations, value: PromoteValue, user: str, respond: Respond) -> Work:
     where = ops.directory.resolve(value.service, value.env)
-    goal = PromoteGoal(PromoteKind.NEXT)
-    return _answer(promote(ops, actor=user, where=where, goal=goal, seen=value.seen), respond)
+    work = promote(ops, actor=user, where=where, goal=value.goal, seen=value.seen)
+    return _answer_promote(work, respond)
+
+
+def _promote_anyway(ops: Operations, value: PromoteValue, user: str, respond: Respond) -> Work:
+    where = ops.directory.resolve(value.service, value.env)
+    work = promote(ops, actor=user, where=where, goal=value.goal, seen=value.seen, confirmed=True)
+    return _answer_promote(work, respond, replace=True)
 
 
 def _pause(ops: Operations, value: TargetValue, user: str, respond: Respond) -> Work:
@@ -162,6 +169,7 @@ async def _rollback_cancel(
 
 BUTTONS: dict[ActionId, Button[Any]] = {
     ActionId.PROMOTE_NEXT: Button(PromoteValue, _promote_next),
+    ActionId.PROMOTE_ANYWAY: Button(PromoteValue, _promote_anyway),
     ActionId.PAUSE: Button(TargetValue, _pause),
     ActionId.ROLLBACK_START: Button(TargetValue, _rollback_start),
     ActionId.ROLLBACK_CONFIRM: Button(RollbackValue, _rollback_confirm),
@@ -189,7 +197,7 @@ async def run_command(
         await _answer(pause(ops, actor=user, where=where), respond)
     elif parsed.verb is Verb.PROMOTE:
         goal = parsed.promote or PromoteGoal(PromoteKind.NEXT)
-        await _answer(promote(ops, actor=user, where=where, goal=goal, seen=None), respond)
+        await _answer_promote(promote(ops, actor=user, where=where, goal=goal, seen=None), respond)
     elif parsed.verb is Verb.ROLLBACK:
         plan = await plan_rollback(ops, actor=user, where=where, to=parsed.rollback_to)
         if isinstance(plan, Reply):
@@ -212,6 +220,12 @@ async def _answer(
 ) -> None:
     reply: Reply = await work
     await respond(views.reply_message(reply, replace=replace))
+
+
+async def _answer_promote(
+    work: Coroutine[Any, Any, Reply | PromoteCaution], respond: Respond, *, replace: bool = False
+) -> None:
+    await respond(views.promote_message(await work, replace=replace))
 
 
 async def _refuse(refusal: dict[str, Any], respond: Respond) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.deploy.caution import PromoteCaution
 from bot.domain.deploy.context import Reply
 from bot.domain.deploy.promote import describe
 from bot.domain.deploy.rollback import RollbackPlan
@@ -142,6 +143,31 @@ def _status_actions(report: StatusReport) -> Block:
             button("Pause", ActionId.PAUSE, where.dump()),
             button("Roll back…", ActionId.ROLLBACK_START, where.dump(), style="danger"),
         ],
+    }
+
+
+def promote_message(answer: Reply | PromoteCaution, *, replace: bool = False) -> Message:
+    """What `/deploy promote` answers: the outcome, or the caution with Promote anyway."""
+    if isinstance(answer, Reply):
+        return reply_message(answer, replace=replace)
+    text = render(answer.text)
+    where = answer.where
+    anyway = PromoteValue(
+        service=where.service,
+        env=where.env,
+        seen=answer.seen,
+        kind=answer.goal.kind,
+        weight=answer.goal.weight,
+    )
+    go = button("Promote anyway", ActionId.PROMOTE_ANYWAY, anyway.dump(), style="danger")
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [
+            section(text, block_id=BlockId.PROMOTE_CAUTION),
+            {"type": "actions", "elements": [go]},
+        ],
+        **({"replace_original": True} if replace else {}),
     }
 
 

@@ -8,13 +8,15 @@ from sqlmodel import col, func, select
 
 from bot.domain.checkup.offsets import offset_label
 from bot.domain.checkup.verdict import Color
-from bot.domain.ports import CheckupSummary
+from bot.domain.ports import CheckupSummary, WatchSummary
 from bot.domain.release.model import Release
+from bot.domain.watch.verdict import WatchColor
+from bot.domain.watch.watch import WatchPurpose
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.queries import message_link
 from bot.store.release_rows import release_from_row
-from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow
+from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow, WatchRow
 
 IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")
 RECENT_DEPLOY = timedelta(hours=24)
@@ -152,6 +154,26 @@ class SqlReleaseReader:
             if upcoming
             else None,
             next_due=upcoming.due_at if upcoming else None,
+        )
+
+    async def watch_summary(self, release_id: str) -> WatchSummary | None:
+        async with self._database.read() as session:
+            row = (
+                (
+                    await session.execute(
+                        select(WatchRow).where(
+                            col(WatchRow.release_id) == release_id,
+                            col(WatchRow.purpose) == WatchPurpose.RELEASE.value,
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+        if row is None or row.color is None:
+            return None
+        return WatchSummary(
+            color=WatchColor(row.color), reason=row.reason or "", at=row.finished_at
         )
 
     async def service_of(self, release_id: str) -> str | None:

@@ -97,9 +97,10 @@ async def audit(
     detail: Text = EMPTY,
     response: str = "",
     args: dict[str, Any] | None = None,
+    note: bool = True,
 ) -> None:
-    """Append to the audit log (`detail` in plain text) and reply in the service's current
-    release thread."""
+    """Append to the audit log (`detail` in plain text) and, when allowed (and `note`), reply
+    in the service's current release thread."""
     release = await ops.releases.latest(service=where.service, env=where.env)
     await ops.audit.record(
         AuditEntry(
@@ -116,7 +117,7 @@ async def audit(
             response=response,
         )
     )
-    if release is not None and decision is AuditDecision.ALLOWED:
+    if note and release is not None and decision is AuditDecision.ALLOWED:
         who: tuple[Span, ...] = (
             ("Herald, automatically",)
             if actor == SYSTEM_ACTOR

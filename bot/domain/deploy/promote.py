@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.domain.deploy.attempts import FAILED, attempt_at
+from bot.domain.deploy.caution import PromoteCaution, caution, watch_warning
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
 from bot.domain.deploy.parse import PromoteGoal, PromoteKind
 from bot.domain.deploy.tool import DeployTarget, DeployToolError, RolloutAction, RolloutStatus
@@ -55,49 +57,80 @@ async def pause(ops: Operations, *, actor: str, where: ServiceEnv) -> Reply:
 
 
 async def promote(
-    ops: Operations, *, actor: str, where: ServiceEnv, goal: PromoteGoal, seen: str | None
-) -> Reply:
-    """Advance the canary once per step the user saw; a second click learns who did it."""
+    ops: Operations,
+    *,
+    actor: str,
+    where: ServiceEnv,
+    goal: PromoteGoal,
+    seen: str | None,
+    confirmed: bool = False,
+) -> Reply | PromoteCaution:
+    """Advance the canary once per step the user saw; a second click learns who did it.
+    Over an early watch that said red or yellow, only once `confirmed`: until then the
+    answer is a caution naming the colour and the failing signal."""
     if (refusal := await authorize(ops, actor=actor, action="promote", where=where)) is not None:
         return refusal
     target = require_target(where, rollout=True)
     if isinstance(target, Reply) or ops.deploy is None:
         return target if isinstance(target, Reply) else _not_configured()
+    warning = await watch_warning(ops, where)
+    over = warning.audit_args(confirmed=confirmed) if warning else {}
     try:
-        return await _promote(ops, actor=actor, where=where, target=target, goal=goal, seen=seen)
+        rollout = await ops.deploy.get_rollout(target)
+        if (stale := await _moved(ops, target, rollout, seen)) is not None:
+            return stale
+        if warning and not confirmed and not (rollout.fully_promoted or rollout.aborted):
+            return await caution(
+                ops, actor=actor, where=where, goal=goal, seen=rollout.generation, warning=warning
+            )
+        request = _Promote(actor, where, target, over)
+        return await _promote(ops, request, rollout=rollout, goal=goal)
     except DeployToolError as exc:
-        return await _done(ops, actor, "promote", where, ok=False, said=text(exc.message))
+        said = text(exc.message)
+        return await _done(ops, actor, "promote", where, ok=False, said=said, args=over)
+
+
+async def _moved(
+    ops: Operations, target: DeployTarget, rollout: RolloutStatus, seen: str | None
+) -> Reply | None:
+    """None while the rollout is where the user saw it; otherwise who moved it, or that it
+    moved."""
+    if seen is None or seen == rollout.generation:
+        return None
+    held = await ops.audit.last_claim(_promote_key(target, seen))
+    if held is not None:
+        return _already(held, f"the rollout is now {describe(rollout)}")
+    return Reply(
+        False,
+        text(
+            f"The rollout moved since you looked; it is now {describe(rollout)}. "
+            "Nothing was changed: promote again if you still want to."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Promote:
+    """Who promotes what: `over` is the red or yellow watch it was confirmed over (audited)."""
+
+    actor: str
+    where: ServiceEnv
+    target: DeployTarget
+    over: dict[str, Any]
 
 
 async def _promote(
-    ops: Operations,
-    *,
-    actor: str,
-    where: ServiceEnv,
-    target: DeployTarget,
-    goal: PromoteGoal,
-    seen: str | None,
+    ops: Operations, request: _Promote, *, rollout: RolloutStatus, goal: PromoteGoal
 ) -> Reply:
     assert ops.deploy is not None
-    rollout = await ops.deploy.get_rollout(target)
+    actor, where, target, over = request.actor, request.where, request.target, request.over
     start = rollout
-    if seen is not None and seen != rollout.generation:
-        held = await ops.audit.last_claim(_promote_key(target, seen))
-        if held is not None:
-            return _already(held, f"the rollout is now {describe(rollout)}")
-        return Reply(
-            False,
-            text(
-                f"The rollout moved since you looked; it is now {describe(rollout)}. "
-                "Nothing was changed: promote again if you still want to."
-            ),
-        )
     if goal.kind is PromoteKind.FULL:
         if not (step := await _claim(ops, actor, target, rollout)).won:
             return _already(step.claim, f"the rollout was at {describe(rollout)}")
         rollout = await _act(ops, target, step, RolloutAction.PROMOTE_FULL, actor=actor)
         said = text(f"Promoted fully: {describe(rollout)}.")
-        return await _done(ops, actor, "promote", where, ok=True, said=said)
+        return await _done(ops, actor, "promote", where, ok=True, said=said, args=over)
     for _ in range(len(rollout.steps) + 1):
         if rollout.fully_promoted or rollout.aborted:
             break
@@ -121,6 +154,7 @@ async def _promote(
                     f"Stopped at {describe(after)}: the rollout did not advance. ",
                     after.message or "",
                 ),
+                args=over,
             )
         rollout = after
         if goal.kind is PromoteKind.NEXT:
@@ -133,6 +167,7 @@ async def _promote(
         where,
         ok=True,
         said=text(f"{verb}: {describe(start)} → {describe(rollout)}."),
+        args=over,
     )
 
 
@@ -226,7 +261,14 @@ def _not_configured() -> Reply:
 
 
 async def _done(
-    ops: Operations, actor: str, action: str, where: ServiceEnv, *, ok: bool, said: Text
+    ops: Operations,
+    actor: str,
+    action: str,
+    where: ServiceEnv,
+    *,
+    ok: bool,
+    said: Text,
+    args: dict[str, Any] | None = None,
 ) -> Reply:
     await audit(
         ops,
@@ -236,5 +278,6 @@ async def _done(
         decision=AuditDecision.ALLOWED,
         outcome=AuditOutcome.DONE if ok else AuditOutcome.FAILED,
         detail=said,
+        args=args,
     )
     return Reply(ok, said if ok else text(Emoji("warning"), " ", said))
