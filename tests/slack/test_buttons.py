@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from bot.domain.deploy.parse import PromoteKind
 from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
 from bot.domain.text import Code, text
 from bot.slack.ids import (
@@ -47,6 +48,14 @@ POSTED: list[tuple[ButtonValue, str]] = [
     (
         PromoteValue(service="webapp", env="prod", seen=None),
         '{"service": "webapp", "env": "prod", "seen": null}',
+    ),
+    (
+        PromoteValue(service="webapp", env="prod", seen="g", kind=PromoteKind.FULL),
+        '{"service": "webapp", "env": "prod", "seen": "g", "kind": "full"}',
+    ),
+    (
+        PromoteValue(service="webapp", env="prod", seen="g", kind=PromoteKind.WEIGHT, weight=60),
+        '{"service": "webapp", "env": "prod", "seen": "g", "kind": "weight", "weight": 60}',
     ),
     (RollbackValue(plan=PLAN), PLAN.encode()),
     (
@@ -99,6 +108,8 @@ def test_an_old_promote_value_without_seen_still_parses() -> None:
         (TargetValue, '["webapp", "prod"]'),
         (TargetValue, '{"service": "webapp"}'),
         (PromoteValue, '{"service": "webapp", "env": "prod", "seen": {"x": 1}}'),
+        (PromoteValue, '{"service": "webapp", "env": "prod", "kind": "weight", "weight": 0}'),
+        (PromoteValue, '{"service": "webapp", "env": "prod", "kind": "sideways"}'),
         (RollbackValue, '{"service": "webapp", "env": "prod", "kind": "argo"}'),
         (RollbackValue, '{"service":"w","env":"p","kind":"sideways","summary":"s"}'),
         (ReleaseValue, ""),
