@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.deploy.context import Operations
+from bot.domain.deploy.context import SYSTEM_ACTOR, Operations
 from bot.domain.ports import Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal
@@ -16,7 +16,12 @@ async def record_rolled_back(
     """A rollback means the release failed: record failed (when still legal), then rolled_back."""
     if release_id is None:
         return
-    symptom = "rolled back from Slack with /deploy rollback"
+    automatic = actor == SYSTEM_ACTOR
+    symptom = (
+        "rolled back automatically by Herald"
+        if automatic
+        else "rolled back from Slack with /deploy rollback"
+    )
     await _record_if_legal(
         ops, release_id, EventRequest(event=EventType.FAILED, symptom=symptom, actor=actor)
     )
@@ -27,7 +32,7 @@ async def record_rolled_back(
             event=EventType.ROLLED_BACK,
             to_version=to_version,
             actor=actor,
-            reason="/deploy rollback",
+            reason="automatic rollback (auto_rollback policy)" if automatic else "/deploy rollback",
         ),
     )
 
