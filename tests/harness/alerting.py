@@ -1,5 +1,6 @@
 """The real alerting chain on loopback: a synthetic service, a Prometheus scraping it and
-evaluating rules every second, and an Alertmanager sending what fires to one webhook.
+evaluating rules every second, and an Alertmanager sending what fires to a webhook (and to
+any bare webhooks beside it).
 
 ``error_ratio_rules()`` is the fast rule a spike trips: the 5xx ratio over the last few
 seconds above a threshold, ``for: 0s``.  The rules in manifests/ judge 5-minute windows and
@@ -96,25 +97,35 @@ class AlertingChain:
 async def run_chain(
     *,
     webhook_url: str,
+    also_to: Sequence[str] = (),
     service: SyntheticService | None = None,
     rule_groups: Sequence[RuleGroup] = (),
     bearer_token: str | None = None,
 ) -> AsyncIterator[AlertingChain]:
-    """Start a synthetic service (unless a started one is given), Alertmanager, then
-    Prometheus with ``rule_groups`` (``error_ratio_rules()`` when none); stop all on exit."""
+    """Start a synthetic service (unless a started one is given), Alertmanager (notifying
+    ``webhook_url``, with ``bearer_token``, and each of ``also_to``), then Prometheus with
+    ``rule_groups`` (``error_ratio_rules()`` when none); stop all on exit.
+
+    The scrape target carries the service's ``service`` and ``env`` labels, so its ``up``
+    is what Herald's default health query reads."""
     base = Path(tempfile.mkdtemp(prefix="herald-alerting-"))
     async with AsyncExitStack() as stack:
         stack.callback(shutil.rmtree, base, ignore_errors=True)
         if service is None:
             service = await stack.enter_async_context(SyntheticService())
         am = await asyncio.to_thread(
-            start_alertmanager, base, webhook_url=webhook_url, bearer_token=bearer_token
+            start_alertmanager,
+            base,
+            webhook_url=webhook_url,
+            also_to=also_to,
+            bearer_token=bearer_token,
         )
         stack.push_async_callback(asyncio.to_thread, am.stop)
         prom = await asyncio.to_thread(
             start_prometheus,
             base,
             scrape_targets=[service.target],
+            target_labels={"service": service.service, "env": service.env},
             rule_groups=list(rule_groups) or [error_ratio_rules()],
             alertmanagers=[am.target],
         )

@@ -61,6 +61,7 @@ class PrometheusServer(DaemonServer):
 def _config(
     *,
     scrape_targets: Sequence[str],
+    target_labels: Mapping[str, str],
     scrape_interval: str,
     rule_file: Path | None,
     alertmanagers: Sequence[str],
@@ -74,15 +75,19 @@ def _config(
         "scrape_configs": [],
     }
     if scrape_targets:
-        cfg["scrape_configs"] = [
-            {
-                "job_name": "herald-test",
-                "metrics_path": "/metrics",
-                "scrape_interval": scrape_interval,
-                "scrape_timeout": scrape_interval,
-                "static_configs": [{"targets": list(scrape_targets)}],
-            }
-        ]
+        static: dict[str, object] = {"targets": list(scrape_targets)}
+        job: dict[str, object] = {
+            "job_name": "herald-test",
+            "metrics_path": "/metrics",
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": scrape_interval,
+            "static_configs": [static],
+        }
+        if target_labels:
+            static["labels"] = dict(target_labels)
+            # a label the target exposes too keeps its exposed value (not `exported_<label>`)
+            job["honor_labels"] = True
+        cfg["scrape_configs"] = [job]
     if rule_file is not None:
         cfg["rule_files"] = [str(rule_file)]
     if alertmanagers:
@@ -121,11 +126,15 @@ def start_prometheus(
     *,
     openmetrics: str | None = None,
     scrape_targets: Sequence[str] = (),
+    target_labels: Mapping[str, str] | None = None,
     scrape_interval: str = "1s",
     rule_groups: Sequence[RuleGroup] = (),
     alertmanagers: Sequence[str] = (),
 ) -> PrometheusServer:
     """Start Prometheus in a fresh directory under ``base_dir`` and wait until ready.
+
+    ``target_labels`` go on every series scraped from the targets, ``up`` included (so
+    ``min(up{service=...,env=...})``, Herald's default health query, finds the target).
 
     ``rule_groups`` are written to a rule file (they are what a rule file's ``groups:`` holds;
     see ``manifest_rule_groups``); ``alertmanagers`` are ``host:port`` of Alertmanagers
@@ -149,6 +158,7 @@ def start_prometheus(
             config=_write_config(
                 root,
                 scrape_targets=scrape_targets,
+                target_labels=target_labels or {},
                 scrape_interval=scrape_interval,
                 rule_groups=rule_groups,
                 alertmanagers=alertmanagers,
@@ -165,6 +175,7 @@ def _write_config(
     root: Path,
     *,
     scrape_targets: Sequence[str],
+    target_labels: Mapping[str, str],
     scrape_interval: str,
     rule_groups: Sequence[RuleGroup],
     alertmanagers: Sequence[str],
@@ -177,6 +188,7 @@ def _write_config(
     config.write_text(
         _config(
             scrape_targets=scrape_targets,
+            target_labels=target_labels,
             scrape_interval=scrape_interval,
             rule_file=rule_file,
             alertmanagers=alertmanagers,

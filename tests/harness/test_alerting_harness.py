@@ -117,6 +117,36 @@ async def test_alertmanager_sends_a_posted_alert_to_the_webhook_as_version_4(
 
 
 @pytest.mark.slow
+async def test_alertmanager_sends_each_alert_to_the_webhook_and_to_every_one_beside_it(
+    alertmanager_bin: Path, tmp_path: Path
+) -> None:
+    async with WebhookReceiver() as first, WebhookReceiver() as beside:
+        server = await asyncio.to_thread(
+            start_alertmanager,
+            tmp_path,
+            webhook_url=first.url,
+            also_to=[beside.url],
+            bearer_token="am-token",
+        )
+        try:
+            async with aiohttp.ClientSession() as http:
+                url = f"{server.url}/api/v2/alerts"
+                async with http.post(url, json=[_posted_alert()]) as resp:
+                    assert resp.status == 200, await resp.text()
+            to_first, _ = await first.wait_for_alert("firing", timeout=10, alertname="HeraldProbe")
+            to_beside, _ = await beside.wait_for_alert(
+                "firing", timeout=10, alertname="HeraldProbe"
+            )
+        finally:
+            await asyncio.to_thread(server.stop)
+    assert to_first.body["receiver"] == RECEIVER
+    assert to_first.headers["Authorization"] == "Bearer am-token"
+    assert to_beside.body["receiver"] != RECEIVER
+    assert "Authorization" not in to_beside.headers  # a bare receiver: no token of Herald's
+    assert to_beside.alerts[0]["fingerprint"] == to_first.alerts[0]["fingerprint"]
+
+
+@pytest.mark.slow
 def test_alertmanager_stops_and_leaves_nothing_behind(
     alertmanager_bin: Path, tmp_path: Path
 ) -> None:
@@ -170,6 +200,8 @@ async def test_a_spike_fires_through_prometheus_and_alertmanager_then_resolves(
         aiohttp.ClientSession() as http,
     ):
         await chain.wait_until_scraped(http)
+        up = await chain.query(http, 'up{service="webapp",env="prod"}')
+        assert [s["value"][1] for s in up] == ["1"]  # what Herald's default health query reads
         await asyncio.sleep(1.5)  # a rule evaluation or two of the 1 % baseline
         assert await chain.query(http, "ALERTS") == []  # 1 % stays under the 5 % threshold
         assert webhook_receiver.deliveries == []
