@@ -6,7 +6,9 @@ the Rollout the way the built-in Lua actions and the Rollouts controller would (
 ``standins.argocd_rollout``). Errors are gRPC-gateway JSON. ``version`` decides the
 action set: ``pause`` and ``skip-current-step`` and ``/resource/actions/v2`` need v3.1+.
 Faults: delays, HTTP errors with gRPC bodies, a dropped-connection outage, and a held
-operation. Depends only on aiohttp and the standard library.
+operation. ``listeners`` hear of every call once answered, so a test can play the cluster
+(a rollback that lands makes the service healthy again). Depends only on aiohttp and the
+standard library.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class FakeArgoCD(LoopbackServer):
         self.token = token
         self.version = version if "+" in version else f"{version}+8f1e3c2"
         self.calls: list[ArgoCall] = []
+        self.listeners: list[Callable[[ArgoCall], None]] = []  # told of each call, in order
         self._apps: dict[tuple[str, str], FakeApp] = {}  # (app namespace, name) -> app
         self._slow: list[float] = [0.0, 0]  # [seconds, times]
         self._fail: list[int] = [503, 0]  # [status, times]
@@ -192,6 +195,8 @@ class FakeArgoCD(LoopbackServer):
             status, answer = await self._answer(request, handler, query, body, parse_error)
             call = ArgoCall(request.method, request.path, query, body, at, status, answer)
             self.calls.append(call)
+            for listener in self.listeners:
+                listener(call)
             if status == 0 and request.transport is not None:
                 request.transport.close()  # no HTTP answer at all
             return web.json_response(answer, status=status or 503)

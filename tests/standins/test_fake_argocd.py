@@ -337,6 +337,18 @@ async def test_rollback_refused_with_auto_sync_then_done(
     assert (st["currentStepIndex"], st["phase"]) == (1, "Paused")
 
 
+async def test_listeners_hear_of_each_call_once_it_is_answered(
+    argo: FakeArgoCD, http: aiohttp.ClientSession
+) -> None:
+    heard: list[tuple[str, int]] = []
+    argo.listeners.append(lambda c: heard.append((c.path, c.status)))
+    await call(http, argo, "POST", f"{APP}/rollback", body={"id": 4})  # refused: auto-sync
+    await call(http, argo, "PATCH", APP, body=merge(None))
+    await call(http, argo, "POST", f"{APP}/rollback", body={"id": 4})
+    assert heard == [(f"{APP}/rollback", 400), (APP, 200), (f"{APP}/rollback", 200)]
+    assert heard == [(c.path, c.status) for c in argo.calls]
+
+
 async def test_patch_variants(argo: FakeArgoCD, http: aiohttp.ClientSession) -> None:
     body = merge({"prune": True, "selfHeal": True})
     status, app = await call(http, argo, "PATCH", APP, body=body)
