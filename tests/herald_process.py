@@ -5,13 +5,14 @@ whose exit code and output a test reads."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 import aiohttp
 
@@ -62,9 +63,13 @@ def free_port() -> int:
 
 
 class HeraldServer:
-    """`herald serve` on a free loopback port, talking to the Slack stand-in, on SQLite."""
+    """`herald serve` on a free loopback port, talking to the Slack stand-in, on SQLite.
 
-    def __init__(self, *, slack: FakeSlack, database: Path) -> None:
+    Add what else a user would set to `env` before `start` (Argo CD, Prometheus, PagerDuty,
+    `HERALD_CONFIG`, ...). With a `log` path, the process's output is appended there."""
+
+    def __init__(self, *, slack: FakeSlack, database: Path, log: Path | None = None) -> None:
+        self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -85,13 +90,13 @@ class HeraldServer:
 
     async def start(self, *, within: float = 10.0) -> None:
         """Start `herald serve` and return once it answers /readyz."""
-        self.process = await asyncio.create_subprocess_exec(
-            *HERALD,
-            "serve",
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        with contextlib.ExitStack() as stack:
+            out: IO[bytes] | int = asyncio.subprocess.DEVNULL
+            if self.log is not None:
+                out = stack.enter_context(self.log.open("ab"))  # the child keeps its own copy
+            self.process = await asyncio.create_subprocess_exec(
+                *HERALD, "serve", env=self.env, stdout=out, stderr=asyncio.subprocess.STDOUT
+            )
         async with aiohttp.ClientSession() as session:
             await eventually(
                 lambda: self._ready(session),
@@ -121,6 +126,30 @@ class HeraldServer:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
+
+    async def stop(self, *, within: float = 10.0) -> None:
+        """SIGTERM, as an orchestrator stops it; SIGKILL if it has not exited `within` s."""
+        if not self.running:
+            return
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), within)
+        except TimeoutError:
+            await self.kill()
+
+    def cpu_seconds(self) -> float:
+        """The CPU time (user + system) the running `herald serve` has used, from /proc."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; utime, stime: 14, 15
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of its output (with a `log`), for a failure to show."""
+        if self.log is None or not self.log.exists():
+            return "(no log)"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     async def post(self, path: str, body: Mapping[str, object]) -> int:
         headers = {"Authorization": f"Bearer {INGEST_TOKEN}"}
