@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import ack_latency, checkups, dora, ingest_latency, ingest_throughput
+from bench import ack_latency, checkups, dora, gameday, ingest_latency, ingest_throughput
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Sizes:
     dora_releases: int  # stored releases, on SQLite and (when available) PostgreSQL
     dora_repeat: int  # timed calls after the cold one
     checkup_releases: int  # +15m checkups due at once
+    gameday_runs: int  # fresh game-day worlds (real Prometheus and Alertmanager)
 
 
 DEFAULT = Sizes(
@@ -36,6 +37,7 @@ DEFAULT = Sizes(
     dora_releases=1_000_000,
     dora_repeat=5,
     checkup_releases=1000,
+    gameday_runs=3,
 )
 QUICK = Sizes(
     latency_releases=4,
@@ -46,6 +48,7 @@ QUICK = Sizes(
     dora_releases=20_000,
     dora_repeat=1,
     checkup_releases=50,
+    gameday_runs=1,
 )
 
 
@@ -81,6 +84,15 @@ async def main(argv: list[str] | None = None) -> int:
     if not data["ok"]:
         print("FAIL: checkups: reports or pages at the fakes differ from the expected set")
         status = 1
+
+    print("\n== gameday ==")
+    if (why := gameday.missing_binaries()) is not None:
+        print(f"skipped: {why}")
+    else:
+        data = await gameday.run(sizes.gameday_runs, tag=tag)
+        if not data["ok"]:
+            print("FAIL: gameday: a goal was missed")
+            status = 1
 
     print(f"\nAll benchmarks done in {time.monotonic() - started:.0f}s.")
     return status
