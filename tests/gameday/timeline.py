@@ -9,15 +9,17 @@ not happened yet is `None`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from standins.argocd import ArgoCall
 from standins.slack import SlackCall
 
-__all__ = ["EARLY_WATCH", "Posted", "Timeline", "posted", "rolls_back"]
+__all__ = ["Posted", "Timeline", "first_verdict", "posted", "rolls_back"]
 
-EARLY_WATCH = "Early watch"  # how the watch's message in the feed thread begins
+# the watch's one message once it announces a colour (it is posted "judging", then edited)
+VERDICT = re.compile(r"\*Early watch: (green|yellow|red|inconclusive|unknown)\*")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Timeline:
     paged: float | None = None  # the first trigger reached the PagerDuty stand-in
     rolled_back: float | None = None  # Argo CD accepted Herald's rollback
     healed: float | None = None  # the world flipped the service back to healthy
-    first_verdict: float | None = None  # the early watch's first message in the feed thread
+    first_verdict: float | None = None  # the early watch's message first showed a colour
     recovered: float | None = None  # release.recovered reached the feed
     messages: tuple[Posted, ...] = ()
 
@@ -56,6 +58,17 @@ class Timeline:
 def posted(calls: list[SlackCall]) -> list[Posted]:
     """Every message Slack accepted from Herald, in the order it arrived."""
     return [_posted(c) for c in calls if c.method == "chat.postMessage" and c.ok]
+
+
+def first_verdict(calls: list[SlackCall], channel: str) -> float | None:
+    """When the watch's message in `channel` first showed a colour: its post, or the
+    `chat.update` that first gave it one."""
+    for call in calls:
+        if call.method in ("chat.postMessage", "chat.update") and call.ok:
+            said = str(call.body.get("text") or "")
+            if call.body.get("channel") == channel and VERDICT.search(said):
+                return call.at
+    return None
 
 
 def rolls_back(call: ArgoCall) -> bool:

@@ -32,7 +32,7 @@ from standins.argocd import ArgoCall, FakeArgoCD
 from standins.pagerduty import FakePagerDuty
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, OPS
-from tests.gameday.timeline import EARLY_WATCH, Posted, Timeline, posted, rolls_back
+from tests.gameday.timeline import Posted, Timeline, first_verdict, posted, rolls_back
 from tests.harness.alerting import SPIKE_ALERT, AlertingChain, run_chain
 from tests.harness.synthetic_service import SyntheticService
 from tests.harness.webhook_receiver import WebhookReceiver
@@ -213,7 +213,7 @@ class GameDay:
             paged=min(triggers, default=None),
             rolled_back=min(rollbacks, default=None),
             healed=self._moments.get("healed"),
-            first_verdict=self._first(messages, self._in_feed_thread, EARLY_WATCH),
+            first_verdict=first_verdict(self.slack.calls, FEED),
             recovered=self._first(messages, self._announces("release.recovered")),
             messages=messages,
         )
@@ -236,18 +236,12 @@ class GameDay:
                 f"{error}\nherald serve's log:\n{self.herald.log_tail()}"
             ) from None
 
-    def _in_feed_thread(self, message: Posted) -> bool:
-        roots = [m for m in self.slack.posted(FEED) if f"({self.release_id})" in m.text]
-        return bool(roots) and message.channel == FEED and message.thread_ts == roots[0].ts
-
     def _announces(self, event: str) -> Callable[[Posted], bool]:
         return lambda m: m.event == event and m.release_id == self.release_id
 
     @staticmethod
-    def _first(
-        messages: tuple[Posted, ...], where: Callable[[Posted], bool], starts: str = ""
-    ) -> float | None:
-        return next((m.at for m in messages if where(m) and m.text.startswith(starts)), None)
+    def _first(messages: tuple[Posted, ...], where: Callable[[Posted], bool]) -> float | None:
+        return next((m.at for m in messages if where(m)), None)
 
 
 def _ago(*, hours: int) -> str:
