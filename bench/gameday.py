@@ -16,14 +16,13 @@ Per run, in seconds and as a ratio to the floor:
 - **page**: spike → the trigger at the PagerDuty stand-in (goal: ≤ floor + 1 s);
 - **rollback**: spike → the rollback at the Argo CD stand-in (goal: ≤ 30 s);
 - **first verdict**: deploy → the early watch's first message in the feed thread (goal:
-  ≤ 60 s) and **recovered**: spike → `release.recovered` in the feed (goal: ≤ 2 min). Nothing
-  posts these until the early watch is built: they show "—". `--wait-for-watch` waits for
-  them, up to their goals.
+  ≤ 60 s) and **recovered**: spike → `release.recovered` in the feed (goal: ≤ 2 min). The run
+  waits for each, up to its goal (`--no-watch` skips both: "—").
 - the cost of the run: `herald serve`'s CPU seconds and the Prometheus queries it made,
   from the deploy to the end of the run (one release watched); and how many releases one
   Herald can watch at once keeping the re-judge cadence (needs the watch: "—").
 
-Usage: python bench/gameday.py [--runs 3] [--spike 0.2] [--wait-for-watch]
+Usage: python bench/gameday.py [--runs 3] [--spike 0.2] [--no-watch]
 """
 
 from __future__ import annotations
@@ -226,7 +225,7 @@ def goals(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def run(
-    runs: int = 3, *, spike: float = 0.2, wait_for_watch: bool = False, tag: str = ""
+    runs: int = 3, *, spike: float = 0.2, wait_for_watch: bool = True, tag: str = ""
 ) -> dict[str, Any]:
     quiet_logging()
     results = []
@@ -265,15 +264,15 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="fresh worlds, one after another")
     parser.add_argument("--spike", type=float, default=0.2, help="error ratio of the spike")
     parser.add_argument(
-        "--wait-for-watch",
+        "--no-watch",
         action="store_true",
-        help="wait for the early watch's first verdict and recovery, up to their goals",
+        help="spike at once, without waiting for the early watch's first verdict and recovery",
     )
     args = parser.parse_args(argv)
     if (why := missing_binaries()) is not None:
         print(f"gameday: {why}", file=sys.stderr)
         return 1
-    data = await run(args.runs, spike=args.spike, wait_for_watch=args.wait_for_watch)
+    data = await run(args.runs, spike=args.spike, wait_for_watch=not args.no_watch)
     return 0 if data["ok"] else 1
 
 
