@@ -13,11 +13,10 @@ from tests.store.support import Store, register
 LEASE = timedelta(seconds=60)
 
 
-async def watched_release(store: Store) -> str:
-    release_id = (await register(store)).release.id
+async def start_watching(store: Store, release_id: str) -> bool:
+    now = store.clock()
     async with store.database.transaction() as session:
-        now = store.clock()
-        await watches.start_watch(
+        return await watches.start_watch(
             session,
             release_id=release_id,
             service="webapp",
@@ -28,6 +27,11 @@ async def watched_release(store: Store) -> str:
             due_at=now,
             now=now,
         )
+
+
+async def watched_release(store: Store) -> str:
+    release_id = (await register(store)).release.id
+    assert await start_watching(store, release_id)
     return release_id
 
 
@@ -74,20 +78,7 @@ async def test_a_runner_that_dies_hands_the_watch_on_and_its_late_save_is_droppe
 
 async def test_a_release_has_one_watch_of_each_purpose(store: Store) -> None:
     release_id = await watched_release(store)
-    now = store.clock()
-    async with store.database.transaction() as session:
-        again = await watches.start_watch(
-            session,
-            release_id=release_id,
-            service="webapp",
-            env="prod",
-            purpose=WatchPurpose.RELEASE,
-            origin=now,
-            ends_at=now + timedelta(minutes=15),
-            due_at=now,
-            now=now,
-        )
-    assert again is False
+    assert await start_watching(store, release_id) is False
 
 
 async def test_a_finished_watch_is_never_claimed_again(store: Store) -> None:
