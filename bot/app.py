@@ -31,6 +31,7 @@ from bot.deps import DEPS, Deps, utcnow
 from bot.domain.checkup.run import CheckupRunner
 from bot.domain.deploy.commander import CommanderJob
 from bot.domain.deploy.context import Operations
+from bot.domain.signals.alert_rollback import resume_alert_rollbacks
 from bot.factories import (
     build_argocd,
     build_judge,
@@ -67,6 +68,7 @@ from bot.watching import JOB_ID as WATCH_JOB
 from bot.watching import WatchTicker
 
 log = logging.getLogger(__name__)
+ROLLBACK_GRACE = timedelta(minutes=2)  # an alert's rollback unfinished after this was cut short
 Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
 
@@ -290,6 +292,9 @@ def _add_jobs(
     checkups.add_interval(
         resumer.sweep, seconds=min(10.0, grace.total_seconds()), job_id="herald-resume"
     )
+    resume_rollbacks = partial(resume_alert_rollbacks, core.ops, older_than=ROLLBACK_GRACE)
+    every = settings.checkup_interval_seconds * 6  # 30 s by default
+    checkups.add_interval(resume_rollbacks, seconds=every, job_id="herald-alert-rollbacks")
     if core.ops.oncall is not None:
         app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
         checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")

@@ -215,6 +215,15 @@ class HeldClaim:
     left: str | None = None
 
 
+@dataclass(frozen=True)
+class OpenClaim:
+    """A claim whose holder never said its action was over (it may have died mid-action)."""
+
+    key: str
+    holder: str
+    at: datetime
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
@@ -230,4 +239,11 @@ class AuditLog(Protocol):
 
     async def finish_claim(self, *, key: str, attempt: int, left: str, at: datetime) -> None:
         """The holder's action of this attempt is over and left the state `left` behind."""
+        ...
+
+    async def open_claims(
+        self, *, key_prefix: str, holder_prefix: str, before: datetime
+    ) -> list[OpenClaim]:
+        """Claims under keys starting `key_prefix`, held by `holder_prefix…`, taken before
+        `before` and never finished: actions a restart may have cut short."""
         ...

@@ -9,7 +9,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot.domain.ports import AuditEntry, Claim, HeldClaim
+from bot.domain.ports import AuditEntry, Claim, HeldClaim, OpenClaim
 from bot.logs import correlation_id
 from bot.store.database import Database
 from bot.store.inbox import storage_key
@@ -75,6 +75,19 @@ class SqlAuditLog:
                 .where(col(ActionClaimRow.key) == _attempt_key(key, attempt))
                 .values(left_state=left[:255], finished_at=at)
             )
+
+    async def open_claims(
+        self, *, key_prefix: str, holder_prefix: str, before: datetime
+    ) -> list[OpenClaim]:
+        statement = select(ActionClaimRow).where(
+            col(ActionClaimRow.key).startswith(key_prefix, autoescape=True),
+            col(ActionClaimRow.actor).startswith(holder_prefix, autoescape=True),
+            col(ActionClaimRow.finished_at).is_(None),
+            col(ActionClaimRow.at) < before,
+        )
+        async with self._database.read() as session:
+            rows = (await session.execute(statement.limit(100))).scalars().all()
+        return [OpenClaim(key=row.key, holder=row.actor, at=row.at) for row in rows]
 
 
 def _attempt_key(key: str, attempt: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.domain.deploy.context import SYSTEM_ACTOR, Operations, Reply
 from bot.domain.deploy.rollback import RollbackPlan, execute_rollback, plan_rollback
@@ -37,9 +38,17 @@ from bot.domain.signals.rollback_policy import (
 from bot.domain.text import Code, Emoji, Strong, Text, text, truncate
 from bot.domain.transactions import run_in_transaction
 
-__all__ = ["PolicyFor", "carry_out_rollback", "note_step", "roll_back_on_alert"]
+__all__ = [
+    "PolicyFor",
+    "carry_out_rollback",
+    "note_step",
+    "resume_alert_rollbacks",
+    "roll_back_on_alert",
+]
 
 log = logging.getLogger(__name__)
+AUTO_ROLLBACK_PREFIX = auto_rollback_key("")
+ALERT_HOLDER = alert_cause("")
 PolicyFor = Callable[[str, str], AutoRollbackPolicy]  # (service, env) → its policy
 
 
@@ -105,6 +114,61 @@ async def _roll_back(
         Emoji("rewind"), " Rolling back automatically on ", on, ": ", why, "; on-call is paged."
     )
     await carry_out_rollback(ops, release_id=decision.release_id, where=where, started=started)
+    await _finish(ops, decision.release_id, left="rolled back")
+
+
+async def resume_alert_rollbacks(ops: Operations, *, older_than: timedelta) -> int:
+    """Carry on the rollbacks alerts claimed but never finished (Herald stopped between the
+    claim and the end of the rollback; the alert's redelivery is a duplicate and does
+    nothing): once, unless the release was rolled back or superseded meanwhile."""
+    held = await ops.audit.open_claims(
+        key_prefix=AUTO_ROLLBACK_PREFIX, holder_prefix=ALERT_HOLDER, before=ops.clock() - older_than
+    )
+    for claim in held:
+        await _resume(ops, claim.key.removeprefix(AUTO_ROLLBACK_PREFIX))
+    return len(held)
+
+
+async def _resume(ops: Operations, release_id: str) -> None:
+    async with ops.ledgers() as ledger:
+        release = await ledger.get_release(release_id)
+    if release is None:
+        return await _finish(ops, release_id, left="no such release")
+    newest = await ops.releases.latest(service=release.service, env=release.env)
+    where = _where(ops, release)
+    if EventType.ROLLED_BACK in release.times or newest is None or newest.id != release.id:
+        return await _finish(ops, release_id, left="not resumed: rolled back or superseded")
+    if where is None:
+        return await _finish(ops, release_id, left="not resumed: not in the catalogue")
+    log.warning("resuming an alert's rollback cut short", extra={"release_id": release_id})
+    await run_in_transaction(ops.ledgers, lambda ledger: _fail_resumed(ledger, ops, release_id))
+    started = text(
+        Emoji("rewind"), " Resuming the automatic rollback a restart interrupted (critical alert)."
+    )
+    await carry_out_rollback(ops, release_id=release_id, where=where, started=started, resume=True)
+    await _finish(ops, release_id, left="rolled back (resumed)")
+
+
+async def _fail_resumed(ledger: Ledger, ops: Operations, release_id: str) -> None:
+    """`release.failed` as the alert would have recorded it, so every step is in the ops
+    thread (the alert itself is not stored: only that it claimed the rollback)."""
+    release = await ledger.get_release(release_id)
+    if release is None or not is_legal(release.state, EventType.FAILED):
+        return
+    request = EventRequest(
+        event=EventType.FAILED,
+        symptom="a critical alert rolled it back (resumed after a restart)",
+        pagerduty="on-call paged",
+        next="rolling back automatically",
+        actor=SYSTEM_ACTOR,
+        reason="critical alert",
+    )
+    await record_event(ledger=ledger, release_id=release_id, request=request, now=ops.clock())
+
+
+async def _finish(ops: Operations, release_id: str, *, left: str) -> None:
+    key = auto_rollback_key(release_id)
+    await ops.audit.finish_claim(key=key, attempt=1, left=left, at=ops.clock())
 
 
 async def carry_out_rollback(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.domain.deploy.attempts import FAILED, attempt_at
-from bot.domain.ports import Claim, HeldClaim
+from bot.domain.ports import Claim, HeldClaim, OpenClaim
 
 AT = datetime(2025, 10, 2, 20, 0, tzinfo=UTC)
 
@@ -20,6 +20,11 @@ class Claims:
 
     async def claim(self, *, key: str, actor: str, at: datetime, attempt: int = 1) -> Claim:
         raise AssertionError("attempt_at only reads")
+
+    async def open_claims(
+        self, *, key_prefix: str, holder_prefix: str, before: datetime
+    ) -> list[OpenClaim]:
+        return []
 
     async def last_claim(self, key: str) -> HeldClaim | None:
         return self.held

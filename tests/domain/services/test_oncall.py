@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.domain.deploy.commander import CommanderJob, take_command
 from bot.domain.deploy.context import Operations
-from bot.domain.ports import AuditEntry, Claim, HeldClaim
+from bot.domain.ports import AuditEntry, Claim, HeldClaim, OpenClaim
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
@@ -58,6 +58,11 @@ class Audit:
             return Claim(False, self.claims[key].holder, self.claims[key].at)
         self.claims[key] = Claim(True, actor, at)
         return self.claims[key]
+
+    async def open_claims(
+        self, *, key_prefix: str, holder_prefix: str, before: datetime
+    ) -> list[OpenClaim]:
+        return []
 
     async def last_claim(self, key: str) -> HeldClaim | None:
         held = self.claims.get(key)

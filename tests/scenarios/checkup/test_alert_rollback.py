@@ -218,3 +218,33 @@ def _resumed(world: CheckupWorld, release_id: str) -> bool:
 async def _state(herald: Herald, release_id: str) -> str:
     _, body = await herald.call("GET", f"/api/v1/releases/{release_id}")
     return str(body["release"]["state"])
+
+
+async def test_a_rollback_an_alert_claimed_before_a_crash_is_carried_out_once(
+    world: CheckupWorld,
+) -> None:
+    world.clock.now -= timedelta(minutes=11)
+    herald = await world.start(catalog=ON_ALERT)
+    await deploy(herald, service=SPIKED, release_id="rel-cut")
+    database = Database(create_engine(world.database_url))  # Herald died right after this
+    audit = SqlAuditLog(database=database)
+    cut = await audit.claim(
+        key="auto-rollback:rel-cut", actor="herald:alert:c0ffee0123456789", at=world.clock()
+    )
+    assert cut.won
+    await stays(lambda: world.aborts() == [], seconds=0.5)  # not before the grace is over
+
+    world.clock.advance(timedelta(minutes=3))
+    await eventually(lambda: len(world.aborts()) == 1, timeout=10, what="the rollback resumed")
+    await eventually(
+        lambda: any("Resuming the automatic rollback" in t for t in world.thread(OPS, "rel-cut")),
+        timeout=10,
+    )
+    await eventually(lambda: _claim_left(audit, "auto-rollback:rel-cut"), timeout=10)
+    await stays(lambda: len(world.aborts()) == 1, seconds=1.5)  # later sweeps do nothing
+    await database.close()
+
+
+async def _claim_left(audit: SqlAuditLog, key: str) -> bool:
+    held = await audit.last_claim(key)
+    return held is not None and held.left == "rolled back (resumed)"
