@@ -416,10 +416,10 @@ async def test_a_write_that_times_out_logs_the_call_and_the_write(
     argo: FakeArgoCD, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    client = ArgoCDClient(session=session, base_url=argo.url, token=TOKEN, timeout_seconds=0.2)
+    client = ArgoCDClient(session=session, base_url=argo.url, token=TOKEN, timeout_seconds=1.0)
     await client.server_version()
     await client.list_actions(TARGET)
-    argo.slow_next(2)
+    argo.slow_next(3)
     error = await failure(client.run_action(TARGET, RolloutAction.ABORT, actor="U_ONCALL"))
     assert error.kind is DeployFailure.TIMEOUT
     calls = [r for r in caplog.records if r.name == "bot.integrations.http"]
