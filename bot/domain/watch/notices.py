@@ -23,8 +23,8 @@ def watch_notices(
     """The watch's one message (posted, then edited) and, on a colour change, a reply; in
     the ops thread too once the release failed."""
     failed = EventType.FAILED in release.times
-    home = Audience.OPS_THREAD if failed and before.purpose is WatchPurpose.RECOVERY else None
-    audience = home or Audience.FEED_THREAD
+    recovering = failed and before.purpose is WatchPurpose.RECOVERY
+    audience = Audience.OPS_THREAD if recovering else Audience.FEED_THREAD
     message = Notice(
         NoticeKind.WATCH,
         audience,

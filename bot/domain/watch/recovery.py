@@ -12,7 +12,7 @@ the page is resolved (``recording._follow_up``) and the ops thread hears it is c
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.ports import Ledger
 from bot.domain.release.events import EventRequest
@@ -23,7 +23,7 @@ from bot.domain.signals.rollback_policy import timed
 from bot.domain.text import Emoji, Strong, Text, format_duration, text
 from bot.domain.watch.hysteresis import WatchUpdate
 from bot.domain.watch.notices import watch_notices
-from bot.domain.watch.report import clock
+from bot.domain.watch.report import clock, elapsed
 from bot.domain.watch.verdict import WatchColor
 from bot.domain.watch.watch import LostWatch, Watch, WatchConfig
 
@@ -79,7 +79,7 @@ async def _recover(
     )
     await record_event(ledger=ledger, release_id=release.id, request=request, now=now)
     failed = release.times.get(EventType.FAILED)
-    restore = f"; time to restore {_span(since - failed)}" if failed else ""
+    restore = f"; time to restore {elapsed(since - failed)}" if failed else ""
     said = text(
         Emoji("white_check_mark"),
         " ",
@@ -111,7 +111,3 @@ def _status(
         return text(f"Waiting for health: green for {hold} confirms recovery.")
     held = format_duration((now - watch.healthy_since).total_seconds())
     return text(f"Green for {held} of the {hold} that confirm recovery.")
-
-
-def _span(d: timedelta) -> str:
-    return format_duration(max(0.0, d.total_seconds()))

@@ -10,7 +10,7 @@ from bot.domain.watch.hysteresis import WatchUpdate
 from bot.domain.watch.verdict import WatchColor, WatchVerdict
 from bot.domain.watch.watch import Watch, WatchPurpose
 
-__all__ = ["change_text", "clock", "watch_text"]
+__all__ = ["age", "change_text", "clock", "elapsed", "watch_text"]
 
 EMOJI = {
     WatchColor.GREEN: "large_green_circle",
@@ -27,8 +27,14 @@ def clock(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%H:%M:%S UTC")
 
 
-def _age(d: timedelta) -> str:
-    return "+" + format_duration(max(0.0, d.total_seconds()))
+def elapsed(d: timedelta) -> str:
+    """A span as the thread says it: ``1m 5s`` (never negative)."""
+    return format_duration(max(0.0, d.total_seconds()))
+
+
+def age(d: timedelta) -> str:
+    """How long after R: ``+1m 5s``."""
+    return "+" + elapsed(d)
 
 
 def watch_text(watch: Watch, update: WatchUpdate, *, status: Text) -> Text:
@@ -48,7 +54,7 @@ def watch_text(watch: Watch, update: WatchUpdate, *, status: Text) -> Text:
         )
     judged = (
         f"Judged {state.evaluations} time{'s' if state.evaluations != 1 else ''}, last at "
-        f"{clock(latest.at)} ({_age(latest.age)}): {latest.color}"
+        f"{clock(latest.at)} ({age(latest.age)}): {latest.color}"
         + (f", against the {latest.comparison}" if latest.comparison else "")
         + "."
     )
@@ -65,7 +71,7 @@ def change_text(watch: Watch, verdict: WatchVerdict, *, was: WatchColor | None) 
         Emoji(EMOJI[verdict.color]),
         f" {TITLE[watch.purpose]} turned ",
         Strong(str(verdict.color)),
-        f" at {clock(verdict.at)} ({_age(verdict.age)}){before}: {verdict.reason()}",
+        f" at {clock(verdict.at)} ({age(verdict.age)}){before}: {verdict.reason()}",
     )
 
 

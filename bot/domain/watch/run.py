@@ -30,7 +30,7 @@ from bot.domain.watch.inputs import Unavailable, WatchInputs
 from bot.domain.watch.notices import watch_notices
 from bot.domain.watch.queries import CanaryScope, WatchSource
 from bot.domain.watch.recovery import record_recovery
-from bot.domain.watch.report import clock
+from bot.domain.watch.report import age, clock
 from bot.domain.watch.verdict import WatchColor, WatchVerdict
 from bot.domain.watch.watch import LostWatch, Watch, WatchConfig, WatchPurpose
 from bot.domain.watch.windows import first_evaluation, watch_windows
@@ -78,7 +78,9 @@ class WatchRunner:
                 ),
             )
             return update
-        newest = await ops.releases.latest(service=watch.service, env=watch.env)
+        red = update.announcement is not None and update.announcement.color is WatchColor.RED
+        # only a red announcement may roll back, and only the newest release
+        newest = await ops.releases.latest(service=watch.service, env=watch.env) if red else None
         rules = await run_in_transaction(
             ops.ledgers,
             lambda ledger: self._record(
@@ -105,7 +107,7 @@ class WatchRunner:
         assert release is not None
         announcement, rules = update.announcement, None
         if announcement is not None and announcement.color is WatchColor.RED:
-            reason = f"red early watch at +{_minutes(announcement)}"
+            reason = f"red early watch at {age(announcement.age)}"
             verdict, link = announcement.as_verdict(), argocd_link(self.operations, release)
             await escalate(
                 ledger, release=release, verdict=verdict, reason=reason, now=now, argocd=link
@@ -212,8 +214,3 @@ def _status(watch: Watch, *, finished: str | None, rolling_back: bool) -> Text:
     if finished:
         return text(f"Watch over at {clock(watch.ends_at)}; the scheduled checkups carry on.")
     return text(f"Watching until {clock(watch.ends_at)}.")
-
-
-def _minutes(verdict: WatchVerdict) -> str:
-    seconds = int(verdict.age.total_seconds())
-    return f"{seconds // 60}m {seconds % 60:02d}s"
