@@ -108,7 +108,14 @@ async def _roll_back(
         "rolling back on a critical alert",
         extra={"release_id": decision.release_id, "fingerprint": decision.fingerprint},
     )
-    await run_in_transaction(ops.ledgers, lambda ledger: _fail(ledger, ops, decision))
+    symptom = f"critical alert {decision.name}: {decision.summary}"
+    reason = f"critical alert {decision.name}"
+    await run_in_transaction(
+        ops.ledgers,
+        lambda ledger: _fail(
+            ledger, ops, release_id=decision.release_id, symptom=symptom, reason=reason
+        ),
+    )
     on = text(Strong(decision.name), f" ({decision.severity})")
     started = text(
         Emoji("rewind"), " Rolling back automatically on ", on, ": ", why, "; on-call is paged."
@@ -141,29 +148,18 @@ async def _resume(ops: Operations, release_id: str) -> None:
     if where is None:
         return await _finish(ops, release_id, left="not resumed: not in the catalogue")
     log.warning("resuming an alert's rollback cut short", extra={"release_id": release_id})
-    await run_in_transaction(ops.ledgers, lambda ledger: _fail_resumed(ledger, ops, release_id))
+    symptom = "a critical alert rolled it back (resumed after a restart)"
+    await run_in_transaction(
+        ops.ledgers,
+        lambda ledger: _fail(
+            ledger, ops, release_id=release_id, symptom=symptom, reason="critical alert"
+        ),
+    )
     started = text(
         Emoji("rewind"), " Resuming the automatic rollback a restart interrupted (critical alert)."
     )
     await carry_out_rollback(ops, release_id=release_id, where=where, started=started, resume=True)
     await _finish(ops, release_id, left="rolled back (resumed)")
-
-
-async def _fail_resumed(ledger: Ledger, ops: Operations, release_id: str) -> None:
-    """`release.failed` as the alert would have recorded it, so every step is in the ops
-    thread (the alert itself is not stored: only that it claimed the rollback)."""
-    release = await ledger.get_release(release_id)
-    if release is None or not is_legal(release.state, EventType.FAILED):
-        return
-    request = EventRequest(
-        event=EventType.FAILED,
-        symptom="a critical alert rolled it back (resumed after a restart)",
-        pagerduty="on-call paged",
-        next="rolling back automatically",
-        actor=SYSTEM_ACTOR,
-        reason="critical alert",
-    )
-    await record_event(ledger=ledger, release_id=release_id, request=request, now=ops.clock())
 
 
 async def _finish(ops: Operations, release_id: str, *, left: str) -> None:
@@ -187,18 +183,21 @@ async def carry_out_rollback(
     return reply
 
 
-async def _fail(ledger: Ledger, ops: Operations, decision: AlertDecision) -> None:
-    """`release.failed` first, as a red checkup records it, when the release may still fail."""
-    release = await ledger.get_release(decision.release_id)
+async def _fail(
+    ledger: Ledger, ops: Operations, *, release_id: str, symptom: str, reason: str
+) -> None:
+    """`release.failed` first, as a red checkup records it, when the release may still fail
+    (an alert's rollback, or one resumed after a restart: then the alert is not stored)."""
+    release = await ledger.get_release(release_id)
     if release is None or not is_legal(release.state, EventType.FAILED):
         return
     request = EventRequest(
         event=EventType.FAILED,
-        symptom=truncate(f"critical alert {decision.name}: {decision.summary}", 500),
+        symptom=truncate(symptom, 500),
         pagerduty="on-call paged",
         next="rolling back automatically",
         actor=SYSTEM_ACTOR,
-        reason=truncate(f"critical alert {decision.name}", 500),
+        reason=truncate(reason, 500),
     )
     await record_event(ledger=ledger, release_id=release.id, request=request, now=ops.clock())
 
