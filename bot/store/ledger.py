@@ -183,21 +183,6 @@ class SqlLedger:
             return  # not watched; or not a canary, whose watch starts at release.deployed
         if config.ends_at(purpose, origin) <= self._now:
             return  # heard of too late to watch: the scheduled checkups judge it
-        ended = (
-            (purpose, "superseded", release.id, None)
-            if purpose is WatchPurpose.RELEASE
-            else (WatchPurpose.RELEASE, "done", None, release.id)
-        )
-        await watches.stop_watches(
-            self._session,
-            service=release.service,
-            env=release.env,
-            purpose=ended[0],
-            state=ended[1],
-            besides=ended[2],
-            release_id=ended[3],
-            now=self._now,
-        )
         await watches.start_watch(
             self._session,
             release_id=release.id,

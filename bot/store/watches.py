@@ -35,7 +35,29 @@ async def start_watch(
     due_at: datetime,
     now: datetime,
 ) -> bool:
-    """Add the watch unless the release has one of this purpose already (True if added)."""
+    """Add the watch unless the release has one of this purpose already (True if added),
+    ending the one it takes over from: a release's watch ends the older releases' watches of
+    its service and env; a recovery watch ends the release's own."""
+    if purpose is WatchPurpose.RELEASE:
+        await stop_watches(
+            session,
+            service=service,
+            env=env,
+            purpose=purpose,
+            state="superseded",
+            besides=release_id,
+            now=now,
+        )
+    else:
+        await stop_watches(
+            session,
+            service=service,
+            env=env,
+            purpose=WatchPurpose.RELEASE,
+            state="done",
+            release_id=release_id,
+            now=now,
+        )
     existing = await session.execute(
         select(col(WatchRow.id)).where(
             col(WatchRow.release_id) == release_id, col(WatchRow.purpose) == purpose.value
