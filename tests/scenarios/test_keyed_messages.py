@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col, select
 
 from bot.deps import DEPS
-from bot.domain.release.model import Audience, Notice, NoticeKind
+from bot.domain.release.model import Audience, Notice, NoticeKind, Release
 from bot.domain.text import text
 from bot.examples import example_manifest
 from bot.observability import METRICS
@@ -30,6 +30,19 @@ from tests.waiting import eventually, stays
 RID = "rel-2025-10-02.3"
 T0 = datetime(2025, 10, 2, 20, 30, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
+
+
+def keyed_note(release: Release, words: str, *, key: str, replaces: bool) -> Notice:
+    """What the early watch enqueues: a keyed note in the feed thread, or its new content."""
+    return Notice(
+        NoticeKind.NOTE,
+        Audience.FEED_THREAD,
+        release,
+        None,
+        text=text(words),
+        key=key,
+        replaces=replaces,
+    )
 
 
 @dataclass
@@ -51,15 +64,7 @@ class World:
         async with self.herald.runner.app[DEPS].ledgers() as ledger:
             release = await ledger.get_release(RID)
             assert release is not None
-            notice = Notice(
-                NoticeKind.NOTE,
-                Audience.FEED_THREAD,
-                release,
-                None,
-                text=text(words),
-                key=key,
-                replaces=replaces,
-            )
+            notice = keyed_note(release, words, key=key, replaces=replaces)
             await ledger.enqueue([notice])
 
     async def edit(self, words: str, *, key: str = "watch") -> None:
@@ -270,15 +275,7 @@ async def test_a_running_herald_edits_the_message_in_place(
         async with ledgers() as ledger:
             release = await ledger.get_release(RID)
             assert release is not None
-            notice = Notice(
-                NoticeKind.NOTE,
-                Audience.FEED_THREAD,
-                release,
-                None,
-                text=text(words),
-                key="watch",
-                replaces=n > 0,
-            )
+            notice = keyed_note(release, words, key="watch", replaces=n > 0)
             await ledger.enqueue([notice])
 
     def watch() -> list[SlackMessage]:
