@@ -12,7 +12,15 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import ack_latency, checkups, dora, gameday, ingest_latency, ingest_throughput
+from bench import (
+    ack_latency,
+    checkups,
+    dora,
+    gameday,
+    ingest_latency,
+    ingest_throughput,
+    watch_capacity,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,9 @@ class Sizes:
     dora_repeat: int  # timed calls after the cold one
     checkup_releases: int  # +15m checkups due at once
     gameday_runs: int  # fresh game-day worlds (real Prometheus and Alertmanager)
+    watch_ladder: list[int]  # watched releases at 30 s, one run each
+    watch_ladder_15s: list[int]  # and at the default 15 s
+    watch_seconds: float  # measured wall time per run
 
 
 DEFAULT = Sizes(
@@ -38,6 +49,9 @@ DEFAULT = Sizes(
     dora_repeat=5,
     checkup_releases=1000,
     gameday_runs=3,
+    watch_ladder=[50, 200, 500, 1000],
+    watch_ladder_15s=[500],
+    watch_seconds=90.0,
 )
 QUICK = Sizes(
     latency_releases=4,
@@ -49,6 +63,9 @@ QUICK = Sizes(
     dora_repeat=1,
     checkup_releases=50,
     gameday_runs=1,
+    watch_ladder=[20],
+    watch_ladder_15s=[20],
+    watch_seconds=40.0,
 )
 
 
@@ -93,6 +110,16 @@ async def main(argv: list[str] | None = None) -> int:
         if not data["ok"]:
             print("FAIL: gameday: a goal was missed")
             status = 1
+    print("\n== watch_capacity ==")
+    await watch_capacity.run(
+        sizes.watch_ladder,
+        ladder_15s=sizes.watch_ladder_15s,
+        headline=sizes.watch_ladder[-1],
+        runs=1,  # the script alone repeats its headline N (--runs 3)
+        seconds=sizes.watch_seconds,
+        latency=0.03,
+        tag=tag,
+    )
 
     print(f"\nAll benchmarks done in {time.monotonic() - started:.0f}s.")
     return status
