@@ -352,7 +352,7 @@ def marginal_ms(results: list[dict[str, Any]], interval: int) -> float | None:
     kept = sorted((r for r in _at(results, interval) if r["keeps_cadence"]), key=_rate)
     if len(kept) < 2 or _rate(kept[-1]) == _rate(kept[0]):
         return None
-    share = kept[-1]["cpu_utilisation"] - kept[0]["cpu_utilisation"]
+    share = float(kept[-1]["cpu_utilisation"]) - float(kept[0]["cpu_utilisation"])
     return 1000 * share / (_rate(kept[-1]) - _rate(kept[0]))
 
 
