@@ -56,6 +56,7 @@ class SqlLedger:
         self._offsets = offsets
         self._change_events = change_events
         self._pages = PageRows(session, now=now)
+        self.queued = False  # an outbox row was written: the delivery workers have work
 
     async def get_release(self, release_id: str) -> Release | None:
         row = await self._session.get(ReleaseRow, release_id)
@@ -106,6 +107,7 @@ class SqlLedger:
         await self._flush()
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
+        self.queued = self.queued or bool(notices)
         for notice in notices:
             channel = self._channels[notice.audience.channel_role]
             role = _role(notice)
@@ -219,10 +221,12 @@ class SqlLedger:
         )
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
+        self.queued = True
         await self._pages.enqueue_page(release_id=release_id, page=page, deadline=deadline)
         await self._flush()
 
     async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
+        self.queued = True
         await self._pages.resolve(release_id=release_id, deadline=deadline)
         await self._flush()
 
@@ -230,6 +234,7 @@ class SqlLedger:
         self, *, release_id: str, change: ChangeEvent, deadline: datetime
     ) -> None:
         if self._change_events:
+            self.queued = True
             await self._pages.enqueue_change(
                 release_id=release_id, change=change, deadline=deadline
             )
@@ -283,7 +288,7 @@ class LedgerFactory:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[SqlLedger]:
         async with self._database.transaction() as session:
-            yield SqlLedger(
+            ledger = SqlLedger(
                 session=session,
                 render=self._render,
                 channels=self._channels,
@@ -292,4 +297,6 @@ class LedgerFactory:
                 change_events=self._change_events,
                 watch_configs=self._watch_configs,
             )
-        self._on_commit()
+            yield ledger
+        if ledger.queued:  # a transaction that only read or kept state leaves them asleep
+            self._on_commit()

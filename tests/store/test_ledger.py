@@ -18,9 +18,12 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.watch.watch import Watch, WatchPurpose
+from bot.slack.blocks import render_notice
+from bot.store.ledger import LedgerFactory
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow
 from tests.store.support import (
     FEED,
+    OPS,
     T0,
     Store,
     advance,
@@ -315,3 +318,22 @@ async def test_concurrent_registrations_make_one_release(store: Store) -> None:
     assert await count(store.database, ReleaseRow) == 1
     assert await count(store.database, EventRow) == 1
     assert await count(store.database, OutboxRow, role="feed_root") == 1
+
+
+async def test_only_a_transaction_that_queues_a_message_wakes_the_delivery(store: Store) -> None:
+    wakes: list[str] = []
+    ledgers = LedgerFactory(
+        database=store.database,
+        render=render_notice,
+        channels={"feed": FEED, "ops": OPS},
+        clock=store.clock,
+        on_commit=lambda: wakes.append("wake"),
+    )
+    waking = Store(database=store.database, ledgers=ledgers, clock=store.clock)
+    original = manifest()
+    await register(waking, original)
+    assert wakes == ["wake"]  # the announcement is queued: delivery looks now
+
+    async with ledgers() as ledger:  # a watch reading its release, say
+        assert await ledger.get_release(original.id) is not None
+    assert wakes == ["wake"]  # nothing new to deliver: the workers sleep on
