@@ -110,6 +110,7 @@ async def main(argv: list[str] | None = None) -> int:
         if not data["ok"]:
             print("FAIL: gameday: a goal was missed")
             status = 1
+
     print("\n== watch_capacity ==")
     await watch_capacity.run(
         sizes.watch_ladder,
