@@ -238,6 +238,8 @@ async def _start_workers(
         clock=clock,
         interval_seconds=settings.checkup_interval_seconds,
         concurrency=settings.checkup_concurrency,
+        max_attempts=settings.checkup_max_attempts,
+        jobs=app[METRICS],
     )
     _add_jobs(checkups, app, settings, core=core, clock=clock)
     if (watcher := build_watch_runner(catalog, metrics, core.ops)) is not None:

@@ -84,6 +84,25 @@ class HeraldMetrics:
             "1 when the last scrape-time store query succeeded, else 0.",
             registry=self.registry,
         )
+        self._job_period = Gauge(
+            "herald_job_period_seconds",
+            "How often each scheduled job runs, in seconds (a week for the weekly report).",
+            ["job"],
+            registry=self.registry,
+        )
+        self._job_success = Gauge(
+            "herald_job_last_success_timestamp_seconds",
+            "When each scheduled job last completed without raising (Unix time, this replica; "
+            "the time it was scheduled until its first run completes).",
+            ["job"],
+            registry=self.registry,
+        )
+        self._job_failures = Counter(
+            "herald_job_failures_total",
+            "Scheduled job runs that raised (logged; the next run retries), by job.",
+            ["job"],
+            registry=self.registry,
+        )
         self._cached: tuple[float, MetricsSnapshot] | None = None
         self._lock = asyncio.Lock()
 
@@ -98,6 +117,20 @@ class HeraldMetrics:
     def inbox_duplicate(self, source: str) -> None:
         """An inbound request dropped because its inbox key was already recorded."""
         self._inbox_duplicates.labels(_label(source)).inc()
+
+    def job_added(self, job: str, *, period_seconds: float) -> None:
+        """Scheduled job `job` runs every `period_seconds`; its series start now."""
+        self._job_period.labels(_label(job)).set(period_seconds)
+        self._job_success.labels(_label(job)).set(time.time())
+        self._job_failures.labels(_label(job))
+
+    def job_succeeded(self, job: str) -> None:
+        """A run of scheduled job `job` completed."""
+        self._job_success.labels(_label(job)).set(time.time())
+
+    def job_failed(self, job: str) -> None:
+        """A run of scheduled job `job` raised."""
+        self._job_failures.labels(_label(job)).inc()
 
     async def snapshot(self, load: Callable[[], Awaitable[MetricsSnapshot]]) -> MetricsSnapshot:
         """The store snapshot, at most `snapshot_ttl_seconds` old; one query at a time."""

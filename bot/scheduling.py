@@ -1,4 +1,9 @@
-"""APScheduler as the timer for checkups; the schedule itself lives in Herald's own table."""
+"""APScheduler as the timer for checkups; the schedule itself lives in Herald's own table.
+
+Every job runs through one wrapper: a run that completes is recorded as the job's last
+success, a run that raises is logged and counted, and neither ever stops the scheduler. A
+checkup whose judging raises is retried with a backoff, and after `max_attempts` it is
+finished UNKNOWN with the reason (the report says "Could not judge: ...")."""
 
 from __future__ import annotations
 
@@ -6,18 +11,41 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.domain.checkup.checkup import Checkup
+from bot.domain.checkup.checkup import Checkup, describe_failure
 from bot.domain.checkup.run import CheckupRunner
-from bot.store.checkups import claim_due
+from bot.store.checkups import abandon_checkup, claim_due, retry_checkup
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
 JOB_ID = "herald-checkups"
+DAY = timedelta(days=1)
+RETRY_AFTER = timedelta(seconds=30)  # a failed checkup's first retry; doubled each time
 _T = TypeVar("_T")
+
+
+class JobObserver(Protocol):
+    """Where a job's outcome goes (`HeraldMetrics`: period, last success, failures)."""
+
+    def job_added(self, job: str, *, period_seconds: float) -> None: ...
+
+    def job_succeeded(self, job: str) -> None: ...
+
+    def job_failed(self, job: str) -> None: ...
+
+
+class _Unobserved:
+    def job_added(self, job: str, *, period_seconds: float) -> None:
+        return None
+
+    def job_succeeded(self, job: str) -> None:
+        return None
+
+    def job_failed(self, job: str) -> None:
+        return None
 
 
 class CheckupClock:
@@ -32,12 +60,16 @@ class CheckupClock:
         interval_seconds: float = 5.0,
         concurrency: int = 50,
         lease: timedelta = timedelta(minutes=5),
+        max_attempts: int = 3,
+        jobs: JobObserver | None = None,
     ) -> None:
         self._database = database
         self._runner = runner
         self._clock = clock
         self._interval = interval_seconds
         self._lease = lease
+        self._max_attempts = max_attempts
+        self._jobs: JobObserver = jobs or _Unobserved()
         self._slots = asyncio.Semaphore(concurrency)
         self._batch = concurrency * 2
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -51,8 +83,9 @@ class CheckupClock:
         self, work: Callable[[], Awaitable[object]], *, seconds: float, job_id: str
     ) -> None:
         """Every `seconds`, first at once (checkups that fell due while Herald was down, say)."""
+        self._jobs.job_added(job_id, period_seconds=seconds)
         self.scheduler.add_job(
-            self._tracked(work),
+            self._tracked(work, job_id),
             "interval",
             seconds=seconds,
             id=job_id,
@@ -66,12 +99,14 @@ class CheckupClock:
     def add_daily(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
         """A daily job at `at` (HH:MM, UTC), e.g. the stakeholder digest."""
         hour, minute = (int(part) for part in at.split(":"))
+        self._jobs.job_added(job_id, period_seconds=DAY.total_seconds())
         self._add_cron(work, job_id=job_id, hour=hour, minute=minute)
 
     def add_weekly(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
         """A weekly job at `at` ("mon 09:00", UTC), e.g. the weekly report."""
         day, clock_time = at.split()
         hour, minute = (int(part) for part in clock_time.split(":"))
+        self._jobs.job_added(job_id, period_seconds=7 * DAY.total_seconds())
         self._add_cron(work, job_id=job_id, day_of_week=day, hour=hour, minute=minute)
 
     def _add_cron(
@@ -79,7 +114,7 @@ class CheckupClock:
     ) -> None:
         """A late run (Herald was down) still runs within the hour, once."""
         self.scheduler.add_job(
-            self._tracked(work),
+            self._tracked(work, job_id),
             "cron",
             **when,
             id=job_id,
@@ -103,30 +138,32 @@ class CheckupClock:
                 task.cancel()
         self.shutdown()
 
-    def _tracked(self, work: Callable[[], Awaitable[_T]]) -> Callable[[], Awaitable[_T]]:
-        """`work`, with its task known to `stop` while it runs."""
+    def _tracked(
+        self, work: Callable[[], Awaitable[_T]], job_id: str
+    ) -> Callable[[], Awaitable[_T | None]]:
+        """`work`, with its task known to `stop` while it runs, and its outcome observed: a
+        run that raises is logged and counted (the next run retries), never re-raised."""
 
-        async def run() -> _T:
+        async def run() -> _T | None:
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
             try:
-                return await work()
+                done = await work()
+            except Exception:
+                log.exception("job %s failed; its next run retries", job_id, extra={"job": job_id})
+                self._jobs.job_failed(job_id)
+                return None
             finally:
                 self._running.discard(task)
+            self._jobs.job_succeeded(job_id)
+            return done
 
         run.__name__ = getattr(work, "__name__", "job")
         return run
 
     async def tick(self) -> int:
         """Run every due checkup; returns how many ran. A failed tick is retried by the next."""
-        try:
-            return await self._tick()
-        except Exception:
-            log.exception("checkup tick failed; the next tick retries")
-            return 0
-
-    async def _tick(self) -> int:
         ran = 0
         while batch := await claim_due(
             database=self._database, now=self._clock(), lease=self._lease, limit=self._batch
@@ -142,10 +179,40 @@ class CheckupClock:
         """A release's checkups run one after another, oldest first; releases in parallel."""
         async with self._slots:
             for checkup in checkups:
-                try:
-                    await self._runner.run(checkup)
-                except Exception:  # the lease runs out and another tick retries it
-                    log.exception(
-                        "checkup failed",
-                        extra={"release_id": checkup.release_id, "checkup": checkup.label},
-                    )
+                await self._run_one(checkup)
+
+    async def _run_one(self, checkup: Checkup) -> None:
+        """Judge one checkup. A failure is retried after a backoff; at the last attempt (or
+        when runs died mid-judging that often) the checkup is finished UNKNOWN instead."""
+        extra = {"release_id": checkup.release_id, "checkup": checkup.label}
+        if not checkup.rollback_pending and checkup.attempts > self._max_attempts:
+            why = f"{checkup.attempts - 1} attempts did not finish (Herald stopped mid-judging)"
+            await self._give_up(checkup, reason=why)
+            return
+        try:
+            await self._runner.run(checkup)
+        except Exception as exc:
+            attempt = f"attempt {checkup.attempts} of {self._max_attempts}"
+            log.exception("checkup failed (%s)", attempt, extra=extra)
+            if checkup.rollback_pending:  # the lease runs out and another tick resumes it
+                return
+            if checkup.attempts >= self._max_attempts:
+                await self._give_up(checkup, reason=describe_failure(exc))
+                return
+            backoff = min(self._lease, RETRY_AFTER * 2 ** max(0, checkup.attempts - 1))
+            await retry_checkup(
+                database=self._database, checkup_id=checkup.id, at=self._clock() + backoff
+            )
+
+    async def _give_up(self, checkup: Checkup, *, reason: str) -> None:
+        """Finish the checkup UNKNOWN with its report; failing that, without one."""
+        try:
+            await self._runner.give_up(checkup, reason=reason)
+        except Exception:
+            log.exception(
+                "checkup could not be reported; finished without a verdict",
+                extra={"release_id": checkup.release_id, "checkup": checkup.label},
+            )
+            await abandon_checkup(
+                database=self._database, checkup_id=checkup.id, reason=reason, now=self._clock()
+            )

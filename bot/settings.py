@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     watch_tick_seconds: float = Field(
         1.0, gt=0, le=15, validation_alias=_env("HERALD_WATCH_TICK_SECONDS")
     )
+    checkup_max_attempts: int = Field(
+        3, ge=1, le=20, validation_alias=_env("HERALD_CHECKUP_MAX_ATTEMPTS")
+    )  # a checkup whose judging keeps failing is reported UNKNOWN after this many attempts
     checkup_concurrency: int = Field(
         50, ge=1, le=500, validation_alias=_env("HERALD_CHECKUP_CONCURRENCY")
     )

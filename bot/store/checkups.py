@@ -80,6 +80,35 @@ async def claim_due(
         return [_checkup(row) for row in rows]
 
 
+async def retry_checkup(*, database: Database, checkup_id: int, at: datetime) -> None:
+    """A claimed checkup whose judging failed: claimable again from `at` (its lease ends)."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(CheckupRow)
+            .where(col(CheckupRow.id) == checkup_id, col(CheckupRow.state) == RUNNING)
+            .values(lease_until=at)
+        )
+
+
+async def abandon_checkup(
+    *, database: Database, checkup_id: int, reason: str, now: datetime
+) -> None:
+    """The last resort when even an UNKNOWN report could not be recorded: the checkup is
+    finished without a verdict (it counts as failed), so it is never claimed again."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(CheckupRow)
+            .where(col(CheckupRow.id) == checkup_id, col(CheckupRow.state).in_(LEASED))
+            .values(
+                state=DONE,
+                color="unknown",
+                result={"color": "unknown", "error": reason},
+                finished_at=now,
+                lease_until=None,
+            )
+        )
+
+
 def _checkup(row: CheckupRow) -> Checkup:
     return Checkup(
         id=row.id or 0,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.checkup.evaluators import ERROR, Finding, Signal
 from bot.domain.checkup.metrics import MetricsSource, MetricsUnavailable, ServiceQueries
 from bot.domain.checkup.offsets import offset_label
 from bot.domain.checkup.verdict import Color, Verdict, VerdictPolicy, evaluate, unknown_verdict
@@ -70,6 +71,21 @@ class Judge:
         except MetricsUnavailable as exc:
             return unknown_verdict(str(exc))
         return evaluate(inputs, checkpoint=checkup.offset, policy=self.policy)
+
+
+def could_not_judge(reason: str) -> Verdict:
+    """The verdict of a checkup whose judging kept failing: UNKNOWN with the reason, never
+    green, and never a page or a rollback."""
+    finding = Finding("ERROR", "verdict", ERROR, f"Could not judge: {reason}")
+    signal = Signal("verdict", "—", "could not judge", ERROR)
+    return Verdict(Color.UNKNOWN, (finding,), (signal,), low_confidence=True, score=None)
+
+
+def describe_failure(exc: BaseException, *, limit: int = 300) -> str:
+    """One line naming what went wrong, for a report and a log line."""
+    said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    said = " ".join(said.split())
+    return said if len(said) <= limit else said[: limit - 1] + "…"
 
 
 def may_auto_rollback(

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.domain.checkup.checkup import Checkup, CheckupReport, Judge, may_auto_rollback
+from bot.domain.checkup.checkup import (
+    Checkup,
+    CheckupReport,
+    Judge,
+    could_not_judge,
+    may_auto_rollback,
+)
 from bot.domain.checkup.escalation import argocd_link, escalate
 from bot.domain.checkup.verdict import Color, Verdict
 from bot.domain.deploy.context import SYSTEM_ACTOR, Operations, Reply
@@ -51,6 +57,21 @@ class CheckupRunner:
         )
         if roll_back:
             return replace(report, actions=(await self._roll_back(release, checkup),))
+        return report
+
+    async def give_up(self, checkup: Checkup, *, reason: str) -> CheckupReport:
+        """A checkup that could not be judged in its attempts: finished UNKNOWN, and its report
+        ("Could not judge: ...") posted once. Nobody is paged and nothing is rolled back."""
+        log.error(
+            "checkup could not be judged; reported unknown: %s",
+            reason,
+            extra={"release_id": checkup.release_id, "checkup": checkup.label},
+        )
+        verdict, now = could_not_judge(reason), self.clock()
+        report, _, _ = await run_in_transaction(
+            self.operations.ledgers,
+            lambda ledger: self._record(ledger, checkup, verdict, now=now, newest=None),
+        )
         return report
 
     async def _record(
