@@ -87,20 +87,20 @@ class HeraldMetrics:
         self._job_period = Gauge(
             "herald_job_period_seconds",
             "How often each scheduled job runs, in seconds (a week for the weekly report).",
-            ["job"],
+            ["job_id"],  # not `job`: Prometheus gives every target a `job` label of its own
             registry=self.registry,
         )
         self._job_success = Gauge(
             "herald_job_last_success_timestamp_seconds",
             "When each scheduled job last completed without raising (Unix time, this replica; "
             "the time it was scheduled until its first run completes).",
-            ["job"],
+            ["job_id"],
             registry=self.registry,
         )
         self._job_failures = Counter(
             "herald_job_failures_total",
             "Scheduled job runs that raised (logged; the next run retries), by job.",
-            ["job"],
+            ["job_id"],
             registry=self.registry,
         )
         self._cached: tuple[float, MetricsSnapshot] | None = None

@@ -1,0 +1,142 @@
+"""The PrometheusRule that alerts on Herald itself: valid for promtool, and its alerts fire
+when a job stops completing or checkups go unjudged (`promtool test rules`)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.harness.fixtures import require_or_skip
+from tests.harness.prometheus import find_prometheus, manifest_rule_groups
+
+RULES = Path(__file__).resolve().parents[1] / "manifests" / "prometheus" / "herald-self.yaml"
+ALERTS = {
+    "HeraldOutboxOld",
+    "HeraldDeadLetters",
+    "HeraldCheckupsFailing",
+    "HeraldJobMissedPeriod",
+    "HeraldJobFailing",
+    "HeraldNotReady",
+}
+
+
+def promtool() -> Path:
+    found = find_prometheus()
+    if found is None:
+        require_or_skip("promtool not found")
+    return found[1]
+
+
+def run(*args: str | Path, cwd: Path) -> str:
+    done = subprocess.run(
+        [str(promtool()), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def rules_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": manifest_rule_groups(RULES)}), encoding="utf-8")
+    return path
+
+
+def rule(alert: str) -> dict[str, Any]:
+    (group,) = manifest_rule_groups(RULES)
+    found: dict[str, Any] = next(r for r in group["rules"] if r.get("alert") == alert)
+    return found
+
+
+def firing(alert: str, *, summary: str, **labels: str) -> dict[str, Any]:
+    """The one alert promtool should see: the rule's labels plus `labels`, and its
+    annotations with `summary` as rendered."""
+    annotations = {**rule(alert)["annotations"], "summary": summary}
+    if "{{" in annotations["description"]:
+        annotations["description"] = annotations["description"].replace(
+            "{{ $labels.instance }}", labels.get("instance", "")
+        )
+    return {"exp_labels": {**rule(alert)["labels"], **labels}, "exp_annotations": annotations}
+
+
+def test_herald_alerts_on_itself_and_never_back_to_herald() -> None:
+    (group,) = manifest_rule_groups(RULES)
+    assert {r["alert"] for r in group["rules"]} == ALERTS
+    for alert in group["rules"]:
+        assert "scope" not in alert["labels"] and "service" not in alert["labels"]
+        assert alert["labels"]["severity"] in ("warning", "critical")
+        assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+
+
+def test_herald_rules_pass_promtool(tmp_path: Path) -> None:
+    assert f"SUCCESS: {len(ALERTS)} rules found" in run(
+        "check", "rules", rules_file(tmp_path), cwd=tmp_path
+    )
+
+
+def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path) -> None:
+    rules_file(tmp_path)
+    checkups = {"job_id": "herald-checkups", "instance": "herald-a"}
+    digest = {"job_id": "herald-digest", "instance": "herald-a"}
+    unit = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # the checkup tick (every 5 s) last completed at 0 and never since
+                    _series("herald_job_last_success_timestamp_seconds", checkups, "0x10"),
+                    _series("herald_job_period_seconds", checkups, "5x10"),
+                    # the daily digest is scheduled and waiting: no alert
+                    _series("herald_job_last_success_timestamp_seconds", digest, "0x10"),
+                    _series("herald_job_period_seconds", digest, "86400x10"),
+                    # one checkup finished unjudged at 3m; both replicas report it
+                    _series(
+                        "herald_checkups_failed_total", {"instance": "herald-a"}, "0 0 0 1 1 1"
+                    ),
+                    _series(
+                        "herald_checkups_failed_total", {"instance": "herald-b"}, "0 0 0 1 1 1"
+                    ),
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "5m",
+                        "alertname": "HeraldJobMissedPeriod",
+                        "exp_alerts": [
+                            firing(
+                                "HeraldJobMissedPeriod",
+                                summary="Herald job herald-checkups has not completed for 5m 0s",
+                                **checkups,
+                            )
+                        ],
+                    },
+                    {
+                        "eval_time": "5m",
+                        "alertname": "HeraldCheckupsFailing",
+                        "exp_alerts": [
+                            firing(
+                                "HeraldCheckupsFailing",
+                                summary="1 Herald checkup(s) could not be judged in the last 30 minutes",
+                            )
+                        ],
+                    },
+                    {"eval_time": "2m", "alertname": "HeraldCheckupsFailing", "exp_alerts": []},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "unit.yaml").write_text(yaml.safe_dump(unit), encoding="utf-8")
+    assert "SUCCESS" in run("test", "rules", "unit.yaml", cwd=tmp_path)
+
+
+def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
+    matchers = ", ".join(f'{key}="{value}"' for key, value in labels.items())
+    return {"series": f"{name}{{{matchers}}}", "values": values}
