@@ -247,9 +247,13 @@ def _store_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
     )
     late.add_metric([], snapshot.checkups.late)
     failed = CounterMetricFamily(
-        "herald_checkups_failed", "Checkups that finished without a verdict (color unknown)."
+        "herald_checkups_failed",
+        "Judgements Herald could not make (UNKNOWN: Prometheus unreachable, or judging "
+        "failed): checkups finished without a verdict, and watch evaluations, by kind.",
+        labels=["kind"],
     )
-    failed.add_metric([], snapshot.checkups.failed)
+    failed.add_metric(["checkup"], snapshot.checkups.failed)
+    failed.add_metric(["watch"], snapshot.checkups.watch_failed)
     verdict = GaugeMetricFamily(
         "herald_release_verdict",
         "Latest checkup verdict of releases deployed in the last 24 h: "

@@ -2,7 +2,9 @@
 
 The schedule lives in the watches table (each row's `due_at`); this is only the timer, run
 by the checkup clock's scheduler. Evaluations of different releases run in parallel, up to
-`concurrency` at once; a failed evaluation is logged and retried when its lease runs out.
+`concurrency` at once. An evaluation that cannot be judged says so in the watch's message
+(`WatchRunner`); one that fails even to save is logged, counted and retried when its lease
+runs out, and a watch past its end is finished then, so nothing is re-claimed forever.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.domain.checkup.checkup import describe_failure
 from bot.domain.watch.run import WatchRunner
 from bot.domain.watch.watch import LostWatch, Watch
 from bot.store import watches
@@ -54,5 +57,13 @@ class WatchTicker:
                 await self._runner.run(watch)
             except LostWatch:
                 log.info("watch taken over by another runner; evaluation dropped", extra=extra)
-            except Exception:  # the lease runs out and a later tick retries it
+            except Exception as exc:  # the lease runs out and a later tick retries it
                 log.exception("watch evaluation failed", extra=extra)
+                now = self._clock()
+                await watches.note_failure(
+                    database=self._database,
+                    watch=watch,
+                    reason=f"Could not judge: {describe_failure(exc)}",
+                    now=now,
+                    finish=watch.over(now),
+                )

@@ -97,7 +97,13 @@ class MemoryLedger:
         self.watches.append((release.id, purpose, origin))
 
     async def save_watch(
-        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+        self,
+        *,
+        watch: Watch,
+        due_at: datetime,
+        finished: str | None,
+        reason: str | None,
+        failed: bool = False,
     ) -> bool:
         return True
 

@@ -100,10 +100,14 @@ def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path
                     _series("herald_job_period_seconds", digest, "86400x10"),
                     # one checkup finished unjudged at 3m; both replicas report it
                     _series(
-                        "herald_checkups_failed_total", {"instance": "herald-a"}, "0 0 0 1 1 1"
+                        "herald_checkups_failed_total",
+                        {"kind": "checkup", "instance": "herald-a"},
+                        "0 0 0 1 1 1",
                     ),
                     _series(
-                        "herald_checkups_failed_total", {"instance": "herald-b"}, "0 0 0 1 1 1"
+                        "herald_checkups_failed_total",
+                        {"kind": "checkup", "instance": "herald-b"},
+                        "0 0 0 1 1 1",
                     ),
                 ],
                 "alert_rule_test": [
@@ -124,7 +128,8 @@ def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path
                         "exp_alerts": [
                             firing(
                                 "HeraldCheckupsFailing",
-                                summary="1 Herald checkup(s) could not be judged in the last 30 minutes",
+                                summary="Herald could not judge 1 checkup(s) in the last 30 minutes",
+                                kind="checkup",
                             )
                         ],
                     },

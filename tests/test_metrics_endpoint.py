@@ -179,7 +179,7 @@ async def test_outbox_checkups_and_verdicts_come_from_the_store(quiet_herald: He
         assert value(samples, "herald_checkups", state=state) == count, state
     assert value(samples, "herald_checkups_due") == 1  # w2 +1h; a2 +30m is not due yet
     assert value(samples, "herald_checkups_late_total") == 2
-    assert value(samples, "herald_checkups_failed_total") == 1
+    assert value(samples, "herald_checkups_failed_total", kind="checkup") == 1
     verdicts = {
         dict(labels)["release"]: v
         for (name, labels), v in samples.items()

@@ -79,10 +79,17 @@ class Ledger(Protocol):
         ...
 
     async def save_watch(
-        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+        self,
+        *,
+        watch: Watch,
+        due_at: datetime,
+        finished: str | None,
+        reason: str | None,
+        failed: bool = False,
     ) -> bool:
         """Keep a claimed watch's progress, next due at `due_at` (`finished` ends it in that
-        state); False when another runner took the watch meanwhile."""
+        state, `failed` counts an evaluation that could not be judged); False when another
+        runner took the watch meanwhile."""
         ...
 
     async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:

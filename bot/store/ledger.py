@@ -199,7 +199,13 @@ class SqlLedger:
         await self._flush()
 
     async def save_watch(
-        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+        self,
+        *,
+        watch: Watch,
+        due_at: datetime,
+        finished: str | None,
+        reason: str | None,
+        failed: bool = False,
     ) -> bool:
         return await watches.save_watch(
             self._session,
@@ -208,6 +214,7 @@ class SqlLedger:
             finished=finished,
             reason=reason,
             now=self._now,
+            failed=failed,
         )
 
     async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:

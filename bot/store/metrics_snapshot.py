@@ -12,7 +12,7 @@ one statement per table, plus the bounded list of verdicts of the last day's rel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import Float, Numeric, and_, case, cast, extract, func, or_, sel
 from sqlmodel import col
 
 from bot.domain.checkup.verdict import Color
+from bot.store import watches
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.tables import CheckupRow, OutboxRow, ReleaseRow
@@ -103,6 +104,7 @@ class CheckupTotals:
     due: int  # pending and past due: the backlog the checkup clock has not claimed yet
     late: int  # finished more than a minute after they were due (Herald was down, say)
     failed: int  # finished without a verdict (color unknown: Prometheus did not answer)
+    watch_failed: int = 0  # watch evaluations that could not be judged
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,13 @@ async def take_snapshot(*, database: Database, now: datetime) -> MetricsSnapshot
         releases = (await session.execute(_release_statement(database.sqlite))).all()
         outbox = (await session.execute(_outbox_statement())).all()
         checkups = (await session.execute(_checkup_statement(now))).all()
+        watch_failed = int((await session.execute(watches.failures_statement())).scalar_one())
         verdicts = (await session.execute(_verdict_statement(now - VERDICT_WINDOW))).all()
     return MetricsSnapshot(
         taken_at=now,
         releases=tuple(_release_totals(row) for row in releases),
         outbox=_outbox_totals(outbox, now),
-        checkups=_checkup_totals(checkups),
+        checkups=replace(_checkup_totals(checkups), watch_failed=watch_failed),
         verdicts=_latest_verdicts(verdicts),
     )
 

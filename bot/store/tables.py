@@ -254,6 +254,8 @@ class WatchRow(SQLModel, table=True):
     posted: bool = False
     color: str | None = Field(default=None, max_length=16)  # the colour announced
     reason: str | None = Field(default=None, max_length=500)  # the last evaluation's, one line
+    # evaluations that could not be judged (UNKNOWN: Prometheus unreachable, judging raised)
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     healthy_since: datetime | None = _utc(nullable=True)
     alert_resolved_at: datetime | None = _utc(nullable=True)
     canary_hash: str | None = Field(default=None, max_length=64)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from bot.domain.watch.hysteresis import WatchState
 from bot.domain.watch.queries import CanaryScope
@@ -170,9 +170,11 @@ async def save_watch(
     finished: str | None,
     reason: str | None,
     now: datetime,
+    failed: bool = False,
 ) -> bool:
-    """Keep the watch's progress; `finished` ends it in that state. False when the claim was
-    lost (another runner took the watch after this one's lease ran out)."""
+    """Keep the watch's progress; `finished` ends it in that state, `failed` counts an
+    evaluation that could not be judged. False when the claim was lost (another runner took
+    the watch after this one's lease ran out)."""
     state = finished or (ROLLING_BACK if watch.rollback_owed else ACTIVE)
     canary = watch.canary
     result = await session.execute(
@@ -194,6 +196,7 @@ async def save_watch(
             canary_hash=canary.canary if canary else None,
             stable_hash=canary.stable if canary else None,
             finished_at=now if finished else None,
+            failures=col(WatchRow.failures) + (1 if failed else 0),
         )
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -237,3 +240,29 @@ async def find_watch(*, database: Database, release_id: str, purpose: WatchPurpo
             )
         ).scalar_one_or_none()
         return watch_from_row(row) if row else None
+
+
+async def note_failure(
+    *, database: Database, watch: Watch, reason: str, now: datetime, finish: bool
+) -> bool:
+    """An evaluation that raised before it could be saved: counted, with its reason; a watch
+    past its end is finished, so it is not claimed forever. False when the claim was lost."""
+    values: dict[str, Any] = {"failures": col(WatchRow.failures) + 1, "reason": reason[:500]}
+    if finish:
+        values.update(state="done", finished_at=now, lease_until=None)
+    async with database.transaction() as session:
+        result = await session.execute(
+            update(WatchRow)
+            .where(
+                col(WatchRow.id) == watch.id,
+                col(WatchRow.attempts) == watch.attempts,
+                col(WatchRow.state).in_(LIVE),
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def failures_statement() -> Any:
+    """All watch evaluations that could not be judged, ever (a counter for `/metrics`)."""
+    return select(func.coalesce(func.sum(col(WatchRow.failures)), 0))

@@ -257,10 +257,16 @@ class MeetAfterRead:
         await self._inner.start_watch(release=release, purpose=purpose, origin=origin)
 
     async def save_watch(
-        self, *, watch: Watch, due_at: datetime, finished: str | None, reason: str | None
+        self,
+        *,
+        watch: Watch,
+        due_at: datetime,
+        finished: str | None,
+        reason: str | None,
+        failed: bool = False,
     ) -> bool:
         return await self._inner.save_watch(
-            watch=watch, due_at=due_at, finished=finished, reason=reason
+            watch=watch, due_at=due_at, finished=finished, reason=reason, failed=failed
         )
 
     async def note_alert_resolved(self, *, release_id: str, at: datetime) -> bool:

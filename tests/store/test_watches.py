@@ -95,3 +95,31 @@ async def test_a_finished_watch_is_never_claimed_again(store: Store) -> None:
         )
     store.clock.advance(3600)
     assert await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE) == []
+
+
+async def failures(store: Store) -> int:
+    async with store.database.read() as session:
+        return int((await session.execute(watches.failures_statement())).scalar_one())
+
+
+async def test_an_evaluation_that_fails_past_the_watch_end_finishes_it_and_counts(
+    store: Store,
+) -> None:
+    await watched_release(store)
+    [watch] = await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE)
+    failed = await watches.note_failure(
+        database=store.database, watch=watch, reason="boom", now=store.clock(), finish=False
+    )
+    assert failed and await failures(store) == 1
+    store.clock.advance(61)  # the lease runs out: a later tick takes it up again
+    [again] = await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE)
+    stale = await watches.note_failure(
+        database=store.database, watch=watch, reason="late", now=store.clock(), finish=True
+    )
+    assert stale is False  # another runner holds it now
+    assert await watches.note_failure(
+        database=store.database, watch=again, reason="boom", now=store.clock(), finish=True
+    )
+    assert await failures(store) == 2
+    store.clock.advance(3600)
+    assert await watches.claim_due(database=store.database, now=store.clock(), lease=LEASE) == []

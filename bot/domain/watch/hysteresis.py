@@ -78,7 +78,9 @@ def observe(
     """Judge fresh inputs (or an unreachable Prometheus) and advance the watch."""
     if isinstance(inputs, Unavailable):
         at = floor_to_grid(inputs.at)
-        verdict = unknown_watch_verdict(inputs.reason, at=at, age=at - state.origin)
+        verdict = unknown_watch_verdict(
+            inputs.reason, at=at, age=at - state.origin, source=inputs.source
+        )
     else:
         verdict = judge(inputs, policy=policy, previous_breaches=state.ceiling_streak)
     return advance(state, verdict, policy=policy)

@@ -53,8 +53,9 @@ class WatchInputs:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """Prometheus could not be reached at ``at`` (``MetricsUnavailable``): the evaluation is
-    UNKNOWN with ``reason``, never green."""
+    """Prometheus could not be reached at ``at`` (``MetricsUnavailable``), or judging failed
+    (``source`` "verdict"): the evaluation is UNKNOWN with ``reason``, never green."""
 
     at: datetime
     reason: str
+    source: str = "prometheus"

@@ -31,7 +31,13 @@ __all__ = ["record_recovery"]
 
 
 async def record_recovery(
-    ledger: Ledger, *, watch: Watch, update: WatchUpdate, config: WatchConfig, now: datetime
+    ledger: Ledger,
+    *,
+    watch: Watch,
+    update: WatchUpdate,
+    config: WatchConfig,
+    now: datetime,
+    failed: bool = False,
 ) -> None:
     """In one transaction: the recovery watch's state and message, and once health is
     confirmed, `release.recovered`; past the bound, the thread hears health is not back."""
@@ -44,7 +50,10 @@ async def record_recovery(
     finished = "recovered" if confirmed else "expired" if watch.over(now) else None
     next_at = now + config.policy.interval
     reason = update.verdict.reason()
-    if not await ledger.save_watch(watch=new, due_at=next_at, finished=finished, reason=reason):
+    saved = await ledger.save_watch(
+        watch=new, due_at=next_at, finished=finished, reason=reason, failed=failed
+    )
+    if not saved:
         raise LostWatch(f"watch {watch.id}")
     status = _status(new, confirmed=confirmed, finished=finished, config=config, now=now)
     await ledger.enqueue(watch_notices(release, watch, new, update, status=status))

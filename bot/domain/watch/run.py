@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.domain.checkup.checkup import describe_failure
 from bot.domain.checkup.escalation import argocd_link, escalate
 from bot.domain.checkup.metrics import MetricsUnavailable
 from bot.domain.deploy.context import Operations
@@ -69,12 +70,12 @@ class WatchRunner:
             return None
         config = self.config_for(watch.service, watch.env)
         watch = replace(watch, canary=await self._canary(watch, release, config))
-        update = observe(watch.state, await self._inputs(watch, config), policy=config.policy)
+        update, failed = await self._evaluate(watch, config, now=now)
         if watch.purpose is WatchPurpose.RECOVERY:
             await run_in_transaction(
                 ops.ledgers,
                 lambda ledger: record_recovery(
-                    ledger, watch=watch, update=update, config=config, now=now
+                    ledger, watch=watch, update=update, config=config, now=now, failed=failed
                 ),
             )
             return update
@@ -84,7 +85,7 @@ class WatchRunner:
         rules = await run_in_transaction(
             ops.ledgers,
             lambda ledger: self._record(
-                ledger, watch, update, config=config, now=now, newest=newest
+                ledger, watch, update, config=config, now=now, newest=newest, failed=failed
             ),
         )
         if rules:
@@ -100,6 +101,7 @@ class WatchRunner:
         config: WatchConfig,
         now: datetime,
         newest: Release | None,
+        failed: bool = False,
     ) -> str | None:
         """In one transaction: the state, the message, a reply on a colour change, and on red
         the page and the failure. Returns the fired rules when an auto-rollback is owed."""
@@ -118,7 +120,10 @@ class WatchRunner:
         new = replace(watch, state=update.state, posted=True, rollback_owed=rules is not None)
         reason = update.verdict.reason()
         next_at = now + config.policy.interval
-        if not await ledger.save_watch(watch=new, due_at=next_at, finished=finished, reason=reason):
+        saved = await ledger.save_watch(
+            watch=new, due_at=next_at, finished=finished, reason=reason, failed=failed
+        )
+        if not saved:
             raise LostWatch(f"watch {watch.id}")
         status = _status(new, finished=finished, rolling_back=rules is not None)
         await ledger.enqueue(watch_notices(release, watch, new, update, status=status))
@@ -171,6 +176,23 @@ class WatchRunner:
             return None
         canary, stable = rollout.extra.get("pod_hash"), rollout.extra.get("stable_rs")
         return CanaryScope(canary, stable) if canary and stable and canary != stable else None
+
+    async def _evaluate(
+        self, watch: Watch, config: WatchConfig, *, now: datetime
+    ) -> tuple[WatchUpdate, bool]:
+        """Judge fresh inputs, and whether the evaluation failed: Prometheus unreachable, or
+        judging raised. A failed one is UNKNOWN with its reason in the watch's message; it is
+        counted and the watch carries on at its cadence (a later evaluation may succeed)."""
+        try:
+            inputs = await self._inputs(watch, config)
+            update = observe(watch.state, inputs, policy=config.policy)
+        except Exception as exc:
+            reason = describe_failure(exc)
+            extra = {"release_id": watch.release_id, "watch": watch.purpose.value}
+            log.exception("watch evaluation could not be judged: %s", reason, extra=extra)
+            unjudged = Unavailable(at=now, reason=f"Could not judge: {reason}", source="verdict")
+            return observe(watch.state, unjudged, policy=config.policy), True
+        return update, isinstance(inputs, Unavailable)
 
     async def _inputs(self, watch: Watch, config: WatchConfig) -> WatchInputs | Unavailable:
         now = self.operations.clock()

@@ -69,8 +69,10 @@ class WatchVerdict:
         )
 
 
-def unknown_watch_verdict(reason: str, *, at: datetime, age: timedelta) -> WatchVerdict:
-    """The evaluation when Prometheus cannot be reached at all."""
-    finding = Finding("ERROR", "prometheus", ERROR, reason)
-    signal = Signal("metrics", "—", "unavailable", ERROR)
+def unknown_watch_verdict(
+    reason: str, *, at: datetime, age: timedelta, source: str = "prometheus"
+) -> WatchVerdict:
+    """The evaluation when Prometheus cannot be reached at all (or judging failed)."""
+    finding = Finding("ERROR", source, ERROR, reason)
+    signal = Signal("metrics", "—", "unavailable" if source == "prometheus" else "unjudged", ERROR)
     return WatchVerdict(WatchColor.UNKNOWN, at, age, (finding,), (signal,))

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from bot.catalog import Catalog
 from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
-from tests.harness.release_metrics import HEALTHY
+from tests.harness.release_metrics import HEALTHY, RELEASE
+from tests.scenarios.checkup.test_early_watch import TICK, judged, step, watching
 from tests.scenarios.checkup.world import CATALOG, CheckupWorld, deploy
 from tests.test_metrics_endpoint import scrape, value
 from tests.waiting import eventually, stays
@@ -55,6 +56,43 @@ async def test_a_checkup_that_cannot_be_judged_is_retried_then_reported_unknown(
     assert report.startswith(":white_circle: Checkup +15m of rel-odd: *UNKNOWN*")
     assert "Could not judge: OverflowError: cannot convert float infinity to integer" in report
     assert world.pagerduty.events == []
-    assert value(await scrape(herald), "herald_checkups_failed_total") == 1
+    assert value(await scrape(herald), "herald_checkups_failed_total", kind="checkup") == 1
     world.clock.advance(timedelta(minutes=10))
     await stays(lambda: len(world.reports("rel-odd")) == 1, seconds=0.3)  # never again
+
+
+async def test_a_watch_that_cannot_be_judged_says_unknown_counts_it_and_carries_on(
+    world: CheckupWorld,
+) -> None:
+    world.clock.now = RELEASE + timedelta(seconds=20)
+    herald = await world.start(catalog=with_errors_query(BY_ZERO), watch_tick_seconds=TICK)
+    await deploy(herald, service=HEALTHY, release_id="rel-odd")
+    await judged(world, "rel-odd", 1)
+    await step(world, "rel-odd", 2)  # it keeps watching at its cadence
+    [message] = watching(world, "rel-odd")
+    assert message.startswith(
+        ":grey_question: *Early watch: unknown* — "
+        "Could not judge: OverflowError: cannot convert float infinity to integer\n"
+        "Judged 2 times"
+    )
+    assert world.pagerduty.events == []
+    samples = await scrape(herald)
+    assert value(samples, "herald_checkups_failed_total", kind="watch") == 2
+    assert value(samples, "herald_checkups_failed_total", kind="checkup") == 0
+
+
+async def test_a_checkup_judges_normally_once_its_query_is_fixed_before_the_last_attempt(
+    world: CheckupWorld,
+) -> None:
+    herald = await world.start(catalog=with_errors_query(BY_ZERO))
+    await deploy(herald, service=HEALTHY, release_id="rel-fixed")
+    await eventually(lambda: tried(world, "rel-fixed", 1))
+    await world.stop(herald)  # the owner fixes the query; Herald restarts with it
+    herald = await world.start()
+    world.clock.advance(timedelta(minutes=1))
+    await eventually(lambda: len(world.reports("rel-fixed")) == 1, timeout=10)
+    assert world.reports("rel-fixed")[0].startswith(
+        ":large_green_circle: Checkup +15m of rel-fixed: *GREEN*"
+    )
+    assert await tried(world, "rel-fixed", 2)
+    assert value(await scrape(herald), "herald_checkups_failed_total", kind="checkup") == 0
