@@ -85,6 +85,16 @@ def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path
     rules_file(tmp_path)
     checkups = {"job_id": "herald-checkups", "instance": "herald-a"}
     digest = {"job_id": "herald-digest", "instance": "herald-a"}
+    missed = firing(
+        "HeraldJobMissedPeriod",
+        summary="Herald job herald-checkups has not completed for 5m 0s",
+        **checkups,
+    )
+    unjudged = firing(
+        "HeraldCheckupsFailing",
+        summary="Herald could not judge 1 checkup(s) in the last 30 minutes",
+        kind="checkup",
+    )
     unit = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
@@ -114,24 +124,12 @@ def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path
                     {
                         "eval_time": "5m",
                         "alertname": "HeraldJobMissedPeriod",
-                        "exp_alerts": [
-                            firing(
-                                "HeraldJobMissedPeriod",
-                                summary="Herald job herald-checkups has not completed for 5m 0s",
-                                **checkups,
-                            )
-                        ],
+                        "exp_alerts": [missed],
                     },
                     {
                         "eval_time": "5m",
                         "alertname": "HeraldCheckupsFailing",
-                        "exp_alerts": [
-                            firing(
-                                "HeraldCheckupsFailing",
-                                summary="Herald could not judge 1 checkup(s) in the last 30 minutes",
-                                kind="checkup",
-                            )
-                        ],
+                        "exp_alerts": [unjudged],
                     },
                     {"eval_time": "2m", "alertname": "HeraldCheckupsFailing", "exp_alerts": []},
                 ],
