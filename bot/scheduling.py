@@ -186,7 +186,9 @@ class CheckupClock:
         when runs died mid-judging that often) the checkup is finished UNKNOWN instead."""
         extra = {"release_id": checkup.release_id, "checkup": checkup.label}
         if not checkup.rollback_pending and checkup.attempts > self._max_attempts:
-            why = f"{checkup.attempts - 1} attempts did not finish (Herald stopped mid-judging)"
+            why = (
+                f"{checkup.attempts - 1} attempts did not finish (the last cut short by a restart)"
+            )
             await self._give_up(checkup, reason=why)
             return
         try:

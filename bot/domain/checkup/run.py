@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.checkup.checkup import (
     Checkup,
@@ -53,7 +53,9 @@ class CheckupRunner:
         # Run again, in a new transaction, if another checkup of this release escalated meanwhile.
         report, release, roll_back = await run_in_transaction(
             self.operations.ledgers,
-            lambda ledger: self._record(ledger, checkup, verdict, now=now, newest=newest),
+            lambda ledger: self._record(
+                ledger, checkup, verdict, now=now, newest=newest, late_by=checkup.late_by(now)
+            ),
         )
         if roll_back:
             return replace(report, actions=(await self._roll_back(release, checkup),))
@@ -68,6 +70,7 @@ class CheckupRunner:
             extra={"release_id": checkup.release_id, "checkup": checkup.label},
         )
         verdict, now = could_not_judge(reason), self.clock()
+        # never "ran late": the time went on attempts, not on Herald being down
         report, _, _ = await run_in_transaction(
             self.operations.ledgers,
             lambda ledger: self._record(ledger, checkup, verdict, now=now, newest=None),
@@ -82,12 +85,13 @@ class CheckupRunner:
         *,
         now: datetime,
         newest: Release | None,
+        late_by: timedelta | None = None,
     ) -> tuple[CheckupReport, Release, bool]:
         """In one transaction: the verdict, the report, on red the page and the failure, and
         whether an auto-rollback is owed (kept with the checkup until it is carried out)."""
         release = await ledger.get_release(checkup.release_id)
         assert release is not None, "a checkup always belongs to a stored release"
-        report = CheckupReport(checkup, verdict, late_by=checkup.late_by(now))
+        report = CheckupReport(checkup, verdict, late_by=late_by)
         if verdict.color is Color.RED:  # first, so the report also lands in the ops thread
             await escalate(
                 ledger,

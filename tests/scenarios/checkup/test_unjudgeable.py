@@ -53,8 +53,10 @@ async def test_a_checkup_that_cannot_be_judged_is_retried_then_reported_unknown(
         world.clock.advance(timedelta(minutes=2))  # past the backoff (30 s, then 60 s)
     await eventually(lambda: len(world.reports("rel-odd")) == 1, timeout=10)
     report = world.reports("rel-odd")[0]
-    assert report.startswith(":white_circle: Checkup +15m of rel-odd: *UNKNOWN*")
-    assert "Could not judge: OverflowError: cannot convert float infinity to integer" in report
+    assert report.startswith(":white_circle: Checkup +15m of rel-odd: *UNKNOWN*\n")
+    assert report.endswith(
+        "\nERROR verdict: Could not judge: OverflowError: cannot convert float infinity to integer"
+    )
     assert world.pagerduty.events == []
     assert value(await scrape(herald), "herald_checkups_failed_total", kind="checkup") == 1
     world.clock.advance(timedelta(minutes=10))
