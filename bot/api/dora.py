@@ -30,7 +30,7 @@ async def get_dora(request: web.Request) -> web.Response:
     query = request.query
     length = parse_window(query.get("window") or DEFAULT_WINDOW)
     service, env = _name(query.get("service"), "service"), _name(query.get("env"), "env")
-    window = DoraWindow.ending(deps.clock(), length)
+    window = DoraWindow.including(deps.clock(), length)
     report = await dora_report(deps.database, window=window, service=service, env=env)
     return web.json_response(report.as_dict())
 

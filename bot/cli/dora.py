@@ -43,7 +43,12 @@ def run(args: argparse.Namespace) -> int:
             _err(f"config: {'.'.join(map(str, error['loc']))}: {error['msg']}")
         return 2
     try:
-        window = DoraWindow.ending(args.end or datetime.now(UTC), parse_window(args.window))
+        length = parse_window(args.window)
+        window = (
+            DoraWindow.ending(args.end, length)
+            if args.end
+            else DoraWindow.including(datetime.now(UTC), length)
+        )
     except InvalidInput as exc:
         _err(f"herald dora: {exc}")
         return 2

@@ -209,7 +209,7 @@ async def run_command(
 async def metrics_message(ops: Operations, parsed: DeployCommand) -> dict[str, Any]:
     if ops.dora is None:
         return views.reply_message(Reply(False, text("DORA metrics are not available here.")))
-    window = DoraWindow.ending(ops.clock(), parse_window(parsed.window))
+    window = DoraWindow.including(ops.clock(), parse_window(parsed.window))
     report = await ops.dora(window=window, service=parsed.service, env=parsed.env)
     message = dora_message(report)
     return {**message, "response_type": "in_channel" if parsed.public else "ephemeral"}

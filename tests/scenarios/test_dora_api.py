@@ -89,7 +89,7 @@ async def test_the_api_serves_the_pure_answers(
     await post_all(herald_at_end, STORIES)
     status, body = await herald_at_end.call("GET", f"/api/v1/dora{query}")
     assert status == 200, body
-    window = DoraWindow.ending(END, timedelta(days=days))
+    window = DoraWindow.including(END, timedelta(days=days))
     expected = compute_report(facts(STORIES), window, service=service, env=env)
     assert body == json.loads(json.dumps(expected.as_dict()))
 
@@ -111,9 +111,10 @@ async def test_every_figure_has_its_count_enough_flag_and_trend(herald_at_end: H
     restore = figures["time_to_restore_median_s"]
     assert (restore["value"], restore["count"], restore["enough"]) == (None, 0, False)
     assert body["open_failures"] == 1
+    asked_now = DoraWindow.including(END, WINDOW.length)  # END itself is inside the window
     assert body["window"] == {
-        "start": WINDOW.start.isoformat(),
-        "end": WINDOW.end.isoformat(),
+        "start": asked_now.start.isoformat(),
+        "end": asked_now.end.isoformat(),
         "days": 30.0,
         "label": "30d",
     }

@@ -1,6 +1,8 @@
 """The window DORA figures are computed over, and how a user names one. Pure.
 
 A window is `[start, end)`, whole seconds, compared as instants (time zones do not matter).
+A window asked for "now" (`DoraWindow.including`) ends at the first whole second after now,
+so what happened this very moment counts.
 The previous window has the same length and ends where this one starts. `Cadence` is the
 deployment-frequency bucket a window of at least `MIN_CADENCE_DAYS` days gets (see
 `bot.domain.dora.report` for how it is chosen).
@@ -81,6 +83,14 @@ class DoraWindow:
             raise ValueError("window end must be timezone-aware")
         end = end.astimezone(UTC).replace(microsecond=0)
         return cls(end - length, end)
+
+    @classmethod
+    def including(cls, now: datetime, length: timedelta) -> DoraWindow:
+        """The window of `length` that holds `now`: it ends at the first whole second after
+        `now`, so a release deployed this very moment is counted."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("window end must be timezone-aware")
+        return cls.ending(now + timedelta(seconds=1), length)
 
     @property
     def length(self) -> timedelta:
