@@ -31,6 +31,7 @@ from bot.deps import DEPS, Deps, utcnow
 from bot.domain.checkup.run import CheckupRunner
 from bot.domain.deploy.commander import CommanderJob
 from bot.domain.deploy.context import Operations
+from bot.domain.reports.schedule import ReportSchedule
 from bot.domain.signals.alert_rollback import resume_alert_rollbacks
 from bot.factories import (
     build_argocd,
@@ -45,7 +46,8 @@ from bot.factories import (
 )
 from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS, HeraldMetrics
-from bot.reports.jobs import DigestJob, WeeklyJob
+from bot.reports.jobs import DigestReport, WeeklyReport
+from bot.reports.periods import Report, ScheduledReport
 from bot.scheduling import CheckupClock
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
@@ -69,6 +71,7 @@ from bot.watching import WatchTicker
 
 log = logging.getLogger(__name__)
 ROLLBACK_GRACE = timedelta(minutes=2)  # an alert's rollback unfinished after this was cut short
+DIGESTS_CAUGHT_UP, WEEKLIES_CAUGHT_UP = 7, 2  # missed periods still sent late, at most
 Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
 
@@ -263,25 +266,9 @@ def _add_jobs(
     clock: Clock,
 ) -> None:
     """Reports on their schedules; resuming cut-short commands; naming on-call commanders."""
-    if settings.digest_channel:
-        digest = DigestJob(
-            database=core.database,
-            client=core.client,
-            audit=core.ops.audit,
-            channel=settings.digest_channel,
-            clock=clock,
-            render=digest_message,
-        )
-        checkups.add_daily(digest.run, at=settings.digest_at, job_id="herald-digest")
-    if settings.feed_channel and settings.weekly_report_at:
-        weekly = WeeklyJob(
-            database=core.database,
-            client=core.client,
-            audit=core.ops.audit,
-            channel=settings.feed_channel,
-            clock=clock,
-        )
-        checkups.add_weekly(weekly.run, at=settings.weekly_report_at, job_id="herald-weekly")
+    every = settings.checkup_interval_seconds * 6  # 30 s by default
+    for report in _reports(settings, core=core, clock=clock):
+        checkups.add_interval(report.run, seconds=every, job_id=f"herald-{report.report.kind}")
     grace = timedelta(seconds=settings.resume_grace_seconds)
     resumer = CommandResumer(
         database=core.database,
@@ -295,11 +282,36 @@ def _add_jobs(
         resumer.sweep, seconds=min(10.0, grace.total_seconds()), job_id="herald-resume"
     )
     resume_rollbacks = partial(resume_alert_rollbacks, core.ops, older_than=ROLLBACK_GRACE)
-    every = settings.checkup_interval_seconds * 6  # 30 s by default
     checkups.add_interval(resume_rollbacks, seconds=every, job_id="herald-alert-rollbacks")
     if core.ops.oncall is not None:
         app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
         checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")
+
+
+def _reports(settings: Settings, *, core: _Core, clock: Clock) -> list[ScheduledReport]:
+    """The digest and the weekly report where they have a channel: each period sent once,
+    through the outbox; one missed while Herald was down is sent late on start."""
+    reports: list[tuple[Report, ReportSchedule, str]] = []
+    if settings.digest_channel:
+        digest = DigestReport(database=core.database, render=digest_message)
+        schedule = ReportSchedule.daily(settings.digest_at, catch_up=DIGESTS_CAUGHT_UP)
+        reports.append((digest, schedule, settings.digest_channel))
+    if settings.feed_channel and settings.weekly_report_at:
+        weekly = WeeklyReport(database=core.database)
+        schedule = ReportSchedule.weekly(settings.weekly_report_at, catch_up=WEEKLIES_CAUGHT_UP)
+        reports.append((weekly, schedule, settings.feed_channel))
+    return [
+        ScheduledReport(
+            report=report,
+            schedule=schedule,
+            channel=channel,
+            database=core.database,
+            audit=core.ops.audit,
+            clock=clock,
+            wake=core.delivery.wake,
+        )
+        for report, schedule, channel in reports
+    ]
 
 
 async def _connect_socket_mode(

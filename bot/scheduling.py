@@ -1,4 +1,5 @@
-"""APScheduler as the timer for checkups; the schedule itself lives in Herald's own table.
+"""APScheduler as the timer for checkups and periodic jobs; the schedules themselves live in
+Herald's own tables (checkups) and in the jobs (reports: bot/reports/periods.py).
 
 Every job runs through one wrapper: a run that completes is recorded as the job's last
 success, a run that raises is logged and counted, and neither ever stops the scheduler. A
@@ -22,7 +23,6 @@ from bot.store.database import Database
 
 log = logging.getLogger(__name__)
 JOB_ID = "herald-checkups"
-DAY = timedelta(days=1)
 RETRY_AFTER = timedelta(seconds=30)  # a failed checkup's first retry; doubled each time
 _T = TypeVar("_T")
 
@@ -92,34 +92,6 @@ class CheckupClock:
             replace_existing=True,
             next_run_time=datetime.now(UTC),
             misfire_grace_time=None,  # never drop a run because the loop was busy
-            coalesce=True,
-            max_instances=1,
-        )
-
-    def add_daily(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
-        """A daily job at `at` (HH:MM, UTC), e.g. the stakeholder digest."""
-        hour, minute = (int(part) for part in at.split(":"))
-        self._jobs.job_added(job_id, period_seconds=DAY.total_seconds())
-        self._add_cron(work, job_id=job_id, hour=hour, minute=minute)
-
-    def add_weekly(self, work: Callable[[], Awaitable[object]], *, at: str, job_id: str) -> None:
-        """A weekly job at `at` ("mon 09:00", UTC), e.g. the weekly report."""
-        day, clock_time = at.split()
-        hour, minute = (int(part) for part in clock_time.split(":"))
-        self._jobs.job_added(job_id, period_seconds=7 * DAY.total_seconds())
-        self._add_cron(work, job_id=job_id, day_of_week=day, hour=hour, minute=minute)
-
-    def _add_cron(
-        self, work: Callable[[], Awaitable[object]], *, job_id: str, **when: int | str
-    ) -> None:
-        """A late run (Herald was down) still runs within the hour, once."""
-        self.scheduler.add_job(
-            self._tracked(work, job_id),
-            "cron",
-            **when,
-            id=job_id,
-            replace_existing=True,
-            misfire_grace_time=3600,
             coalesce=True,
             max_instances=1,
         )

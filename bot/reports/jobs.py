@@ -1,98 +1,86 @@
-"""Scheduled reports: the daily stakeholder digest and the weekly report, once per period
-across replicas (a claim per period), posted with the Slack Web API. The digest's Slack
+"""The scheduled reports: the daily stakeholder digest and the weekly report, each period
+prepared here and sent once through the outbox (bot/reports/periods.py). The digest's Slack
 message is built by the renderer the composition root passes in (bot/slack/digest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.domain.dora.window import DoraWindow
 from bot.domain.notes.digest import Digest, build_digest
-from bot.domain.ports import AuditLog
 from bot.domain.release.lifecycle import EventType
+from bot.reports.periods import Period, report_metadata
 from bot.reports.weekly import (
     DayPoint,
     WeeklyNumbers,
+    chart_upload,
     fill_days,
-    post_weekly_report,
     render_trend_chart,
     weekly_report_text,
 )
 from bot.store.database import Database
 from bot.store.dora import dora_report
 from bot.store.reporting import failure_symptoms, releases_in_period
+from bot.store.reports import UPLOAD, ReportMessage
 
-log = logging.getLogger(__name__)
-WeeklyPoster = Callable[[datetime], Awaitable[None]]
-DigestRenderer = Callable[[Digest], dict[str, Any]]  # → chat.postMessage's text and blocks
+# → chat.postMessage's text and blocks; the note (when sent late) says so at the top
+DigestRenderer = Callable[[Digest, str | None], dict[str, Any]]
+WEEKLY_ROOT = "weekly_root"
 
 
 @dataclass(frozen=True)
-class DigestJob:
-    database: Database
-    client: AsyncWebClient
-    audit: AuditLog
-    channel: str
-    clock: Callable[[], datetime]
-    render: DigestRenderer
+class DigestReport:
+    """The day before the digest's time, in plain language."""
 
-    async def run(self) -> bool:
-        """Post the digest of the last day, unless another replica already did."""
-        until = self.clock()
-        claim = await self.audit.claim(key=f"digest:{until:%Y-%m-%d}", actor="herald", at=until)
-        if not claim.won:
-            return False
+    database: Database
+    render: DigestRenderer
+    kind: str = "digest"
+
+    def key(self, scheduled: datetime) -> str:
+        return f"digest:{scheduled:%Y-%m-%d}"
+
+    async def messages(self, period: Period) -> list[ReportMessage]:
+        until = period.scheduled
         since = until - timedelta(days=1)
         releases = await releases_in_period(self.database, since=since, until=until)
         failed = [r.id for r in releases if EventType.FAILED in r.times]
         symptoms = await failure_symptoms(self.database, failed)
-        message = self.render(build_digest(releases, since=since, until=until, symptoms=symptoms))
-        await self.client.chat_postMessage(
-            channel=self.channel,
-            text=message["text"],
-            blocks=message["blocks"],
-            unfurl_links=False,
-        )
-        log.info("posted the daily digest", extra={"channel": self.channel})
-        return True
+        digest = build_digest(releases, since=since, until=until, symptoms=symptoms)
+        body = {**self.render(digest, period.late), "metadata": report_metadata(period)}
+        return [ReportMessage(role="digest", body=body)]
 
 
 @dataclass(frozen=True)
-class WeeklyJob:
-    """The weekly report: the last four weeks per day as a chart, the DORA figures as text."""
+class WeeklyReport:
+    """The last four weeks per day as a chart (in the report's thread), the DORA figures as
+    text, up to the report's time."""
 
     database: Database
-    client: AsyncWebClient
-    audit: AuditLog
-    channel: str
-    clock: Callable[[], datetime]
     weeks: int = 4
+    kind: str = "weekly"
 
-    async def run(self) -> bool:
-        now = self.clock()
-        week = now.isocalendar()
-        claim = await self.audit.claim(
-            key=f"weekly:{week.year}-W{week.week:02d}", actor="herald", at=now
-        )
-        if not claim.won:
-            return False
-        numbers = await self.numbers(now)
-        await post_weekly_report(
-            client=self.client,
-            channel=self.channel,
-            text=weekly_report_text(numbers),
-            chart_png=await asyncio.to_thread(render_trend_chart, numbers.days),
-        )
-        log.info("posted the weekly report", extra={"channel": self.channel})
-        return True
+    def key(self, scheduled: datetime) -> str:
+        week = scheduled.isocalendar()
+        return f"weekly:{week.year}-W{week.week:02d}"
+
+    async def messages(self, period: Period) -> list[ReportMessage]:
+        numbers = replace(await self.numbers(period.scheduled), late=period.late)
+        chart = await asyncio.to_thread(render_trend_chart, numbers.days)
+        text = {"text": weekly_report_text(numbers), "metadata": report_metadata(period)}
+        return [
+            ReportMessage(role=WEEKLY_ROOT, body=text),
+            ReportMessage(
+                role="weekly_chart",
+                body=chart_upload(chart),
+                thread_role=WEEKLY_ROOT,
+                operation=UPLOAD,
+            ),
+        ]
 
     async def numbers(self, now: datetime) -> WeeklyNumbers:
         since = now - timedelta(weeks=self.weeks)

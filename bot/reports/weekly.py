@@ -3,20 +3,22 @@ and the same numbers as text for those who do not open images.
 
 The numbers are parameters (`WeeklyNumbers`, `DayPoint`): whoever schedules the report fills
 them from the DORA queries. The chart is drawn by matplotlib on the Agg canvas (no display,
-no pyplot global state, safe in a server) and uploaded with the Slack files API.
+no pyplot global state, safe in a server); the outbox shares it in the report's thread
+with the Slack files API.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.text import format_duration
 
@@ -40,6 +42,7 @@ class WeeklyNumbers:
     lead_time_median_seconds: float | None = None
     time_to_restore_median_seconds: float | None = None
     extra: Sequence[str] = field(default_factory=tuple)  # more plain-text lines, as given
+    late: str | None = None  # sent late: says so under the title
 
 
 def fill_days(points: Sequence[DayPoint], *, until: date, weeks: int = 4) -> list[DayPoint]:
@@ -77,7 +80,8 @@ def weekly_report_text(numbers: WeeklyNumbers) -> str:
     """The same numbers as the chart, per week, plus the DORA figures that are known."""
     ordered = sorted(numbers.days, key=lambda point: point.day)
     if not ordered:
-        return "*Weekly release report*\nNo deploys recorded in the period."
+        late = [f"_{numbers.late}_"] if numbers.late else []
+        return "\n".join(["*Weekly release report*", *late, "No deploys recorded in the period."])
     deploys = sum(p.deploys for p in ordered)
     failures = sum(p.failures for p in ordered)
     first, last = ordered[0].day, ordered[-1].day
@@ -85,6 +89,8 @@ def weekly_report_text(numbers: WeeklyNumbers) -> str:
         f"*Weekly release report* · {_day(first)} to {_day(last)}",
         f"{_count(deploys, 'deploy')} and {_count(failures, 'failure')} in total.",
     ]
+    if numbers.late:
+        lines.insert(1, f"_{numbers.late}_")
     figures = []
     if numbers.change_failure_rate is not None:
         figures.append(f"change failure rate {numbers.change_failure_rate:.0%}")
@@ -108,21 +114,15 @@ def weekly_report_text(numbers: WeeklyNumbers) -> str:
     return "\n".join(lines)
 
 
-async def post_weekly_report(
-    *, client: AsyncWebClient, channel: str, text: str, chart_png: bytes
-) -> None:
-    """The text as the report's message, then the chart in that message's thread: one
-    top-level message per report in the feed, and the numbers readable without the image.
-    Uses files_upload_v2 (files.getUploadURLExternal, upload, files.completeUploadExternal)."""
-    posted = await client.chat_postMessage(channel=channel, text=text, unfurl_links=False)
-    await client.files_upload_v2(
-        channel=channel,
-        thread_ts=str(posted["ts"]),
-        file=chart_png,
-        filename=CHART_FILENAME,
-        title=CHART_TITLE,
-        alt_txt=f"{CHART_TITLE}; the numbers are in the message above.",
-    )
+def chart_upload(chart_png: bytes) -> dict[str, Any]:
+    """The outbox body of the chart: the PNG (base64) and how it is shared in the report's
+    thread (files_upload_v2, by the Slack delivery worker)."""
+    return {
+        "file_b64": base64.b64encode(chart_png).decode("ascii"),
+        "filename": CHART_FILENAME,
+        "title": CHART_TITLE,
+        "alt_txt": f"{CHART_TITLE}; the numbers are in the message above.",
+    }
 
 
 def _day(day: date) -> str:

@@ -1,7 +1,8 @@
 """The outbox worker for Slack: one sender per channel, in order, once per message.
 
 A post becomes `chat.postMessage`; an update becomes `chat.update` of the message posted
-under its key (bot/slack/edits.py)."""
+under its key (bot/slack/edits.py); an upload shares a file (a weekly report's chart) in
+its thread (bot/slack/uploads.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk.errors import SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import IntegrationError
 from bot.observability import HeraldMetrics
 from bot.slack.edits import KeyedMessageMissing, KeyedPostComing, edit_keyed_message
+from bot.slack.uploads import share_file
 from bot.slack.web_api import FAILURES, observed, translate_slack_error
 from bot.store import outbox
 from bot.store.database import Database
 from bot.store.outbox import UPDATE, Claim
+from bot.store.reports import UPLOAD
 from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,8 @@ class SlackDelivery:
         try:
             if claim.operation == UPDATE:
                 await self._update(claim)
+            elif claim.operation == UPLOAD:
+                await self._upload(claim)
             else:
                 await self._post_once(claim)
         except _RootNotPosted:
@@ -132,6 +138,25 @@ class SlackDelivery:
             database=self._database, client=self._client, claim=claim, metrics=self._metrics
         )
         await outbox.mark_delivered(database=self._database, claim=claim, now=self._clock(), ts=ts)
+
+    async def _upload(self, claim: Claim) -> None:
+        """Share the file once: an upload that may have gone through is not repeated."""
+        if claim.ambiguous:
+            await self._give_up(claim, "may have been shared already", reason="upload not repeated")
+            return
+        thread_ts = await self._thread_ts(claim)
+        try:
+            await share_file(
+                self._client,
+                channel=claim.channel,
+                body=claim.body,
+                thread_ts=thread_ts,
+                metrics=self._metrics,
+            )
+        except SlackRequestError as exc:  # the file itself did not reach Slack's upload URL
+            await self._handle_failure(claim, IntegrationError("slack", f"upload: {exc}"))
+            return
+        await outbox.mark_delivered(database=self._database, claim=claim, now=self._clock())
 
     async def _give_up(
         self, claim: Claim, error: str, *, reason: str = "slack refused message for good"

@@ -11,11 +11,13 @@ from bot.slack.layout import MAX_FALLBACK_CHARS, MAX_MESSAGE_BLOCKS, pack_sectio
 from bot.slack.mrkdwn import escape_mrkdwn
 
 
-def digest_message(digest: Digest) -> dict[str, Any]:
+def digest_message(digest: Digest, late: str | None = None) -> dict[str, Any]:
     """`{"text", "blocks"}` for chat.postMessage: escaped, within Block Kit's limits, the
-    last block saying "…and N more releases" when cut."""
+    last block saying "…and N more releases" when cut; a digest sent late says so first."""
     summary = escape_mrkdwn(digest.summary())
     head = f"*Release digest*\n{summary}"
+    if late:
+        head = f"*Release digest*\n_{escape_mrkdwn(late)}_\n{summary}"
     blocks = [section(head)]
     groups = [
         (

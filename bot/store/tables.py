@@ -104,7 +104,7 @@ class SlackMessageRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    release_id: str = Field(foreign_key="releases.id", max_length=128)
+    release_id: str = Field(max_length=128)  # a release's id, or a report period's subject
     channel: str = Field(max_length=32)
     ts: str = Field(max_length=32)
     thread_ts: str | None = Field(default=None, max_length=32)
@@ -141,7 +141,8 @@ class OutboxRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    release_id: str = Field(foreign_key="releases.id", max_length=128)
+    # a release's id, or the subject of a scheduled report's period (`report:digest:<date>`)
+    release_id: str = Field(max_length=128)
     sink: str = Field(default="slack", max_length=16)  # slack | pagerduty
     dedup_key: str | None = Field(default=None, max_length=255, unique=True)
     channel: str = Field(max_length=32)
@@ -149,7 +150,8 @@ class OutboxRow(SQLModel, table=True):
     thread_role: str | None = Field(default=None, max_length=32)
     event_type: str | None = Field(default=None, max_length=32)
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # post: a new message; update: new content for the message posted under `role` (chat.update)
+    # post: a new message; update: new content for the message posted under `role` (chat.update);
+    # upload: a file (a report's chart) shared in the thread of `thread_role`
     operation: str = Field(
         default="post", max_length=8, sa_column_kwargs={"server_default": text("'post'")}
     )

@@ -1,23 +1,21 @@
-"""The weekly report: a PNG trend chart, the numbers as text, both posted to fake Slack."""
+"""The weekly report: a PNG trend chart and the numbers as text (sent: test_digest_job.py)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import struct
 from datetime import date, timedelta
-
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.reports.weekly import (
     CHART_FILENAME,
     DayPoint,
     WeeklyNumbers,
+    chart_upload,
     fill_days,
-    post_weekly_report,
     render_trend_chart,
     weekly_report_text,
 )
-from standins.slack import FakeSlack
-from tests.conftest import FEED
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SUNDAY = date(2025, 10, 5)
@@ -71,23 +69,15 @@ def test_report_text_carries_the_same_numbers() -> None:
     assert "No deploys recorded" in weekly_report_text(WeeklyNumbers(days=[]))
 
 
-async def test_post_weekly_report_uploads_the_chart_and_posts_the_text(slack: FakeSlack) -> None:
-    chart = render_trend_chart(points())
-    text = weekly_report_text(WeeklyNumbers(days=points()))
-    client = AsyncWebClient(token=slack.token, base_url=slack.api_url, retry_handlers=[])
-    await post_weekly_report(client=client, channel=FEED, text=text, chart_png=chart)
+def test_a_report_sent_late_says_so_under_its_title() -> None:
+    late = "Sent late: Herald was not running at 09:00 UTC on Mon 6 Oct."
+    lines = weekly_report_text(WeeklyNumbers(days=points(), late=late)).splitlines()
+    assert lines[:2] == ["*Weekly release report* · Mon 8 Sep to Sun 5 Oct", f"_{late}_"]
 
-    [message] = slack.posted(FEED)
-    assert message.text == text
-    assert [c.method for c in slack.calls] == [
-        "chat.postMessage",
-        "files.getUploadURLExternal",
-        "files.completeUploadExternal",
-    ]
-    assert all(call.ok for call in slack.calls)
-    [uploaded] = slack.files
-    assert uploaded["name"] == CHART_FILENAME
-    assert uploaded["channel_id"] == FEED
-    assert uploaded["thread_ts"] == message.ts  # the chart goes in the report's thread
-    assert slack.uploads[uploaded["id"]] == chart
-    assert uploaded["size"] == len(chart)
+
+def test_the_chart_travels_in_the_outbox_as_its_png() -> None:
+    chart = render_trend_chart(points())
+    body = chart_upload(chart)
+    assert base64.b64decode(body["file_b64"]) == chart
+    assert body["filename"] == CHART_FILENAME
+    assert json.loads(json.dumps(body)) == body  # a JSON column holds it

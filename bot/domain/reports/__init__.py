@@ -1,0 +1,1 @@
+"""Scheduled reports: when each falls due, and what a report sent late says. Pure."""
