@@ -198,3 +198,16 @@ async def test_the_weekly_report_posts_its_numbers_with_the_chart_in_its_thread_
     assert chart["thread_ts"] == report.ts  # the chart goes in the report's thread
     assert world.slack.uploads[chart["id"]].startswith(b"\x89PNG")
     await stays(lambda: len(reports()) == 1 and len(world.slack.files) == 1, seconds=1.0)
+
+
+async def test_a_chart_upload_that_may_have_gone_through_is_not_shared_again(
+    world: ReportWorld,
+) -> None:
+    world.clock.now = MONDAY_8AM
+    await world.start(checkup_interval_seconds=0.1, slack_timeout_seconds=1)
+    world.slack.delay_next("files.completeUploadExternal", seconds=2.5)  # Herald stops waiting
+    world.clock.advance(timedelta(hours=1))
+    await eventually(lambda: len(world.slack.files) == 1, timeout=10)  # Slack finished it
+    world.clock.advance(timedelta(minutes=5))  # any retry of the upload falls due
+    await stays(lambda: len(world.slack.files) == 1, seconds=1.0)
+    assert len(world.slack.calls_to("files.completeUploadExternal")) == 1
