@@ -1,4 +1,4 @@
-"""The weekly report: a PNG trend chart and the numbers as text (sent: test_digest_job.py)."""
+"""The weekly report: a PNG trend chart and the numbers as text (sent: test_scheduled_reports.py)."""
 
 from __future__ import annotations
 
