@@ -1,4 +1,4 @@
-"""The weekly report: a PNG trend chart and the numbers as text (sent: test_scheduled_reports.py)."""
+"""The weekly report: a PNG trend chart and the numbers as text (sent: test_scheduled_reports)."""
 
 from __future__ import annotations
 
