@@ -38,8 +38,11 @@ class ReportWorld:
     make_settings: SettingsFactory
     session: aiohttp.ClientSession
     heralds: list[Herald]
+    database_url: str | None = None  # the fixtures' SQLite file unless set
 
     async def start(self, **overrides: Any) -> Herald:
+        if self.database_url:
+            overrides.setdefault("database_url", self.database_url)
         settings = self.make_settings(digest_channel=DIGEST, **overrides)
         herald = Herald(await start_herald(settings, clock=self.clock), self.session)
         self.heralds.append(herald)
@@ -136,6 +139,38 @@ async def test_two_replicas_due_at_once_send_the_digest_once(world: ReportWorld)
     assert sorted(ran) == [0, 1]
     await eventually(lambda: len(world.digests()) == 1, timeout=10)
     await stays(lambda: len(world.digests()) == 1, seconds=0.5)
+
+
+@pytest.fixture
+async def pg_world(world: ReportWorld, postgres_url: str) -> AsyncIterator[ReportWorld]:
+    """The world on a real PostgreSQL database; every Herald stops before it is dropped."""
+    world.database_url = postgres_url
+    yield world
+    for herald in list(world.heralds):
+        await world.stop(herald)
+
+
+@pytest.mark.postgres
+async def test_two_heralds_on_one_postgresql_send_each_digest_once_late_or_not(
+    pg_world: ReportWorld,
+) -> None:
+    world = pg_world
+    first = await world.start(checkup_interval_seconds=0.1)
+    await ship_a_release(first)
+    second = await world.start(checkup_interval_seconds=0.1)  # a replica, its own connections
+    world.clock.advance(timedelta(hours=1))  # 09:00: both look every 0.6 s
+    await eventually(lambda: len(world.digests()) == 1, timeout=15)
+    await stays(lambda: len(world.digests()) == 1, seconds=1.0)
+
+    for herald in (first, second):
+        await world.stop(herald)
+    world.clock.advance(timedelta(days=1, hours=3))  # both down across Wednesday 09:00
+    for _ in range(2):
+        await world.start(checkup_interval_seconds=0.1)
+    await eventually(lambda: len(world.digests()) == 2, timeout=15)
+    await stays(lambda: len(world.digests()) == 2, seconds=1.0)
+    late = world.slack.posted(DIGEST)[1].blocks[0]["text"]["text"]
+    assert "Sent late: Herald was not running at 09:00 UTC on Wed 2 Dec." in late
 
 
 @dataclass
