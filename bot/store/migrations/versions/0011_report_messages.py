@@ -1,7 +1,7 @@
 """scheduled reports in the outbox
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 15:00:00.000000
 
 The daily digest and the weekly report leave through the outbox like a release's messages:
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
