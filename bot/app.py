@@ -15,7 +15,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.api import dora, hooks, metrics, releases, system
+from bot.api import dora, hooks, metrics, openapi, releases, system
 from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middleware
 from bot.api.system import BOLT
 from bot.catalog import (
@@ -96,6 +96,7 @@ def build_app(
     hooks.add_routes(app)
     dora.add_routes(app)
     metrics.add_routes(app)
+    openapi.add_routes(app)
     app.router.add_get("/healthz", system.healthz)
     app.router.add_get("/readyz", system.readyz)
     if not settings.socket_mode:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,12 +11,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bot.api.limits import parse_body
 from bot.domain.transactions import ChangedConcurrently
 from bot.errors import (
     FieldProblem,
     HeraldError,
     InvalidInput,
-    MalformedRequest,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -81,27 +80,45 @@ def _internal_error(request: web.Request) -> web.Response:
 
 
 def require_bearer(request: web.Request, expected: str | None) -> None:
-    """Constant-time bearer token check."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if expected is None or scheme.lower() != "bearer" or not token:
-        raise Unauthorized(
-            "missing bearer token; send 'Authorization: Bearer <HERALD_INGEST_TOKEN>'"
-        )
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise Unauthorized("invalid bearer token")
+    """A valid `Authorization: Bearer` token, compared in constant time."""
+    require_credentials(request, expected, header=None)
+
+
+def require_credentials(request: web.Request, expected: str | None, *, header: str | None) -> None:
+    """Every credential presented must be valid, and at least one must be presented: the
+    bearer token, and on routes that take one, the token in `header`. A right token beside a
+    wrong one is refused; each is compared in constant time."""
+    supplied = request.headers.get(header) if header else None
+    authorization = request.headers.get("Authorization")
+    if authorization is None and supplied is None:
+        raise Unauthorized(_MISSING + (f" or '{header}: <token>'" if header else ""))
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized(_MISSING)
+        if not _same(token, expected):
+            raise Unauthorized("invalid bearer token")
+    if supplied is not None and not _same(supplied, expected):
+        raise Unauthorized(f"invalid {header}")
+
+
+_MISSING = "missing bearer token; send 'Authorization: Bearer <HERALD_INGEST_TOKEN>'"
+
+
+def _same(supplied: str, expected: str | None) -> bool:
+    """Constant time; a header that is not valid Unicode is compared as its bytes."""
+    if expected is None:
+        return False
+    return hmac.compare_digest(supplied.strip().encode("utf-8", "surrogatepass"), expected.encode())
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, held to the limits of `bot.api.limits` (422 by path)."""
     if request.content_type not in ("application/json", ""):
         raise UnsupportedMediaType(
             f"expected Content-Type application/json, got {request.content_type}"
         )
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
+    data = parse_body(await request.read())
     if not isinstance(data, dict):
         raise InvalidInput(
             "request body must be a JSON object",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -12,8 +13,10 @@ from bot.domain.release.events import EventRequest
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.transactions import run_in_transaction
-from bot.errors import InvalidInput, NotFound
+from bot.errors import FieldProblem, InvalidInput, NotFound
 from bot.store.queries import describe_release, get_release_detail, list_releases
+
+_LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits: `str.isdigit` takes '²', which `int` refuses
 
 
 async def post_release(request: web.Request) -> web.Response:
@@ -53,8 +56,11 @@ async def get_releases(request: web.Request) -> web.Response:
     deps = _authorized(request)
     query = request.query
     raw_limit = query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise InvalidInput("limit must be a whole number from 1 to 500")
+    if not _LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 500:
+        raise InvalidInput(
+            "limit must be a whole number from 1 to 500",
+            details=[FieldProblem("limit", "a whole number from 1 to 500")],
+        )
     releases = await list_releases(
         database=deps.database,
         service=query.get("service"),

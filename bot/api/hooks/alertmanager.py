@@ -9,9 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from bot.domain.signals.alerts import Alert, AlertStatus
+from bot.domain.timestamps import Moment, in_range
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerWebhook"]
 
@@ -20,8 +29,14 @@ def _null_to_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
+def _zero_or_in_range(value: datetime) -> datetime:
+    """Go's zero time passes (it means "not ended"); any other time is a `Moment`."""
+    return value if value.year <= 1 else in_range(value)
+
+
 Labels = Annotated[dict[str, str], BeforeValidator(_null_to_empty)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=10000)]
+EndsAt = Annotated[AwareDatetime, AfterValidator(_zero_or_in_range)]
 
 
 class _Wire(BaseModel):
@@ -32,8 +47,8 @@ class AlertmanagerAlert(_Wire):
     status: AlertStatus
     labels: Labels = Field(default_factory=dict)
     annotations: Labels = Field(default_factory=dict)
-    startsAt: AwareDatetime
-    endsAt: AwareDatetime | None = None
+    startsAt: Moment
+    endsAt: EndsAt | None = None
     generatorURL: str | None = None
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 

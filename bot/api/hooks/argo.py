@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
 
 from bot.domain.release.manifest import Url
 from bot.domain.signals.mapping import DeploySignal, Source
+from bot.domain.timestamps import Moment
 
 __all__ = [
     "ARGOCD_TRACKING_LABEL",
@@ -69,7 +69,7 @@ Slug = Annotated[
     Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")] | None,
     BeforeValidator(_blank_to_none),
 ]
-Time = Annotated[AwareDatetime | None, BeforeValidator(_blank_to_none)]
+Time = Annotated[Moment | None, BeforeValidator(_blank_to_none)]
 Labels = Annotated[dict[str, str], BeforeValidator(_null_to_empty)]
 _URL: TypeAdapter[str] = TypeAdapter(Url)
 _SLUG: TypeAdapter[str | None] = TypeAdapter(Slug)

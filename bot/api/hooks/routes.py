@@ -4,7 +4,8 @@ Thin handlers: check the token, parse the body, claim the delivery in the inbox,
 work to `bot.domain.signals.deploy` / `bot.domain.signals.alerts`, answer.
 
 - Auth: `Authorization: Bearer <HERALD_INGEST_TOKEN>` or `X-Herald-Token: <token>`
-  (Argo's webhook service sets headers; Alertmanager sends a bearer token) → else 401.
+  (Argo's webhook service sets headers; Alertmanager sends a bearer token) → else 401;
+  when both are sent, both must be right.
 - 400 unreadable JSON, 422 schema violations (by path), 200 for everything Herald took in,
   including signals it decided to ignore (`{"ignored": why}`) and duplicates
   (`{"duplicate": true}`), so senders never retry what cannot succeed.
@@ -15,7 +16,6 @@ work to `bot.domain.signals.deploy` / `bot.domain.signals.alerts`, answer.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -25,13 +25,12 @@ from sqlmodel import col, delete
 
 from bot.api.hooks.alertmanager import AlertmanagerWebhook
 from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
-from bot.api.http import parse_model, read_json_object, require_bearer
+from bot.api.http import parse_model, read_json_object, require_credentials
 from bot.catalog import build_directory
 from bot.deps import DEPS, Deps
 from bot.domain.signals.alerts import Alert, AlertDecision, take_alerts
 from bot.domain.signals.deploy import Ignored, place_signal, take_deploy_signal
 from bot.domain.signals.mapping import DeploySignal
-from bot.errors import Unauthorized
 from bot.store.inbox import record_once, storage_key
 from bot.store.releases import SqlReleaseReader
 from bot.store.tables import InboxRow
@@ -131,16 +130,10 @@ async def _page(app: web.Application, decisions: Sequence[AlertDecision]) -> Non
 
 
 def _authorized(request: web.Request) -> Deps:
-    """`X-Herald-Token` when sent, else `Authorization: Bearer`; both compared in constant time."""
+    """`X-Herald-Token`, `Authorization: Bearer` or both; each one sent must be right."""
     deps = request.app[DEPS]
     token = deps.settings.ingest_token
-    expected = token.get_secret_value() if token else None
-    supplied = request.headers.get(TOKEN_HEADER)
-    if supplied is None:
-        require_bearer(request, expected)
-        return deps
-    if expected is None or not hmac.compare_digest(supplied.strip().encode(), expected.encode()):
-        raise Unauthorized(f"invalid {TOKEN_HEADER}")
+    require_credentials(request, token.get_secret_value() if token else None, header=TOKEN_HEADER)
     return deps
 
 

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,6 +14,7 @@ from pydantic import (
 
 from bot.domain.release.lifecycle import RESULTS, EventType
 from bot.domain.release.manifest import Url
+from bot.domain.timestamps import Moment
 
 Detail = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LinkName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
@@ -26,7 +26,7 @@ class EventRequest(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     event: EventType
-    at: AwareDatetime | None = None
+    at: Moment | None = None
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     links: dict[LinkName, Url] = Field(default_factory=dict, max_length=20)
     lead_time_seconds: Annotated[float, Field(ge=0, le=10 * 365 * 86400)] | None = None

@@ -11,13 +11,14 @@ from urllib.parse import urlparse
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
+
+from bot.domain.timestamps import Moment
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Token = Annotated[
@@ -54,7 +55,7 @@ class GitRef(_Open):
     repo: Text
     commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{4,64}$")]
     tag: Text | None = None
-    committed_at: AwareDatetime | None = None
+    committed_at: Moment | None = None
 
 
 class Change(_Open):
@@ -65,7 +66,7 @@ class Change(_Open):
         default_factory=list, max_length=50
     )
     breaking: bool = False
-    committed_at: AwareDatetime | None = None
+    committed_at: Moment | None = None
 
 
 class Rollback(_Open):
@@ -87,7 +88,7 @@ class Manifest(_Open):
     )
     rollback: Rollback | None = None
     owner: Token
-    created_at: AwareDatetime
+    created_at: Moment
     risk: Risk | None = None
     links: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], Url] = Field(
         default_factory=dict, max_length=20

@@ -1,0 +1,233 @@
+"""`GET /api/v1/openapi.json`: Herald's own API, described from the models its handlers parse.
+
+Request bodies are the pydantic models' JSON Schema (`Manifest`, `EventRequest`, the webhook
+payloads), so the description cannot drift from what is accepted; the routes, their query
+parameters and answers are the table below. Only routes the running app has are described
+(`/slack/events` is absent in Socket Mode). No token is needed to read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from bot.api.hooks.alertmanager import AlertmanagerWebhook
+from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
+from bot.api.limits import MAX_DEPTH, MAX_NUMBER_CHARS
+from bot.domain.release.events import EventRequest
+from bot.domain.release.manifest import Manifest
+
+__all__ = ["PATH", "add_routes", "describe"]
+
+PATH = "/api/v1/openapi.json"
+_REF = "#/components/schemas/{model}"
+_BEARER = [{"bearer": []}]
+_HOOK_AUTH = [{"bearer": []}, {"heraldToken": []}]
+_NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,62}$"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None = None
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    security: list[dict[str, list[str]]] | None = None
+    media: str = "application/json"
+
+
+_POSTED = {"200": "a repeat, acknowledged", "201": "recorded", "409": "contradicts the record"}
+_HOOK = {"200": "taken in, ignored (`ignored`) or a duplicate (`duplicate`)"}
+ROUTES = (
+    Route("post", "/api/v1/releases", "Register a release manifest", Manifest, answers=_POSTED),
+    Route(
+        "get",
+        "/api/v1/releases",
+        "Releases, newest first",
+        query={
+            "service": _NAME,
+            "env": _NAME,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        },
+        answers={"200": "`{releases: [...]}`"},
+    ),
+    Route(
+        "get",
+        "/api/v1/releases/{release_id}",
+        "One release with its events and messages",
+        answers={"200": "the release", "404": "no such release"},
+    ),
+    Route(
+        "post",
+        "/api/v1/releases/{release_id}/events",
+        "Record a lifecycle event",
+        EventRequest,
+        answers={**_POSTED, "404": "no such release"},
+    ),
+    Route(
+        "get",
+        "/api/v1/dora",
+        "DORA figures for a window ending now",
+        query={"service": _NAME, "env": _NAME, "window": {"type": "string", "default": "30d"}},
+        answers={"200": "every figure, its count and trend"},
+    ),
+    Route("post", "/hooks/argocd", "Argo CD notification", ArgoCDNotification, answers=_HOOK),
+    Route(
+        "post", "/hooks/rollouts", "Argo Rollouts notification", RolloutNotification, answers=_HOOK
+    ),
+    Route(
+        "post", "/hooks/alertmanager", "Alertmanager webhook v4", AlertmanagerWebhook, answers=_HOOK
+    ),
+    Route(
+        "get", "/metrics", "Prometheus metrics", answers={"200": "text format"}, media="text/plain"
+    ),
+    Route("get", "/healthz", "Alive", answers={"200": "alive"}),
+    Route(
+        "get", "/readyz", "Ready: the store answers", answers={"200": "ready", "503": "no store"}
+    ),
+    Route("get", PATH, "This description", answers={"200": "OpenAPI 3.1"}),
+)
+_SECURED = {"/api/v1/releases": _BEARER, "/api/v1/dora": _BEARER, "/hooks/": _HOOK_AUTH}
+
+
+def add_routes(app: web.Application) -> None:
+    """Register `GET /api/v1/openapi.json`."""
+    app.router.add_get(PATH, get_openapi)
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    return web.json_response(describe(_registered(request.app)))
+
+
+def _registered(app: web.Application) -> frozenset[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for resource in app.router.resources():
+        for route in resource:
+            out.add((route.method.lower(), resource.canonical))
+    return frozenset(out)
+
+
+@cache
+def describe(registered: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the routes in `registered` (method, path) Herald knows."""
+    models = [(r.body, "validation") for r in ROUTES if r.body is not None]
+    _, defs = models_json_schema(models, ref_template=_REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        if (route.method, route.path) in registered:
+            paths.setdefault(route.path, {})[route.method] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Herald", "version": "1", "description": _LIMITS},
+        "paths": paths,
+        "components": {
+            "schemas": {**defs.get("$defs", {}), **_ERROR_SCHEMAS},
+            "securitySchemes": _SECURITY_SCHEMES,
+        },
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": f"{route.method}_{route.path.strip('/').replace('/', '_')}",
+        "summary": route.summary,
+        "responses": _responses(route),
+        "security": _security(route),
+    }
+    parameters = [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in route.query.items()
+    ]
+    if "{release_id}" in route.path:
+        parameters.append(
+            {"name": "release_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        )
+    if parameters:
+        operation["parameters"] = parameters
+    if route.body is not None:
+        schema = {"$ref": _REF.format(model=route.body.__name__)}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    return operation
+
+
+def _security(route: Route) -> list[dict[str, list[str]]]:
+    for prefix, security in _SECURED.items():
+        if route.path.startswith(prefix) and route.path != PATH:
+            return security
+    return []
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    schema = {"type": "string"} if route.media == "text/plain" else {"type": "object"}
+    out: dict[str, Any] = {
+        code: {"description": text, "content": {route.media: {"schema": schema}}}
+        for code, text in route.answers.items()
+        if not code.startswith(("4", "5"))
+    }
+    refusals = {code: text for code, text in route.answers.items() if code.startswith(("4", "5"))}
+    if _security(route):
+        refusals["401"] = "missing or wrong token; every token sent must be right"
+    if route.body is not None:
+        refusals |= {
+            "400": "not JSON",
+            "413": "body over 1 MiB",
+            "415": "not application/json",
+            "422": "a field violates the schema or a limit; `details` names each",
+        }
+    if route.body is not None or route.query or "{release_id}" in route.path:
+        refusals.setdefault("422", "a parameter is out of range; `details` names it")
+    if route.body is not None and route.path.startswith("/api/"):
+        refusals["503"] = "changed concurrently; send it again (`Retry-After`)"
+    for code, text in sorted(refusals.items()):
+        out[code] = {"description": text, "content": {"application/json": {"schema": _ERROR_REF}}}
+    return out
+
+
+_ERROR_REF = {"$ref": _REF.format(model="Error")}
+_ERROR_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "Every refusal and failure Herald answers, whatever the route.",
+        "required": ["error", "details"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {"type": "string", "description": "what is wrong, safe to show"},
+            "details": {"type": "array", "items": {"$ref": _REF.format(model="FieldProblem")}},
+            "correlation_id": {"type": "string", "description": "as `X-Request-Id`"},
+        },
+    },
+    "FieldProblem": {
+        "type": "object",
+        "required": ["path", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "path": {"type": "string", "description": "JSON path, e.g. `git.commit`"},
+            "message": {"type": "string"},
+        },
+    },
+}
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "HERALD_INGEST_TOKEN"},
+    "heraldToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Herald-Token",
+        "description": "HERALD_INGEST_TOKEN on /hooks; sent with a bearer, both must be right",
+    },
+}
+_LIMITS = (
+    "Every JSON body is held to limits before its schema: at most 1 MiB, nested at most "
+    f"{MAX_DEPTH} levels, numbers of at most {MAX_NUMBER_CHARS} characters and finite, "
+    "no lone surrogates in strings or field names, times from 1970 up to 2100 (UTC). "
+    "A body outside them is answered 413 (size) or 422 with `details` naming each field."
+)
