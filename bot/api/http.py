@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from bot.api.limits import parse_body
+from bot.api.limits import parse_object
 from bot.domain.transactions import ChangedConcurrently
 from bot.errors import (
     FieldProblem,
@@ -118,13 +118,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"expected Content-Type application/json, got {request.content_type}"
         )
-    data = parse_body(await request.read())
-    if not isinstance(data, dict):
-        raise InvalidInput(
-            "request body must be a JSON object",
-            details=[FieldProblem("(root)", "expected an object")],
-        )
-    return data
+    return parse_object(await request.read())
 
 
 def parse_model(model: type[ModelT], data: dict[str, Any]) -> ModelT:

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.errors import FieldProblem, InvalidInput, MalformedRequest
 
-__all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "parse_body"]
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "parse_body", "parse_object"]
 
 MAX_DEPTH = 32  # objects and arrays inside one another; Herald's own payloads need 4
 MAX_NUMBER_CHARS = 40  # digits (and sign, point, exponent) of one number literal
@@ -44,6 +44,17 @@ def parse_body(raw: bytes) -> Any:
     if problems:
         raise InvalidInput(f"{len(problems)} field(s) outside Herald's limits", details=problems)
     return value
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """`parse_body`, for a route that takes a JSON object."""
+    data = parse_body(raw)
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            "request body must be a JSON object",
+            details=[FieldProblem("(root)", "expected an object")],
+        )
+    return data
 
 
 def _integer(text: str) -> int | _Refused:

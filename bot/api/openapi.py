@@ -3,7 +3,8 @@
 Request bodies are the pydantic models' JSON Schema (`Manifest`, `EventRequest`, the webhook
 payloads), so the description cannot drift from what is accepted; the routes, their query
 parameters and answers are the table below. Only routes the running app has are described
-(`/slack/events` is absent in Socket Mode). No token is needed to read it.
+(`/slack/events` is absent in Socket Mode; it is Slack's signed protocol, described only as
+far as its refusals). No token is needed to read it.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class Route:
     body: type[BaseModel] | None = None
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)
-    security: list[dict[str, list[str]]] | None = None
     media: str = "application/json"
+    form: bool = False  # a form body of its own protocol (Slack's), not a Herald model
 
 
 _POSTED = {"200": "a repeat, acknowledged", "201": "recorded", "409": "contradicts the record"}
@@ -93,6 +94,13 @@ ROUTES = (
         "get", "/readyz", "Ready: the store answers", answers={"200": "ready", "503": "no store"}
     ),
     Route("get", PATH, "This description", answers={"200": "OpenAPI 3.1"}),
+    Route(
+        "post",
+        "/slack/events",
+        "Slack's Request URL (HTTP mode): signed by Slack, see Slack's documentation",
+        answers={"200": "Slack's answer", "401": "not signed by Slack"},
+        form=True,
+    ),
 )
 _SECURED = {"/api/v1/releases": _BEARER, "/api/v1/dora": _BEARER, "/hooks/": _HOOK_AUTH}
 
@@ -157,6 +165,12 @@ def _operation(route: Route) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": schema}},
         }
+    if route.form:
+        form = {"type": "object", "additionalProperties": {"type": "string"}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        }
     return operation
 
 
@@ -188,8 +202,9 @@ def _responses(route: Route) -> dict[str, Any]:
         refusals.setdefault("422", "a parameter is out of range; `details` names it")
     if route.body is not None and route.path.startswith("/api/"):
         refusals["503"] = "changed concurrently; send it again (`Retry-After`)"
+    refusal = {"$ref": _REF.format(model="SlackRefusal")} if route.form else _ERROR_REF
     for code, text in sorted(refusals.items()):
-        out[code] = {"description": text, "content": {"application/json": {"schema": _ERROR_REF}}}
+        out[code] = {"description": text, "content": {"application/json": {"schema": refusal}}}
     return out
 
 
@@ -205,6 +220,12 @@ _ERROR_SCHEMAS: dict[str, Any] = {
             "details": {"type": "array", "items": {"$ref": _REF.format(model="FieldProblem")}},
             "correlation_id": {"type": "string", "description": "as `X-Request-Id`"},
         },
+    },
+    "SlackRefusal": {
+        "type": "object",
+        "description": "A refusal on Slack's Request URL: Bolt's `{error}` or Herald's `Error`.",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
     },
     "FieldProblem": {
         "type": "object",
