@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from bot.api.hooks.alertmanager import AlertmanagerWebhook
 from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
@@ -27,8 +27,9 @@ __all__ = ["PATH", "add_routes", "describe"]
 
 PATH = "/api/v1/openapi.json"
 _REF = "#/components/schemas/{model}"
-_BEARER = [{"bearer": []}]
-_HOOK_AUTH = [{"bearer": []}, {"heraldToken": []}]
+Security = list[dict[str, list[str]]]
+_BEARER: Security = [{"bearer": []}]
+_HOOK_AUTH: Security = [{"bearer": []}, {"heraldToken": []}]
 _NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,62}$"}
 
 
@@ -125,7 +126,9 @@ def _registered(app: web.Application) -> frozenset[tuple[str, str]]:
 @cache
 def describe(registered: frozenset[tuple[str, str]]) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the routes in `registered` (method, path) Herald knows."""
-    models = [(r.body, "validation") for r in ROUTES if r.body is not None]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (r.body, "validation") for r in ROUTES if r.body is not None
+    ]
     _, defs = models_json_schema(models, ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
@@ -174,7 +177,7 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-def _security(route: Route) -> list[dict[str, list[str]]]:
+def _security(route: Route) -> Security:
     for prefix, security in _SECURED.items():
         if route.path.startswith(prefix) and route.path != PATH:
             return security

@@ -20,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
@@ -82,6 +83,7 @@ def fuzz(url: str, document: dict[str, Any]) -> tuple[list[str], int]:
     failures: list[str] = []
     sent = 0
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), "every operation of the served description is valid"
         operation = result.ok()
         takes_input = any((operation.body, operation.query, operation.path_parameters))
         modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -95,7 +97,7 @@ def fuzz(url: str, document: dict[str, Any]) -> tuple[list[str], int]:
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def send(case: Case) -> None:
+            def send(case: Case[Any]) -> None:
                 nonlocal sent
                 sent += 1
                 failures.extend(answer_problems(case, url=url))
@@ -104,7 +106,7 @@ def fuzz(url: str, document: dict[str, Any]) -> tuple[list[str], int]:
     return failures, sent
 
 
-def answer_problems(case: Case, *, url: str) -> list[str]:
+def answer_problems(case: Case[Any], *, url: str) -> list[str]:
     response = case.call(base_url=url, headers=AUTH, timeout=15)
     try:
         case.validate_response(response, checks=CHECKS, headers=AUTH)

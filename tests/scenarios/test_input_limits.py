@@ -6,7 +6,7 @@ Herald answers 422 naming the field, and keeps nothing of the refused request.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -37,7 +37,7 @@ async def herald(make_settings: SettingsFactory) -> AsyncIterator[Herald]:
 
 
 def body_for(route: str) -> dict[str, Any]:
-    bodies = {
+    bodies: dict[str, Callable[[], dict[str, Any]]] = {
         "manifest": example_manifest,
         "argocd": lambda: argocd("on-deployed"),
         "rollouts": lambda: rollout("on-rollout-completed"),

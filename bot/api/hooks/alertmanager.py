@@ -19,8 +19,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from bot.domain.release.timestamps import Moment, in_range
 from bot.domain.signals.alerts import Alert, AlertStatus
-from bot.domain.timestamps import Moment, in_range
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerWebhook"]
 

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from bot.domain.release.manifest import Url
+from bot.domain.release.timestamps import Moment
 from bot.domain.signals.mapping import DeploySignal, Source
-from bot.domain.timestamps import Moment
 
 __all__ = [
     "ARGOCD_TRACKING_LABEL",

@@ -14,7 +14,7 @@ from pydantic import (
 
 from bot.domain.release.lifecycle import RESULTS, EventType
 from bot.domain.release.manifest import Url
-from bot.domain.timestamps import Moment
+from bot.domain.release.timestamps import Moment
 
 Detail = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LinkName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]

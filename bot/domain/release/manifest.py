@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.timestamps import Moment
+from bot.domain.release.timestamps import Moment
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Token = Annotated[
