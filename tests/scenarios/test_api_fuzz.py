@@ -9,6 +9,7 @@ in the shape it documents for that status (every refusal: `{error, details}`).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from tests.conftest import INGEST_TOKEN
 from tests.herald_process import HeraldServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-EXAMPLES = 20  # per route and mode: 15 routes, 10 of them with input → 500 requests at most
+# per route and mode (13 routes, 9 with input: at most 22 × EXAMPLES requests); a deeper run
+# sets FUZZ_EXAMPLES, e.g. FUZZ_EXAMPLES=200 make test
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 CATALOG = {
@@ -73,7 +76,7 @@ async def test_no_request_to_any_route_is_answered_with_a_5xx(herald: HeraldServ
     assert hooks <= set(document["paths"])
     failures, sent = await asyncio.to_thread(fuzz, herald.url, document)
     assert failures == [], herald.log_tail()
-    assert sent >= 10 * EXAMPLES  # every route was reached, not skipped
+    assert sent >= 9 * EXAMPLES  # every route was reached, not skipped
 
 
 def fuzz(url: str, document: dict[str, Any]) -> tuple[list[str], int]:
