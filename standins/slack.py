@@ -70,6 +70,7 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         self.responses: list[dict[str, Any]] = []  # JSON bodies POSTed to response URLs
         self._faults: dict[tuple[str, str], list[float]] = {}
         self._refusals: dict[str, list[str]] = {}  # method -> Slack errors still to answer
+        self._failing: dict[str, tuple[Callable[[dict[str, Any]], bool], int]] = {}
         self._outage = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -135,6 +136,16 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         (HTTP 200) instead of doing what they ask, as Slack does when it refuses a call."""
         self._refusals[method] = [error] * times
 
+    def fail_when(
+        self, method: str, matches: Callable[[dict[str, Any]], bool], *, status: int = 500
+    ) -> None:
+        """Answer every call of `method` whose arguments `matches` with HTTP `status`
+        (one message Slack keeps failing on), until `stop_failing(method)`."""
+        self._failing[method] = (matches, status)
+
+    def stop_failing(self, method: str) -> None:
+        self._failing.pop(method, None)
+
     def delay_next(self, method: str, *, seconds: float, times: int = 1) -> None:
         self._faults[(method, "delay")] = [times, seconds]
 
@@ -151,11 +162,17 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
     # -- HTTP plumbing ---------------------------------------------------------------------
 
     async def _respond(
-        self, method: str, compute: Callable[[], Awaitable[dict[str, Any]]]
+        self,
+        method: str,
+        compute: Callable[[], Awaitable[dict[str, Any]]],
+        args: dict[str, Any] | None = None,
     ) -> _Answer:
         if self._outage:
             return _Answer(503, {"ok": False, "error": "service_unavailable"})
         delay, fail = self._take(method, "delay"), self._take(method, "fail")
+        failing = self._failing.get(method)
+        if fail is None and failing is not None and failing[0](args or {}):
+            fail = failing[1]
         limit, drop = self._take(method, "ratelimit"), self._take(method, "drop")
         refusals = self._refusals.get(method)
         refusal = refusals.pop(0) if refusals else None
@@ -208,7 +225,7 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
             assert handler is not None
             return {"ok": True, **handler(args)}
 
-        answer = await self._respond(method, compute)
+        answer = await self._respond(method, compute, args)
         self.calls.append(SlackCall(method, args, token, at, answer.body.get("ok") is True))
         return self._send(request, answer)
 

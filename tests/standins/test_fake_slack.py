@@ -659,6 +659,19 @@ async def test_fail_next(slack: FakeSlack, client: AsyncWebClient) -> None:
     assert [c.ok for c in slack.calls] == [False, False, True, True]
 
 
+async def test_fail_when_fails_one_message_until_stopped(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    slack.fail_when("chat.postMessage", lambda args: args.get("text") == "poison", status=503)
+    for _ in range(3):
+        err = await slack_error(client.chat_postMessage(channel="COPS", text="poison"))
+        assert err.response.status_code == 503
+    await client.chat_postMessage(channel="COPS", text="fine")  # other messages go through
+    slack.stop_failing("chat.postMessage")
+    await client.chat_postMessage(channel="COPS", text="poison")
+    assert [m.text for m in slack.posted("COPS")] == ["fine", "poison"]
+
+
 async def test_rate_limit_next(slack: FakeSlack, client: AsyncWebClient) -> None:
     slack.rate_limit_next("chat.postMessage", retry_after=7)
     err = await slack_error(client.chat_postMessage(channel="COPS", text="x"))
