@@ -27,6 +27,13 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A Slack channel, by id (`C0123`): a link to it."""
+
+    id: str
+
+
+@dataclass(frozen=True)
 class Code:
     """A command, a name or user input shown verbatim."""
 
@@ -62,7 +69,7 @@ class Quote:
     text: str
 
 
-Span = str | User | Group | Code | Strong | Link | Emoji | Quote
+Span = str | User | Group | Channel | Code | Strong | Link | Emoji | Quote
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ class Text:
         return bool(self.spans)
 
     def plain(self) -> str:
-        """The text without markup: `@U123`, `@group S1`, code and bold as their words,
+        """The text without markup: `@U123`, `@group S1`, `#C1`, code and bold as their words,
         `label (url)`, `:name:` for an emoji, a quote in quotation marks."""
         return "".join(_plain(span) for span in self.spans)
 
@@ -131,6 +138,8 @@ def _plain(span: Span) -> str:
             return f"@{user}"
         case Group(id=group):
             return f"@group {group}"
+        case Channel(id=channel):
+            return f"#{channel}"
         case Code(text=words) | Strong(text=words):
             return words
         case Link(url=url, label=label):

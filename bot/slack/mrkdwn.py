@@ -1,13 +1,13 @@
 """`Text` → Slack mrkdwn: the one place the domain's text model becomes Slack markup.
 
 Data is escaped (exactly `&`, `<`, `>`, as Slack asks), so no string from a manifest, a
-webhook or a user can mention anyone or link anywhere; only `User`, `Group` and `Link` spans
-write Slack's control sequences.
+webhook or a user can mention anyone or link anywhere; only `User`, `Group`, `Channel` and
+`Link` spans write Slack's control sequences.
 """
 
 from __future__ import annotations
 
-from bot.domain.text import Code, Emoji, Group, Link, Quote, Span, Strong, Text, User
+from bot.domain.text import Channel, Code, Emoji, Group, Link, Quote, Span, Strong, Text, User
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -30,6 +30,8 @@ def _render(span: Span) -> str:
             return f"<@{escape_mrkdwn(user)}>"
         case Group(id=group):
             return f"<!subteam^{escape_mrkdwn(group)}>"
+        case Channel(id=channel):
+            return f"<#{escape_mrkdwn(channel)}>"
         case Code(text=words):
             return "`" + escape_mrkdwn(words.replace("`", "'")) + "`"
         case Strong(text=words):

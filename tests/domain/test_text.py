@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bot.domain.text import (
     EMPTY,
+    Channel,
     Code,
     Emoji,
     Group,
@@ -78,6 +79,8 @@ def test_plain_text_has_no_markup() -> None:
         User("U1"),
         " and ",
         Group("S1"),
+        " in ",
+        Channel("C1"),
         ": ",
         Code("/deploy promote"),
         " is ",
@@ -88,7 +91,7 @@ def test_plain_text_has_no_markup() -> None:
         Quote("5xx above 2%"),
     )
     assert said.plain() == (
-        ":warning: @U1 and @group S1: /deploy promote is red, see the dashboard "
+        ":warning: @U1 and @group S1 in #C1: /deploy promote is red, see the dashboard "
         "(https://grafana.example.com/d/1)\n“5xx above 2%”"
     )
 

@@ -11,7 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.text import Code, Emoji, Group, Link, Quote, Span, Strong, User, lines, text
+from bot.domain.text import (
+    Channel,
+    Code,
+    Emoji,
+    Group,
+    Link,
+    Quote,
+    Span,
+    Strong,
+    User,
+    lines,
+    text,
+)
 from bot.slack.mrkdwn import escape_mrkdwn, render
 
 DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain"
@@ -23,6 +35,7 @@ DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain"
         ("fix 5xx > 2% & <retry>", "fix 5xx &gt; 2% &amp; &lt;retry&gt;"),
         (User("U0OWNER"), "<@U0OWNER>"),
         (Group("S0BILLING"), "<!subteam^S0BILLING>"),
+        (Channel("C0FEED"), "<#C0FEED>"),
         (Code("/deploy promote webapp"), "`/deploy promote webapp`"),
         (Code("rm `x` <y>"), "`rm 'x' &lt;y&gt;`"),
         (Strong("HighErrorRate"), "*HighErrorRate*"),
