@@ -16,6 +16,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api import dora, hooks, metrics, openapi, releases, system
+from bot.api import outbox as outbox_api
 from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middleware
 from bot.api.system import BOLT
 from bot.catalog import (
@@ -95,6 +96,7 @@ def build_app(
     app.router.add_post("/api/v1/releases/{release_id}/events", releases.post_event)
     hooks.add_routes(app)
     dora.add_routes(app)
+    outbox_api.add_routes(app)
     metrics.add_routes(app)
     openapi.add_routes(app)
     app.router.add_get("/healthz", system.healthz)
@@ -187,6 +189,7 @@ def _build_core(
         client=client,
         clock=clock,
         poll_seconds=settings.delivery_poll_seconds,
+        give_up_after=timedelta(seconds=settings.delivery_give_up_seconds),
     )
     ledgers = LedgerFactory(
         database=database,

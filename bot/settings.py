@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     delivery_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")
     )
+    delivery_give_up_seconds: float = Field(
+        600.0, gt=0, le=86400, validation_alias=_env("HERALD_DELIVERY_GIVE_UP_SECONDS")
+    )  # a message failing (5xx, timeouts; not 429s) this long is a dead letter
     slack_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_env("HERALD_SLACK_TIMEOUT_SECONDS")
     )

@@ -104,12 +104,16 @@ class PageDelivery:
             log.warning(
                 "change event may have been sent before a restart; not repeated", extra=extra
             )
-            await outbox.mark_dead(database=self._database, claim=claim, error="ambiguous")
+            await outbox.mark_dead(
+                database=self._database, claim=claim, error="ambiguous", now=self._clock()
+            )
             return
         key = await self._routing_key_for(claim.release_id)
         if key is None:
             log.error("cannot page: no PagerDuty routing key configured", extra=extra)
-            await outbox.mark_dead(database=self._database, claim=claim, error="no routing key")
+            await outbox.mark_dead(
+                database=self._database, claim=claim, error="no routing key", now=self._clock()
+            )
             return
         outcome = await self._send(claim, body, routing_key=key, deadline=deadline)
         if outcome is PageOutcome.SENT:
@@ -117,4 +121,6 @@ class PageDelivery:
             log.info("page delivered", extra=extra)
         else:
             log.error("page not delivered: %s", outcome.value, extra=extra)
-            await outbox.mark_dead(database=self._database, claim=claim, error=outcome.value)
+            await outbox.mark_dead(
+                database=self._database, claim=claim, error=outcome.value, now=self._clock()
+            )

@@ -2,7 +2,13 @@
 
 A post becomes `chat.postMessage`; an update becomes `chat.update` of the message posted
 under its key (bot/slack/edits.py); an upload shares a file (a weekly report's chart) in
-its thread (bot/slack/uploads.py)."""
+its thread (bot/slack/uploads.py).
+
+Backoff follows the cause. A 429 is Slack's rule, not a failure: the channel waits
+`Retry-After` and the message keeps its attempt count. A 5xx, a timeout or a dropped
+answer backs off exponentially (capped at `MAX_BACKOFF_SECONDS`) until the message has been
+failing for `give_up_after`; then it is a dead letter (bot/slack/dead_letters.py) and the
+channel moves on. A refusal for good is a dead letter at once."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import IntegrationError
 from bot.observability import HeraldMetrics
+from bot.slack.dead_letters import dead_letter_note
 from bot.slack.edits import KeyedMessageMissing, KeyedPostComing, edit_keyed_message
 from bot.slack.uploads import share_file
 from bot.slack.web_api import FAILURES, observed, translate_slack_error
@@ -29,7 +36,8 @@ from bot.wakeups import sleep_until_woken
 log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "herald_outbox_id"
-MAX_BACKOFF_SECONDS = 300.0
+MAX_BACKOFF_SECONDS = 60.0
+GIVE_UP_AFTER = timedelta(minutes=10)
 HISTORY_PAGES = 10
 ROOT_WAIT_SECONDS = 1.0
 
@@ -46,7 +54,9 @@ class SlackDelivery:
         poll_seconds: float = 1.0,
         lease: timedelta = timedelta(seconds=30),
         metrics: HeraldMetrics | None = None,
+        give_up_after: timedelta = GIVE_UP_AFTER,
     ) -> None:
+        self._give_up_after = give_up_after
         self._metrics = metrics
         self._database = database
         self._client = client
@@ -112,13 +122,9 @@ class SlackDelivery:
             else:
                 await self._post_once(claim)
         except _RootNotPosted:
-            await self._retry_later(
-                claim, "thread root not posted yet", delay=ROOT_WAIT_SECONDS, ambiguous=False
-            )
+            await self._wait(claim, "thread root not posted yet", delay=ROOT_WAIT_SECONDS)
         except KeyedPostComing:
-            await self._retry_later(
-                claim, "message to update not posted yet", delay=ROOT_WAIT_SECONDS, ambiguous=False
-            )
+            await self._wait(claim, "message to update not posted yet", delay=ROOT_WAIT_SECONDS)
         except KeyedMessageMissing as exc:
             await self._give_up(claim, str(exc), reason="update has no message to edit")
         except FAILURES as exc:
@@ -163,29 +169,44 @@ class SlackDelivery:
     ) -> None:
         extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
         log.error("%s: %s", reason, error, extra={**extra, "operation": claim.operation})
-        await outbox.mark_dead(database=self._database, claim=claim, error=error)
+        await outbox.mark_dead(
+            database=self._database,
+            claim=claim,
+            error=error,
+            now=self._clock(),
+            note=dead_letter_note(claim, error=error),
+        )
 
     async def _handle_failure(self, claim: Claim, error: IntegrationError) -> None:
+        extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
+        if error.retry_after is not None:  # a 429: the channel waits, nothing failed
+            log.info("slack rate limited; waiting %.1fs", error.retry_after, extra=extra)
+            await self._wait(claim, error.message, delay=error.retry_after)
+            return
         if not error.retryable:
             await self._give_up(claim, error.message)
             return
-        extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
-        delay = error.retry_after or min(MAX_BACKOFF_SECONDS, 2.0 ** min(claim.attempts, 9) / 4)
+        now = self._clock()
+        left = ((claim.failing_since or now) + self._give_up_after - now).total_seconds()
+        if left <= 0:
+            await self._give_up(claim, error.message, reason="slack delivery kept failing")
+            return
+        delay = min(MAX_BACKOFF_SECONDS, 2.0 ** min(claim.attempts, 9) / 4, left)
         log.warning(
             "slack delivery failed, retrying in %.1fs: %s", delay, error.message, extra=extra
         )
-        await self._retry_later(claim, error.message, delay=delay, ambiguous=error.ambiguous)
-
-    async def _retry_later(
-        self, claim: Claim, error: str, *, delay: float, ambiguous: bool
-    ) -> None:
         await outbox.mark_retry(
             database=self._database,
             claim=claim,
-            at=self._clock() + timedelta(seconds=delay),
-            error=error,
-            ambiguous=ambiguous,
+            at=now + timedelta(seconds=delay),
+            error=error.message,
+            ambiguous=error.ambiguous,
+            now=now,
         )
+
+    async def _wait(self, claim: Claim, reason: str, *, delay: float) -> None:
+        at = self._clock() + timedelta(seconds=delay)
+        await outbox.mark_waiting(database=self._database, claim=claim, at=at, reason=reason)
 
     async def _thread_ts(self, claim: Claim) -> str | None:
         if claim.thread_role is None:

@@ -15,6 +15,8 @@ from bot.store.tables import OutboxRow, SlackMessageRow
 
 # pending → sending → sent | dead; a pending update a newer one supersedes becomes
 # `replaced` (bot/store/keyed_messages.py). Only pending and sending rows are still to leave.
+# `attempts` counts failures: a claim adds one, a wait that is no failure (a 429, a thread
+# root not posted yet) gives it back (`mark_waiting`).
 OPEN_STATES = ("pending", "sending")
 POST, UPDATE = "post", "update"
 
@@ -34,6 +36,16 @@ class Claim:
     attempts: int
     ambiguous: bool
     created_at: datetime
+    failing_since: datetime | None = None  # when it first failed; None while it never has
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message about a dead letter, queued in its channel with it (`mark_dead`)."""
+
+    role: str
+    thread_role: str | None
+    body: dict[str, Any]
 
 
 async def claim_next(
@@ -99,6 +111,7 @@ async def claim_next(
             attempts=row.attempts,
             ambiguous=row.ambiguous,
             created_at=row.created_at,
+            failing_since=row.failing_since,
         )
 
 
@@ -157,9 +170,10 @@ async def mark_delivered(
 
 
 async def mark_retry(
-    *, database: Database, claim: Claim, at: datetime, error: str, ambiguous: bool
+    *, database: Database, claim: Claim, at: datetime, error: str, ambiguous: bool, now: datetime
 ) -> None:
-    """Put the message back in line, due at `at`; ambiguity sticks until it is resolved.
+    """A failure: put the message back in line, due at `at`; ambiguity sticks until it is
+    resolved, and the first failure's time (`now`) bounds how long it is retried.
 
     A lost claim changes nothing: the message belongs to whoever re-claimed it.
     """
@@ -173,18 +187,56 @@ async def mark_retry(
                 lease_until=None,
                 last_error=error[:500],
                 ambiguous=col(OutboxRow.ambiguous) | ambiguous,
+                failing_since=func.coalesce(col(OutboxRow.failing_since), now),
             )
         )
 
 
-async def mark_dead(*, database: Database, claim: Claim, error: str) -> None:
-    """Slack refused the message itself: keep it for inspection, let the channel move on."""
+async def mark_waiting(*, database: Database, claim: Claim, at: datetime, reason: str) -> None:
+    """No failure: the message waits until `at` (Slack's `Retry-After`, a thread root not
+    posted yet) and gets its attempt back, so a burst of 429s raises no backoff."""
     async with database.transaction() as session:
         await session.execute(
             update(OutboxRow)
             .where(_held(claim))
-            .values(state="dead", lease_until=None, last_error=error[:500])
+            .values(
+                state="pending",
+                next_attempt_at=at,
+                lease_until=None,
+                last_error=reason[:500],
+                attempts=col(OutboxRow.attempts) - 1,
+            )
         )
+
+
+async def mark_dead(
+    *, database: Database, claim: Claim, error: str, now: datetime, note: Note | None = None
+) -> bool:
+    """Give up on the message: keep it as a dead letter, let the channel move on, and queue
+    `note` (saying so) behind it in the same transaction, so it is queued once.
+
+    False (nothing changed) when the claim was lost."""
+    async with database.transaction() as session:
+        result = await session.execute(
+            update(OutboxRow)
+            .where(_held(claim))
+            .values(state="dead", lease_until=None, last_error=error[:500], dead_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        if note is not None:
+            session.add(
+                OutboxRow(
+                    release_id=claim.release_id,
+                    channel=claim.channel,
+                    role=note.role,
+                    thread_role=note.thread_role,
+                    body=note.body,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    return True
 
 
 async def find_thread_root(*, database: Database, release_id: str, role: str) -> str | None:

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from bot.domain.release.model import Release
 from bot.store.database import Database
+from bot.store.dead_letters import dead_letters_in
 from bot.store.release_rows import release_from_row
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow, SlackMessageRow
 
@@ -64,6 +65,7 @@ async def get_release_detail(*, database: Database, release_id: str) -> dict[str
                 )
             )
         ).all()
+        dead = await dead_letters_in(session, limit=100, release_id=release_id)
         return {
             "release": release_view(row),
             "events": [{**e.payload, "received_at": e.received_at.isoformat()} for e in events],
@@ -79,6 +81,7 @@ async def get_release_detail(*, database: Database, release_id: str) -> dict[str
                 for m in messages
             ],
             "messages_pending": len(pending),
+            "dead_letters": dead,
         }
 
 

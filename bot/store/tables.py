@@ -138,6 +138,7 @@ class OutboxRow(SQLModel, table=True):
         Index("ix_outbox_channel_state_id", "channel", "state", "id"),
         Index("ix_outbox_channel_urgent_state_id", "channel", "urgent", "state", "id"),
         Index("ix_outbox_release_channel_state_id", "release_id", "channel", "state", "id"),
+        Index("ix_outbox_state_id", "state", "id"),  # dead letters, newest first
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -157,7 +158,7 @@ class OutboxRow(SQLModel, table=True):
     )
     state: str = Field(default="pending", max_length=16)  # pending sending sent dead replaced
     urgent: bool = False
-    attempts: int = 0
+    attempts: int = 0  # failed tries, plus one while a send is in flight (a 429 is no failure)
     ambiguous: bool = False
     next_attempt_at: datetime = _utc()
     lease_until: datetime | None = _utc(nullable=True)
@@ -165,6 +166,8 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
     ts: str | None = Field(default=None, max_length=32)
+    failing_since: datetime | None = _utc(nullable=True)  # its first failure; bounds retries
+    dead_at: datetime | None = _utc(nullable=True)  # given up on: a dead letter
 
 
 class AuditRow(SQLModel, table=True):

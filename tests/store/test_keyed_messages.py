@@ -166,7 +166,9 @@ async def test_a_post_enqueued_after_an_update_is_not_the_message_it_edits(store
     await post(store, release_id, "watch: starting")
     assert not await coming(store, release_id, before=before)
     orphan = await must_claim(store)  # ahead of the post: it must not wait for it
-    await outbox.mark_dead(database=store.database, claim=orphan, error="nothing to edit")
+    await outbox.mark_dead(
+        database=store.database, claim=orphan, error="nothing to edit", now=store.clock()
+    )
     await send_everything(store)
     assert await target(store, release_id, before=before) is None
     later = await newest_id(store) + 1  # an update enqueued now edits the post

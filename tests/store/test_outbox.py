@@ -38,28 +38,26 @@ async def test_claims_the_oldest_message_and_keeps_the_channel_in_order(store: S
     assert first.body["text"]
     assert await claim(store) is None, "the head is being sent: nothing else may overtake it"
 
-    await outbox.mark_retry(
+    await outbox.mark_waiting(
         database=store.database,
         claim=first,
         at=store.clock() + timedelta(seconds=10),
-        error="ratelimited",
-        ambiguous=False,
+        reason="rate limited",
     )
     assert await claim(store) is None, "the head waits out its retry: the details wait too"
     store.clock.advance(10)
     again = await must_claim(store)
-    assert (again.id, again.attempts) == (first.id, 2)
+    assert (again.id, again.attempts) == (first.id, 1), "a wait is no failed attempt"
 
 
 async def test_channels_do_not_wait_for_each_other(store: Store) -> None:
     release_id = (await register(store)).release.id
     head = await must_claim(store)
-    await outbox.mark_retry(
+    await outbox.mark_waiting(
         database=store.database,
         claim=head,
         at=store.clock() + timedelta(hours=1),
-        error="ratelimited",
-        ambiguous=False,
+        reason="rate limited",
     )
     await advance(store, release_id, EventType.STARTED, EventType.FAILED)
     incident = await must_claim(store, OPS)
@@ -86,35 +84,40 @@ async def test_expired_lease_is_claimed_again_as_ambiguous(store: Store) -> None
     assert (again.id, again.attempts, again.ambiguous) == (first.id, 2, True)
 
     # ambiguity sticks through a later, unambiguous failure (it may have been posted)
-    await outbox.mark_retry(
-        database=store.database, claim=again, at=store.clock(), error="429", ambiguous=False
-    )
+    await outbox.mark_waiting(database=store.database, claim=again, at=store.clock(), reason="429")
     assert (await must_claim(store)).ambiguous
 
 
 async def test_rate_limited_retry_is_not_ambiguous(store: Store) -> None:
     await register(store)
     first = await must_claim(store)
-    await outbox.mark_retry(
+    await outbox.mark_waiting(
         database=store.database,
         claim=first,
         at=store.clock() + timedelta(seconds=1),
-        error="ratelimited: retry after 1s",
-        ambiguous=False,
+        reason="rate limited",
     )
     store.clock.advance(1)
     again = await must_claim(store)
-    assert (again.id, again.attempts, again.ambiguous) == (first.id, 2, False)
+    assert (again.id, again.attempts, again.ambiguous) == (first.id, 1, False)
+    assert again.failing_since is None, "a 429 is no failure"
 
 
 async def test_timeout_retry_is_ambiguous(store: Store) -> None:
     await register(store)
     first = await must_claim(store)
+    failed_at = store.clock()
     await outbox.mark_retry(
-        database=store.database, claim=first, at=store.clock(), error="timeout", ambiguous=True
+        database=store.database,
+        claim=first,
+        at=store.clock(),
+        error="timeout",
+        ambiguous=True,
+        now=failed_at,
     )
     again = await must_claim(store)
-    assert (again.id, again.ambiguous) == (first.id, True)
+    assert (again.id, again.ambiguous, again.attempts) == (first.id, True, 2)
+    assert again.failing_since == failed_at
 
 
 async def test_sent_message_is_recorded_and_opens_the_thread(store: Store) -> None:
@@ -180,7 +183,9 @@ async def test_stale_claims_become_ambiguous_pending_on_start(store: Store) -> N
 async def test_dead_message_stops_blocking_the_channel(store: Store) -> None:
     await register(store)
     root = await must_claim(store)
-    await outbox.mark_dead(database=store.database, claim=root, error="channel_not_found")
+    await outbox.mark_dead(
+        database=store.database, claim=root, error="channel_not_found", now=store.clock()
+    )
     assert await outbox.count_open(database=store.database) == 1
     details = await must_claim(store)
     assert details.id > root.id and details.role == "feed_thread_details"
@@ -203,9 +208,16 @@ async def test_outcome_of_a_lost_claim_does_not_undo_the_new_claimants_post(stor
     )
 
     await outbox.mark_retry(
-        database=store.database, claim=slow, at=store.clock(), error="timeout", ambiguous=True
+        database=store.database,
+        claim=slow,
+        at=store.clock(),
+        error="timeout",
+        ambiguous=True,
+        now=store.clock(),
     )
-    await outbox.mark_dead(database=store.database, claim=slow, error="msg_too_long")
+    assert not await outbox.mark_dead(
+        database=store.database, claim=slow, error="msg_too_long", now=store.clock()
+    )
     await outbox.mark_sent(
         database=store.database,
         claim=slow,
