@@ -3,9 +3,9 @@
 A thin async client for the two endpoints (``/v2/enqueue``, ``/v2/change/enqueue``); the
 sync ``pagerduty`` package would block the loop, retries 429 forever and cannot point at a
 plain-HTTP fake. Answers: 202 → SENT; 400 (and other 4xx) → REJECTED, never retried;
-429, 408, 5xx, connection errors and timeouts → retried with backoff (``Retry-After`` when
-given, else 1 s, 2 s, 4 s … capped) until the next attempt would start after ``deadline``
-→ GAVE_UP. Retrying a trigger after an ambiguous failure is safe: the dedup_key is the same.
+429, 408, 5xx, connection errors and timeouts → retried with backoff until the next attempt
+would start after ``deadline`` → GAVE_UP. A 429 waits ``Retry-After`` (else 1 s) and is no
+failure; the others back off 1 s, 2 s, 4 s … capped, counting failures only. Retrying a trigger after an ambiguous failure is safe: the dedup_key is the same.
 The routing key only ever goes into the request body, never into a log line.
 """
 
@@ -158,12 +158,9 @@ class PagerDutyClient:
                     _redact(json.dumps(errors if errors else answer), routing_key),
                 )
                 return PageOutcome.REJECTED
-            failures += 1
-            delay = (
-                retry_after
-                if retry_after is not None
-                else min(self._max_backoff, self._first_backoff * 2 ** (failures - 1))
-            )
+            if status != 429:  # a 429 is a wait, not a failure: it raises no backoff
+                failures += 1
+            delay = self._delay(retry_after, failures=failures)
             reason = f"HTTP {status}" if status is not None else _redact(error, routing_key)
             if self._clock() + timedelta(seconds=delay) >= deadline:
                 log.warning(
@@ -177,6 +174,12 @@ class PagerDutyClient:
                 return PageOutcome.GAVE_UP
             log.info("pagerduty %s: %s; retrying in %gs", what, reason, delay)
             await self._sleep(delay)
+
+    def _delay(self, retry_after: float | None, *, failures: int) -> float:
+        """`Retry-After` when given; else 1 s, 2 s, 4 s … capped, by failures so far."""
+        if retry_after is not None:
+            return retry_after
+        return min(self._max_backoff, self._first_backoff * 2 ** max(0, failures - 1))
 
     async def _attempt(
         self, path: str, data: str, seconds: float
