@@ -19,13 +19,15 @@ from bot.domain.signals.alerts import AlertDecision
 from bot.domain.watch.run import WatchRunner
 from bot.domain.watch.watch import WatchConfig
 from bot.integrations.argocd import ArgoCDClient
-from bot.integrations.page_delivery import PageDelivery
+from bot.integrations.page_delivery import DeadNote, PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
 from bot.integrations.pagerduty_oncall import PagerDutyOnCallDirectory, PagerDutyRestClient
 from bot.integrations.prometheus import PrometheusClient, PrometheusMetricsSource
 from bot.settings import Settings
+from bot.slack.dead_letters import page_note
 from bot.slack.people import SlackPeople
 from bot.store.database import Database
+from bot.store.outbox import Claim, Note
 from bot.store.releases import SqlReleaseReader
 
 Clock = Callable[[], datetime]
@@ -121,7 +123,17 @@ def build_page_delivery(
         clock=clock,
         poll_seconds=settings.delivery_poll_seconds,
         message_links=reader.message_links,
+        dead_note=partial_page_note(settings.ops_channel or ""),
     )
+
+
+def partial_page_note(ops_channel: str) -> DeadNote:
+    """The note about a dead page, in the release's ops thread (bot/slack/dead_letters.py)."""
+
+    def note(claim: Claim, error: str) -> Note | None:
+        return page_note(claim, error=error, ops_channel=ops_channel)
+
+    return note
 
 
 def partial_alert_pager(

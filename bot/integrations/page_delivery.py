@@ -19,6 +19,7 @@ from bot.wakeups import sleep_until_woken
 log = logging.getLogger(__name__)
 RoutingKeys = Callable[[str], Awaitable[str | None]]  # release id → routing key
 MessageLinks = Callable[[str], Awaitable[dict[str, str]]]  # release id → role → Slack link
+DeadNote = Callable[[Claim, str], outbox.Note | None]  # a dead page → the note saying so
 
 
 class PageDelivery:
@@ -31,7 +32,9 @@ class PageDelivery:
         clock: Callable[[], datetime],
         poll_seconds: float = 1.0,
         message_links: MessageLinks | None = None,
+        dead_note: DeadNote | None = None,
     ) -> None:
+        self._dead_note = dead_note
         self._message_links = message_links
         self._database = database
         self._pager = pager
@@ -111,9 +114,7 @@ class PageDelivery:
         key = await self._routing_key_for(claim.release_id)
         if key is None:
             log.error("cannot page: no PagerDuty routing key configured", extra=extra)
-            await outbox.mark_dead(
-                database=self._database, claim=claim, error="no routing key", now=self._clock()
-            )
+            await self._give_up(claim, "no routing key")
             return
         outcome = await self._send(claim, body, routing_key=key, deadline=deadline)
         if outcome is PageOutcome.SENT:
@@ -121,6 +122,11 @@ class PageDelivery:
             log.info("page delivered", extra=extra)
         else:
             log.error("page not delivered: %s", outcome.value, extra=extra)
-            await outbox.mark_dead(
-                database=self._database, claim=claim, error=outcome.value, now=self._clock()
-            )
+            await self._give_up(claim, outcome.value)
+
+    async def _give_up(self, claim: Claim, error: str) -> None:
+        """A dead letter, with a note in the release's ops thread when one is owed."""
+        note = self._dead_note(claim, error) if self._dead_note is not None else None
+        await outbox.mark_dead(
+            database=self._database, claim=claim, error=error, now=self._clock(), note=note
+        )

@@ -5,7 +5,8 @@ sync ``pagerduty`` package would block the loop, retries 429 forever and cannot 
 plain-HTTP fake. Answers: 202 → SENT; 400 (and other 4xx) → REJECTED, never retried;
 429, 408, 5xx, connection errors and timeouts → retried with backoff until the next attempt
 would start after ``deadline`` → GAVE_UP. A 429 waits ``Retry-After`` (else 1 s) and is no
-failure; the others back off 1 s, 2 s, 4 s … capped, counting failures only. Retrying a trigger after an ambiguous failure is safe: the dedup_key is the same.
+failure; the others back off 1 s, 2 s, 4 s … capped, counting failures only. Retrying a
+trigger after an ambiguous failure is safe: the dedup_key is the same.
 The routing key only ever goes into the request body, never into a log line.
 """
 

@@ -5,7 +5,8 @@ for `HERALD_DELIVERY_GIVE_UP_SECONDS`. The note is queued behind it in the same 
 the release's thread there (top level when the dead message was that thread's root), in the
 transaction that marks it dead, so it is queued once. A note that dies itself leaves no note:
 a note about a note would be one loop away from a flood. An update of a keyed message leaves
-none either: the next update tries again (architecture.md §4.3).
+none either: the next update tries again (architecture.md §4.3). A page PagerDuty never
+took (rejected, or still failing at its deadline) is noted in the release's ops thread.
 """
 
 from __future__ import annotations
@@ -27,8 +28,30 @@ def dead_letter_note(claim: Claim, *, error: str) -> Note | None:
         return None
     thread_role = _thread_of(claim)
     words = _words(claim, error=error)
+    role = f"{_prefix(thread_role or claim.role)}{NOTE_SUFFIX}"
+    return Note(role=role, thread_role=thread_role, body=_body(claim, words))
+
+
+def page_note(claim: Claim, *, error: str, ops_channel: str) -> Note | None:
+    """The note saying a page (or its resolve) never reached PagerDuty, in the ops thread;
+    None for a change event (it pages nobody) or with no ops channel."""
+    action = claim.body.get("action")
+    if action not in ("trigger", "resolve") or not ops_channel:
+        return None
+    what = "page" if action == "trigger" else "resolve of the page"
+    words = text(Emoji("warning"), f" Could not send the {what} to PagerDuty: ", Code(error))
+    words += ". Page the on-call by hand." if action == "trigger" else "."
+    return Note(
+        role=f"ops{NOTE_SUFFIX}",
+        thread_role="ops_root",
+        body=_body(claim, words),
+        channel=ops_channel,
+    )
+
+
+def _body(claim: Claim, words: Text) -> dict[str, Any]:
     mrkdwn = render(words)
-    body: dict[str, Any] = {
+    return {
         "text": truncate(mrkdwn, MAX_FALLBACK_CHARS),
         "blocks": [section(mrkdwn)],
         "metadata": {
@@ -36,11 +59,6 @@ def dead_letter_note(claim: Claim, *, error: str) -> Note | None:
             "event_payload": {"id": claim.release_id, "dead_letter": claim.id},
         },
     }
-    return Note(
-        role=f"{_prefix(thread_role or claim.role)}{NOTE_SUFFIX}",
-        thread_role=thread_role,
-        body=body,
-    )
 
 
 def _words(claim: Claim, *, error: str) -> Text:

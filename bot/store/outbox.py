@@ -41,11 +41,13 @@ class Claim:
 
 @dataclass(frozen=True)
 class Note:
-    """A message about a dead letter, queued in its channel with it (`mark_dead`)."""
+    """A message about a dead letter, queued with it (`mark_dead`): in its channel, or in
+    `channel` (a page's note goes to the ops channel)."""
 
     role: str
     thread_role: str | None
     body: dict[str, Any]
+    channel: str | None = None
 
 
 async def claim_next(
@@ -228,7 +230,7 @@ async def mark_dead(
             session.add(
                 OutboxRow(
                     release_id=claim.release_id,
-                    channel=claim.channel,
+                    channel=note.channel or claim.channel,
                     role=note.role,
                     thread_role=note.thread_role,
                     body=note.body,

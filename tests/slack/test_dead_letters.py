@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.slack.dead_letters import dead_letter_note
+from bot.slack.dead_letters import dead_letter_note, page_note
 from bot.store.outbox import POST, UPDATE, Claim
 
 T0 = datetime(2025, 10, 2, 20, 30, tzinfo=UTC)
@@ -63,3 +63,30 @@ def test_the_note_names_the_message_the_channel_and_the_error_escaped() -> None:
 )
 def test_no_note_is_owed_for_a_dead_note_or_a_dead_edit(dead: Claim) -> None:
     assert dead_letter_note(dead, error="internal_error") is None
+
+
+def test_a_dead_page_is_noted_in_the_ops_thread_but_a_change_event_is_not() -> None:
+    def page(action: str) -> Claim:
+        return Claim(
+            id=9,
+            release_id="rel-1",
+            channel="pagerduty",
+            role="page_trigger",
+            thread_role=None,
+            operation=POST,
+            event_type=None,
+            body={"action": action},
+            attempts=1,
+            ambiguous=False,
+            created_at=T0,
+        )
+
+    note = page_note(page("resolve"), error="gave_up", ops_channel="COPS")
+    assert note is not None
+    assert (note.channel, note.role, note.thread_role) == ("COPS", "ops_dead_letter", "ops_root")
+    assert (
+        note.body["text"]
+        == ":warning: Could not send the resolve of the page to PagerDuty: `gave_up`."
+    )
+    assert page_note(page("change"), error="ambiguous", ops_channel="COPS") is None
+    assert page_note(page("trigger"), error="rejected", ops_channel="") is None
