@@ -66,6 +66,7 @@ class SlackDelivery:
         self._wakeup = asyncio.Event()
         self._channel_wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._retry_at: dict[str, datetime] = {}  # channel → when its waiting head is due
         self._stopping = False
 
     def stop(self) -> None:
@@ -110,7 +111,16 @@ class SlackDelivery:
                     continue
             except Exception:  # the worker outlives a database hiccup; the row stays claimable
                 log.exception("delivery failed unexpectedly", extra={"channel": channel})
-            await sleep_until_woken(wakeup, seconds=self._poll_seconds)
+            await sleep_until_woken(wakeup, seconds=self._idle_seconds(channel))
+
+    def _idle_seconds(self, channel: str) -> float:
+        """Until the next poll, or until the channel's head is due when that is sooner (a
+        Retry-After or a backoff shorter than the poll), so it is not tried late."""
+        at = self._retry_at.pop(channel, None)
+        if at is None:
+            return self._poll_seconds
+        due_in = (at - self._clock()).total_seconds() + 0.01
+        return max(0.0, min(self._poll_seconds, due_in))
 
     async def deliver(self, claim: Claim) -> None:
         """Send one claimed message (or find it already posted) and record the outcome."""
@@ -195,17 +205,18 @@ class SlackDelivery:
         log.warning(
             "slack delivery failed, retrying in %.1fs: %s", delay, error.message, extra=extra
         )
+        self._retry_at[claim.channel] = now + timedelta(seconds=delay)
         await outbox.mark_retry(
             database=self._database,
             claim=claim,
-            at=now + timedelta(seconds=delay),
+            at=self._retry_at[claim.channel],
             error=error.message,
             ambiguous=error.ambiguous,
             now=now,
         )
 
     async def _wait(self, claim: Claim, reason: str, *, delay: float) -> None:
-        at = self._clock() + timedelta(seconds=delay)
+        at = self._retry_at[claim.channel] = self._clock() + timedelta(seconds=delay)
         await outbox.mark_waiting(database=self._database, claim=claim, at=at, reason=reason)
 
     async def _thread_ts(self, claim: Claim) -> str | None:
