@@ -180,7 +180,7 @@ class PagerDutyClient:
         """`Retry-After` when given; else 1 s, 2 s, 4 s … capped, by failures so far."""
         if retry_after is not None:
             return retry_after
-        return min(self._max_backoff, self._first_backoff * 2 ** max(0, failures - 1))
+        return min(self._max_backoff, self._first_backoff * 2.0 ** max(0, failures - 1))
 
     async def _attempt(
         self, path: str, data: str, seconds: float
