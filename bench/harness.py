@@ -186,11 +186,12 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def herald_stack(
-    *, poll_seconds: float = 1.0, connections: int = 100
+    *, poll_seconds: float = 1.0, connections: int = 100, channels: Sequence[str] = ()
 ) -> AsyncIterator[Stack]:
-    """FakeSlack, then Herald on a fresh SQLite file, then an aiohttp client session."""
+    """FakeSlack (with `channels` beside the feed and ops), then Herald on a fresh SQLite
+    file, then an aiohttp client session."""
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
-        async with FakeSlack(channels=(FEED, OPS)) as slack:
+        async with FakeSlack(channels=(FEED, OPS, *channels)) as slack:
             settings = Settings(
                 slack_bot_token=slack.token,
                 slack_signing_secret="bench-signing-secret",

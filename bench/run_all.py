@@ -19,6 +19,7 @@ from bench import (
     gameday,
     ingest_latency,
     ingest_throughput,
+    slack_backoff,
     watch_capacity,
 )
 
@@ -37,6 +38,9 @@ class Sizes:
     watch_ladder: list[int]  # watched releases at 30 s, one run each
     watch_ladder_15s: list[int]  # and at the default 15 s
     watch_seconds: float  # measured wall time per run
+    backoff_channels: int  # slack_backoff: channels, messages in each, runs of 3 scenarios
+    backoff_messages: int
+    backoff_runs: int
 
 
 DEFAULT = Sizes(
@@ -52,6 +56,9 @@ DEFAULT = Sizes(
     watch_ladder=[50, 200, 500, 1000],
     watch_ladder_15s=[500],
     watch_seconds=90.0,
+    backoff_channels=8,
+    backoff_messages=10,
+    backoff_runs=3,
 )
 QUICK = Sizes(
     latency_releases=4,
@@ -66,6 +73,9 @@ QUICK = Sizes(
     watch_ladder=[20],
     watch_ladder_15s=[20],
     watch_seconds=40.0,
+    backoff_channels=2,
+    backoff_messages=3,
+    backoff_runs=1,
 )
 
 
@@ -89,6 +99,17 @@ async def main(argv: list[str] | None = None) -> int:
 
     print("\n== ack_latency ==")
     await ack_latency.run(sizes.ack_requests, sizes.ack_concurrency, tag=tag)
+
+    print("\n== slack_backoff ==")
+    data = await slack_backoff.run(
+        channels=sizes.backoff_channels,
+        messages=sizes.backoff_messages,
+        runs=sizes.backoff_runs,
+        tag=tag,
+    )
+    if not data["ok"]:
+        print("FAIL: slack_backoff: a message was lost, doubled or left in the outbox")
+        status = 1
 
     print("\n== dora ==")
     data = await dora.run(sizes.dora_releases, repeat=sizes.dora_repeat, tag=tag)
