@@ -1,7 +1,7 @@
 """outbox dead letters
 
-Revision ID: 0011
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 15:00:00.000000
 
 Backoff follows the cause: a 429 is a wait, not a failure, so `attempts` counts failures
@@ -17,8 +17,8 @@ from alembic import op
 
 from bot.store.types import UtcDateTime
 
-revision = "0011"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
