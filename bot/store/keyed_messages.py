@@ -32,21 +32,32 @@ async def queue_update(session: AsyncSession, *, release_id: str, role: str, cha
     """Where an update of the `role` message waits, in the caller's transaction: the queue of
     the message's post (so it leaves after it, even if the audience's channel changed), else
     `channel`. Its pending updates there are marked `replaced`: the newest content will do."""
-    posted_in = (
-        await session.execute(
-            select(col(OutboxRow.channel))
-            .where(
-                col(OutboxRow.release_id) == release_id,
-                col(OutboxRow.role) == role,
-                col(OutboxRow.operation) == POST,
-            )
-            .order_by(col(OutboxRow.id).desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    queue = posted_in or channel
+    queue = await _posted_in(session, release_id=release_id, role=role) or channel
     await replace_pending_updates(session, release_id=release_id, channel=queue, role=role)
     return queue
+
+
+async def _posted_in(session: AsyncSession, *, release_id: str, role: str) -> str | None:
+    """The channel of the message's latest post, by outbox id: from its outbox row, or from
+    the message it left once retention pruned that row (bot/store/retention.py)."""
+    queued = select(col(OutboxRow.id), col(OutboxRow.channel)).where(
+        col(OutboxRow.release_id) == release_id,
+        col(OutboxRow.role) == role,
+        col(OutboxRow.operation) == POST,
+    )
+    landed = select(col(SlackMessageRow.outbox_id), col(SlackMessageRow.channel)).where(
+        col(SlackMessageRow.release_id) == release_id, col(SlackMessageRow.role) == role
+    )
+    found = [
+        (await session.execute(queued.order_by(col(OutboxRow.id).desc()).limit(1))).first(),
+        (
+            await session.execute(landed.order_by(col(SlackMessageRow.outbox_id).desc()).limit(1))
+        ).first(),
+    ]
+    latest = max(
+        (row for row in found if row is not None), key=lambda row: row[0] or 0, default=None
+    )
+    return None if latest is None else str(latest[1])
 
 
 async def replace_pending_updates(

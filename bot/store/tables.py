@@ -139,6 +139,7 @@ class OutboxRow(SQLModel, table=True):
         Index("ix_outbox_channel_urgent_state_id", "channel", "urgent", "state", "id"),
         Index("ix_outbox_release_channel_state_id", "release_id", "channel", "state", "id"),
         Index("ix_outbox_state_id", "state", "id"),  # dead letters, newest first
+        Index("ix_outbox_sink_state_created", "sink", "state", "created_at"),  # retention
     )
 
     id: int | None = Field(default=None, primary_key=True)

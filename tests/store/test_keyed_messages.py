@@ -293,7 +293,9 @@ async def test_coalescing_and_lookups_use_indexes_on_sqlite(store: Store) -> Non
         await coming(store, release_id, before=1000)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    assert len(seen) == 4  # where the post waits, replace pending updates, the two lookups
+    # where the post waits (its outbox row, the message it left), replace pending updates,
+    # the two lookups
+    assert len(seen) == 5
     async with store.database.engine.connect() as conn:
         for statement, params in seen:
             plan = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)).all()

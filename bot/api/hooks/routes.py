@@ -138,7 +138,9 @@ def _authorized(request: web.Request) -> Deps:
 
 
 async def _claim(deps: Deps, key: str, source: str) -> bool:
-    return await record_once(database=deps.database, key=key, source=source, now=deps.clock())
+    return await record_once(
+        database=deps.database, key=key, source=source, now=deps.clock(), refresh=True
+    )
 
 
 async def _forget(deps: Deps, keys: Sequence[str]) -> None:
