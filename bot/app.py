@@ -40,6 +40,7 @@ from bot.factories import (
     build_metrics_source,
     build_oncall,
     build_page_delivery,
+    build_retention_policy,
     build_slack_client,
     build_watch_runner,
     partial_alert_pager,
@@ -67,6 +68,7 @@ from bot.store.instance_lock import instance_lock
 from bot.store.ledger import LedgerFactory, WatchConfigs
 from bot.store.migrate import upgrade
 from bot.store.releases import SqlReleaseReader
+from bot.store.retention import RetentionJob
 from bot.watching import JOB_ID as WATCH_JOB
 from bot.watching import WatchTicker
 
@@ -75,6 +77,8 @@ ROLLBACK_GRACE = timedelta(minutes=2)  # an alert's rollback unfinished after th
 DIGESTS_CAUGHT_UP, WEEKLIES_CAUGHT_UP = 7, 2  # missed periods still sent late, at most
 Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
+RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
+RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
 
 
 def build_app(
@@ -249,6 +253,7 @@ async def _start_workers(
         jobs=app[METRICS],
     )
     _add_jobs(checkups, app, settings, core=core, clock=clock)
+    _add_retention(checkups, app, settings, database=core.database, clock=clock)
     if (watcher := build_watch_runner(catalog, metrics, core.ops)) is not None:
         ticker = WatchTicker(
             database=core.database,
@@ -316,6 +321,24 @@ def _reports(settings: Settings, *, core: _Core, clock: Clock) -> list[Scheduled
         )
         for report, schedule, channel in reports
     ]
+
+
+def _add_retention(
+    checkups: CheckupClock,
+    app: web.Application,
+    settings: Settings,
+    *,
+    database: Database,
+    clock: Clock,
+) -> None:
+    """Hourly, the inbox and outbox rows past their retention are pruned in small batches."""
+    app[RETENTION] = RetentionJob(
+        database=database,
+        policy=build_retention_policy(settings),
+        clock=clock,
+        count=app[METRICS].rows_pruned,
+    )
+    checkups.add_interval(app[RETENTION].run, seconds=RETENTION_EVERY, job_id="herald-retention")
 
 
 async def _connect_socket_mode(

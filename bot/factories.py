@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +29,7 @@ from bot.slack.people import SlackPeople
 from bot.store.database import Database
 from bot.store.outbox import Claim, Note
 from bot.store.releases import SqlReleaseReader
+from bot.store.retention import RetentionPolicy
 
 Clock = Callable[[], datetime]
 
@@ -154,3 +155,16 @@ def sends_change_events(settings: Settings, catalog: Catalog) -> bool:
         entry.pagerduty_routing_key for entry in catalog.services.values()
     )
     return settings.pagerduty_change_events and keyed
+
+
+def build_retention_policy(settings: Settings) -> RetentionPolicy:
+    """The settings' retention in days; 0 keeps those rows for ever."""
+
+    def kept(days: float) -> timedelta | None:
+        return timedelta(days=days) if days > 0 else None
+
+    return RetentionPolicy(
+        inbox=kept(settings.retention_inbox_days),
+        outbox=kept(settings.retention_outbox_days),
+        batch=settings.retention_batch,
+    )

@@ -74,6 +74,12 @@ class HeraldMetrics:
             ["source"],
             registry=self.registry,
         )
+        self._rows_pruned = Counter(
+            "herald_retention_pruned_rows_total",
+            "Rows the retention job deleted, by table (inbox, outbox).",
+            ["table"],
+            registry=self.registry,
+        )
         self._snapshot_seconds = Gauge(
             "herald_metrics_snapshot_seconds",
             "How long the last scrape-time store query took.",
@@ -131,6 +137,10 @@ class HeraldMetrics:
     def job_failed(self, job: str) -> None:
         """A run of scheduled job `job` raised."""
         self._job_failures.labels(_label(job)).inc()
+
+    def rows_pruned(self, table: str, count: int) -> None:
+        """Rows of `table` the retention job deleted in one run (0 still shows the series)."""
+        self._rows_pruned.labels(_label(table)).inc(max(0, count))
 
     async def snapshot(self, load: Callable[[], Awaitable[MetricsSnapshot]]) -> MetricsSnapshot:
         """The store snapshot, at most `snapshot_ttl_seconds` old; one query at a time."""

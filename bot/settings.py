@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -94,6 +94,41 @@ class Settings(BaseSettings):
     slack_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_env("HERALD_SLACK_TIMEOUT_SECONDS")
     )
+    # retention (bot/store/retention.py): days an inbox key / a delivered outbox row is kept
+    # after it was last received / created; 0 keeps every row
+    retention_inbox_days: float = Field(
+        14.0, ge=0, validation_alias=_env("HERALD_RETENTION_INBOX_DAYS")
+    )
+    retention_outbox_days: float = Field(
+        30.0, ge=0, validation_alias=_env("HERALD_RETENTION_OUTBOX_DAYS")
+    )
+    retention_batch: int = Field(
+        1000, ge=1, le=10000, validation_alias=_env("HERALD_RETENTION_BATCH")
+    )
+
+    @field_validator("retention_inbox_days")
+    @classmethod
+    def _within_dedupe_horizon(cls, days: float) -> float:
+        from bot.store.inbox import DEDUPE_HORIZON
+
+        horizon = DEDUPE_HORIZON.total_seconds() / 86400
+        if 0 < days < horizon:
+            raise ValueError(
+                f"HERALD_RETENTION_INBOX_DAYS={days:g} is shorter than the inbox's dedupe "
+                f"horizon ({horizon:g} days): a redelivered webhook would be acted on twice; "
+                f"use {horizon:g} or more, or 0 to keep every inbox row"
+            )
+        return days
+
+    @field_validator("retention_outbox_days")
+    @classmethod
+    def _at_least_a_day(cls, days: float) -> float:
+        if 0 < days < 1:
+            raise ValueError(
+                f"HERALD_RETENTION_OUTBOX_DAYS={days:g} is under a day: keep delivered outbox "
+                "rows at least 1 day (0 keeps every row)"
+            )
+        return days
 
     @property
     def socket_mode(self) -> bool:
