@@ -1,4 +1,4 @@
-"""`herald serve | demo | emit | db upgrade | check-config`."""
+"""`herald serve | demo | emit | db upgrade | db backup PATH | check-config`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="print every configuration problem; exit 1")
     check.add_argument("--online", action="store_true", help="also ask Argo CD for every app")
     db = commands.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=["upgrade"])
+    db.add_argument("action", choices=["upgrade", "backup"])
+    db.add_argument("path", nargs="?", type=Path, help="backup: the new file to write")
     emit_parser = commands.add_parser("emit", help="post a manifest or an event (for CI)")
     kinds = emit_parser.add_subparsers(dest="kind", required=True)
     manifest = kinds.add_parser("manifest", help="post release-manifest.json")
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "check-config":
         return run_check_config(settings, online=args.online)
+    if args.command == "db" and args.action == "backup":
+        return run_backup(settings, args.path)
     if args.command == "db":
         from bot.store.migrate import upgrade
 
@@ -93,6 +97,21 @@ def run_serve(settings: Settings) -> int:
     except AnotherHeraldRunning as exc:
         print(f"herald serve: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def run_backup(settings: Settings, path: Path | None) -> int:
+    from bot.store.backup import BackupRefused, backup_sqlite
+
+    if path is None:
+        print("herald db backup needs the PATH of the copy to write", file=sys.stderr)
+        return 2
+    try:
+        result = backup_sqlite(settings.database_url, path)
+    except (BackupRefused, OSError, sqlite3.Error) as exc:
+        print(f"herald db backup: {exc}", file=sys.stderr)
+        return 2
+    print(f"backed up {result.pages} pages ({result.bytes} bytes) to {result.path}")
     return 0
 
 
