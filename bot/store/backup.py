@@ -16,7 +16,7 @@ from bot.store.database import is_sqlite
 PG_DUMP_HINT = (
     "herald db backup copies SQLite databases; for PostgreSQL use pg_dump, e.g. "
     'pg_dump --format=custom --file=herald.dump "$HERALD_DATABASE_URL" '
-    "(restore with pg_restore --clean --dbname=...; see the README, Backups)"
+    "(restore with pg_restore --no-owner --dbname=...; see the README, Backups)"
 )
 
 
