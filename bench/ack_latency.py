@@ -249,13 +249,20 @@ def _herald_app(
         now: datetime,
         request: dict[str, Any] | None = None,
         fast: bool = False,
+        refresh: bool = False,
     ) -> bool:
         if variant == "-noinbox":
             return True
         started = time.perf_counter()
         try:
             return await record_once(
-                database=database, key=key, source=source, now=now, request=request, fast=fast
+                database=database,
+                key=key,
+                source=source,
+                now=now,
+                request=request,
+                fast=fast,
+                refresh=refresh,
             )
         finally:
             inbox_s.append(time.perf_counter() - started)

@@ -165,7 +165,8 @@ class Year:
         }
         started, deployed = at + timedelta(minutes=2), at + timedelta(minutes=10)
         state = "release.rolled_back" if failed else "release.deployed"
-        rolled = deployed + timedelta(minutes=25) if failed else None
+        rolled_at = deployed + timedelta(minutes=25)
+        rolled = rolled_at if failed else None
         self.writer.add(
             "releases",
             (
@@ -191,7 +192,7 @@ class Year:
         )
         events = [("planned", at), ("started", started), ("deployed", deployed)]
         if failed:
-            events += [("failed", deployed + timedelta(minutes=20)), ("rolled_back", rolled)]
+            events += [("failed", deployed + timedelta(minutes=20)), ("rolled_back", rolled_at)]
         for kind, when in events:
             self.writer.add(
                 "release_events", (rid, f"release.{kind}", when, when, None, EVENT_PAYLOAD)
