@@ -1,7 +1,7 @@
 """retention indexes
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-02 15:00:00.000000
 
 The prune job (bot/store/retention.py) deletes delivered Slack outbox rows older than the
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
