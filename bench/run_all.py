@@ -108,7 +108,7 @@ async def main(argv: list[str] | None = None) -> int:
         tag=tag,
     )
     if not data["ok"]:
-        print("FAIL: slack_backoff: a message was lost, doubled or left in the outbox")
+        print("FAIL: slack_backoff: a message lost, doubled or left, or late after the burst")
         status = 1
 
     print("\n== dora ==")
