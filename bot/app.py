@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api import dora, hooks, metrics, openapi, releases, system
 from bot.api import outbox as outbox_api
@@ -21,46 +19,32 @@ from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middlewar
 from bot.api.system import BOLT
 from bot.catalog import (
     Catalog,
-    auto_rollback_enabled,
     auto_rollback_policy,
     build_directory,
     checkup_offsets,
     load_catalog,
     watch_config,
 )
+from bot.core import Core
 from bot.deps import DEPS, Deps, utcnow
-from bot.domain.checkup.run import CheckupRunner
-from bot.domain.deploy.commander import CommanderJob
 from bot.domain.deploy.context import Operations
-from bot.domain.reports.schedule import ReportSchedule
-from bot.domain.signals.alert_rollback import resume_alert_rollbacks
 from bot.factories import (
     build_argocd,
-    build_judge,
-    build_metrics_source,
     build_oncall,
     build_page_delivery,
-    build_retention_policy,
     build_slack_client,
-    build_watch_runner,
     partial_alert_pager,
     sends_change_events,
 )
-from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS, HeraldMetrics
-from bot.reports.jobs import DigestReport, WeeklyReport
-from bot.reports.periods import Report, ScheduledReport
-from bot.scheduling import CheckupClock
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
 from bot.slack.delivery import SlackDelivery
-from bot.slack.digest import digest_message
 from bot.slack.groups import SlackGroupDirectory
 from bot.slack.responses import Responder
-from bot.slack.resume import CommandResumer
 from bot.slack.tasks import BackgroundTasks
-from bot.store import inbox, outbox
+from bot.store import inbox
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
@@ -68,17 +52,10 @@ from bot.store.instance_lock import instance_lock
 from bot.store.ledger import LedgerFactory, WatchConfigs
 from bot.store.migrate import upgrade
 from bot.store.releases import SqlReleaseReader
-from bot.store.retention import RetentionJob
-from bot.watching import JOB_ID as WATCH_JOB
-from bot.watching import WatchTicker
+from bot.workers import start_workers
 
 log = logging.getLogger(__name__)
-ROLLBACK_GRACE = timedelta(minutes=2)  # an alert's rollback unfinished after this was cut short
-DIGESTS_CAUGHT_UP, WEEKLIES_CAUGHT_UP = 7, 2  # missed periods still sent late, at most
 Clock = Callable[[], datetime]
-COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
-RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
-RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
 
 
 def build_app(
@@ -108,21 +85,6 @@ def build_app(
     if not settings.socket_mode:
         app.router.add_post("/slack/events", system.slack_events)
     return app
-
-
-@dataclass(frozen=True)
-class _Core:
-    """What every part of a running Herald shares."""
-
-    database: Database
-    client: AsyncWebClient
-    http: aiohttp.ClientSession
-    delivery: SlackDelivery
-    pages: PageDelivery
-    ledgers: LedgerFactory
-    ops: Operations
-    tasks: BackgroundTasks
-    responder: Responder  # answers slash commands and buttons over `http`
 
 
 def _resources(
@@ -156,7 +118,7 @@ def _resources(
             )
             stack.push_async_callback(core.tasks.drain)
             if deliver:
-                await _start_workers(stack, app, settings, catalog=catalog, core=core, clock=clock)
+                await start_workers(stack, app, settings, catalog=catalog, core=core, clock=clock)
             await _connect_socket_mode(stack, settings, app)
             yield
 
@@ -182,7 +144,7 @@ def _build_core(
     database: Database,
     http: aiohttp.ClientSession,
     clock: Clock,
-) -> _Core:
+) -> Core:
     client = build_slack_client(settings)
     pages = build_page_delivery(settings, catalog, database=database, http=http, clock=clock)
     if METRICS not in app:
@@ -218,127 +180,7 @@ def _build_core(
         oncall=build_oncall(settings, catalog, http=http, slack=client),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock))
-    return _Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))
-
-
-async def _start_workers(
-    stack: contextlib.AsyncExitStack,
-    app: web.Application,
-    settings: Settings,
-    *,
-    catalog: Catalog,
-    core: _Core,
-    clock: Clock,
-) -> None:
-    """The outbox senders, the checkup clock and the periodic jobs; all stop with the app."""
-    if core.database.sqlite:
-        await outbox.release_stale_claims(database=core.database)
-    for worker in (core.delivery, core.pages):
-        task = asyncio.create_task(worker.run(), name=type(worker).__name__)
-        stack.push_async_callback(_stop, worker, task)
-    metrics = build_metrics_source(settings, core.http)
-    runner = CheckupRunner(
-        judge=build_judge(catalog, metrics),
-        operations=core.ops,
-        clock=clock,
-        auto_rollback_for=lambda service, env: auto_rollback_enabled(catalog, service),
-    )
-    checkups = CheckupClock(
-        database=core.database,
-        runner=runner,
-        clock=clock,
-        interval_seconds=settings.checkup_interval_seconds,
-        concurrency=settings.checkup_concurrency,
-        max_attempts=settings.checkup_max_attempts,
-        jobs=app[METRICS],
-    )
-    _add_jobs(checkups, app, settings, core=core, clock=clock)
-    _add_retention(checkups, app, settings, database=core.database, clock=clock)
-    if (watcher := build_watch_runner(catalog, metrics, core.ops)) is not None:
-        ticker = WatchTicker(
-            database=core.database,
-            runner=watcher,
-            clock=clock,
-            concurrency=settings.checkup_concurrency,
-        )
-        checkups.add_interval(ticker.tick, seconds=settings.watch_tick_seconds, job_id=WATCH_JOB)
-    checkups.start()
-    stack.push_async_callback(checkups.stop)
-
-
-def _add_jobs(
-    checkups: CheckupClock,
-    app: web.Application,
-    settings: Settings,
-    *,
-    core: _Core,
-    clock: Clock,
-) -> None:
-    """Reports on their schedules; resuming cut-short commands; naming on-call commanders."""
-    every = settings.checkup_interval_seconds * 6  # 30 s by default
-    for report in _reports(settings, core=core, clock=clock):
-        checkups.add_interval(report.run, seconds=every, job_id=f"herald-{report.report.kind}")
-    grace = timedelta(seconds=settings.resume_grace_seconds)
-    resumer = CommandResumer(
-        database=core.database,
-        ops=core.ops,
-        tasks=core.tasks,
-        clock=clock,
-        responder=core.responder,
-        grace=grace,
-    )
-    checkups.add_interval(
-        resumer.sweep, seconds=min(10.0, grace.total_seconds()), job_id="herald-resume"
-    )
-    resume_rollbacks = partial(resume_alert_rollbacks, core.ops, older_than=ROLLBACK_GRACE)
-    checkups.add_interval(resume_rollbacks, seconds=every, job_id="herald-alert-rollbacks")
-    if core.ops.oncall is not None:
-        app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
-        checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")
-
-
-def _reports(settings: Settings, *, core: _Core, clock: Clock) -> list[ScheduledReport]:
-    """The digest and the weekly report where they have a channel: each period sent once,
-    through the outbox; one missed while Herald was down is sent late on start."""
-    reports: list[tuple[Report, ReportSchedule, str]] = []
-    if settings.digest_channel:
-        digest = DigestReport(database=core.database, render=digest_message)
-        schedule = ReportSchedule.daily(settings.digest_at, catch_up=DIGESTS_CAUGHT_UP)
-        reports.append((digest, schedule, settings.digest_channel))
-    if settings.feed_channel and settings.weekly_report_at:
-        weekly = WeeklyReport(database=core.database)
-        schedule = ReportSchedule.weekly(settings.weekly_report_at, catch_up=WEEKLIES_CAUGHT_UP)
-        reports.append((weekly, schedule, settings.feed_channel))
-    return [
-        ScheduledReport(
-            report=report,
-            schedule=schedule,
-            channel=channel,
-            database=core.database,
-            audit=core.ops.audit,
-            clock=clock,
-            wake=core.delivery.wake,
-        )
-        for report, schedule, channel in reports
-    ]
-
-
-def _add_retention(
-    checkups: CheckupClock,
-    app: web.Application,
-    settings: Settings,
-    *,
-    database: Database,
-    clock: Clock,
-) -> None:
-    """Hourly, the inbox and outbox rows past their retention are pruned in small batches."""
-    app[RETENTION] = RetentionJob(
-        database=database,
-        policy=build_retention_policy(settings),
-        clock=clock,
-        count=app[METRICS].rows_pruned,
-    )
-    checkups.add_interval(app[RETENTION].run, seconds=RETENTION_EVERY, job_id="herald-retention")
+    return Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))
 
 
 async def _connect_socket_mode(
@@ -370,16 +212,3 @@ def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:
             wake()
 
     return wake_all
-
-
-async def _stop(worker: SlackDelivery | PageDelivery, task: asyncio.Task[None]) -> None:
-    """Ask a worker to stop after the message in hand (cancelling it mid-write could leave
-    a SQLite transaction open); cancel it if it has not stopped within 10 s."""
-    worker.stop()
-    done, _ = await asyncio.wait({task}, timeout=10)
-    if not done:
-        log.error("worker %s did not stop within 10 s of shutdown; cancelled", task.get_name())
-        task.cancel()
-        await asyncio.wait({task}, timeout=10)
-    elif not task.cancelled() and (error := task.exception()) is not None:
-        log.error("worker %s had failed", task.get_name(), exc_info=error)

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import RETENTION
 from bot.examples import example_manifest
+from bot.workers import RETENTION
 from tests.conftest import Herald, SettingsFactory, start_herald
 from tests.scenarios.test_hooks import CATALOG, argocd, hook
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import COMMANDER
 from bot.catalog import Catalog
 from bot.slack.ids import ActionId
+from bot.workers import COMMANDER
 from standins.argocd import FakeArgoCD
 from standins.pagerduty_rest import FakePagerDutyRest
 from standins.slack import FakeSlack, SlackMessage
