@@ -20,8 +20,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Select, delete, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
 from bot.store.database import Database
@@ -54,13 +56,7 @@ async def prune_inbox_batch(*, database: Database, before: datetime, batch: int 
         .where(col(InboxRow.received_at) < before, col(InboxRow.request).is_(None))
         .limit(batch)
     )
-    async with database.transaction() as session:
-        result = await session.execute(
-            delete(InboxRow)
-            .where(col(InboxRow.key).in_(old.scalar_subquery()))
-            .execution_options(synchronize_session=False)
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+    return await _delete(database, InboxRow, col(InboxRow.key), old)
 
 
 async def prune_outbox_batch(*, database: Database, before: datetime, batch: int = BATCH) -> int:
@@ -79,10 +75,20 @@ async def prune_outbox_batch(*, database: Database, before: datetime, batch: int
         )
         .limit(batch)
     )
+    return await _delete(database, OutboxRow, col(OutboxRow.id), old)
+
+
+async def _delete(
+    database: Database,
+    table: type[InboxRow | OutboxRow],
+    key: Mapped[Any],
+    rows: Select[Any],
+) -> int:
+    """Delete the rows of `table` whose `key` is among `rows`, in one short transaction."""
     async with database.transaction() as session:
         result = await session.execute(
-            delete(OutboxRow)
-            .where(col(OutboxRow.id).in_(old.scalar_subquery()))
+            delete(table)
+            .where(key.in_(rows.scalar_subquery()))
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -141,6 +141,15 @@ async def claim_due(
         return [watch_from_row(row) for row in rows]
 
 
+def _held(watch: Watch) -> Any:
+    """The watch's row, still live and still claimed by this runner (its attempt count)."""
+    return and_(
+        col(WatchRow.id) == watch.id,
+        col(WatchRow.attempts) == watch.attempts,
+        col(WatchRow.state).in_(LIVE),
+    )
+
+
 def watch_from_row(row: WatchRow) -> Watch:
     canary = None
     if row.canary_hash and row.stable_hash:
@@ -179,11 +188,7 @@ async def save_watch(
     canary = watch.canary
     result = await session.execute(
         update(WatchRow)
-        .where(
-            col(WatchRow.id) == watch.id,
-            col(WatchRow.attempts) == watch.attempts,
-            col(WatchRow.state).in_(LIVE),
-        )
+        .where(_held(watch))
         .values(
             progress=watch.state.encode(),
             state=state,
@@ -251,15 +256,7 @@ async def note_failure(
     if finish:
         values.update(state="done", finished_at=now, lease_until=None)
     async with database.transaction() as session:
-        result = await session.execute(
-            update(WatchRow)
-            .where(
-                col(WatchRow.id) == watch.id,
-                col(WatchRow.attempts) == watch.attempts,
-                col(WatchRow.state).in_(LIVE),
-            )
-            .values(**values)
-        )
+        result = await session.execute(update(WatchRow).where(_held(watch)).values(**values))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
