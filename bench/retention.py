@@ -17,7 +17,10 @@ Ratios are each year's figure over the empty database's, from the same run. Also
 day's prune on the retained year (what the hourly job deletes in a day), through Herald's
 own code. PostgreSQL is not measured here (its prune is covered by tests/store).
 
-Usage: python bench/retention.py [--requests 200] [--releases 200] [--scale 1] [--tag -quick]
+The year is written once; the three databases are then measured `--runs` times in turn.
+
+Usage: python bench/retention.py [--requests 200] [--releases 200] [--runs 3] [--scale 1]
+       [--tag -quick]
 """
 
 from __future__ import annotations
@@ -170,28 +173,15 @@ async def prune_a_day(path: Path, end: datetime) -> dict[str, Any]:
     return {"inbox": pruned.inbox, "outbox": pruned.outbox, "seconds": seconds}
 
 
-def print_tables(results: list[dict[str, Any]], counts: Counts, day: dict[str, Any]) -> None:
-    floor = results[0]
-    rows = []
-    for r in results:
-        ack, reply, ingest = r["status"]["ack_ms"], r["status"]["reply_ms"], r["ingest"]
-        rows.append(
-            (
-                r["database"],
-                f"{r['bytes'] / 2**20:.0f}",
-                ack["p50"],
-                ack["p99"],
-                reply["p50"],
-                reply["p99"],
-                ingest["events_per_s"],
-                f"{ingest['events_per_s'] / floor['ingest']['events_per_s']:.2f}",
-                f"{reply['p50'] / floor['status']['reply_ms']['p50']:.2f}",
-            )
-        )
+def print_tables(runs: list[list[dict[str, Any]]], counts: Counts, day: dict[str, Any]) -> None:
+    rows = [
+        _row(number, r, floor=results[0]) for number, results in enumerate(runs, 1) for r in results
+    ]
     print("A year of 500 services on SQLite: size, /deploy status (ms), ingest (events/s)")
     print(
         table(
             (
+                "run",
                 "database",
                 "MiB",
                 "ack p50",
@@ -217,6 +207,23 @@ def print_tables(results: list[dict[str, Any]], counts: Counts, day: dict[str, A
     )
 
 
+def _row(number: int, r: dict[str, Any], *, floor: dict[str, Any]) -> tuple[object, ...]:
+    """One database's figures in one run, with ratios to that run's empty database."""
+    ack, reply, ingest = r["status"]["ack_ms"], r["status"]["reply_ms"], r["ingest"]
+    return (
+        number,
+        r["database"],
+        f"{r['bytes'] / 2**20:.0f}",
+        ack["p50"],
+        ack["p99"],
+        reply["p50"],
+        reply["p99"],
+        ingest["events_per_s"],
+        f"{ingest['events_per_s'] / floor['ingest']['events_per_s']:.2f}",
+        f"{reply['p50'] / floor['status']['reply_ms']['p50']:.2f}",
+    )
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     end = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="herald-bench-retention-") as tmp:
@@ -229,18 +236,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             write_year, paths["year"], paths["year-kept"], end=end, scale=args.scale
         )
         load_s = time.perf_counter() - began
-        results = [
-            await measure("empty", paths["empty"], retention=True, args=args),
-            await measure("year, no retention", paths["year"], retention=False, args=args),
-            await measure("year, retention", paths["year-kept"], retention=True, args=args),
+        runs = [  # the floor measured in each run, beside the two years
+            [
+                await measure("empty", paths["empty"], retention=True, args=args),
+                await measure("year, no retention", paths["year"], retention=False, args=args),
+                await measure("year, retention", paths["year-kept"], retention=True, args=args),
+            ]
+            for _ in range(args.runs)
         ]
         day = await prune_a_day(paths["year-kept"], end)
-    print_tables(results, counts, day)
+    print_tables(runs, counts, day)
     data = {
         "benchmark": "retention",
         "load_seconds": load_s,
         "rows": {"a_year": counts.written, "kept": counts.kept},
-        "results": results,
+        "runs": runs,
         "one_day_prune": day,
         "load_1m": os.getloadavg()[0],
     }
@@ -252,6 +262,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="timed /deploy status requests")
     parser.add_argument("--releases", type=int, default=200, help="ingested releases (5 events)")
+    parser.add_argument("--runs", type=int, default=3, help="measurements of the 3 databases")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the year's rows")
     parser.add_argument("--tag", default="", help="suffix of the results file")
     return parser.parse_args(argv)
