@@ -407,11 +407,11 @@ def ints(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ladder", type=ints, default=[50, 200, 500, 1000], help="N at 30s")
-    parser.add_argument("--also-15s", type=ints, default=[50, 200, 500], help="N at 15s")
-    parser.add_argument("--headline", type=int, default=500, help="N run --runs times")
+    parser.add_argument("--ladder", type=ints, default=[100, 200, 400, 600], help="N at 30s")
+    parser.add_argument("--also-15s", type=ints, default=[200], help="N at 15s")
+    parser.add_argument("--headline", type=int, default=400, help="N run --runs times")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=90.0, help="measured wall time a run")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured wall time a run")
     parser.add_argument("--latency", type=float, default=0.03, help="Prometheus latency, s")
     parser.add_argument(
         "--profile", metavar="FILE", help="one run of --headline N at 30s, cProfiled (no JSON)"
