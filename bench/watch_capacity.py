@@ -20,8 +20,8 @@ measured:
 A ladder of N gives the capacity: the largest N whose p95 gap stays within interval + 5 s.
 The headline N runs `--runs` times.
 
-Usage: python bench/watch_capacity.py [--quick] [--ladder 50,200,500,1000] [--interval 30]
-       [--also-15s 50,200,500] [--headline 500] [--runs 3] [--seconds 90] [--latency 0.03]
+Usage: python bench/watch_capacity.py [--quick] [--ladder 100,200,400,600] [--interval 30]
+       [--also-15s 200] [--headline 400] [--runs 3] [--seconds 60] [--latency 0.03]
 """
 
 from __future__ import annotations
