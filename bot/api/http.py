@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from bot.logs import correlation_id
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
+MAX_LIMIT = 500  # `?limit=` of a listing route
+_LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits: `str.isdigit` takes '²', which `int` refuses
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -135,3 +138,15 @@ def _path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(root)"
+
+
+def parse_limit(raw: str | None, *, default: int = 50) -> int:
+    """A listing's `?limit=`: a whole number from 1 to MAX_LIMIT, else a 422 naming `limit`."""
+    if raw is None:
+        return default
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidInput(
+            f"limit must be a whole number from 1 to {MAX_LIMIT}",
+            details=[FieldProblem("limit", f"a whole number from 1 to {MAX_LIMIT}")],
+        )
+    return int(raw)

@@ -80,6 +80,17 @@ ROUTES = (
         query={"service": _NAME, "env": _NAME, "window": {"type": "string", "default": "30d"}},
         answers={"200": "every figure, its count and trend"},
     ),
+    Route(
+        "get",
+        "/api/v1/outbox/dead",
+        "Dead letters (messages and pages Herald gave up delivering), newest first",
+        query={
+            "release": {"type": "string", "maxLength": 200},
+            "sink": {"type": "string", "enum": ["slack", "pagerduty"]},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        },
+        answers={"200": "`{dead_letters: [...]}`"},
+    ),
     Route("post", "/hooks/argocd", "Argo CD notification", ArgoCDNotification, answers=_HOOK),
     Route(
         "post", "/hooks/rollouts", "Argo Rollouts notification", RolloutNotification, answers=_HOOK
@@ -103,7 +114,12 @@ ROUTES = (
         form=True,
     ),
 )
-_SECURED = {"/api/v1/releases": _BEARER, "/api/v1/dora": _BEARER, "/hooks/": _HOOK_AUTH}
+_SECURED = {
+    "/api/v1/releases": _BEARER,
+    "/api/v1/dora": _BEARER,
+    "/api/v1/outbox": _BEARER,
+    "/hooks/": _HOOK_AUTH,
+}
 
 
 def add_routes(app: web.Application) -> None:

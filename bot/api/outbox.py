@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.api.http import require_bearer
+from bot.api.http import parse_limit, require_bearer
 from bot.deps import DEPS
 from bot.errors import FieldProblem, InvalidInput
 from bot.store.dead_letters import list_dead_letters
@@ -24,12 +24,7 @@ async def get_dead_letters(request: web.Request) -> web.Response:
     token = deps.settings.ingest_token
     require_bearer(request, token.get_secret_value() if token else None)
     query = request.query
-    raw_limit = query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise InvalidInput(
-            "limit must be a whole number from 1 to 500",
-            details=[FieldProblem("limit", "a whole number from 1 to 500")],
-        )
+    limit = parse_limit(query.get("limit"))
     sink = query.get("sink") or None
     if sink is not None and sink not in SINKS:
         raise InvalidInput(
@@ -38,7 +33,7 @@ async def get_dead_letters(request: web.Request) -> web.Response:
         )
     letters = await list_dead_letters(
         database=deps.database,
-        limit=int(raw_limit),
+        limit=limit,
         release_id=query.get("release") or None,
         sink=sink,
     )

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
-from bot.api.http import parse_model, read_json_object, require_bearer
+from bot.api.http import parse_limit, parse_model, read_json_object, require_bearer
 from bot.deps import DEPS, Deps
 from bot.domain.release.events import EventRequest
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.transactions import run_in_transaction
-from bot.errors import FieldProblem, InvalidInput, NotFound
+from bot.errors import NotFound
 from bot.store.queries import describe_release, get_release_detail, list_releases
-
-_LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits: `str.isdigit` takes '²', which `int` refuses
 
 
 async def post_release(request: web.Request) -> web.Response:
@@ -55,17 +52,12 @@ async def get_release(request: web.Request) -> web.Response:
 async def get_releases(request: web.Request) -> web.Response:
     deps = _authorized(request)
     query = request.query
-    raw_limit = query.get("limit", "50")
-    if not _LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 500:
-        raise InvalidInput(
-            "limit must be a whole number from 1 to 500",
-            details=[FieldProblem("limit", "a whole number from 1 to 500")],
-        )
+    limit = parse_limit(query.get("limit"))
     releases = await list_releases(
         database=deps.database,
         service=query.get("service"),
         env=query.get("env"),
-        limit=int(raw_limit),
+        limit=limit,
     )
     return web.json_response({"releases": releases})
 

@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -280,3 +281,13 @@ async def test_the_openapi_description_names_every_route_and_the_error_shape(
     assert error["required"] == ["error", "details"]
     manifest = document["paths"]["/api/v1/releases"]["post"]["requestBody"]
     assert manifest["content"]["application/json"]["schema"]["$ref"].endswith("/Manifest")
+
+
+@pytest.mark.parametrize("route", ["/api/v1/releases", "/api/v1/outbox/dead"])
+@pytest.mark.parametrize("limit", ["²", "0", "501", "1e3", "-1"])
+async def test_a_listing_limit_that_is_not_a_plain_whole_number_is_refused_by_name(
+    herald: Herald, route: str, limit: str
+) -> None:
+    status, body = await herald.call("GET", f"{route}?limit={quote(limit)}")
+    assert status == 422
+    assert [d["path"] for d in body["details"]] == ["limit"]
