@@ -106,6 +106,9 @@ async def test_readme_seed_figures_over_a_real_scrape(
         assert (await herald.post_event(rid, event=event, at=at(seconds)))[0] == 201
     final = {"success": 8.0, "failure": 2.0, "rolled_back": 1.0}
     await eventually(lambda: seen(herald, prometheus, final), timeout=45, interval=0.2)
+    # /metrics serves a snapshot a moment old: one taken before rel-1's recovery also shows
+    # two failures, so wait until Prometheus has both recoveries too
+    await eventually(lambda: restores_seen(herald, prometheus, 2), timeout=45, interval=0.2)
 
     session = herald.session
     cfr = readme_query("**Change failure rate, 30 days**")
@@ -119,6 +122,13 @@ async def test_readme_seed_figures_over_a_real_scrape(
 
     panel = next(p for p in _panels() if p["title"] == "Change failure rate (30d)")
     assert await scalar(session, prometheus, _concrete(panel["targets"][0]["expr"])) == 0.25
+
+
+async def restores_seen(herald: Herald, prometheus: PrometheusServer, count: int) -> bool:
+    """Prometheus's latest count of webapp/prod's recoveries is `count`."""
+    expr = 'release_time_to_recover_seconds_count{service="webapp"}'
+    data = await query(herald.session, prometheus, expr)
+    return [float(s["value"][1]) for s in data["result"]] == [count]
 
 
 def _panels() -> Iterator[dict[str, Any]]:
