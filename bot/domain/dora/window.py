@@ -87,9 +87,8 @@ class DoraWindow:
     @classmethod
     def including(cls, now: datetime, length: timedelta) -> DoraWindow:
         """The window of `length` that holds `now`: it ends at the first whole second after
-        `now`, so a release deployed this very moment is counted."""
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("window end must be timezone-aware")
+        `now`, so a release deployed this very moment is counted. (`ending` refuses a naive
+        `now`: adding a second keeps it naive.)"""
         return cls.ending(now + timedelta(seconds=1), length)
 
     @property
