@@ -72,14 +72,8 @@ class ScheduledReport:
         self._first_run: datetime | None = None
 
     async def run(self) -> int:
-        """Queue every owed period not claimed yet; how many this run queued."""
-        try:
-            return await self._run()
-        except Exception:  # the store was out of reach: the next run looks again
-            log.exception("%s run failed; the next run retries", self.report.kind)
-            return 0
-
-    async def _run(self) -> int:
+        """Queue every owed period not claimed yet; how many this run queued. A store out of
+        reach raises: the scheduler's wrapper logs and counts it, and the next run looks again."""
         now = self._clock()
         self._running_since = self._running_since or now
         since = await self._since(now)

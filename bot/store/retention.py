@@ -139,11 +139,9 @@ class RetentionJob:
         self._count = count
 
     async def run(self) -> Pruned:
-        try:
-            pruned = await prune(database=self._database, policy=self._policy, now=self._clock())
-        except Exception:
-            log.exception("retention prune failed; the next run retries")
-            return Pruned()
+        """One prune. A failure raises: the scheduler's wrapper logs and counts it
+        (`herald_job_failures_total`), and the next run continues where this one stopped."""
+        pruned = await prune(database=self._database, policy=self._policy, now=self._clock())
         if self._count is not None:
             self._count("inbox", pruned.inbox)
             self._count("outbox", pruned.outbox)
