@@ -68,13 +68,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.harness import maybe_profile, quiet_logging, summary_ms, table, write_results
 
-SERVERS = ("bolt-pbr", "bolt", "herald")
+SERVERS = ("bolt-pbr", "bolt", "herald", "herald-workers")
 DIAGNOSTIC = ("herald-noinbox", "herald-nowork")
-REPLYING = ("herald", "herald-noinbox")  # servers that POST a status reply per request
+HERALDS = ("herald", "herald-workers")  # the rows set against the bare apps
+REPLYING = ("herald", "herald-workers", "herald-noinbox")  # POST a status reply per request
 LABELS = {
     "bolt-pbr": "bare Bolt, pbr=True",
     "bolt": "bare Bolt (default)",
     "herald": "Herald",
+    "herald-workers": "Herald --workers 1",
     "herald-noinbox": "Herald, no inbox insert",
     "herald-nowork": "Herald, no work after ack",
 }
@@ -131,8 +133,21 @@ async def _serve(role: str, conn: Connection, config: dict[str, Any]) -> None:
                 return
             if command == "stop":
                 break
-            conn.send({**stats(), "cpu_s": time.process_time()})
+            conn.send({**stats(), "cpu_s": time.process_time() + _children_cpu_s()})
     conn.send("stopped")
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's live children (Herald's workers), from /proc."""
+    total = 0.0
+    for child in multiprocessing.active_children():
+        try:
+            stat = Path(f"/proc/{child.pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # utime, stime: fields 14, 15
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def _start_server(
@@ -203,6 +218,7 @@ async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callabl
     def stats() -> Reply:
         nonlocal seen
         new, seen = slack.responses[seen:], len(slack.responses)
+        answered = {r["_key"]: slack.answered_at[r["_key"]] for r in new}
         # A full status: the section and the canary's buttons, no warning and no error.
         complete = sum(
             1 for r in new if len(r.get("blocks", [])) == 2 and ":warning:" not in r.get("text", "")
@@ -212,6 +228,7 @@ async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callabl
             "complete": complete,
             "sample": new[0] if new else None,
             "argocd_calls": len(argocd.calls),
+            "answered_at": answered,
         }
 
     return info, stats
@@ -220,8 +237,8 @@ async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callabl
 def _herald_app(
     stack: contextlib.AsyncExitStack, config: dict[str, Any], inbox_s: list[float], variant: str
 ) -> web.Application:
-    from bot.app import build_app
     from bot.catalog import Catalog
+    from bot.serving.server import build_server
     from bot.settings import Settings
     from bot.slack import inbox
     from bot.slack.tasks import BackgroundTasks, ErrorReply
@@ -239,6 +256,7 @@ def _herald_app(
         ingest_token=INGEST_TOKEN,
         argocd_url=config["argocd_url"],
         argocd_token=ARGOCD_TOKEN,
+        workers=1 if variant == "-workers" else 0,
     )
 
     async def timed_record_once(
@@ -250,6 +268,7 @@ def _herald_app(
         request: dict[str, Any] | None = None,
         fast: bool = False,
         refresh: bool = False,
+        claimed_by: str | None = None,
     ) -> bool:
         if variant == "-noinbox":
             return True
@@ -263,6 +282,7 @@ def _herald_app(
                 request=request,
                 fast=fast,
                 refresh=refresh,
+                claimed_by=claimed_by,
             )
         finally:
             inbox_s.append(time.perf_counter() - started)
@@ -280,7 +300,7 @@ def _herald_app(
     inbox.record_once = timed_record_once  # type: ignore[attr-defined]
     if variant == "-nowork":
         BackgroundTasks.spawn = drop  # type: ignore[method-assign]
-    return build_app(settings, catalog=Catalog.model_validate(CATALOG))
+    return build_server(settings, catalog=Catalog.model_validate(CATALOG))
 
 
 def _bare_bolt_app(config: dict[str, Any], *, process_before_response: bool) -> web.Application:
@@ -324,7 +344,10 @@ async def server_process(role: str, config: dict[str, Any]) -> AsyncIterator[Ser
     context = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop
     parent, child = context.Pipe()
     process = context.Process(
-        target=_child, args=(role, child, config), name=f"bench-{role}", daemon=True
+        target=_child,
+        args=(role, child, config),
+        name=f"bench-{role}",
+        daemon=role != "herald-workers",  # a daemonic process may not start the workers
     )
     process.start()
     child.close()
@@ -352,7 +375,8 @@ class Requests:
         self._verifier = SignatureVerifier(SIGNING_SECRET)
         self._ids = itertools.count(1)
 
-    def next(self, server: str) -> tuple[bytes, dict[str, str]]:
+    def next(self, server: str) -> tuple[bytes, dict[str, str], str]:
+        """The body, its signed headers, and the key of its response URL."""
         n = next(self._ids)
         key = f"{server}-{n}"
         body = urlencode(
@@ -379,7 +403,7 @@ class Requests:
             "X-Slack-Signature": signature,
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        return body.encode(), headers
+        return body.encode(), headers, key
 
 
 @dataclass
@@ -391,12 +415,15 @@ class World:
     complete: int = 0  # full status replies FakeSlack has received
     argocd_calls: int = 0
     sample: Reply | None = field(default=None, repr=False)
+    sent_at: dict[str, float] = field(default_factory=dict, repr=False)  # key → time.time()
+    answered_at: dict[str, float] = field(default_factory=dict, repr=False)  # at FakeSlack
 
     async def fakes_stats(self) -> int:
         stats = await self.fakes.call("stats")
         self.complete += stats["complete"]
         self.argocd_calls = stats["argocd_calls"]
         self.sample = self.sample or stats["sample"]
+        self.answered_at.update(stats["answered_at"])
         return int(stats["responses"])
 
     async def settle(self, *, poll: float = 0.02) -> None:
@@ -419,18 +446,23 @@ async def fire(
     c: int,
     *,
     idle: bool = False,
+    keys: list[str] | None = None,
 ) -> list[float]:
     """n requests, c in flight; seconds from send to the 200 fully read, in completion order.
+    `keys` gets each request's response URL key.
 
     idle: one at a time, each sent only once the previous one's reply reached FakeSlack.
     """
     latencies: list[float] = []
+    keys = [] if keys is None else keys
     todo = iter(range(n))
     replies = role in REPLYING
 
     async def worker() -> None:
         for _ in todo:
-            body, headers = world.requests.next(role)
+            body, headers, key = world.requests.next(role)
+            keys.append(key)
+            world.sent_at[key] = time.time()
             sent = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
@@ -458,7 +490,8 @@ async def measure(world: World, role: str, n: int, c: int, *, idle: bool = False
         complete, argocd_calls = world.complete, world.argocd_calls
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        latencies = await fire(session, url, world, role, n, c, idle=idle)
+        keys: list[str] = []
+        latencies = await fire(session, url, world, role, n, c, idle=idle, keys=keys)
         elapsed = time.perf_counter() - started
         await world.settle()
         drained = time.perf_counter() - started
@@ -476,6 +509,8 @@ async def measure(world: World, role: str, n: int, c: int, *, idle: bool = False
     if after["inbox_s"]:
         result["inbox_insert_ms"] = summary_ms(after["inbox_s"])
     if replies:
+        answers = [world.answered_at[k] - world.sent_at[k] for k in keys]
+        result["reply_ms"] = summary_ms(answers)  # send → the status at the response_url
         result["replies_done_s"] = drained
         result["argocd_calls_per_request"] = (world.argocd_calls - argocd_calls) / n
         if world.complete - complete != n:
@@ -535,10 +570,10 @@ def ratios(results: list[Reply]) -> list[Reply]:
     by = {(r["server"], r["concurrency"]): r["ack_ms"] for r in results}
     out = []
     for r in results:
-        if r["server"] != "herald":
+        if r["server"] not in HERALDS:
             continue
         c = r["concurrency"]
-        row: Reply = {"concurrency": c}
+        row: Reply = {"server": r["server"], "concurrency": c}
         for base, name in (("bolt", "vs_bolt_default"), ("bolt-pbr", "vs_bolt_pbr")):
             other = by[(base, 1 if c == IDLE else c)]
             row[name] = {q: r["ack_ms"][q] / other[q] for q in ("p50", "p90", "p99")}
@@ -572,6 +607,7 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
     print("\nHerald / bare Bolt, ratio of ack latency")
     ratio_table = [
         (
+            LABELS[r["server"]],
             r["concurrency"],
             r["vs_bolt_default"]["p50"],
             r["vs_bolt_default"]["p99"],
@@ -580,14 +616,22 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
         )
         for r in ratio_rows
     ]
-    ratio_headers = ("c", "p50 vs default", "p99 vs default", "p50 vs floor", "p99 vs floor")
+    ratio_headers = (
+        "server",
+        "c",
+        "p50 vs default",
+        "p99 vs default",
+        "p50 vs floor",
+        "p99 vs floor",
+    )
     print(table(ratio_headers, ratio_table))
     for r in results:
-        if "inbox_insert_ms" in r and r["server"] == "herald":
-            i = r["inbox_insert_ms"]
+        if "inbox_insert_ms" in r and r["server"] in HERALDS:
+            i, a = r["inbox_insert_ms"], r["reply_ms"]
             print(
-                f"  herald c={r['concurrency']}: inbox insert p50 {i['p50']:.2f} p99 "
-                f"{i['p99']:.2f} ms; all {r['ack_ms']['n']} replies in "
+                f"  {LABELS[r['server']]} c={r['concurrency']}: inbox insert p50 {i['p50']:.2f} "
+                f"p99 {i['p99']:.2f} ms; full answer (response_url) p50 {a['p50']:.1f} p99 "
+                f"{a['p99']:.1f} ms; all {r['ack_ms']['n']} replies in "
                 f"{r['replies_done_s']:.2f}s from the first send"
             )
     for r in results:

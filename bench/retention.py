@@ -117,7 +117,7 @@ async def status_latency(herald: Herald, requests: int, *, key: str) -> dict[str
     replies: list[float] = []
     async with aiohttp.ClientSession() as session:
         for n in range(20 + requests):
-            body, headers = signed.next(key)
+            body, headers, _ = signed.next(key)
             seen = herald.replies()
             sent = time.perf_counter()
             async with session.post(herald.url + "/slack/events", data=body, headers=headers) as r:

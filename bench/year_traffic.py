@@ -48,7 +48,7 @@ COLUMNS = {
     "planned_at started_at deployed_at failed_at rolled_back_at recovered_at lead_time_seconds "
     "links",
     "release_events": "release_id type at received_at idempotency_key payload",
-    "inbox": "key source received_at request done_at resumed_at",
+    "inbox": "key source received_at request done_at claimed_by claimed_at attempts",
     "outbox": "id release_id sink dedup_key channel role thread_role event_type body operation "
     "state urgent attempts ambiguous next_attempt_at lease_until last_error created_at sent_at ts",
     "slack_messages": "release_id channel ts thread_ts role event_type outbox_id posted_at",
@@ -245,7 +245,8 @@ class Year:
             )
         for key, source, when in keys:
             done = when if source == "slack" else None
-            self.writer.add("inbox", (key, source, when, None, done, None), kept=when >= kept_after)
+            row = (key, source, when, None, done, None, None, 0)
+            self.writer.add("inbox", row, kept=when >= kept_after)
 
     def outbox(self, rid: str, env: str, at: datetime, *, failed: bool) -> None:
         kept_after = self.end - OUTBOX_KEPT

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -25,7 +26,7 @@ from bot.catalog import (
     load_catalog,
     watch_config,
 )
-from bot.core import Core
+from bot.core import Core, Role
 from bot.deps import DEPS, Deps, utcnow
 from bot.domain.deploy.context import Operations
 from bot.factories import (
@@ -40,10 +41,11 @@ from bot.observability import METRICS, HeraldMetrics
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
 from bot.slack.bolt import build_bolt_app
+from bot.slack.command_queue import this_process
 from bot.slack.delivery import SlackDelivery
 from bot.slack.groups import SlackGroupDirectory
 from bot.slack.responses import Responder
-from bot.slack.tasks import BackgroundTasks
+from bot.slack.tasks import BackgroundTasks, Dispatch
 from bot.store import inbox
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
@@ -56,6 +58,7 @@ from bot.workers import start_workers
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Nudge = Callable[[], None]
 
 
 def build_app(
@@ -64,13 +67,21 @@ def build_app(
     clock: Clock = utcnow,
     catalog: Catalog | None = None,
     deliver: bool = True,
+    role: Role = Role.ALL,
+    nudge: Nudge | None = None,
+    nudged: asyncio.Event | None = None,
 ) -> web.Application:
-    """The whole HTTP surface of `herald serve`; resources open and close with the app."""
+    """The whole HTTP surface of `herald serve`; resources open and close with the app.
+    With `herald serve --workers N` (bot/serving), the server is `role` FRONT and calls
+    `nudge` when it recorded work; each worker is `role` WORKER, told by `nudged`."""
     app = web.Application(
         client_max_size=MAX_BODY_BYTES, middlewares=[correlation_middleware, error_middleware]
     )
     resolved = catalog if catalog is not None else load_catalog(settings.config_path)
-    app.cleanup_ctx.append(_resources(settings, clock=clock, catalog=resolved, deliver=deliver))
+    split = _Split(role, nudge or (lambda: None), nudged)
+    app.cleanup_ctx.append(
+        _resources(settings, clock=clock, catalog=resolved, deliver=deliver, split=split)
+    )
     app.router.add_post("/api/v1/releases", releases.post_release)
     app.router.add_get("/api/v1/releases", releases.get_releases)
     app.router.add_get("/api/v1/releases/{release_id}", releases.get_release)
@@ -87,17 +98,31 @@ def build_app(
     return app
 
 
+@dataclass(frozen=True)
+class _Split:
+    role: Role
+    nudge: Nudge  # FRONT: tell the workers there is work
+    nudged: asyncio.Event | None  # WORKER: set when told
+
+
 def _resources(
-    settings: Settings, *, clock: Clock, catalog: Catalog, deliver: bool
+    settings: Settings, *, clock: Clock, catalog: Catalog, deliver: bool, split: _Split
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            database = await _open_store(stack, settings)
+            front = split.role is Role.FRONT
+            database = await _open_store(stack, settings, first=split.role is not Role.WORKER)
             connector = aiohttp.TCPConnector(limit=400)  # 50 checkups × 8 queries in flight
             http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
             core = _build_core(
-                app, settings, catalog=catalog, database=database, http=http, clock=clock
+                app,
+                settings,
+                catalog=catalog,
+                database=database,
+                http=http,
+                clock=clock,
+                wake=split.nudge,
             )
             app[DEPS] = Deps(settings, catalog, database, core.ledgers, core.client, clock)
             if hooks.ALERT_PAGER not in app:  # tests may record decisions instead
@@ -111,26 +136,39 @@ def _resources(
                 client=core.client,
                 database=database,
                 ops=core.ops,
-                tasks=core.tasks,
+                dispatch=Dispatch(core.tasks, nudge=split.nudge if front else None),
                 clock=clock,
                 responder=core.responder,
+                claimed_by=None if front else this_process(),
                 metrics=app[METRICS],
             )
             stack.push_async_callback(core.tasks.drain)
-            if deliver:
-                await start_workers(stack, app, settings, catalog=catalog, core=core, clock=clock)
+            if deliver and not front:
+                await start_workers(
+                    stack,
+                    app,
+                    settings,
+                    catalog=catalog,
+                    core=core,
+                    clock=clock,
+                    nudged=split.nudged,
+                )
             await _connect_socket_mode(stack, settings, app)
             yield
 
     return lifecycle
 
 
-async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Database:
-    """Lock (SQLite mode is one Herald), migrate, connect; closed with the app."""
-    if (lock := instance_lock(settings.database_url)) is not None:
+async def _open_store(
+    stack: contextlib.AsyncExitStack, settings: Settings, *, first: bool
+) -> Database:
+    """Lock (SQLite mode is one Herald), migrate, connect; closed with the app. A worker
+    process (not `first`) belongs to the server that did the first two."""
+    if first and (lock := instance_lock(settings.database_url)) is not None:
         lock.acquire()
         stack.callback(lock.release)
-    await asyncio.to_thread(upgrade, settings.database_url)
+    if first:
+        await asyncio.to_thread(upgrade, settings.database_url)
     database = Database(create_engine(settings.database_url))
     stack.push_async_callback(database.close)
     return database
@@ -144,6 +182,7 @@ def _build_core(
     database: Database,
     http: aiohttp.ClientSession,
     clock: Clock,
+    wake: Callable[[], None],
 ) -> Core:
     client = build_slack_client(settings)
     pages = build_page_delivery(settings, catalog, database=database, http=http, clock=clock)
@@ -162,7 +201,7 @@ def _build_core(
         render=render_notice,
         clock=clock,
         channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
-        on_commit=_waker(delivery.wake, pages.wake),
+        on_commit=_waker(delivery.wake, pages.wake, wake),
         offsets=lambda service, env: checkup_offsets(catalog, service),
         watch_configs=_watch_configs(settings, catalog),
         change_events=sends_change_events(settings, catalog),

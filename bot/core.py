@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import aiohttp
@@ -30,3 +31,11 @@ class Core:
     ops: Operations
     tasks: BackgroundTasks
     responder: Responder  # answers slash commands and buttons over `http`
+
+
+class Role(enum.Enum):
+    """What one Herald process does (bot/serving)."""
+
+    ALL = "all"  # `herald serve`: serves HTTP and does the work after each ack
+    FRONT = "front"  # `herald serve --workers N`: serves HTTP, verifies, records, acks
+    WORKER = "worker"  # a worker of the above: commands from the inbox, outbox, schedules

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         validation_alias=_env("HERALD_WEEKLY_REPORT_AT"),
     )
     log_level: str = Field("INFO", validation_alias=_env("HERALD_LOG_LEVEL"))
+    workers: int = Field(
+        0, ge=0, le=16, validation_alias=_env("HERALD_WORKERS")
+    )  # 0: one process does everything; N: the server only records and acks, N workers act
     resume_grace_seconds: float = Field(
         30.0, gt=0, le=600, validation_alias=_env("HERALD_RESUME_GRACE_SECONDS")
     )  # a command unfinished this long after its ack belongs to a process that died

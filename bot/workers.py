@@ -33,12 +33,13 @@ from bot.reports.jobs import DigestReport, WeeklyReport
 from bot.reports.periods import Report, ScheduledReport
 from bot.scheduling import CheckupClock
 from bot.settings import Settings
+from bot.slack.command_queue import CommandQueue, this_process
 from bot.slack.delivery import SlackDelivery
 from bot.slack.digest import digest_message
-from bot.slack.resume import CommandResumer
 from bot.store import outbox
 from bot.store.database import Database
 from bot.store.retention import RetentionJob
+from bot.wakeups import sleep_until_woken
 from bot.watching import JOB_ID as WATCH_JOB
 from bot.watching import WatchTicker
 
@@ -49,6 +50,7 @@ Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
 RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
 RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
+COMMANDS = web.AppKey("herald_commands", CommandQueue)  # kept commands, carried out once
 
 
 async def start_workers(
@@ -59,8 +61,10 @@ async def start_workers(
     catalog: Catalog,
     core: Core,
     clock: Clock,
+    nudged: asyncio.Event | None = None,
 ) -> None:
-    """The outbox senders, the checkup clock and the periodic jobs; all stop with the app."""
+    """The outbox senders, the checkup clock and the periodic jobs; all stop with the app.
+    `nudged` (a worker of `herald serve --workers N`): set when the server recorded work."""
     if core.database.sqlite:
         await outbox.release_stale_claims(database=core.database)
     for worker in (core.delivery, core.pages):
@@ -94,6 +98,28 @@ async def start_workers(
         checkups.add_interval(ticker.tick, seconds=settings.watch_tick_seconds, job_id=WATCH_JOB)
     checkups.start()
     stack.push_async_callback(checkups.stop)
+    if nudged is not None:
+        task = asyncio.create_task(_answer_nudges(nudged, core=core, queue=app[COMMANDS]))
+        stack.push_async_callback(_cancel, task)
+
+
+async def _answer_nudges(nudged: asyncio.Event, *, core: Core, queue: CommandQueue) -> None:
+    """The server recorded work: claim commands now, and let the senders look."""
+    while True:
+        await sleep_until_woken(nudged, seconds=queue.renew_every)
+        nudged.clear()
+        core.delivery.wake()
+        core.pages.wake()
+        try:
+            await queue.sweep()
+        except Exception:
+            log.exception("could not claim commands from the inbox; trying again")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _add_jobs(
@@ -104,22 +130,22 @@ def _add_jobs(
     core: Core,
     clock: Clock,
 ) -> None:
-    """Reports on their schedules; resuming cut-short commands; naming on-call commanders."""
+    """Reports on their schedules; claiming kept commands (those cut short by a crash, and
+    with `--workers` every one); naming on-call commanders."""
     every = settings.checkup_interval_seconds * 6  # 30 s by default
     for report in _reports(settings, core=core, clock=clock):
         checkups.add_interval(report.run, seconds=every, job_id=f"herald-{report.report.kind}")
-    grace = timedelta(seconds=settings.resume_grace_seconds)
-    resumer = CommandResumer(
+    app[COMMANDS] = CommandQueue(
         database=core.database,
         ops=core.ops,
         tasks=core.tasks,
         clock=clock,
         responder=core.responder,
-        grace=grace,
+        worker=this_process(),
+        grace=timedelta(seconds=settings.resume_grace_seconds),
     )
-    checkups.add_interval(
-        resumer.sweep, seconds=min(10.0, grace.total_seconds()), job_id="herald-resume"
-    )
+    commands = app[COMMANDS]
+    checkups.add_interval(commands.sweep, seconds=commands.renew_every, job_id="herald-resume")
     resume_rollbacks = partial(resume_alert_rollbacks, core.ops, older_than=ROLLBACK_GRACE)
     checkups.add_interval(resume_rollbacks, seconds=every, job_id="herald-alert-rollbacks")
     if core.ops.oncall is not None:

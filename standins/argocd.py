@@ -76,6 +76,7 @@ class FakeArgoCD(LoopbackServer):
         self.listeners: list[Callable[[ArgoCall], None]] = []  # told of each call, in order
         self._apps: dict[tuple[str, str], FakeApp] = {}  # (app namespace, name) -> app
         self._slow: list[float] = [0.0, 0]  # [seconds, times]
+        self.holding = 0  # requests slow_next is holding right now
         self._fail: list[int] = [503, 0]  # [status, times]
         self._down = False
         self._closing = asyncio.Event()
@@ -214,8 +215,10 @@ class FakeArgoCD(LoopbackServer):
         if self._down:
             return 0, {}
         if (delay := self._take(self._slow)) is not None:
+            self.holding += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), delay)
+            self.holding -= 1
             if self._closing.is_set():
                 return 0, {}
         if (status := self._take(self._fail)) is not None:

@@ -68,6 +68,7 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         self.socket_mode = SocketModeServer()
         self.calls: list[SlackCall] = []
         self.responses: list[dict[str, Any]] = []  # JSON bodies POSTed to response URLs
+        self.answered_at: dict[str, float] = {}  # response URL key → time.time() of its last
         self._faults: dict[tuple[str, str], list[float]] = {}
         self._refusals: dict[str, list[str]] = {}  # method -> Slack errors still to answer
         self._failing: dict[str, tuple[Callable[[dict[str, Any]], bool], int]] = {}
@@ -262,6 +263,7 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
             if "blocks" in payload and (errors := validate_blocks(payload["blocks"])):
                 raise SlackError("invalid_blocks", status=400, errors=errors)
             self.responses.append({**payload, "_key": key})
+            self.answered_at[key] = time.time()
             return {"ok": True}
 
         return self._send(request, await self._respond("response_url", compute))

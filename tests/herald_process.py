@@ -88,7 +88,7 @@ class HeraldServer:
         }
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, *, within: float = 10.0) -> None:
+    async def start(self, *, within: float = 30.0) -> None:
         """Start `herald serve` and return once it answers /readyz."""
         with contextlib.ExitStack() as stack:
             out: IO[bytes] | int = asyncio.subprocess.DEVNULL

@@ -21,7 +21,13 @@ from bot.settings import Settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="herald", description="Herald, the release bot.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP server, Slack app and delivery worker")
+    serve = commands.add_parser("serve", help="run the HTTP server, Slack app and delivery worker")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="N worker processes carry the work out; the server only records and acks "
+        "(default HERALD_WORKERS, 0: one process does everything)",
+    )
     demo = commands.add_parser("demo", help="play a whole release offline and show each channel")
     demo.add_argument("--json-logs", action="store_true", help="show Herald's own log lines")
     check = commands.add_parser("check-config", help="print every configuration problem; exit 1")
@@ -77,13 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(settings.database_url)
         print("database is up to date")
         return 0
+    if args.workers is not None:
+        try:
+            settings = Settings.model_validate({**settings.model_dump(), "workers": args.workers})
+        except ValidationError as exc:
+            print(f"herald serve: --workers: {exc.errors()[0]['msg']}", file=sys.stderr)
+            return 2
     return run_serve(settings)
 
 
 def run_serve(settings: Settings) -> int:
     from aiohttp import web
 
-    from bot.app import build_app
+    from bot.serving.server import build_server
     from bot.store.instance_lock import AnotherHeraldRunning
 
     configure_logging(level=settings.log_level)
@@ -93,7 +105,7 @@ def run_serve(settings: Settings) -> int:
             print(f"config: {problem}", file=sys.stderr)
         return 2
     try:
-        web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None)
+        web.run_app(build_server(settings), host=settings.host, port=settings.port, print=None)
     except AnotherHeraldRunning as exc:
         print(f"herald serve: {exc}", file=sys.stderr)
         return 2

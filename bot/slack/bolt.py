@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.slack.inbox import build_inbox_middleware
 from bot.slack.listeners import register
 from bot.slack.responses import Responder
-from bot.slack.tasks import BackgroundTasks
+from bot.slack.tasks import Dispatch
 from bot.store.database import Database
 
 
@@ -24,11 +24,14 @@ def build_bolt_app(
     client: AsyncWebClient,
     database: Database,
     ops: Operations,
-    tasks: BackgroundTasks,
+    dispatch: Dispatch,
     clock: Callable[[], datetime],
     responder: Responder,
+    claimed_by: str | None,
     metrics: HeraldMetrics | None = None,
 ) -> AsyncApp:
+    """`claimed_by`: the name of the process that carries out the work it acks, or None
+    when a worker process claims it from the inbox."""
     secret = settings.slack_signing_secret
     app = AsyncApp(
         client=client,
@@ -37,6 +40,10 @@ def build_bolt_app(
         process_before_response=True,  # listeners ack first and hand slow work to tasks
         raise_error_for_unhandled_request=False,
     )
-    app.use(build_inbox_middleware(database=database, clock=clock, metrics=metrics))
-    register(app, ops=ops, tasks=tasks, responder=responder)
+    app.use(
+        build_inbox_middleware(
+            database=database, clock=clock, claimed_by=claimed_by, metrics=metrics
+        )
+    )
+    register(app, ops=ops, dispatch=dispatch, responder=responder)
     return app

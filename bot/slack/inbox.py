@@ -39,15 +39,27 @@ def kept_request(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_inbox_middleware(
-    *, database: Database, clock: Callable[[], datetime], metrics: HeraldMetrics | None = None
+    *,
+    database: Database,
+    clock: Callable[[], datetime],
+    claimed_by: str | None,
+    metrics: HeraldMetrics | None = None,
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """`claimed_by`: the process that carries out what it records (None: a worker claims it)."""
+
     async def inbox_middleware(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse | None:
         key = inbox_key(req.body)
         request = kept_request(req.body)
         if key and not await record_once(
-            database=database, key=key, source="slack", now=clock(), request=request, fast=True
+            database=database,
+            key=key,
+            source="slack",
+            now=clock(),
+            request=request,
+            fast=True,
+            claimed_by=claimed_by,
         ):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             log.info("dropped duplicate slack request", extra={"key": key, "retry_num": retry})

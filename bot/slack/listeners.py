@@ -41,7 +41,7 @@ from bot.slack.ids import (
     TargetValue,
 )
 from bot.slack.responses import Respond, Responder
-from bot.slack.tasks import BackgroundTasks
+from bot.slack.tasks import Dispatch
 
 log = logging.getLogger(__name__)
 Work = Coroutine[Any, Any, None]
@@ -74,9 +74,7 @@ class Button(Generic[V]):
             return _refuse(refusal, respond)
 
 
-def register(
-    app: AsyncApp, *, ops: Operations, tasks: BackgroundTasks, responder: Responder
-) -> None:
+def register(app: AsyncApp, *, ops: Operations, dispatch: Dispatch, responder: Responder) -> None:
     """Attach `/deploy` and its buttons to the Bolt app."""
 
     @app.command(Command.DEPLOY.value)
@@ -91,22 +89,28 @@ def register(
             return
         await ack()
         respond = responder.for_request(command)
-        work = run_command(ops, parsed, user=command["user_id"], respond=respond)
-        tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
+        dispatch.start(
+            lambda: run_command(ops, parsed, user=command["user_id"], respond=respond),
+            on_error=error_reply(respond),
+            key=context.get(INBOX_KEY),
+        )
 
     for action_id, button in BUTTONS.items():
-        listener = _button_listener(button, ops=ops, tasks=tasks, responder=responder)
+        listener = _button_listener(button, ops=ops, dispatch=dispatch, responder=responder)
         app.action(action_id.value)(listener)
 
 
 def _button_listener(
-    button: Button[Any], *, ops: Operations, tasks: BackgroundTasks, responder: Responder
+    button: Button[Any], *, ops: Operations, dispatch: Dispatch, responder: Responder
 ) -> Any:
     async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
         respond = responder.for_request(body)
-        work = button.press(ops, body, respond)
-        tasks.spawn(work, on_error=error_reply(respond), key=context.get(INBOX_KEY))
+        dispatch.start(
+            lambda: button.press(ops, body, respond),
+            on_error=error_reply(respond),
+            key=context.get(INBOX_KEY),
+        )
 
     return listener
 

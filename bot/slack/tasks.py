@@ -71,3 +71,25 @@ class BackgroundTasks:
     async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=timeout)
+
+
+class Dispatch:
+    """Where an acked command's work runs: here and now, or — with `nudge`, in the split of
+    `herald serve --workers N` — in a worker process, which claims it from the inbox (where
+    the ack recorded it) once nudged. Work without an inbox key always runs here."""
+
+    def __init__(self, tasks: BackgroundTasks, *, nudge: Callable[[], None] | None = None) -> None:
+        self._tasks = tasks
+        self._nudge = nudge
+
+    def start(
+        self,
+        work: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        on_error: ErrorReply,
+        key: str | None,
+    ) -> None:
+        if self._nudge is not None and key is not None:
+            self._nudge()
+            return
+        self._tasks.spawn(work(), on_error=on_error, key=key)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as select_columns
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -40,12 +40,16 @@ async def record_once(
     request: dict[str, Any] | None = None,
     fast: bool = False,
     refresh: bool = False,
+    claimed_by: str | None = None,
 ) -> bool:
     """True the first time `key` is seen; False for a duplicate (a retry or a replay).
-    `request`, when given, is kept until `finish(key)`: work owed that a crash must not lose.
+    `request`, when given, is kept until `finish(key)`: work owed that a crash must not lose;
+    `claimed_by` names the process that carries it out now (else a worker claims it).
     `refresh`: a duplicate counts as the key's last sighting, so a sender that keeps
     re-sending it (Alertmanager, while an alert fires) is deduplicated past the retention."""
     row = InboxRow(key=storage_key(key), source=source, received_at=now, request=request)
+    if request is not None and claimed_by is not None:
+        row.claimed_by, row.claimed_at, row.attempts = claimed_by, now, 1
     try:
         async with database.transaction(fast=fast) as session:
             session.add(row)
@@ -80,37 +84,73 @@ async def finish(*, database: Database, key: str, now: datetime) -> None:
 
 
 @dataclass(frozen=True)
-class Unfinished:
+class Claimed:
+    """A kept request handed to one process to carry out."""
+
     key: str
     request: dict[str, Any]
     received_at: datetime
+    attempts: int  # this one included: 2 or more means a process died carrying it out
 
 
-async def claim_unfinished(
-    *, database: Database, received_before: datetime, now: datetime, skip: Collection[str]
-) -> list[Unfinished]:
-    """Requests kept before an ack whose work never finished (their process died), each
-    handed out once across replicas: the claim is a compare-and-set on `resumed_at`."""
+async def claim_pending(
+    *, database: Database, worker: str, now: datetime, stale_before: datetime, limit: int
+) -> list[Claimed]:
+    """Kept requests no live process carries out — never claimed, or claimed by a process
+    that stopped renewing its claims (it died) — oldest first, each handed out once across
+    processes and replicas: the claim is a compare-and-set on `claimed_at`."""
+    pending = (col(InboxRow.claimed_at).is_(None)) | (col(InboxRow.claimed_at) < stale_before)
     async with database.read() as session:
         rows = (
             await session.execute(
-                select(col(InboxRow.key), col(InboxRow.request), col(InboxRow.received_at))
-                .where(col(InboxRow.received_at) <= received_before)
-                .where(col(InboxRow.request).is_not(None), col(InboxRow.resumed_at).is_(None))
+                select_columns(
+                    col(InboxRow.key),
+                    col(InboxRow.request),
+                    col(InboxRow.received_at),
+                    col(InboxRow.claimed_at),
+                    col(InboxRow.attempts),
+                )
+                .where(col(InboxRow.request).is_not(None), pending)
                 .order_by(col(InboxRow.received_at))
-                .limit(50)
+                .limit(limit)
             )
         ).all()
-    claimed, running = [], {storage_key(key) for key in skip}
-    for key, request, received_at in rows:
-        if key in running or request is None:
-            continue
-        async with database.transaction() as session:
+    if not rows:
+        return []
+    claimed = []
+    async with database.transaction() as session:
+        for key, request, received_at, claimed_at, attempts in rows:
+            same = (
+                col(InboxRow.claimed_at).is_(None)
+                if claimed_at is None
+                else col(InboxRow.claimed_at) == claimed_at
+            )
             won = await session.execute(
                 update(InboxRow)
-                .where(col(InboxRow.key) == key, col(InboxRow.resumed_at).is_(None))
-                .values(resumed_at=now)
+                .where(col(InboxRow.key) == key, col(InboxRow.request).is_not(None), same)
+                .values(claimed_by=worker, claimed_at=now, attempts=attempts + 1)
             )
-        if won.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(Unfinished(key, request, received_at))
+            if won.rowcount == 1 and request is not None:  # type: ignore[attr-defined]
+                claimed.append(Claimed(key, request, received_at, attempts + 1))
     return claimed
+
+
+async def renew_claims(*, database: Database, worker: str, now: datetime) -> None:
+    """`worker` is alive and still carrying out what it claimed."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(InboxRow)
+            .where(col(InboxRow.claimed_by) == worker, col(InboxRow.request).is_not(None))
+            .values(claimed_at=now)
+        )
+
+
+async def release_claims(*, database: Database, worker: str) -> int:
+    """`worker` died: what it had claimed and not finished is handed out again at once."""
+    async with database.transaction() as session:
+        released = await session.execute(
+            update(InboxRow)
+            .where(col(InboxRow.claimed_by) == worker, col(InboxRow.request).is_not(None))
+            .values(claimed_by=None, claimed_at=None)
+        )
+    return int(released.rowcount)  # type: ignore[attr-defined]

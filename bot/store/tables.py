@@ -118,6 +118,15 @@ class InboxRow(SQLModel, table=True):
     """Every inbound request Herald acted on, under its unique key: duplicates are dropped."""
 
     __tablename__ = "inbox"
+    __table_args__ = (
+        Index(
+            "ix_inbox_pending",
+            "claimed_at",
+            "received_at",
+            sqlite_where=text("request IS NOT NULL"),
+            postgresql_where=text("request IS NOT NULL"),
+        ),
+    )
 
     key: str = Field(primary_key=True, max_length=255)
     source: str = Field(max_length=32)
@@ -127,7 +136,10 @@ class InboxRow(SQLModel, table=True):
         default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
     )
     done_at: datetime | None = _utc(nullable=True)
-    resumed_at: datetime | None = _utc(nullable=True)
+    # who carries the request out, renewed while it runs; a claim left stale is taken again
+    claimed_by: str | None = Field(default=None, max_length=96)
+    claimed_at: datetime | None = _utc(nullable=True)
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class OutboxRow(SQLModel, table=True):

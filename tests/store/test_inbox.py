@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from bot.store.inbox import claim_unfinished, finish, record_once
+from bot.store.inbox import claim_pending, finish, record_once, release_claims, renew_claims
 from bot.store.tables import InboxRow
 from tests.store.support import Store, count
 
@@ -38,28 +39,62 @@ def test_long_keys_that_differ_only_at_the_end_stay_distinct() -> None:
     assert storage_key("slack:event:Ev1") == "slack:event:Ev1"
 
 
-async def test_unfinished_requests_are_handed_out_once_and_finished_ones_never(
-    store: Store,
-) -> None:
-    request = {"command": "/deploy", "text": "promote webapp", "response_url": "https://x"}
-    for key in ("slack:trigger:T1", "slack:trigger:T2", "slack:trigger:T3"):
-        assert await record_once(
-            database=store.database, key=key, source="slack", now=store.clock(), request=request
-        )
+REQUEST = {"command": "/deploy", "text": "promote webapp", "response_url": "https://x"}
+GRACE = timedelta(seconds=30)
+
+
+async def keep(store: Store, key: str, *, claimed_by: str | None = None) -> None:
+    assert await record_once(
+        database=store.database,
+        key=key,
+        source="slack",
+        now=store.clock(),
+        request=REQUEST,
+        claimed_by=claimed_by,
+    )
+
+
+async def claim(store: Store, worker: str) -> list[tuple[str, int]]:
+    found = await claim_pending(
+        database=store.database,
+        worker=worker,
+        now=store.clock(),
+        stale_before=store.clock() - GRACE,
+        limit=10,
+    )
+    return [(item.key, item.attempts) for item in found]
+
+
+async def test_kept_requests_are_handed_out_once_and_finished_ones_never(store: Store) -> None:
+    for key in ("slack:trigger:T1", "slack:trigger:T2"):
+        await keep(store, key)
+    await keep(store, "slack:trigger:T3", claimed_by="host:1")  # carried out by its ack's process
     assert await seen_first(store, "slack:event:Ev9")  # owes no work: never handed out
     await finish(database=store.database, key="slack:trigger:T2", now=store.clock())
-    store.clock.advance(60)
 
-    async def claim() -> list[str]:
-        found = await claim_unfinished(
-            database=store.database,
-            received_before=store.clock(),
-            now=store.clock(),
-            skip={"slack:trigger:T3"},  # still running in this process
-        )
-        return [item.key for item in found]
-
-    results = await asyncio.gather(claim(), claim(), claim())
-    assert sorted(key for keys in results for key in keys) == ["slack:trigger:T1"]
-    assert await claim() == []
+    results = await asyncio.gather(claim(store, "a"), claim(store, "b"), claim(store, "c"))
+    assert sorted(key for keys in results for key in keys) == [("slack:trigger:T1", 1)]
+    assert await claim(store, "d") == []
     assert await count(store.database, InboxRow, request=None) == 2  # T2 done, Ev9
+
+
+async def test_a_claim_kept_renewed_stays_and_one_left_stale_is_taken_once_more(
+    store: Store,
+) -> None:
+    await keep(store, "slack:trigger:Alive", claimed_by="host:1")
+    await keep(store, "slack:trigger:Dead", claimed_by="host:2")
+    for _ in range(3):  # host:1 renews every 10 s; host:2 died
+        store.clock.advance(10)
+        await renew_claims(database=store.database, worker="host:1", now=store.clock())
+    store.clock.advance(5)
+    assert await claim(store, "host:3") == [("slack:trigger:Dead", 2)]
+    assert await claim(store, "host:4") == []
+
+
+async def test_a_dead_workers_claims_are_handed_out_at_once(store: Store) -> None:
+    await keep(store, "slack:trigger:T1")
+    assert await claim(store, "host:7") == [("slack:trigger:T1", 1)]
+    assert await release_claims(database=store.database, worker="host:7") == 1
+    assert await claim(store, "host:8") == [("slack:trigger:T1", 2)]
+    await finish(database=store.database, key="slack:trigger:T1", now=store.clock())
+    assert await release_claims(database=store.database, worker="host:8") == 0

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from bot.domain.release.model import Audience
 from bot.store import outbox
-from bot.store.inbox import DEDUPE_HORIZON, claim_unfinished, finish, record_once
+from bot.store.inbox import DEDUPE_HORIZON, claim_pending, finish, record_once
 from bot.store.retention import Pruned, RetentionPolicy, prune
 from bot.store.tables import InboxRow, OutboxRow
 from tests.store.support import FEED, Store, count, register
@@ -71,8 +71,12 @@ async def test_a_command_whose_work_is_owed_is_never_pruned(store: Store) -> Non
     )
     store.clock.advance(60 * DAY)
     assert (await prune_now(store)).inbox == 1  # the event owed nothing
-    owed = await claim_unfinished(
-        database=store.database, received_before=store.clock(), now=store.clock(), skip=()
+    owed = await claim_pending(
+        database=store.database,
+        worker="host:1",
+        now=store.clock(),
+        stale_before=store.clock(),
+        limit=10,
     )
     assert [item.key for item in owed] == ["slack:trigger:T1"]
     await finish(database=store.database, key="slack:trigger:T1", now=store.clock())

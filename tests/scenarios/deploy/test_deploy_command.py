@@ -253,6 +253,6 @@ async def test_a_command_left_unfinished_too_long_ago_is_not_run_and_the_user_is
         database=database, key=key, source="slack", now=received, request=request
     )
     reply = (await world.reply("old", wait=8)).text
-    assert "Herald restarted before it finished `/deploy rollback webapp`" in reply
+    assert "Herald did not get to `/deploy rollback webapp` (20 min ago: it restarted" in reply
     assert "will not carry it out this late" in reply
     assert world.writes() == []

@@ -1,0 +1,69 @@
+"""One worker process of `herald serve --workers N`: everything but serving HTTP.
+
+It builds Herald as the server does (bot/app.py, role WORKER): the command queue, the outbox
+senders, the checkup clock and the scheduled jobs. It is woken by a byte on its pipe from the
+server (work was recorded) and polls besides. It stops on SIGTERM after what it holds, as the
+server stops it; when the pipe closes because the server died, it exits at once, as if killed
+with it, and the Herald started next carries out what it had claimed, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+from aiohttp import web
+
+from bot.catalog import Catalog
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+EXIT_ORPHANED = 3  # the worker's exit code when its server died
+
+
+def run_worker(settings: Settings, catalog: Catalog, nudges: Connection) -> None:
+    """The worker's main (a spawned interpreter's target)."""
+    from bot.logs import configure_logging
+
+    configure_logging(level=settings.log_level)
+    asyncio.run(_serve(settings, catalog, nudges))
+
+
+async def _serve(settings: Settings, catalog: Catalog, nudges: Connection) -> None:
+    from bot.app import build_app
+    from bot.core import Role
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    nudged = asyncio.Event()
+    app = build_app(settings, catalog=catalog, role=Role.WORKER, nudged=nudged)
+    loop.add_reader(nudges.fileno(), _read_nudges(nudges, nudged))
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()  # opens the store and starts every loop (the app's cleanup context)
+    log.info("worker started", extra={"pid": os.getpid()})
+    try:
+        await stop.wait()
+    finally:
+        loop.remove_reader(nudges.fileno())
+        await runner.cleanup()
+        log.info("worker stopped", extra={"pid": os.getpid()})
+
+
+def _read_nudges(nudges: Connection, nudged: asyncio.Event) -> Callable[[], None]:
+    def read() -> None:
+        try:
+            data = os.read(nudges.fileno(), 65536)
+        except BlockingIOError:
+            return
+        if not data:  # the server closed its end: it is gone
+            log.error("the server process is gone; this worker exits with it")
+            os._exit(EXIT_ORPHANED)
+        nudged.set()
+
+    return read

@@ -1,0 +1,154 @@
+"""`herald serve --workers 1`: the server only verifies, records and acks; a worker process
+answers. A worker killed mid-command is replaced and the command carried out once; the server
+killed after an ack loses nothing, and the Herald started next carries it out once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from standins.argocd import FakeArgoCD
+from standins.argocd_rollout import FakeRollout
+from standins.slack import FakeSlack
+from tests.conftest import FEED
+from tests.herald_process import HeraldServer
+from tests.slack.conversation import Conversation
+from tests.waiting import eventually, stays
+
+pytestmark = pytest.mark.slow
+APP = "webapp-prod"
+CATALOG = {
+    "services": {
+        "webapp": {
+            "owners": ["U0OWNER"],
+            "environments": {
+                "prod": {"argocd_app": APP, "rollout": {"name": "webapp", "namespace": "webapp"}}
+            },
+        }
+    }
+}
+EXAMPLE = Path(__file__).parents[3] / "bot" / "examples" / "release-manifest.json"
+LATE = "late: Herald restarted while handling this"
+
+
+@pytest.fixture
+async def argocd() -> AsyncIterator[FakeArgoCD]:
+    async with FakeArgoCD() as fake:
+        fake.add_app(APP, revision="9f4c2b1", history=[(1, "1a2b3c4"), (2, "9f4c2b1")])
+        fake.app(APP).rollout = FakeRollout("webapp", "webapp")
+        yield fake
+
+
+@pytest.fixture
+async def herald(
+    slack: FakeSlack, argocd: FakeArgoCD, tmp_path: Path
+) -> AsyncIterator[HeraldServer]:
+    config = tmp_path / "herald.yaml"
+    config.write_text(yaml.safe_dump(CATALOG))
+    server = HeraldServer(slack=slack, database=tmp_path / "herald.db", log=tmp_path / "log")
+    server.env.update(
+        HERALD_CONFIG=str(config),
+        ARGOCD_URL=argocd.url,
+        ARGOCD_TOKEN=argocd.token,
+        HERALD_RESUME_GRACE_SECONDS="1",
+        HERALD_WORKERS="1",
+    )
+    yield server
+    if server.running:
+        await server.stop()
+
+
+@pytest.fixture
+async def chat(herald: HeraldServer, slack: FakeSlack) -> AsyncIterator[Conversation]:
+    async with aiohttp.ClientSession() as session:
+        yield Conversation(url=herald.url, session=session, slack=slack)
+
+
+def promotions(argocd: FakeArgoCD) -> int:
+    return sum(1 for c in argocd.calls if c.method == "POST" and "actions" in c.path)
+
+
+def workers_of(server: HeraldServer) -> list[int]:
+    """The pids of the worker processes `herald serve` spawned (not multiprocessing's helper)."""
+    assert server.process is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, ...
+        if int(fields[1]) == server.process.pid and fields[0] != "Z" and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_the_server_acks_and_its_worker_answers_and_posts(
+    herald: HeraldServer, chat: Conversation, slack: FakeSlack
+) -> None:
+    await herald.start()
+    assert len(workers_of(herald)) == 1
+    reply = await chat.deploy("status webapp", wait=10)
+    assert "webapp" in reply.text
+    manifest = json.loads(EXAMPLE.read_text())
+    assert await herald.post("/api/v1/releases", manifest) == 201
+    await eventually(
+        lambda: len(slack.posted(FEED)) == 1,
+        timeout=10,
+        what="the worker to post the planned release to the feed",
+    )
+
+
+async def test_a_worker_killed_mid_command_is_replaced_and_the_command_runs_once(
+    herald: HeraldServer, chat: Conversation, argocd: FakeArgoCD
+) -> None:
+    await herald.start()
+    [worker] = workers_of(herald)
+    argocd.slow_next(30.0)  # Argo CD hangs on the promote's first call ...
+    cut = await chat.send("promote webapp")
+    assert cut.status == 200
+    await eventually(lambda: argocd.holding == 1, timeout=10, what="the worker to call Argo CD")
+    os.kill(worker, signal.SIGKILL)  # ... and the worker dies before any change
+
+    reply = await chat.reply(cut.key, wait=15)
+    assert any(LATE in note for note in reply.notes)
+    assert promotions(argocd) == 1
+    [replacement] = workers_of(herald)
+    assert replacement != worker
+    await stays(lambda: promotions(argocd) == 1 and len(chat.replies(cut.key)) == 1, seconds=2)
+
+
+async def test_the_server_killed_after_an_ack_loses_nothing(
+    herald: HeraldServer, chat: Conversation, argocd: FakeArgoCD
+) -> None:
+    await herald.start()
+    [worker] = workers_of(herald)
+    argocd.slow_next(30.0)
+    cut = await chat.send("promote webapp")
+    assert cut.status == 200
+    await eventually(lambda: argocd.holding == 1, timeout=10, what="the worker to call Argo CD")
+    await herald.kill()  # the server dies; its worker exits with it, the command unfinished
+    await eventually(lambda: not alive(worker), timeout=10, what="the worker to exit")
+    assert promotions(argocd) == 0 and chat.replies(cut.key) == []
+
+    await herald.start()
+    reply = await chat.reply(cut.key, wait=15)
+    assert any(LATE in note for note in reply.notes)
+    await stays(lambda: promotions(argocd) == 1 and len(chat.replies(cut.key)) == 1, seconds=2)
