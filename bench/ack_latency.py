@@ -66,7 +66,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench.harness import maybe_profile, quiet_logging, summary_ms, table, write_results
+from bench.harness import (
+    maybe_profile,
+    quiet_logging,
+    sampled,
+    summarize_samples,
+    summary_ms,
+    table,
+    write_results,
+)
 
 SERVERS = ("bolt-pbr", "bolt", "herald", "herald-workers")
 DIAGNOSTIC = ("herald-noinbox", "herald-nowork")
@@ -478,8 +486,11 @@ async def fire(
     return latencies
 
 
-async def measure(world: World, role: str, n: int, c: int, *, idle: bool = False) -> Reply:
-    """One cell: warm up, then n requests with c in flight; the replies must be in after."""
+async def measure(
+    world: World, role: str, n: int, c: int, *, idle: bool = False, spy: Path | None = None
+) -> Reply:
+    """One cell: warm up, then n requests with c in flight; the replies must be in after.
+    With `spy` (a folder), py-spy samples Herald's processes during the timed requests."""
     server = world.servers[role]
     url = server.info["url"] + "/slack/events"
     replies = role in REPLYING
@@ -491,10 +502,14 @@ async def measure(world: World, role: str, n: int, c: int, *, idle: bool = False
         load = os.getloadavg()[0]
         started = time.perf_counter()
         keys: list[str] = []
-        latencies = await fire(session, url, world, role, n, c, idle=idle, keys=keys)
-        elapsed = time.perf_counter() - started
-        await world.settle()
-        drained = time.perf_counter() - started
+        samples = None
+        if spy is not None and role in HERALDS:
+            samples = spy / f"{role}-c{'1idle' if idle else c}.txt"
+        async with sampled(server.process.pid or 0, samples):
+            latencies = await fire(session, url, world, role, n, c, idle=idle, keys=keys)
+            elapsed = time.perf_counter() - started
+            await world.settle()  # the work after the acks is sampled too
+            drained = time.perf_counter() - started
         after = await server.call("stats")
     result: Reply = {
         "server": role,
@@ -508,6 +523,12 @@ async def measure(world: World, role: str, n: int, c: int, *, idle: bool = False
     }
     if after["inbox_s"]:
         result["inbox_insert_ms"] = summary_ms(after["inbox_s"])
+    if samples is not None:
+        pid = server.process.pid or 0
+        result["samples"] = {
+            "file": str(samples),
+            "by_package": summarize_samples(samples, root=pid),
+        }
     if replies:
         answers = [world.answered_at[k] - world.sent_at[k] for k in keys]
         result["reply_ms"] = summary_ms(answers)  # send → the status at the response_url
@@ -575,9 +596,11 @@ def ratios(results: list[Reply]) -> list[Reply]:
         c = r["concurrency"]
         row: Reply = {"server": r["server"], "concurrency": c}
         for base, name in (("bolt", "vs_bolt_default"), ("bolt-pbr", "vs_bolt_pbr")):
-            other = by[(base, 1 if c == IDLE else c)]
+            if (other := by.get((base, 1 if c == IDLE else c))) is None:
+                break  # an idle row without a c=1 cell to set it against
             row[name] = {q: r["ack_ms"][q] / other[q] for q in ("p50", "p90", "p99")}
-        out.append(row)
+        else:
+            out.append(row)
     return out
 
 
@@ -635,6 +658,10 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
                 f"{r['replies_done_s']:.2f}s from the first send"
             )
     for r in results:
+        for process, shares in r.get("samples", {}).get("by_package", {}).items():
+            where = ", ".join(f"{name} {share:.0f}%" for name, share in shares)
+            print(f"  {LABELS[r['server']]} c={r['concurrency']} {process} samples: {where}")
+    for r in results:
         if r["over_3s"]:
             print(
                 f"  {LABELS[r['server']]} c={r['concurrency']}: {r['over_3s']} acks took longer "
@@ -649,18 +676,21 @@ async def run(
     *,
     diagnose: bool = False,
     tag: str = "",
+    spy: Path | None = None,
 ) -> Reply:
     quiet_logging()
+    if spy is not None:
+        os.makedirs(spy, exist_ok=True)
     roles = SERVERS + DIAGNOSTIC if diagnose else SERVERS
     results = []
     started = time.monotonic()
     async with world(roles, profile) as w:
         for c in concurrency:
             for role in roles:
-                results.append(await measure(w, role, requests, c))
+                results.append(await measure(w, role, requests, c, spy=spy))
         for role in roles:
             if role in REPLYING:
-                results.append(await measure(w, role, requests, 1, idle=True))
+                results.append(await measure(w, role, requests, 1, idle=True, spy=spy))
     ratio_rows = ratios(results)
     print_tables(results, ratio_rows)
     data = {
@@ -693,12 +723,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", metavar="FILE", help="cProfile Herald's server process, dump stats to FILE"
     )
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        type=Path,
+        help="sample Herald's processes with py-spy in each cell; collapsed stacks into DIR",
+    )
+    parser.add_argument("--tag", default="", help="suffix of the results file")
     return parser.parse_args(argv)
 
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    await run(args.requests, args.concurrency, args.profile, diagnose=args.diagnose)
+    await run(
+        args.requests,
+        args.concurrency,
+        args.profile,
+        diagnose=args.diagnose,
+        tag=args.tag,
+        spy=args.py_spy,
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ import logging
 import os
 import platform
 import pstats
+import signal
 import sys
 import tempfile
 import time
@@ -292,3 +293,62 @@ def maybe_profile(path: str | None, *, top: int = 25) -> Iterator[None]:
         stats.sort_stats("tottime").print_stats(top)
         stats.sort_stats("cumulative").print_stats(top)
         print(out.getvalue())
+
+
+@contextlib.asynccontextmanager
+async def sampled(pid: int, path: Path | None, *, rate: int = 250) -> AsyncIterator[None]:
+    """With a path: py-spy samples process `pid` and its children (Herald's workers) while the
+    block runs, writing collapsed stacks there (`frame;frame;... count` per line)."""
+    if path is None:
+        yield
+        return
+    beside = Path(sys.executable).parent / "py-spy"  # installed with the dev dependencies
+    command = [str(beside) if beside.exists() else "py-spy", "record", "--pid", str(pid)]
+    command += ["--subprocesses", "--rate", str(rate), "--format", "raw", "--nonblocking"]
+    spy = await asyncio.create_subprocess_exec(
+        *command,
+        "--output",
+        str(path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.sleep(0.5)  # attached
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        await spy.wait()
+
+
+def summarize_samples(path: Path, *, root: int, top: int = 10) -> dict[str, list[Any]]:
+    """Where the samples of `path` (py-spy raw) were, per process — `server` for pid `root`,
+    `worker` for its children — by the package of the innermost frame:
+    {process: [(package, % of that process's samples), ...]}."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if not n.isdigit() or not frames[0].startswith("process "):
+            continue
+        pid = int(frames[0].removeprefix("process ").split(":", 1)[0])
+        process = counts.setdefault("server" if pid == root else "worker", {})
+        package = _package(frames[-1])
+        process[package] = process.get(package, 0) + int(n)
+    return {
+        name: [
+            (package, round(100 * n / sum(found.values()), 1))
+            for package, n in sorted(found.items(), key=lambda item: -item[1])[:top]
+        ]
+        for name, found in counts.items()
+    }
+
+
+def _package(frame: str) -> str:
+    """`Connection._execute (aiosqlite/core.py:158)` → `aiosqlite`; selectors → `idle`."""
+    where = frame[frame.rfind("(") + 1 : frame.rfind(")")].rsplit(":", 1)[0]
+    top = where.split("/", 1)[0].removesuffix(".py")
+    if top == "selectors":
+        return "idle"
+    if top == "bot" and where.count("/") >= 2:
+        return "bot." + where.split("/")[1]
+    return top
