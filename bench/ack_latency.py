@@ -274,7 +274,6 @@ def _herald_app(
         source: str,
         now: datetime,
         request: dict[str, Any] | None = None,
-        fast: bool = False,
         refresh: bool = False,
         claimed_by: str | None = None,
     ) -> bool:
@@ -288,7 +287,6 @@ def _herald_app(
                 source=source,
                 now=now,
                 request=request,
-                fast=fast,
                 refresh=refresh,
                 claimed_by=claimed_by,
             )

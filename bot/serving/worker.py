@@ -23,12 +23,16 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 EXIT_ORPHANED = 3  # the worker's exit code when its server died
+# Workers yield the CPU to their server when both want it: an ack waiting on a core is what
+# Slack's 3 s deadline and webhook senders' timeouts see; the work after it can wait a little.
+NICENESS = 5
 
 
 def run_worker(settings: Settings, catalog: Catalog, nudges: Connection) -> None:
     """The worker's main (a spawned interpreter's target)."""
     from bot.logs import configure_logging
 
+    os.nice(NICENESS)
     configure_logging(level=settings.log_level)
     asyncio.run(_serve(settings, catalog, nudges))
 

@@ -58,7 +58,6 @@ def build_inbox_middleware(
             source="slack",
             now=clock(),
             request=request,
-            fast=True,
             claimed_by=claimed_by,
         ):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select as select_columns
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.store.database import Database
+from bot.store.group_insert import GroupInsert
 from bot.store.tables import InboxRow
 
 MAX_KEY = 255
@@ -38,26 +39,43 @@ async def record_once(
     source: str,
     now: datetime,
     request: dict[str, Any] | None = None,
-    fast: bool = False,
     refresh: bool = False,
     claimed_by: str | None = None,
 ) -> bool:
     """True the first time `key` is seen; False for a duplicate (a retry or a replay).
     `request`, when given, is kept until `finish(key)`: work owed that a crash must not lose;
     `claimed_by` names the process that carries it out now (else a worker claims it).
+    Rows are written in groups on the write lock's fast lane (bot/store/group_insert.py).
     `refresh`: a duplicate counts as the key's last sighting, so a sender that keeps
     re-sending it (Alertmanager, while an alert fires) is deduplicated past the retention."""
-    row = InboxRow(key=storage_key(key), source=source, received_at=now, request=request)
+    row: dict[str, Any] = {
+        "key": storage_key(key),
+        "source": source,
+        "received_at": now,
+        "request": request,
+        "done_at": None,
+        "attempts": 0,
+        "claimed_by": None,
+        "claimed_at": None,
+    }
     if request is not None and claimed_by is not None:
-        row.claimed_by, row.claimed_at, row.attempts = claimed_by, now, 1
-    try:
-        async with database.transaction(fast=fast) as session:
-            session.add(row)
-    except IntegrityError:
-        if refresh:
-            await _refresh(database=database, key=row.key, now=now)
-        return False
-    return True
+        row.update(claimed_by=claimed_by, claimed_at=now, attempts=1)
+    if await _inserts(database).insert(row):
+        return True
+    if refresh:
+        await _refresh(database=database, key=row["key"], now=now)
+    return False
+
+
+_batches: weakref.WeakKeyDictionary[Database, GroupInsert] = weakref.WeakKeyDictionary()
+
+
+def _inserts(database: Database) -> GroupInsert:
+    """The inbox's group insert on `database` (one per database, made on first use)."""
+    if (batch := _batches.get(database)) is None:
+        table = InboxRow.__table__  # type: ignore[attr-defined]
+        batch = _batches[database] = GroupInsert(database, table, key="key")
+    return batch
 
 
 async def _refresh(*, database: Database, key: str, now: datetime) -> None:
