@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.store.sqlite_writer import SqliteWriter, Work
 from bot.store.write_gate import WriteGate
+
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -84,6 +87,21 @@ class Database:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._gate = WriteGate()
         self._writer_task: asyncio.Task[Any] | None = None
+        path = engine.url.database if self.sqlite else None
+        self._fast = SqliteWriter(path) if path and path != ":memory:" else None
+
+    @property
+    def writes_now(self) -> bool:
+        """`write_now` is there: a SQLite file."""
+        return self._fast is not None
+
+    async def write_now(self, work: Work[T]) -> T:
+        """SQLite: `work` on a plain sqlite3 connection in one transaction, on the write
+        gate's fast lane (bot/store/sqlite_writer.py). Elsewhere, use `transaction`."""
+        if self._fast is None:
+            raise RuntimeError("write_now needs a SQLite file")
+        async with self._write_turn(fast=True):
+            return await self._fast.run(work)
 
     @asynccontextmanager
     async def transaction(self, *, fast: bool = False) -> AsyncIterator[AsyncSession]:
@@ -124,4 +142,6 @@ class Database:
         return True
 
     async def close(self) -> None:
+        if self._fast is not None:
+            await self._fast.close()
         await self.engine.dispose()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+
 from bot.store.inbox import record_once
 from bot.store.tables import InboxRow
 from tests.store.support import Store, count
@@ -25,3 +27,40 @@ async def test_a_burst_is_recorded_once_per_key_and_each_caller_hears_its_answer
     assert sum(answers) == 40 and len(firsts) == 40
     assert await count(store.database, InboxRow) == 40
     assert not await record("slack:trigger:T7")  # and later ones are still duplicates
+
+
+async def test_a_row_written_on_the_fast_path_reads_back_as_one_written_by_the_orm(
+    store: Store,
+) -> None:
+    request = {"command": "/deploy", "text": "status webapp", "user": "Zoë ✓"}
+    assert await record_once(
+        database=store.database,
+        key="slack:trigger:fast",
+        source="slack",
+        now=store.clock(),
+        request=request,
+        claimed_by="host:1",
+    )
+    async with store.database.transaction() as session:
+        session.add(
+            InboxRow(
+                key="slack:trigger:orm",
+                source="slack",
+                received_at=store.clock(),
+                request=request,
+                claimed_by="host:1",
+                claimed_at=store.clock(),
+                attempts=1,
+            )
+        )
+    async with store.database.read() as session:
+        fast = await session.get(InboxRow, "slack:trigger:fast")
+        orm = await session.get(InboxRow, "slack:trigger:orm")
+        stored = (
+            await session.execute(
+                text("SELECT received_at, claimed_at, request FROM inbox ORDER BY key")
+            )
+        ).all()
+    assert fast is not None and orm is not None
+    assert fast.model_dump(exclude={"key"}) == orm.model_dump(exclude={"key"})
+    assert stored[0] == stored[1]  # the same text in the file, not only the same values
