@@ -8,6 +8,7 @@ end each channel is printed as a reader would see it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import tempfile
 import time
@@ -93,7 +94,10 @@ class Demo:
         print(f"Herald  → {_indent(latest, '')}\n")
 
     async def ci(self, path: str, body: dict[str, Any]) -> None:
-        result = await emit.post_json(url=f"{self.base}{path}", token=TOKEN, body=body)
+        # CI's own client, which blocks: in a thread, as Herald answers on this loop
+        result = await asyncio.to_thread(
+            emit.post_json, url=f"{self.base}{path}", token=TOKEN, body=body
+        )
         print(f"CI      → {result.describe()}")
         if not result.ok:
             raise RuntimeError(result.describe())

@@ -31,38 +31,6 @@ class CommandError(Exception):
     """A problem the user can fix; printed as `herald <command>: <message>`."""
 
 
-def iso_time(value: str) -> datetime:
-    """`2025-10-02`, `2025-10-02T20:00`, `2025-10-02T20:00:00Z`, …; no zone means UTC."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not an ISO 8601 time (e.g. 2025-10-02 or 2025-10-02T20:00:00Z)"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def _days(value: str) -> float:
-    try:
-        days = float(value)
-    except ValueError:
-        days = -1
-    if not 0 < days <= 3660:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days between 0 and 3660")
-    return days
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `herald digest`."""
-    window = parser.add_mutually_exclusive_group()
-    window.add_argument("--since", type=iso_time, help="start of the period (ISO 8601, UTC)")
-    window.add_argument("--days", type=_days, help="the N days before --until (default 1)")
-    parser.add_argument("--until", type=iso_time, help="end of the period (default: now)")
-    parser.add_argument("--service", help="only this service")
-    parser.add_argument("--env", help="only this env")
-    parser.add_argument("--format", choices=["text", "slack"], default="text")
-
-
 def run(args: argparse.Namespace) -> int:
     until: datetime = args.until or datetime.now(UTC)
     since: datetime = args.since or until - timedelta(days=args.days or 1)

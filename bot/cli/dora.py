@@ -24,17 +24,6 @@ from bot.store.database import Database, create_engine, is_sqlite
 from bot.store.dora import dora_report
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `herald dora`."""
-    parser.add_argument("--service", help="one service (default: all)")
-    parser.add_argument("--env", help="one environment, e.g. prod (default: all)")
-    parser.add_argument("--window", default="30d", help="30d, 7d, 12w, 90d… (default 30d)")
-    parser.add_argument(
-        "--end", type=_instant, help="when the window ends, ISO 8601 with a zone (default now)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the API's JSON instead")
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
@@ -76,17 +65,6 @@ async def _report(
         return await dora_report(database, window=window, service=service, env=env)
     finally:
         await database.close()
-
-
-def _instant(text: str) -> datetime:
-    """`2025-11-01T00:00:00Z` (a zone is required: windows are instants)."""
-    try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    if at.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z or +hh:mm")
-    return at
 
 
 def _err(line: str) -> None:

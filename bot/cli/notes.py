@@ -13,18 +13,6 @@ from bot.store.database import Database
 from bot.store.reporting import find_release
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `herald notes`."""
-    parser.add_argument("release_id", help="the release's id, e.g. rel-2025-10-02.3")
-    parser.add_argument("--format", choices=["markdown", "slack"], default="markdown")
-    parser.add_argument(
-        "--audience",
-        choices=["internal", "external"],
-        default="internal",
-        help="internal: every change with issue keys; external: customer-visible only",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     async def notes(database: Database) -> str:
         release = await find_release(database, args.release_id)
