@@ -52,7 +52,7 @@ from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
 from bot.store.instance_lock import instance_lock
 from bot.store.ledger import LedgerFactory, WatchConfigs
-from bot.store.migrate import upgrade
+from bot.store.migrate import upgrade_if_behind
 from bot.store.releases import SqlReleaseReader
 from bot.workers import start_workers
 
@@ -168,7 +168,7 @@ async def _open_store(
         lock.acquire()
         stack.callback(lock.release)
     if first:
-        await asyncio.to_thread(upgrade, settings.database_url)
+        await asyncio.to_thread(upgrade_if_behind, settings.database_url)
     database = Database(create_engine(settings.database_url))
     stack.push_async_callback(database.close)
     return database

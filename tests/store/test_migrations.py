@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,7 +17,7 @@ from sqlmodel import SQLModel
 
 import bot.store.tables  # noqa: F401  (registers the tables)
 from bot.store.database import sync_url
-from bot.store.migrate import alembic_config, upgrade
+from bot.store.migrate import alembic_config, head_revision, upgrade, upgrade_if_behind
 
 TABLES = {
     "releases",
@@ -80,6 +83,36 @@ def test_upgrade_twice_is_a_no_op_and_keeps_data(database_url: str) -> None:
             assert conn.execute(text("SELECT key FROM inbox")).scalars().all() == [
                 "slack:event:Ev1"
             ]
+
+
+def test_the_newest_migration_file_is_the_head_alembic_upgrades_to(sqlite_url: str) -> None:
+    assert head_revision() == head(sqlite_url)
+
+
+def test_herald_serve_brings_a_database_that_is_behind_to_head(database_url: str) -> None:
+    upgrade_if_behind(database_url)  # a new database
+    with engine_for(database_url) as engine:
+        assert current(engine) == head(database_url)
+        command.downgrade(alembic_config(database_url), "0012")
+        upgrade_if_behind(database_url)  # a Herald that is newer than its database
+        assert current(engine) == head(database_url)
+        assert table_names(engine) == TABLES
+
+
+def test_an_up_to_date_database_is_not_migrated_and_alembic_not_loaded(database_url: str) -> None:
+    """A restarted Herald keeps Alembic (and Mako, Pygments) out of its memory."""
+    upgrade(database_url)
+    probe = (
+        "import json, sys\n"
+        "from bot.store.migrate import upgrade_if_behind\n"
+        "upgrade_if_behind(sys.argv[1])\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, database_url], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert [name for name in loaded if name.split(".")[0] in ("alembic", "mako")] == []
 
 
 def test_downgrade_to_base_then_upgrade_to_head(database_url: str) -> None:
