@@ -68,8 +68,16 @@ class HeraldServer:
     Add what else a user would set to `env` before `start` (Argo CD, Prometheus, PagerDuty,
     `HERALD_CONFIG`, ...). With a `log` path, the process's output is appended there."""
 
-    def __init__(self, *, slack: FakeSlack, database: Path, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        slack: FakeSlack,
+        database: Path,
+        log: Path | None = None,
+        command: tuple[str, ...] = HERALD,
+    ) -> None:
         self.log = log
+        self.command = command  # what start() runs: another install of herald, say
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -95,7 +103,7 @@ class HeraldServer:
             if self.log is not None:
                 out = stack.enter_context(self.log.open("ab"))  # the child keeps its own copy
             self.process = await asyncio.create_subprocess_exec(
-                *HERALD, "serve", env=self.env, stdout=out, stderr=asyncio.subprocess.STDOUT
+                *self.command, "serve", env=self.env, stdout=out, stderr=asyncio.subprocess.STDOUT
             )
         async with aiohttp.ClientSession() as session:
             await eventually(
