@@ -20,6 +20,7 @@ from bench import (
     ingest_latency,
     ingest_throughput,
     slack_backoff,
+    startup,
     watch_capacity,
 )
 
@@ -41,6 +42,8 @@ class Sizes:
     backoff_channels: int  # slack_backoff: channels, messages in each, runs of 3 scenarios
     backoff_messages: int
     backoff_runs: int
+    startup_runs: int  # start-up times and idle memory: runs, and each command's runs in one
+    startup_n: int
 
 
 DEFAULT = Sizes(
@@ -59,6 +62,8 @@ DEFAULT = Sizes(
     backoff_channels=8,
     backoff_messages=10,
     backoff_runs=3,
+    startup_runs=3,
+    startup_n=10,
 )
 QUICK = Sizes(
     latency_releases=4,
@@ -76,6 +81,8 @@ QUICK = Sizes(
     backoff_channels=2,
     backoff_messages=3,
     backoff_runs=1,
+    startup_runs=1,
+    startup_n=2,
 )
 
 
@@ -109,6 +116,12 @@ async def main(argv: list[str] | None = None) -> int:
     )
     if not data["ok"]:
         print("FAIL: slack_backoff: a message lost, doubled or left, or late after the burst")
+        status = 1
+
+    print("\n== startup ==")
+    data = await startup.run(sizes.startup_runs, sizes.startup_n, tag=tag)
+    if not data["ok"]:
+        print("FAIL: startup: a command took 300 ms or more, or herald serve 100 MB or more")
         status = 1
 
     print("\n== dora ==")

@@ -6,14 +6,12 @@ import http.client
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class EmitResult:
+class EmitResult(NamedTuple):  # not a dataclass: `dataclasses` costs herald emit ~10 ms
     status: int
     body: dict[str, Any]
 
@@ -72,6 +70,8 @@ def post_json(
     importing aiohttp alone took longer than the whole command takes now. No proxy from the
     environment, as with aiohttp. A refused connection or a timeout (per socket operation)
     is an OSError, an unusable URL a ValueError: `herald emit` exits 2 on either."""
+    if not url.startswith(("http://", "https://")):  # urllib would also open file:// and ftp://
+        raise ValueError(f"HERALD_URL must be an http(s) URL, got {url!r}")
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -84,6 +84,10 @@ def post_json(
     except urllib.error.HTTPError as error:  # 4xx and 5xx: the server's own answer
         with error:
             return _result(error.code, error.read(), error.headers)
+    except urllib.error.URLError as exc:  # refused, unknown host, timed out connecting
+        raise OSError(f"cannot reach {url}: {exc.reason}") from exc
+    except TimeoutError as exc:
+        raise OSError(f"{url}: no answer within {timeout_seconds:g} s") from exc
     except http.client.HTTPException as exc:  # not HTTP at all, or cut off mid-answer
         raise OSError(f"{url}: {type(exc).__name__}: {exc}") from exc
 

@@ -14,7 +14,7 @@ from bot.domain.signals.rollback_policy import AutoRollbackPolicy
 from bot.examples import example_manifest
 from standins.slack import FakeSlack
 from tests.conftest import FEED, INGEST_TOKEN, Herald
-from tests.herald_process import Finished, run_herald
+from tests.herald_process import Finished, free_port, run_herald
 from tests.waiting import eventually
 
 CheckWebapp = Callable[[str], tuple[int, str]]
@@ -186,6 +186,18 @@ async def test_emit_refuses_a_malformed_flag(herald: Herald) -> None:
     malformed = await emit(herald, "event", "rel-1", "started", "--link", "no-equals-sign")
     assert malformed.code == 2
     assert "--link expects NAME=VALUE" in malformed.err
+
+
+async def test_emit_exits_2_when_herald_cannot_be_reached() -> None:
+    nobody = {"HERALD_URL": f"http://127.0.0.1:{free_port()}", "HERALD_INGEST_TOKEN": "t"}
+    unreachable = await run_herald("emit", "event", "rel-1", "started", env=nobody)
+    assert unreachable.code == 2
+    assert "herald emit: cannot reach http://127.0.0.1:" in unreachable.err
+    assert "Connection refused" in unreachable.err
+    not_http = {**nobody, "HERALD_URL": "file:///etc"}
+    refused = await run_herald("emit", "event", "rel-1", "started", env=not_http)
+    assert refused.code == 2
+    assert "HERALD_URL must be an http(s) URL, got 'file:///etc/api/v1/" in refused.err
 
 
 @pytest.mark.parametrize(
