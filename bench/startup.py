@@ -9,10 +9,11 @@ floor measured in the same run.
    Goal: every `herald` p50 < 300 ms.
 2. **Idle memory**: VmRSS (/proc/<pid>/status) of `herald serve` once it answers /readyz and
    has idled `--idle` s, on a new database (its first start: it migrates) and restarted on
-   the same database (every later start: nothing to migrate), configured as in production through its environment: a SQLite file,
-   the catalogue of manifests/herald/configmap.yaml, the Slack and Argo CD stand-ins on
-   loopback, production's delivery poll. The floor: a bare aiohttp + Bolt `AsyncApp` process
-   (one `/deploy` listener that acks) idle the same way. Goal: Herald < 100 MB.
+   the same database (every later start: nothing to migrate), configured as in production
+   through its environment: a SQLite file, the catalogue of manifests/herald/configmap.yaml,
+   the Slack and Argo CD stand-ins on loopback, production's delivery poll. The floor: a
+   bare aiohttp + Bolt `AsyncApp` process (one `/deploy` listener that acks) idle the same
+   way. Goal: Herald < 100 MB.
 
 The floors always run under this interpreter; `--python` runs herald under another one (a
 production install: `UV_PROJECT_ENVIRONMENT=/tmp/prod uv sync --frozen --no-dev`, which has
