@@ -82,9 +82,9 @@ def load_settings() -> Settings | None:
 def run_serve(settings: Settings) -> int:
     from aiohttp import web
 
-    from bot.serving.server import build_server
     from bot.cli.checks import find_problems
     from bot.logs import configure_logging
+    from bot.serving.server import build_server
     from bot.store.instance_lock import AnotherHeraldRunning
 
     configure_logging(level=settings.log_level)
