@@ -4,12 +4,19 @@ the first with its key — the same answers one-at-a-time inserts give."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import text
 
+from bot.store.database import Database, create_engine
 from bot.store.inbox import record_once
+from bot.store.migrate import upgrade
 from bot.store.tables import InboxRow
 from tests.store.support import Store, count
+
+NOW = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 
 
 async def test_a_burst_is_recorded_once_per_key_and_each_caller_hears_its_answer(
@@ -64,3 +71,24 @@ async def test_a_row_written_on_the_fast_path_reads_back_as_one_written_by_the_o
     assert fast is not None and orm is not None
     assert fast.model_dump(exclude={"key"}) == orm.model_dump(exclude={"key"})
     assert stored[0] == stored[1]  # the same text in the file, not only the same values
+
+
+async def test_an_ack_waits_out_another_process_holding_the_write_lock(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'herald.db'}"
+    await asyncio.to_thread(upgrade, url)
+    database = Database(create_engine(url))
+    assert await database.ping()  # Herald's engine has put the file in WAL mode
+    other = sqlite3.connect(tmp_path / "herald.db", isolation_level=None)  # a worker, say
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        recorded = asyncio.create_task(
+            record_once(database=database, key="slack:trigger:T1", source="slack", now=NOW)
+        )
+        await asyncio.sleep(0.2)
+        assert not recorded.done()  # it waits for the lock ...
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(recorded, 5)  # ... and takes it once it is free
+        assert await count(database, InboxRow) == 1
+    finally:
+        other.close()
+        await database.close()
