@@ -59,6 +59,26 @@ class ReleaseRow(SQLModel, table=True):
             sqlite_where=text("json_extract(manifest, '$.risk') = 'emergency'"),
             postgresql_where=text("(manifest ->> 'risk') = 'emergency'"),
         ),
+        # Change failure rate and rework: the deploys that failed or were rolled back (~1 in 10).
+        Index(
+            "ix_releases_dora_service_failed_deploys",
+            "service",
+            "env",
+            "deployed_at",
+            "failed_at",
+            "rolled_back_at",
+            sqlite_where=text("failed_at IS NOT NULL OR rolled_back_at IS NOT NULL"),
+            postgresql_where=text("failed_at IS NOT NULL OR rolled_back_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_releases_dora_failed_deploys",
+            "deployed_at",
+            "env",
+            "failed_at",
+            "rolled_back_at",
+            sqlite_where=text("failed_at IS NOT NULL OR rolled_back_at IS NOT NULL"),
+            postgresql_where=text("failed_at IS NOT NULL OR rolled_back_at IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=128)

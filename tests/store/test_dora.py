@@ -3,6 +3,7 @@ tests/domain/dora/histories.py, recorded through the real use cases, give the pu
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import timedelta, timezone
 from typing import Any
@@ -18,7 +19,19 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.examples import example_manifest
 from bot.store.dora import dora_report
-from tests.domain.dora.histories import HISTORIES, WINDOW, ZONES, Story, facts, month_of_webapp
+from tests.domain.dora.histories import (
+    DAY,
+    HISTORIES,
+    MIN,
+    START,
+    WINDOW,
+    ZONES,
+    E,
+    Story,
+    deploy,
+    facts,
+    month_of_webapp,
+)
 from tests.store.support import Store, recorder, register, run
 
 FILTERS: list[tuple[str | None, str | None]] = [
@@ -67,6 +80,47 @@ async def test_sql_gives_the_pure_answers(store: Store, name: str) -> None:
         expected = compute_report(facts(stories), WINDOW, service=service, env=env)
         got = await dora_report(store.database, window=WINDOW, service=service, env=env)
         assert got == expected, (service, env)
+
+
+def a_busy_two_months(seed: int = 7) -> list[Story]:
+    """Seeded releases over this window and the one before: odd and even counts of leads and
+    restores for the percentiles, repeated values, zero and missing leads, failures that never
+    recover, rollbacks, hotfixes, two services and two envs."""
+    rng = random.Random(seed)
+    stories = []
+    for i in range(60):
+        at = START - 30 * DAY + timedelta(seconds=rng.randrange(60 * 86400), microseconds=i)
+        after: list[tuple[E, Any]] = []
+        if rng.random() < 0.3:
+            failed = at + rng.randrange(1, 300) * MIN
+            after.append((E.FAILED, failed))
+            if rng.random() < 0.5:
+                after.append((E.ROLLED_BACK, failed + 5 * MIN))
+            if rng.random() < 0.8:
+                after.append((E.RECOVERED, failed + rng.choice((10, 30, 30, 45)) * MIN))
+        stories.append(
+            deploy(
+                f"busy-{i}",
+                at,
+                *after,
+                lead=rng.choice((None, 0.0, 600.0, 600.0, rng.uniform(1, 90000))),
+                service=rng.choice(("webapp", "api")),
+                env=rng.choice(("prod", "prod", "staging")),
+                risk="emergency" if rng.random() < 0.15 else None,
+            )
+        )
+    return stories
+
+
+async def test_a_busy_two_months_gives_the_pure_answers(store: Store) -> None:
+    stories = a_busy_two_months()
+    await record(store, stories)
+    for service, env in FILTERS:
+        expected = compute_report(facts(stories), WINDOW, service=service, env=env)
+        got = await dora_report(store.database, window=WINDOW, service=service, env=env)
+        assert got == expected, (service, env)
+    everything = compute_report(facts(stories), WINDOW)
+    assert everything.lead_time_p90_s.enough and everything.time_to_restore_median_s.enough
 
 
 async def test_known_answers_in_sql(store: Store) -> None:
