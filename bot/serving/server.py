@@ -17,7 +17,6 @@ from bot.deps import DEPS, utcnow
 from bot.serving.supervisor import Supervisor
 from bot.settings import Settings
 
-SUPERVISOR = web.AppKey("herald_supervisor", Supervisor)  # the workers, with `--workers N`
 
 
 def build_server(
@@ -34,7 +33,6 @@ def build_server(
     app = build_app(
         settings, catalog=resolved, clock=clock, role=Role.FRONT, nudge=supervisor.nudge
     )
-    app[SUPERVISOR] = supervisor
     app.cleanup_ctx.append(_workers(supervisor))
     return app
 

@@ -50,11 +50,6 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[Worker] = []
         self._watch: asyncio.Task[None] | None = None
-        self.replaced = 0
-
-    @property
-    def pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     async def start(self, *, database: Database) -> None:
         self._database = database
@@ -122,5 +117,4 @@ class Supervisor:
         )
         dead.nudges.close()
         self._workers[position] = await asyncio.to_thread(self._spawn, dead.index)
-        self.replaced += 1
         self.nudge()

@@ -10,39 +10,29 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
-import yaml
 
 from standins.argocd import FakeArgoCD
-from standins.argocd_rollout import FakeRollout
 from standins.slack import FakeSlack
 from tests.conftest import FEED
 from tests.herald_process import HeraldServer
+from tests.scenarios.deploy.killed import (
+    canary_argocd,
+    conversation,
+    herald_on,
+    promotions,
+)
 from tests.slack.conversation import Conversation
 from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
-APP = "webapp-prod"
-CATALOG = {
-    "services": {
-        "webapp": {
-            "owners": ["U0OWNER"],
-            "environments": {
-                "prod": {"argocd_app": APP, "rollout": {"name": "webapp", "namespace": "webapp"}}
-            },
-        }
-    }
-}
 EXAMPLE = Path(__file__).parents[3] / "bot" / "examples" / "release-manifest.json"
 LATE = "late: Herald restarted while handling this"
 
 
 @pytest.fixture
 async def argocd() -> AsyncIterator[FakeArgoCD]:
-    async with FakeArgoCD() as fake:
-        fake.add_app(APP, revision="9f4c2b1", history=[(1, "1a2b3c4"), (2, "9f4c2b1")])
-        fake.app(APP).rollout = FakeRollout("webapp", "webapp")
+    async for fake in canary_argocd():
         yield fake
 
 
@@ -50,16 +40,7 @@ async def argocd() -> AsyncIterator[FakeArgoCD]:
 async def herald(
     slack: FakeSlack, argocd: FakeArgoCD, tmp_path: Path
 ) -> AsyncIterator[HeraldServer]:
-    config = tmp_path / "herald.yaml"
-    config.write_text(yaml.safe_dump(CATALOG))
-    server = HeraldServer(slack=slack, database=tmp_path / "herald.db", log=tmp_path / "log")
-    server.env.update(
-        HERALD_CONFIG=str(config),
-        ARGOCD_URL=argocd.url,
-        ARGOCD_TOKEN=argocd.token,
-        HERALD_RESUME_GRACE_SECONDS="1",
-        HERALD_WORKERS="1",
-    )
+    server = herald_on(slack, argocd, tmp_path, HERALD_WORKERS="1")
     yield server
     if server.running:
         await server.stop()
@@ -67,12 +48,8 @@ async def herald(
 
 @pytest.fixture
 async def chat(herald: HeraldServer, slack: FakeSlack) -> AsyncIterator[Conversation]:
-    async with aiohttp.ClientSession() as session:
-        yield Conversation(url=herald.url, session=session, slack=slack)
-
-
-def promotions(argocd: FakeArgoCD) -> int:
-    return sum(1 for c in argocd.calls if c.method == "POST" and "actions" in c.path)
+    async for talk in conversation(herald, slack):
+        yield talk
 
 
 def workers_of(server: HeraldServer) -> list[int]:
