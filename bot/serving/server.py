@@ -18,7 +18,6 @@ from bot.serving.supervisor import Supervisor
 from bot.settings import Settings
 
 
-
 def build_server(
     settings: Settings,
     *,
