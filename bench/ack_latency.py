@@ -625,7 +625,6 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
     print("Ack latency of `/deploy status webapp` (ms); client, servers and fakes in own processes")
     headers = ("c", "server", "n", "p50", "p90", "p99", "max", "handler p50", "inbox p50")
     print(table((*headers, "acks/s", "cpu ms/req"), rows))
-    print("\nHerald / bare Bolt, ratio of ack latency")
     ratio_table = [
         (
             LABELS[r["server"]],
@@ -645,7 +644,9 @@ def print_tables(results: list[Reply], ratio_rows: list[Reply]) -> None:
         "p50 vs floor",
         "p99 vs floor",
     )
-    print(table(ratio_headers, ratio_table))
+    if ratio_table:  # a subset of --servers may leave nothing to set against
+        print("\nHerald / bare Bolt, ratio of ack latency")
+        print(table(ratio_headers, ratio_table))
     for r in results:
         if "inbox_insert_ms" in r and r["server"] in HERALDS:
             i, a = r["inbox_insert_ms"], r["reply_ms"]
@@ -675,11 +676,14 @@ async def run(
     diagnose: bool = False,
     tag: str = "",
     spy: Path | None = None,
+    servers: tuple[str, ...] = (),
 ) -> Reply:
     quiet_logging()
     if spy is not None:
         os.makedirs(spy, exist_ok=True)
-    roles = SERVERS + DIAGNOSTIC if diagnose else SERVERS
+    roles: tuple[str, ...] = SERVERS + DIAGNOSTIC if diagnose else SERVERS
+    if servers:
+        roles = tuple(role for role in roles if role in servers)
     results = []
     started = time.monotonic()
     async with world(roles, profile) as w:
@@ -727,6 +731,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="sample Herald's processes with py-spy in each cell; collapsed stacks into DIR",
     )
+    parser.add_argument(
+        "--servers",
+        type=lambda s: tuple(s.split(",")),
+        default=(),
+        help=f"comma-separated subset of {', '.join(SERVERS + DIAGNOSTIC)}",
+    )
     parser.add_argument("--tag", default="", help="suffix of the results file")
     return parser.parse_args(argv)
 
@@ -740,6 +750,7 @@ async def main(argv: list[str] | None = None) -> int:
         diagnose=args.diagnose,
         tag=args.tag,
         spy=args.py_spy,
+        servers=args.servers,
     )
     return 0
 

@@ -98,6 +98,8 @@ async def start_workers(
         checkups.add_interval(ticker.tick, seconds=settings.watch_tick_seconds, job_id=WATCH_JOB)
     checkups.start()
     stack.push_async_callback(checkups.stop)
+    claiming = asyncio.create_task(app[COMMANDS].claim_as_slots_free(), name="herald-claims")
+    stack.push_async_callback(_cancel, claiming)
     if nudged is not None:
         task = asyncio.create_task(_answer_nudges(nudged, core=core, queue=app[COMMANDS]))
         stack.push_async_callback(_cancel, task)

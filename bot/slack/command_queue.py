@@ -12,6 +12,7 @@ twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -58,6 +59,10 @@ class CommandQueue:
         self._tasks = tasks
         self._clock = clock
         self._renewed: datetime | None = None
+        self._sweeping = asyncio.Lock()  # the poll, a nudge and a freed slot may coincide
+        self._full = False  # the last sweep had no room for all it might have claimed
+        self._room = asyncio.Event()  # set when a slot frees up while others may be waiting
+        tasks.call_when_freed(self._on_freed)
 
     @property
     def renew_every(self) -> float:
@@ -66,23 +71,41 @@ class CommandQueue:
 
     async def sweep(self) -> int:
         """Renew this process's claims, claim what nobody carries out, start it; how many."""
-        now = self._clock()
-        if self._renewed is None or now - self._renewed >= timedelta(seconds=self.renew_every):
-            await inbox.renew_claims(database=self._database, worker=self.worker, now=now)
-            self._renewed = now
-        room = IN_FLIGHT - len(self._tasks.running_keys)
-        if room <= 0:
-            return 0
-        claimed = await inbox.claim_pending(
-            database=self._database,
-            worker=self.worker,
-            now=now,
-            stale_before=now - self.grace,
-            limit=room,
-        )
-        for item in claimed:
-            await self._start(item, now=now)
-        return len(claimed)
+        async with self._sweeping:
+            now = self._clock()
+            if self._renewed is None or now - self._renewed >= timedelta(seconds=self.renew_every):
+                await inbox.renew_claims(database=self._database, worker=self.worker, now=now)
+                self._renewed = now
+            room = IN_FLIGHT - len(self._tasks.running_keys)
+            self._full = True
+            if room <= 0:
+                return 0
+            claimed = await inbox.claim_pending(
+                database=self._database,
+                worker=self.worker,
+                now=now,
+                stale_before=now - self.grace,
+                limit=room,
+            )
+            self._full = len(claimed) == room
+            for item in claimed:
+                await self._start(item, now=now)
+            return len(claimed)
+
+    async def claim_as_slots_free(self) -> None:
+        """Runs with the process: while more commands wait than it carries out at once, it
+        claims the next as soon as one of its own is done, not at the next nudge or poll."""
+        while True:
+            await self._room.wait()
+            self._room.clear()
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("could not claim commands from the inbox; trying again")
+
+    def _on_freed(self) -> None:
+        if self._full:
+            self._room.set()
 
     async def _start(self, item: inbox.Claimed, *, now: datetime) -> None:
         late = now - item.received_at

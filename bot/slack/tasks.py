@@ -23,6 +23,11 @@ class BackgroundTasks:
         self._tasks: set[asyncio.Task[None]] = set()
         self._finish = finish
         self._running: set[str] = set()
+        self._freed: Callable[[], None] = lambda: None
+
+    def call_when_freed(self, callback: Callable[[], None]) -> None:
+        """`callback` runs each time a kept request's work is over and its key let go."""
+        self._freed = callback
 
     @property
     def running_keys(self) -> frozenset[str]:
@@ -50,8 +55,10 @@ class BackgroundTasks:
         except Exception:
             log.exception("could not mark a finished request done; it may be resumed")
         finally:
-            self._running.discard(key or "")
             correlation_id.reset(token)
+            if key is not None:
+                self._running.discard(key)
+                self._freed()
 
     async def _run(
         self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, cid: str

@@ -4,6 +4,7 @@ killed after an ack loses nothing, and the Herald started next carries it out on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -90,6 +91,22 @@ async def test_the_server_acks_and_its_worker_answers_and_posts(
         lambda: len(slack.posted(FEED)) == 1,
         timeout=10,
         what="the worker to post the planned release to the feed",
+    )
+
+
+async def test_more_commands_at_once_than_a_worker_holds_are_all_answered_promptly(
+    herald: HeraldServer, chat: Conversation
+) -> None:
+    herald.env["HERALD_RESUME_GRACE_SECONDS"] = "30"  # the default: the worker polls every 10 s
+    await herald.start()
+    acks = await asyncio.gather(*(chat.send("status webapp") for _ in range(48)))
+    assert {ack.status for ack in acks} == {200}
+    # 48 is more than a worker carries out at once: it claims the rest as its own finish,
+    # long before its next poll
+    await eventually(
+        lambda: all(chat.replies(ack.key) for ack in acks),
+        timeout=5,
+        what="every status to be answered",
     )
 
 
