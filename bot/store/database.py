@@ -90,18 +90,16 @@ class Database:
         path = engine.url.database if self.sqlite else None
         self._fast = SqliteWriter(path) if path and path != ":memory:" else None
 
-    @property
-    def writes_now(self) -> bool:
-        """`write_now` is there: a SQLite file."""
-        return self._fast is not None
-
     async def write_now(self, work: Work[T]) -> T:
-        """SQLite: `work` on a plain sqlite3 connection in one transaction, on the write
-        gate's fast lane (bot/store/sqlite_writer.py). Elsewhere, use `transaction`."""
-        if self._fast is None:
-            raise RuntimeError("write_now needs a SQLite file")
+        """A short write someone waits on: `work(connection)` — synchronous Core statements —
+        in one transaction, on the write gate's fast lane. On a SQLite file it runs in one hop
+        to the writer's thread (bot/store/sqlite_writer.py), holding the write lock only for
+        its statements; elsewhere on the async engine's connection."""
         async with self._write_turn(fast=True):
-            return await self._fast.run(work)
+            if self._fast is not None:
+                return await self._fast.run(work)
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
 
     @asynccontextmanager
     async def transaction(self, *, fast: bool = False) -> AsyncIterator[AsyncSession]:

@@ -4,16 +4,14 @@ Many concurrent requests each need one row written before they are answered. One
 each pays a transaction of its own (on SQLite, a turn at the one write lock and several
 round trips to the driver's thread); together they pay one. While one batch is being
 written, new rows queue; the next batch takes them all, as one `INSERT ... ON CONFLICT DO
-NOTHING RETURNING key` in one transaction — on SQLite, in one hop to a plain sqlite3
-connection (bot/store/sqlite_writer.py), the values converted by the columns' own types.
+NOTHING RETURNING key` in one transaction — on SQLite, in one hop to the writer's thread
+(bot/store/sqlite_writer.py).
 Each caller learns whether its row was new.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from sqlite3 import Connection
 from typing import Any
 
 from sqlalchemy import Table
@@ -66,36 +64,11 @@ class GroupInsert:
             if values[self._key] not in seen:
                 seen.add(values[self._key])
                 rows.append(values)
-        if self._database.writes_now:
-            return await self._database.write_now(self._sqlite_inserts(rows))
         insert = sqlite_insert if self._database.sqlite else postgresql_insert
         column = self._table.c[self._key]
         statement = (
             insert(self._table).values(rows).on_conflict_do_nothing(index_elements=[column])
         ).returning(column)
-        async with self._database.transaction(fast=True) as session:
-            result = await session.execute(statement)
-            return {row[0] for row in result}
-
-    def _sqlite_inserts(self, rows: list[dict[str, Any]]) -> Callable[[Connection], set[Any]]:
-        names = list(rows[0])
-        dialect = self._database.engine.dialect
-        convert = [self._table.c[name].type.bind_processor(dialect) for name in names]
-        columns = ", ".join(f'"{name}"' for name in names)
-        marks = ", ".join("?" * len(names))
-        sql = (
-            f'INSERT INTO "{self._table.name}" ({columns}) VALUES ({marks}) '
-            f'ON CONFLICT ("{self._key}") DO NOTHING'
+        return await self._database.write_now(
+            lambda connection: set(connection.execute(statement).scalars())
         )
-
-        def insert(connection: Connection) -> set[Any]:
-            new = set()
-            for row in rows:
-                values = [
-                    row[n] if c is None else c(row[n]) for n, c in zip(names, convert, strict=True)
-                ]
-                if connection.execute(sql, values).rowcount == 1:
-                    new.add(row[self._key])
-            return new
-
-        return insert

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, update
 from sqlalchemy import select as select_columns
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.store.database import Database
@@ -93,12 +93,12 @@ async def _refresh(*, database: Database, key: str, now: datetime) -> None:
 
 async def finish(*, database: Database, key: str, now: datetime) -> None:
     """The request's work is done (or was answered with an error): forget its payload."""
-    async with database.transaction() as session:
-        await session.execute(
-            update(InboxRow)
-            .where(col(InboxRow.key) == storage_key(key))
-            .values(done_at=now, request=None)
-        )
+    done = (
+        update(InboxRow)
+        .where(col(InboxRow.key) == storage_key(key))
+        .values(done_at=now, request=None)
+    )
+    await database.write_now(lambda connection: connection.execute(done))
 
 
 @dataclass(frozen=True)
@@ -116,59 +116,67 @@ async def claim_pending(
 ) -> list[Claimed]:
     """Kept requests no live process carries out — never claimed, or claimed by a process
     that stopped renewing its claims (it died) — oldest first, each handed out once across
-    processes and replicas: the claim is a compare-and-set on `claimed_at`."""
-    pending = (col(InboxRow.claimed_at).is_(None)) | (col(InboxRow.claimed_at) < stale_before)
+    processes and replicas: the claim is a compare-and-set on `claimed_at`. Looked for with a
+    read first (mostly there is nothing), claimed in one short write."""
+    waiting = (
+        col(InboxRow.request).is_not(None),
+        col(InboxRow.claimed_at).is_(None) | (col(InboxRow.claimed_at) < stale_before),
+    )
     async with database.read() as session:
-        rows = (
-            await session.execute(
-                select_columns(
-                    col(InboxRow.key),
-                    col(InboxRow.request),
-                    col(InboxRow.received_at),
-                    col(InboxRow.claimed_at),
-                    col(InboxRow.attempts),
-                )
-                .where(col(InboxRow.request).is_not(None), pending)
-                .order_by(col(InboxRow.received_at))
-                .limit(limit)
+        any_waiting = select_columns(col(InboxRow.key)).where(*waiting).limit(1)
+        if (await session.execute(any_waiting)).first() is None:
+            return []
+
+    def claim(connection: Connection) -> list[Claimed]:
+        rows = connection.execute(
+            select_columns(
+                col(InboxRow.key),
+                col(InboxRow.request),
+                col(InboxRow.received_at),
+                col(InboxRow.claimed_at),
+                col(InboxRow.attempts),
             )
+            .where(*waiting)
+            .order_by(col(InboxRow.received_at))
+            .limit(limit)
         ).all()
-    if not rows:
-        return []
-    claimed = []
-    async with database.transaction() as session:
-        for key, request, received_at, claimed_at, attempts in rows:
-            same = (
-                col(InboxRow.claimed_at).is_(None)
-                if claimed_at is None
-                else col(InboxRow.claimed_at) == claimed_at
-            )
-            won = await session.execute(
-                update(InboxRow)
-                .where(col(InboxRow.key) == key, col(InboxRow.request).is_not(None), same)
-                .values(claimed_by=worker, claimed_at=now, attempts=attempts + 1)
-            )
-            if won.rowcount == 1 and request is not None:  # type: ignore[attr-defined]
-                claimed.append(Claimed(key, request, received_at, attempts + 1))
-    return claimed
+        return [won for row in rows if (won := _claim_one(connection, row, worker, now))]
+
+    return await database.write_now(claim)
+
+
+def _claim_one(connection: Connection, row: Any, worker: str, now: datetime) -> Claimed | None:
+    key, request, received_at, claimed_at, attempts = row
+    same = (
+        col(InboxRow.claimed_at).is_(None)
+        if claimed_at is None
+        else col(InboxRow.claimed_at) == claimed_at
+    )
+    won = connection.execute(
+        update(InboxRow)
+        .where(col(InboxRow.key) == key, col(InboxRow.request).is_not(None), same)
+        .values(claimed_by=worker, claimed_at=now, attempts=attempts + 1)
+    )
+    if won.rowcount != 1 or request is None:
+        return None
+    return Claimed(key, request, received_at, attempts + 1)
 
 
 async def renew_claims(*, database: Database, worker: str, now: datetime) -> None:
     """`worker` is alive and still carrying out what it claimed."""
-    async with database.transaction() as session:
-        await session.execute(
-            update(InboxRow)
-            .where(col(InboxRow.claimed_by) == worker, col(InboxRow.request).is_not(None))
-            .values(claimed_at=now)
-        )
+    renew = (
+        update(InboxRow)
+        .where(col(InboxRow.claimed_by) == worker, col(InboxRow.request).is_not(None))
+        .values(claimed_at=now)
+    )
+    await database.write_now(lambda connection: connection.execute(renew))
 
 
 async def release_claims(*, database: Database, worker: str) -> int:
     """`worker` died: what it had claimed and not finished is handed out again at once."""
-    async with database.transaction() as session:
-        released = await session.execute(
-            update(InboxRow)
-            .where(col(InboxRow.claimed_by) == worker, col(InboxRow.request).is_not(None))
-            .values(claimed_by=None, claimed_at=None)
-        )
-    return int(released.rowcount)  # type: ignore[attr-defined]
+    release = (
+        update(InboxRow)
+        .where(col(InboxRow.claimed_by) == worker, col(InboxRow.request).is_not(None))
+        .values(claimed_by=None, claimed_at=None)
+    )
+    return await database.write_now(lambda connection: connection.execute(release).rowcount)

@@ -2,10 +2,13 @@
 
 Through the async engine a transaction is several round trips to aiosqlite's thread and
 SQLAlchemy's connection handling around them: ~2 ms for one small insert on these machines,
-against ~0.06 ms for the same insert on a plain `sqlite3` connection. The inbox row a Slack
-ack waits on is written here instead: one function, run on this writer's own thread and
-connection (the same pragmas as the engine's), holding the process's write gate like every
-other SQLite writer in Herald, so the two paths never meet in SQLite's busy handler.
+and the write lock is held across every one of those hops — while the event loop serves
+other requests, another process's writer waits. Here the whole transaction is one function
+run on this writer's own thread and connection: a synchronous SQLAlchemy connection to the
+same file, with the same pragmas, so the function is written with the same Core statements
+and column types as everywhere else, and the lock is held for its statements only. It holds
+the process's write gate like every other SQLite writer in Herald, so the two paths never
+meet in SQLite's busy handler.
 
 Against another process's writer (the workers of `herald serve --workers N`) it does not use
 SQLite's busy handler either: that sleeps 1, 2, 5, 10, 15 … ms between tries, so a writer
@@ -20,19 +23,22 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 T = TypeVar("T")
-Work = Callable[[sqlite3.Connection], T]
+Work = Callable[[Connection], T]
 LOCK_WAIT = 30.0  # seconds, as the engine's busy timeout
 FIRST_PAUSE, LAST_PAUSE = 0.0001, 0.002  # seconds between asking for a busy write lock
 
 
 class SqliteWriter:
     def __init__(self, path: str) -> None:
-        self._path = path
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-sqlite")
-        self._connection: sqlite3.Connection | None = None
+        self._engine = _engine(path)
 
     async def run(self, work: Work[T]) -> T:
         """`work(connection)` in one transaction (BEGIN IMMEDIATE … COMMIT, or ROLLBACK)."""
@@ -43,43 +49,42 @@ class SqliteWriter:
         deadline, pause = time.monotonic() + LOCK_WAIT, FIRST_PAUSE
         while True:
             try:
-                return self._attempt(self._connect(), work)
-            except sqlite3.OperationalError as exc:
+                with self._engine.begin() as connection:
+                    return work(connection)
+            except OperationalError as exc:
                 if not _locked(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(pause)
             pause = min(pause * 2, LAST_PAUSE)
 
-    def _attempt(self, connection: sqlite3.Connection, work: Work[T]) -> T:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(connection)
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        return result
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            connection = sqlite3.connect(self._path, timeout=LOCK_WAIT, isolation_level=None)
-            if connection.execute("PRAGMA journal_mode").fetchone() != ("wal",):
-                connection.execute("PRAGMA journal_mode=WAL")  # needs the lock; WAL persists
-            for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
-                connection.execute(f"PRAGMA {pragma}")
-            connection.execute("PRAGMA busy_timeout=0")  # writes wait in _transaction instead
-            self._connection = connection
-        return self._connection
-
     async def close(self) -> None:
-        def close() -> None:
-            if self._connection is not None:
-                self._connection.close()
-
-        await asyncio.get_running_loop().run_in_executor(self._thread, close)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
         self._thread.shutdown(wait=True)
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
+def _engine(path: str) -> Engine:
+    """One connection, used from the writer's one thread."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "timeout": LOCK_WAIT},
+    )
+    event.listen(engine, "connect", _tune)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return engine
+
+
+def _tune(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # the "begin" listener above says BEGIN
+    if dbapi_connection.execute("PRAGMA journal_mode").fetchone() != ("wal",):
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # needs the lock; WAL persists
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+    dbapi_connection.execute("PRAGMA busy_timeout=0")  # writes wait in _transaction instead
+
+
+def _locked(exc: OperationalError) -> bool:
+    cause = exc.orig
+    return isinstance(cause, sqlite3.OperationalError) and (
+        "locked" in str(cause) or "busy" in str(cause)
+    )
