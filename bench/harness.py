@@ -185,6 +185,9 @@ class Stack:
         return count
 
 
+FIRST_TICK = 1.0  # seconds for the checkup clock's first tick, at start, to be over
+
+
 @contextlib.asynccontextmanager
 async def herald_stack(
     *, poll_seconds: float = 1.0, connections: int = 100, channels: Sequence[str] = ()
@@ -209,6 +212,7 @@ async def herald_stack(
             )
             runner = web.AppRunner(build_app(settings), access_log=None)
             await runner.setup()
+            await asyncio.sleep(FIRST_TICK)
             try:
                 await web.TCPSite(runner, "127.0.0.1", 0).start()
                 host, port = runner.addresses[0][:2]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
-from bot.domain.ports import ConcurrentWrite
+from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.domain.watch.watch import Watch, WatchPurpose
+
+T = TypeVar("T")
 
 
 class MemoryLedger:
@@ -124,6 +126,9 @@ class MemoryLedgers:
     async def __call__(self) -> AsyncIterator[MemoryLedger]:
         yield self.ledger
 
+    async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
+        return await use_case(self.ledger)
+
 
 class ContendedLedgers:
     """A LedgerFactory whose every transaction loses to a concurrent writer: the use case runs
@@ -137,3 +142,7 @@ class ContendedLedgers:
         self.attempts += 1
         yield MemoryLedger()
         raise ConcurrentWrite("a concurrent writer committed first")
+
+    async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
+        async with self() as ledger:
+            return await use_case(ledger)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
@@ -18,6 +18,8 @@ from bot.errors import DomainError
 if TYPE_CHECKING:  # the watch's types import the rollback policy, which imports this module
     from bot.domain.watch.verdict import WatchColor
     from bot.domain.watch.watch import Watch, WatchPurpose
+
+T = TypeVar("T")
 
 
 class ConcurrentWrite(DomainError):
@@ -117,6 +119,10 @@ class Ledger(Protocol):
 
 class LedgerFactory(Protocol):
     def __call__(self) -> AbstractAsyncContextManager[Ledger]: ...
+
+    async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
+        """`use_case` in one transaction, at once: it awaits the ledger and nothing else."""
+        ...
 
 
 class ReleaseReader(Protocol):

@@ -35,8 +35,7 @@ async def run_in_transaction(
     lost: ConcurrentWrite | None = None
     for _ in range(attempts):
         try:
-            async with ledgers() as ledger:
-                return await use_case(ledger)
+            return await ledgers.run(use_case)
         except ConcurrentWrite as exc:
             lost = exc
     raise ChangedConcurrently() from lost

@@ -90,12 +90,12 @@ class Database:
         path = engine.url.database if self.sqlite else None
         self._fast = SqliteWriter(path) if path and path != ":memory:" else None
 
-    async def write_now(self, work: Work[T]) -> T:
-        """A short write someone waits on: `work(connection)` — synchronous Core statements —
-        in one transaction, on the write gate's fast lane. On a SQLite file it runs in one hop
-        to the writer's thread (bot/store/sqlite_writer.py), holding the write lock only for
-        its statements; elsewhere on the async engine's connection."""
-        async with self._write_turn(fast=True):
+    async def write_now(self, work: Work[T], *, fast: bool = False) -> T:
+        """`work(connection)` — synchronous Core or ORM statements — in one transaction. On
+        a SQLite file it runs in one hop to the writer's thread (bot/store/sqlite_writer.py),
+        holding the write lock for its statements only; elsewhere on the async engine's
+        connection. `fast` as for `transaction`."""
+        async with self._write_turn(fast=fast):
             if self._fast is not None:
                 return await self._fast.run(work)
             async with self.engine.begin() as connection:

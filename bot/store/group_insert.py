@@ -70,5 +70,5 @@ class GroupInsert:
             insert(self._table).values(rows).on_conflict_do_nothing(index_elements=[column])
         ).returning(column)
         return await self._database.write_now(
-            lambda connection: set(connection.execute(statement).scalars())
+            lambda connection: set(connection.execute(statement).scalars()), fast=True
         )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
-from bot.domain.ports import ConcurrentWrite
+from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
 from bot.domain.watch.watch import Watch, WatchConfig, WatchPurpose
@@ -27,7 +27,10 @@ from bot.store.keyed_messages import queue_update
 from bot.store.outbox import POST, UPDATE
 from bot.store.pages import PageRows
 from bot.store.release_rows import event_from_row, release_columns, release_from_row
+from bot.store.session_now import drive, session_on
 from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
+
+T = TypeVar("T")
 
 NoticeRenderer = Callable[[Notice], dict[str, Any]]
 CheckupOffsets = Callable[[str, str], Sequence[timedelta]]
@@ -247,6 +250,10 @@ class SqlLedger:
             )
             await self._flush()
 
+    async def flush(self) -> None:
+        """Write what the use case added (before the transaction commits)."""
+        await self._flush()
+
     async def _flush(self) -> None:
         try:
             await self._session.flush()
@@ -295,15 +302,35 @@ class LedgerFactory:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[SqlLedger]:
         async with self._database.transaction() as session:
-            ledger = SqlLedger(
-                session=session,
-                render=self._render,
-                channels=self._channels,
-                now=self._clock(),
-                offsets=self._offsets,
-                change_events=self._change_events,
-                watch_configs=self._watch_configs,
-            )
+            ledger = self._ledger(session)
             yield ledger
         if ledger.queued:  # a transaction that only read or kept state leaves them asleep
             self._on_commit()
+
+    async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
+        """`use_case` in one transaction, its statements back to back in one call
+        (bot/store/session_now.py): it may await the ledger and nothing else."""
+
+        def carry_out(connection: Connection) -> tuple[T, bool]:
+            session, facade = session_on(connection)
+            with session:
+                ledger = self._ledger(facade)
+                result = drive(use_case(ledger))
+                drive(ledger.flush())
+            return result, ledger.queued
+
+        result, queued = await self._database.write_now(carry_out)
+        if queued:
+            self._on_commit()
+        return result
+
+    def _ledger(self, session: AsyncSession) -> SqlLedger:
+        return SqlLedger(
+            session=session,
+            render=self._render,
+            channels=self._channels,
+            now=self._clock(),
+            offsets=self._offsets,
+            change_events=self._change_events,
+            watch_configs=self._watch_configs,
+        )

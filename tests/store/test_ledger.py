@@ -138,6 +138,32 @@ async def test_failure_inside_the_transaction_leaves_nothing_behind(store: Store
     assert await count(store.database, OutboxRow) == 0
 
 
+async def test_a_use_case_run_at_once_fails_whole_and_writes_nothing(store: Store) -> None:
+    async def register_then_fail(ledger: Ledger) -> Outcome:
+        outcome = await register_release(ledger=ledger, manifest=manifest(), now=T0)
+        assert outcome.created
+        raise Boom
+
+    with pytest.raises(Boom):
+        await store.ledgers.run(register_then_fail)
+    assert await count(store.database, ReleaseRow) == 0
+    assert await count(store.database, OutboxRow) == 0
+
+
+async def test_a_use_case_waiting_on_anything_but_the_ledger_is_refused(store: Store) -> None:
+    """Nothing but the ledger inside a transaction: a network call there would hold SQLite's
+    write lock for its whole round trip."""
+
+    async def register_then_wait(ledger: Ledger) -> Outcome:
+        outcome = await register_release(ledger=ledger, manifest=manifest(), now=T0)
+        await asyncio.sleep(0.01)  # e.g. a call to Argo CD
+        return outcome
+
+    with pytest.raises(RuntimeError, match="besides the ledger"):
+        await store.ledgers.run(register_then_wait)
+    assert await count(store.database, ReleaseRow) == 0
+
+
 async def test_failed_event_rolls_back_with_its_messages(store: Store) -> None:
     release_id = (await register(store)).release.id
     await advance(store, release_id, EventType.STARTED)
