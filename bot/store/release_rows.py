@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import cache
+from typing import Any, cast
+
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Table
+from sqlmodel import SQLModel
 
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import RecordedEvent, Release
 from bot.store.tables import EventRow, ReleaseRow
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a row class, for statements that need no ORM."""
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+def row_values(model: type[SQLModel], **values: Any) -> dict[str, Any]:
+    """A new row of `model` as column values for a Core insert: `values` over the model's
+    defaults, without building the ORM object (its instrumentation costs more than the
+    insert); an id the database assigns is left out."""
+    row = {**_defaults(model), **values}
+    for name, factory in _factories(model).items():
+        row.setdefault(name, factory())
+    if row.get("id", "") is None:
+        del row["id"]
+    return row
+
+
+@cache
+def _defaults(model: type[SQLModel]) -> dict[str, Any]:
+    return {
+        name: field.default
+        for name, field in model.model_fields.items()
+        if field.default is not PydanticUndefined and field.default_factory is None
+    }
+
+
+@cache
+def _factories(model: type[SQLModel]) -> dict[str, Callable[[], Any]]:
+    return {
+        name: cast(Callable[[], Any], field.default_factory)
+        for name, field in model.model_fields.items()
+        if field.default_factory is not None
+    }
+
 
 _TIME_COLUMNS = {
     EventType.PLANNED: "planned_at",
