@@ -51,7 +51,8 @@ from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
 from bot.store.instance_lock import instance_lock
-from bot.store.ledger import LedgerFactory, WatchConfigs
+from bot.store.ledger import WatchConfigs
+from bot.store.ledgers import LedgerFactory
 from bot.store.migrate import upgrade_if_behind
 from bot.store.releases import SqlReleaseReader
 from bot.workers import start_workers

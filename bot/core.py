@@ -15,7 +15,7 @@ from bot.slack.delivery import SlackDelivery
 from bot.slack.responses import Responder
 from bot.slack.tasks import BackgroundTasks
 from bot.store.database import Database
-from bot.store.ledger import LedgerFactory
+from bot.store.ledgers import LedgerFactory
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.catalog import Catalog
 from bot.settings import Settings
 from bot.store.database import Database
-from bot.store.ledger import LedgerFactory
+from bot.store.ledgers import LedgerFactory
 
 
 def utcnow() -> datetime:

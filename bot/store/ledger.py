@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy import select as select_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,14 +15,13 @@ from sqlmodel import SQLModel, col, select
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
-from bot.domain.ports import ConcurrentWrite, Ledger
+from bot.domain.ports import ConcurrentWrite
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
 from bot.domain.watch.watch import Watch, WatchConfig, WatchPurpose
 from bot.domain.watch.windows import first_evaluation
 from bot.store import watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
-from bot.store.database import Database
 from bot.store.keyed_messages import queue_update
 from bot.store.outbox import POST, UPDATE
 from bot.store.pages import PageRows
@@ -34,7 +32,6 @@ from bot.store.release_rows import (
     row_values,
     table_of,
 )
-from bot.store.session_now import drive, session_on
 from bot.store.tables import CheckupRow, EventRow, OutboxRow, ReleaseRow
 
 T = TypeVar("T")
@@ -294,64 +291,3 @@ def _role(notice: Notice) -> str:
 
 def _thread_role(audience: Audience) -> str | None:
     return f"{audience.channel_role}_root" if audience.in_thread else None
-
-
-class LedgerFactory:
-    """Opens a transaction and hands the use case a Ledger over it."""
-
-    def __init__(
-        self,
-        *,
-        database: Database,
-        render: NoticeRenderer,
-        channels: Mapping[str, str],
-        clock: Callable[[], datetime],
-        on_commit: Callable[[], None] = lambda: None,
-        offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
-        change_events: bool = False,
-        watch_configs: WatchConfigs = lambda service, env: None,
-    ) -> None:
-        self._watch_configs = watch_configs
-        self._database = database
-        self._render = render
-        self._channels = channels
-        self._clock = clock
-        self._on_commit = on_commit
-        self._offsets = offsets
-        self._change_events = change_events
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[SqlLedger]:
-        async with self._database.transaction() as session:
-            ledger = self._ledger(session)
-            yield ledger
-        if ledger.queued:  # a transaction that only read or kept state leaves them asleep
-            self._on_commit()
-
-    async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
-        """`use_case` in one transaction, its statements back to back in one call
-        (bot/store/session_now.py): it may await the ledger and nothing else."""
-
-        def carry_out(connection: Connection) -> tuple[T, bool]:
-            session, facade = session_on(connection)
-            with session:
-                ledger = self._ledger(facade)
-                result = drive(use_case(ledger))
-                drive(ledger.flush())
-            return result, ledger.queued
-
-        result, queued = await self._database.write_now(carry_out)
-        if queued:
-            self._on_commit()
-        return result
-
-    def _ledger(self, session: AsyncSession) -> SqlLedger:
-        return SqlLedger(
-            session=session,
-            render=self._render,
-            channels=self._channels,
-            now=self._clock(),
-            offsets=self._offsets,
-            change_events=self._change_events,
-            watch_configs=self._watch_configs,
-        )

@@ -9,7 +9,7 @@ import pytest
 
 from bot.slack.blocks import render_notice
 from bot.store.database import Database, create_engine
-from bot.store.ledger import LedgerFactory
+from bot.store.ledgers import LedgerFactory
 from bot.store.migrate import upgrade
 from tests.store.support import FEED, OPS, Clock, Store
 

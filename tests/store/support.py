@@ -18,7 +18,7 @@ from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.transactions import run_in_transaction
 from bot.examples import example_manifest
 from bot.store.database import Database
-from bot.store.ledger import LedgerFactory
+from bot.store.ledgers import LedgerFactory
 
 T0 = datetime(2025, 10, 2, 20, 30, 0, 123456, tzinfo=UTC)
 FEED, OPS = "CFEED", "COPS"

@@ -19,7 +19,7 @@ from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.watch.watch import Watch, WatchPurpose
 from bot.slack.blocks import render_notice
-from bot.store.ledger import LedgerFactory
+from bot.store.ledgers import LedgerFactory
 from bot.store.tables import EventRow, OutboxRow, ReleaseRow
 from tests.store.support import (
     FEED,

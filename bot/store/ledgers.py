@@ -1,0 +1,80 @@
+"""Opening a transaction and handing a use case the Ledger over it (bot/store/ledger.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.checkup.offsets import DEFAULT_OFFSETS
+from bot.domain.ports import Ledger
+from bot.store.database import Database
+from bot.store.ledger import CheckupOffsets, NoticeRenderer, SqlLedger, WatchConfigs
+from bot.store.session_now import drive, session_on
+
+T = TypeVar("T")
+
+
+class LedgerFactory:
+    """Opens a transaction and hands the use case a Ledger over it."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        render: NoticeRenderer,
+        channels: Mapping[str, str],
+        clock: Callable[[], datetime],
+        on_commit: Callable[[], None] = lambda: None,
+        offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
+        change_events: bool = False,
+        watch_configs: WatchConfigs = lambda service, env: None,
+    ) -> None:
+        self._watch_configs = watch_configs
+        self._database = database
+        self._render = render
+        self._channels = channels
+        self._clock = clock
+        self._on_commit = on_commit
+        self._offsets = offsets
+        self._change_events = change_events
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[SqlLedger]:
+        async with self._database.transaction() as session:
+            ledger = self._ledger(session)
+            yield ledger
+        if ledger.queued:  # a transaction that only read or kept state leaves them asleep
+            self._on_commit()
+
+    async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
+        """`use_case` in one transaction, its statements back to back in one call
+        (bot/store/session_now.py): it may await the ledger and nothing else."""
+
+        def carry_out(connection: Connection) -> tuple[T, bool]:
+            session, facade = session_on(connection)
+            with session:
+                ledger = self._ledger(facade)
+                result = drive(use_case(ledger))
+                drive(ledger.flush())
+            return result, ledger.queued
+
+        result, queued = await self._database.write_now(carry_out)
+        if queued:
+            self._on_commit()
+        return result
+
+    def _ledger(self, session: AsyncSession) -> SqlLedger:
+        return SqlLedger(
+            session=session,
+            render=self._render,
+            channels=self._channels,
+            now=self._clock(),
+            offsets=self._offsets,
+            change_events=self._change_events,
+            watch_configs=self._watch_configs,
+        )
