@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -37,6 +37,7 @@ from bot.factories import (
     partial_alert_pager,
     sends_change_events,
 )
+from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS, HeraldMetrics
 from bot.settings import Settings
 from bot.slack.blocks import render_notice
@@ -54,6 +55,7 @@ from bot.store.instance_lock import instance_lock
 from bot.store.ledger import WatchConfigs
 from bot.store.ledgers import LedgerFactory
 from bot.store.migrate import upgrade_if_behind
+from bot.store.pages import PAGERDUTY_CHANNEL
 from bot.store.releases import SqlReleaseReader
 from bot.workers import start_workers
 
@@ -202,7 +204,7 @@ def _build_core(
         render=render_notice,
         clock=clock,
         channels={"feed": settings.feed_channel or "", "ops": settings.ops_channel or ""},
-        on_commit=_waker(delivery.wake, pages.wake, wake),
+        on_commit=_waker(delivery, pages, wake),
         offsets=lambda service, env: checkup_offsets(catalog, service),
         watch_configs=_watch_configs(settings, catalog),
         change_events=sends_change_events(settings, catalog),
@@ -246,9 +248,16 @@ def _finisher(database: Database, clock: Clock) -> Callable[[str], Awaitable[Non
     return finish
 
 
-def _waker(*wakes: Callable[[], None]) -> Callable[[], None]:
-    def wake_all() -> None:
-        for wake in wakes:
-            wake()
+def _waker(
+    delivery: SlackDelivery, pages: PageDelivery, wake: Callable[[], None]
+) -> Callable[[Collection[str]], None]:
+    """After a commit: wake the senders of the channels it wrote to, and `wake` (the split's
+    nudge to its workers)."""
 
-    return wake_all
+    def wake_senders(channels: Collection[str]) -> None:
+        delivery.wake(channels)
+        if PAGERDUTY_CHANNEL in channels:
+            pages.wake()
+        wake()
+
+    return wake_senders

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.errors import IntegrationError
 from bot.observability import HeraldMetrics
 from bot.slack.dead_letters import dead_letter_note
 from bot.slack.edits import KeyedMessageMissing, KeyedPostComing, edit_keyed_message
+from bot.slack.history import OUTBOX_KEY, find_posted
 from bot.slack.uploads import share_file
 from bot.slack.web_api import FAILURES, observed, translate_slack_error
 from bot.store import outbox
@@ -35,11 +36,10 @@ from bot.wakeups import sleep_until_woken
 
 log = logging.getLogger(__name__)
 
-OUTBOX_KEY = "herald_outbox_id"
 MAX_BACKOFF_SECONDS = 60.0
 GIVE_UP_AFTER = timedelta(minutes=10)
-HISTORY_PAGES = 10
 ROOT_WAIT_SECONDS = 1.0
+ROOTS_KEPT = 10_000  # thread roots remembered, so a reply needs no lookup
 
 
 class SlackDelivery:
@@ -67,6 +67,8 @@ class SlackDelivery:
         self._channel_wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._retry_at: dict[str, datetime] = {}  # channel → when its waiting head is due
+        # (release, role) → ts of a posted thread root: a root once posted never moves
+        self._roots: dict[tuple[str, str], str] = {}
         self._stopping = False
 
     def stop(self) -> None:
@@ -74,11 +76,21 @@ class SlackDelivery:
         self._stopping = True
         self.wake()
 
-    def wake(self) -> None:
-        """Something was enqueued: look now rather than at the next poll."""
-        self._wakeup.set()
-        for event in self._channel_wakeups.values():
-            event.set()
+    def wake(self, channels: Collection[str] | None = None) -> None:
+        """Something was enqueued (in `channels`, when known): look now rather than at the
+        next poll. Only those channels' senders look; a channel without a sender yet makes
+        the run loop start one."""
+        if channels is None:
+            self._wakeup.set()
+            for event in self._channel_wakeups.values():
+                event.set()
+            return
+        for channel in channels:
+            task = self._workers.get(channel)
+            if task is None or task.done():
+                self._wakeup.set()
+            else:
+                self._channel_wakeups[channel].set()
 
     async def run(self) -> None:
         """Start a sender per channel with open messages, until stopped (or cancelled)."""
@@ -142,7 +154,7 @@ class SlackDelivery:
 
     async def _post_once(self, claim: Claim) -> None:
         thread_ts = await self._thread_ts(claim)
-        ts = await self._find_posted(claim, thread_ts) if claim.ambiguous else None
+        ts = await find_posted(self._client, claim, thread_ts) if claim.ambiguous else None
         if ts is None:
             ts = await self._post(claim, thread_ts)
         await outbox.mark_sent(
@@ -222,10 +234,17 @@ class SlackDelivery:
     async def _thread_ts(self, claim: Claim) -> str | None:
         if claim.thread_role is None:
             return None
+        key = (claim.release_id, claim.thread_role)
+        if (known := self._roots.get(key)) is not None:
+            return known
         root = await outbox.find_thread_root(
             database=self._database, release_id=claim.release_id, role=claim.thread_role
         )
-        if root is None and await outbox.root_is_coming(
+        if root is not None:
+            self._roots[key] = root
+            if len(self._roots) > ROOTS_KEPT:
+                del self._roots[next(iter(self._roots))]  # the oldest release's thread
+        elif await outbox.root_is_coming(
             database=self._database, release_id=claim.release_id, role=claim.thread_role
         ):
             raise _RootNotPosted
@@ -254,44 +273,6 @@ class SlackDelivery:
             unfurl_links=False,
             unfurl_media=False,
         )
-
-    async def _find_posted(self, claim: Claim, thread_ts: str | None) -> str | None:
-        """After an ambiguous failure: was the message posted after all? Look for its metadata."""
-        oldest = f"{(claim.created_at - timedelta(minutes=5)).timestamp():.6f}"
-        cursor: str | None = None
-        for _ in range(HISTORY_PAGES):
-            if thread_ts:
-                response = await self._client.conversations_replies(
-                    channel=claim.channel,
-                    ts=thread_ts,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            else:
-                response = await self._client.conversations_history(
-                    channel=claim.channel,
-                    oldest=oldest,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            if (ts := _find_outbox_id(response.get("messages") or [], claim.id)) is not None:
-                log.info("found ambiguous post in history", extra={"outbox_id": claim.id})
-                return ts
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-        log.warning("history too long to search; posting again", extra={"outbox_id": claim.id})
-        return None
-
-
-def _find_outbox_id(messages: list[dict[str, Any]], outbox_id: int) -> str | None:
-    for message in messages:
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if payload.get(OUTBOX_KEY) == outbox_id:
-            return str(message["ts"])
-    return None
 
 
 class _RootNotPosted(Exception):

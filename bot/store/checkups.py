@@ -11,6 +11,7 @@ from sqlmodel import col, func, select
 
 from bot.domain.checkup.checkup import Checkup
 from bot.store.database import Database
+from bot.store.release_rows import table_of
 from bot.store.tables import CheckupRow
 
 RUNNING, ROLLING_BACK, DONE = "running", "rollback", "done"
@@ -22,17 +23,18 @@ async def supersede_checkups(
     session: AsyncSession, *, service: str, env: str, by: str
 ) -> list[tuple[str, list[timedelta]]]:
     """Cancel the pending checkups of older releases of `service` in `env`."""
+    checkups = table_of(CheckupRow)
     rows = (
         await session.execute(
-            update(CheckupRow)
+            update(checkups)
             .where(
-                col(CheckupRow.service) == service,
-                col(CheckupRow.env) == env,
-                col(CheckupRow.release_id) != by,
-                col(CheckupRow.state) == "pending",
+                checkups.c.service == service,
+                checkups.c.env == env,
+                checkups.c.release_id != by,
+                checkups.c.state == "pending",
             )
             .values(state="superseded", result={"superseded_by": by})
-            .returning(col(CheckupRow.release_id), col(CheckupRow.offset_seconds))
+            .returning(checkups.c.release_id, checkups.c.offset_seconds)
         )
     ).all()
     grouped: dict[str, list[timedelta]] = {}

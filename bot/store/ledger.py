@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert, update
+from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy import select as select_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel
 
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
@@ -24,7 +24,7 @@ from bot.store import watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.keyed_messages import queue_update
 from bot.store.outbox import POST, UPDATE
-from bot.store.pages import PageRows
+from bot.store.pages import PAGERDUTY_CHANNEL, PageRows
 from bot.store.release_rows import (
     event_from_row,
     release_columns,
@@ -63,7 +63,7 @@ class SqlLedger:
         self._offsets = offsets
         self._change_events = change_events
         self._pages = PageRows(session, now=now)
-        self.queued = False  # an outbox row was written: the delivery workers have work
+        self.channels: set[str] = set()  # outbox channels written: whose senders have work
 
     async def get_release(self, release_id: str) -> Release | None:
         releases = table_of(ReleaseRow)
@@ -89,22 +89,18 @@ class SqlLedger:
             raise ConcurrentWrite(release.id)
 
     async def get_event(self, *, release_id: str, event: EventType) -> RecordedEvent | None:
-        row = (
-            await self._session.execute(
-                select(EventRow).where(
-                    col(EventRow.release_id) == release_id, col(EventRow.type) == event
-                )
-            )
-        ).scalar_one_or_none()
-        return event_from_row(row) if row else None
+        events = table_of(EventRow)
+        return await self._one_event(
+            (events.c.release_id == release_id) & (events.c.type == event.value)
+        )
 
     async def find_event_by_key(self, key: str) -> RecordedEvent | None:
-        row = (
-            await self._session.execute(
-                select(EventRow).where(col(EventRow.idempotency_key) == key)
-            )
-        ).scalar_one_or_none()
-        return event_from_row(row) if row else None
+        return await self._one_event(table_of(EventRow).c.idempotency_key == key)
+
+    async def _one_event(self, where: ColumnElement[bool]) -> RecordedEvent | None:
+        found = await self._session.execute(select_rows(table_of(EventRow)).where(where))
+        row = found.first()
+        return event_from_row(cast(EventRow, row)) if row else None
 
     async def add_event(self, event: RecordedEvent) -> None:
         row = row_values(
@@ -119,7 +115,6 @@ class SqlLedger:
         await self._insert(EventRow, [row])
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
-        self.queued = self.queued or bool(notices)
         for notice in notices:
             channel = self._channels[notice.audience.channel_role]
             role = _role(notice)
@@ -142,6 +137,7 @@ class SqlLedger:
                 created_at=self._now,
             )
             await self._insert(OutboxRow, [row])
+            self.channels.add(channel)
 
     async def schedule_checkups(
         self, *, release: Release, deployed_at: datetime
@@ -241,12 +237,12 @@ class SqlLedger:
         )
 
     async def enqueue_page(self, *, release_id: str, page: Page, deadline: datetime) -> None:
-        self.queued = True
+        self.channels.add(PAGERDUTY_CHANNEL)
         await self._pages.enqueue_page(release_id=release_id, page=page, deadline=deadline)
         await self._flush()
 
     async def resolve_pages(self, *, release_id: str, deadline: datetime) -> None:
-        self.queued = True
+        self.channels.add(PAGERDUTY_CHANNEL)
         await self._pages.resolve(release_id=release_id, deadline=deadline)
         await self._flush()
 
@@ -254,7 +250,7 @@ class SqlLedger:
         self, *, release_id: str, change: ChangeEvent, deadline: datetime
     ) -> None:
         if self._change_events:
-            self.queued = True
+            self.channels.add(PAGERDUTY_CHANNEL)
             await self._pages.enqueue_change(
                 release_id=release_id, change=change, deadline=deadline
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
@@ -29,7 +29,7 @@ class LedgerFactory:
         render: NoticeRenderer,
         channels: Mapping[str, str],
         clock: Callable[[], datetime],
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[Collection[str]], None] = lambda channels: None,
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
         change_events: bool = False,
         watch_configs: WatchConfigs = lambda service, env: None,
@@ -48,24 +48,24 @@ class LedgerFactory:
         async with self._database.transaction() as session:
             ledger = self._ledger(session)
             yield ledger
-        if ledger.queued:  # a transaction that only read or kept state leaves them asleep
-            self._on_commit()
+        if ledger.channels:  # a transaction that only read or kept state leaves them asleep
+            self._on_commit(ledger.channels)
 
     async def run(self, use_case: Callable[[Ledger], Awaitable[T]]) -> T:
         """`use_case` in one transaction, its statements back to back in one call
         (bot/store/session_now.py): it may await the ledger and nothing else."""
 
-        def carry_out(connection: Connection) -> tuple[T, bool]:
+        def carry_out(connection: Connection) -> tuple[T, set[str]]:
             session, facade = session_on(connection)
             with session:
                 ledger = self._ledger(facade)
                 result = drive(use_case(ledger))
                 drive(ledger.flush())
-            return result, ledger.queued
+            return result, ledger.channels
 
-        result, queued = await self._database.write_now(carry_out)
-        if queued:
-            self._on_commit()
+        result, channels = await self._database.write_now(carry_out)
+        if channels:
+            self._on_commit(channels)
         return result
 
     def _ledger(self, session: AsyncSession) -> SqlLedger:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    update,
+)
+from sqlalchemy import select as select_rows
+from sqlmodel import SQLModel, col, select
 
 from bot.store.database import Database
+from bot.store.release_rows import row_values, table_of
 from bot.store.tables import OutboxRow, SlackMessageRow
 
 # pending → sending → sent | dead; a pending update a newer one supersedes becomes
@@ -39,6 +54,10 @@ class Claim:
     failing_since: datetime | None = None  # when it first failed; None while it never has
 
 
+OUTBOX = table_of(OutboxRow)
+CLAIM_COLUMNS = [OUTBOX.c[field.name] for field in fields(Claim)]
+
+
 @dataclass(frozen=True)
 class Note:
     """A message about a dead letter, queued with it (`mark_dead`): in its channel, or in
@@ -50,80 +69,96 @@ class Note:
     channel: str | None = None
 
 
-async def claim_next(
-    *, database: Database, channel: str, now: datetime, lease: timedelta
-) -> Claim | None:
-    """Claim the next message of `channel` if it is due; while it is not, the channel waits.
+@cache
+def claim_statement() -> Update:
+    """The claim as one statement, built once (bound: b_channel, b_now, b_lease_until).
 
     The next message is the oldest open one, except that an urgent one (a failure, a rollback,
     a red verdict) goes ahead of other releases' messages; a release's own messages always
     leave in order, so its thread root is posted before its replies."""
-    open_here = and_(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(OPEN_STATES))
-    earlier = aliased(OutboxRow)
+    channel = bindparam("b_channel", type_=OUTBOX.c.channel.type)
+    now = bindparam("b_now", type_=OUTBOX.c.lease_until.type)
+    earlier = OUTBOX.alias("earlier")
     first_of_its_release = ~exists().where(
-        col(earlier.channel) == channel,
-        col(earlier.release_id) == col(OutboxRow.release_id),
-        col(earlier.state).in_(OPEN_STATES),
-        col(earlier.id) < col(OutboxRow.id),
+        earlier.c.channel == channel,
+        earlier.c.release_id == OUTBOX.c.release_id,
+        earlier.c.state.in_(OPEN_STATES),
+        earlier.c.id < OUTBOX.c.id,
     )
     urgent = (  # pending only: walks the urgent index in id order and stops at the first
-        select(col(OutboxRow.id))
+        select_rows(OUTBOX.c.id)
         .where(
-            col(OutboxRow.channel) == channel,
-            col(OutboxRow.urgent),
-            col(OutboxRow.state) == "pending",
+            OUTBOX.c.channel == channel,
+            OUTBOX.c.urgent,
+            OUTBOX.c.state == "pending",
             first_of_its_release,
         )
-        .order_by(col(OutboxRow.id))
+        .order_by(OUTBOX.c.id)
         .limit(1)
     )
-    oldest = select(col(OutboxRow.id)).where(open_here).order_by(col(OutboxRow.id)).limit(1)
+    open_here = and_(OUTBOX.c.channel == channel, OUTBOX.c.state.in_(OPEN_STATES))
+    oldest = select_rows(OUTBOX.c.id).where(open_here).order_by(OUTBOX.c.id).limit(1)
     head = func.coalesce(urgent.scalar_subquery(), oldest.scalar_subquery())
     due = or_(
-        and_(col(OutboxRow.state) == "pending", col(OutboxRow.next_attempt_at) <= now),
-        and_(col(OutboxRow.state) == "sending", col(OutboxRow.lease_until) < now),
+        and_(OUTBOX.c.state == "pending", OUTBOX.c.next_attempt_at <= now),
+        and_(OUTBOX.c.state == "sending", OUTBOX.c.lease_until < now),
     )
-    statement = (
-        update(OutboxRow)
-        .where(col(OutboxRow.id) == head, due)
+    return (
+        update(OUTBOX)
+        .where(OUTBOX.c.id == head, due)
         .values(
             state="sending",
-            lease_until=now + lease,
-            attempts=col(OutboxRow.attempts) + 1,
+            lease_until=bindparam("b_lease_until"),
+            attempts=OUTBOX.c.attempts + 1,
             # a lease that ran out means a sender died mid-call: the post may have happened
-            ambiguous=case(
-                (col(OutboxRow.state) == "sending", True), else_=col(OutboxRow.ambiguous)
-            ),
+            ambiguous=case((OUTBOX.c.state == "sending", True), else_=OUTBOX.c.ambiguous),
         )
-        .returning(OutboxRow)
+        .returning(*CLAIM_COLUMNS)
     )
-    async with database.transaction() as session:
-        row = (await session.execute(statement)).scalar_one_or_none()
-        if row is None:
-            return None
-        return Claim(
-            id=row.id or 0,
-            release_id=row.release_id,
-            channel=row.channel,
-            role=row.role,
-            thread_role=row.thread_role,
-            operation=row.operation,
-            event_type=row.event_type,
-            body=dict(row.body),
-            attempts=row.attempts,
-            ambiguous=row.ambiguous,
-            created_at=row.created_at,
-            failing_since=row.failing_since,
-        )
+
+
+async def claim_next(
+    *, database: Database, channel: str, now: datetime, lease: timedelta
+) -> Claim | None:
+    """Claim the next message of `channel` if it is due; while it is not, the channel waits
+    (the order: `claim_statement`). One call on the writer, no ORM objects."""
+    values = {"b_channel": channel, "b_now": now, "b_lease_until": now + lease}
+
+    def claim(connection: Connection) -> Claim | None:
+        row = connection.execute(claim_statement(), values).first()
+        return None if row is None else Claim(**row._asdict())
+
+    return await database.write_now(claim)
 
 
 def _held(claim: Claim) -> ColumnElement[bool]:
     """The row is still this claim's: no other worker re-claimed it after the lease ran out."""
     return and_(
-        col(OutboxRow.id) == claim.id,
-        col(OutboxRow.state) == "sending",
-        col(OutboxRow.attempts) == claim.attempts,
+        OUTBOX.c.id == claim.id,
+        OUTBOX.c.state == "sending",
+        OUTBOX.c.attempts == claim.attempts,
     )
+
+
+async def _update_held(
+    database: Database,
+    claim: Claim,
+    values: dict[str, Any],
+    *,
+    then: Callable[[Connection], None] | None = None,
+) -> bool:
+    """Apply `values` to the claimed row if this claim still holds it, then `then` in the
+    same transaction; False (nothing changed) when the claim was lost."""
+
+    def apply(connection: Connection) -> bool:
+        result = connection.execute(update(OUTBOX).where(_held(claim)).values(**values))
+        if result.rowcount != 1:
+            return False
+        if then is not None:
+            then(connection)
+        return True
+
+    return await database.write_now(apply)
 
 
 async def mark_sent(
@@ -134,27 +169,23 @@ async def mark_sent(
     False (nothing recorded) when the claim was lost: the new claimant is ambiguous and
     finds this post in the channel history.
     """
-    async with database.transaction() as session:
-        result = await session.execute(
-            update(OutboxRow)
-            .where(_held(claim))
-            .values(state="sent", sent_at=now, ts=ts, lease_until=None, last_error=None)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        session.add(
-            SlackMessageRow(
-                release_id=claim.release_id,
-                channel=claim.channel,
-                ts=ts,
-                thread_ts=thread_ts,
-                role=claim.role,
-                event_type=claim.event_type,
-                outbox_id=claim.id,
-                posted_at=now,
-            )
-        )
-    return True
+    message = row_values(
+        SlackMessageRow,
+        release_id=claim.release_id,
+        channel=claim.channel,
+        ts=ts,
+        thread_ts=thread_ts,
+        role=claim.role,
+        event_type=claim.event_type,
+        outbox_id=claim.id,
+        posted_at=now,
+    )
+    return await _update_held(
+        database,
+        claim,
+        _sent(now, ts),
+        then=lambda connection: _insert(connection, SlackMessageRow, message),
+    )
 
 
 async def mark_delivered(
@@ -162,13 +193,11 @@ async def mark_delivered(
 ) -> bool:
     """Record a delivery that leaves no new Slack message behind: a PagerDuty event, or an
     update of a message Herald posted before (`ts` is that message's)."""
-    async with database.transaction() as session:
-        result = await session.execute(
-            update(OutboxRow)
-            .where(_held(claim))
-            .values(state="sent", sent_at=now, ts=ts, lease_until=None, last_error=None)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await _update_held(database, claim, _sent(now, ts))
+
+
+def _sent(now: datetime, ts: str | None) -> dict[str, Any]:
+    return {"state": "sent", "sent_at": now, "ts": ts, "lease_until": None, "last_error": None}
 
 
 async def mark_retry(
@@ -179,36 +208,28 @@ async def mark_retry(
 
     A lost claim changes nothing: the message belongs to whoever re-claimed it.
     """
-    async with database.transaction() as session:
-        await session.execute(
-            update(OutboxRow)
-            .where(_held(claim))
-            .values(
-                state="pending",
-                next_attempt_at=at,
-                lease_until=None,
-                last_error=error[:500],
-                ambiguous=col(OutboxRow.ambiguous) | ambiguous,
-                failing_since=func.coalesce(col(OutboxRow.failing_since), now),
-            )
-        )
+    retry = {
+        "state": "pending",
+        "next_attempt_at": at,
+        "lease_until": None,
+        "last_error": error[:500],
+        "ambiguous": OUTBOX.c.ambiguous | ambiguous,
+        "failing_since": func.coalesce(OUTBOX.c.failing_since, now),
+    }
+    await _update_held(database, claim, retry)
 
 
 async def mark_waiting(*, database: Database, claim: Claim, at: datetime, reason: str) -> None:
     """No failure: the message waits until `at` (Slack's `Retry-After`, a thread root not
     posted yet) and gets its attempt back, so a burst of 429s raises no backoff."""
-    async with database.transaction() as session:
-        await session.execute(
-            update(OutboxRow)
-            .where(_held(claim))
-            .values(
-                state="pending",
-                next_attempt_at=at,
-                lease_until=None,
-                last_error=reason[:500],
-                attempts=col(OutboxRow.attempts) - 1,
-            )
-        )
+    waiting = {
+        "state": "pending",
+        "next_attempt_at": at,
+        "lease_until": None,
+        "last_error": reason[:500],
+        "attempts": OUTBOX.c.attempts - 1,
+    }
+    await _update_held(database, claim, waiting)
 
 
 async def mark_dead(
@@ -218,27 +239,26 @@ async def mark_dead(
     `note` (saying so) behind it in the same transaction, so it is queued once.
 
     False (nothing changed) when the claim was lost."""
-    async with database.transaction() as session:
-        result = await session.execute(
-            update(OutboxRow)
-            .where(_held(claim))
-            .values(state="dead", lease_until=None, last_error=error[:500], dead_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        if note is not None:
-            session.add(
-                OutboxRow(
-                    release_id=claim.release_id,
-                    channel=note.channel or claim.channel,
-                    role=note.role,
-                    thread_role=note.thread_role,
-                    body=note.body,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    return True
+    dead = {"state": "dead", "lease_until": None, "last_error": error[:500], "dead_at": now}
+    if note is None:
+        return await _update_held(database, claim, dead)
+    row = row_values(
+        OutboxRow,
+        release_id=claim.release_id,
+        channel=note.channel or claim.channel,
+        role=note.role,
+        thread_role=note.thread_role,
+        body=note.body,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    return await _update_held(
+        database, claim, dead, then=lambda connection: _insert(connection, OutboxRow, row)
+    )
+
+
+def _insert(connection: Connection, model: type[SQLModel], row: dict[str, Any]) -> None:
+    connection.execute(insert(table_of(model)), [row])
 
 
 async def find_thread_root(*, database: Database, release_id: str, role: str) -> str | None:

@@ -24,16 +24,25 @@ T = TypeVar("T")
 
 
 class SessionNow:
-    """`add`, `execute`, `flush` and `get` of an `AsyncSession`, answered at once."""
+    """`add`, `execute`, `flush` and `get` of an `AsyncSession`, answered at once.
 
-    def __init__(self, session: Session) -> None:
+    A Core statement (on a table, not an ORM entity) goes straight to the connection — the
+    ORM's execute path costs more than most of the ledger's statements themselves — after
+    the session's own objects, if it holds any, are flushed, as autoflush would."""
+
+    def __init__(self, session: Session, connection: Connection) -> None:
         self._session = session
+        self._connection = connection
 
     def add(self, row: object) -> None:
         self._session.add(row)
 
     async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
-        return self._session.execute(statement, params)
+        if _is_orm(statement):
+            return self._session.execute(statement, params)
+        if self._session.new or self._session.identity_map:
+            self._session.flush()
+        return self._connection.execute(statement, params)
 
     async def flush(self) -> None:
         self._session.flush()
@@ -45,7 +54,13 @@ class SessionNow:
 def session_on(connection: Connection) -> tuple[Session, AsyncSession]:
     """A session joined to `connection`'s transaction, and the same as the ledger takes it."""
     session = Session(bind=connection, expire_on_commit=False, autoflush=True)
-    return session, cast(AsyncSession, SessionNow(session))  # the four methods it uses
+    return session, cast(AsyncSession, SessionNow(session, connection))  # the four it uses
+
+
+def _is_orm(statement: Any) -> bool:
+    """Statements on ORM entities (`select(EventRow)`) carry the ORM's compile plugin."""
+    attrs = getattr(statement, "_propagate_attrs", None) or {}
+    return attrs.get("compile_state_plugin") == "orm"
 
 
 def drive(step: Awaitable[T]) -> T:

@@ -39,6 +39,7 @@ class SqliteWriter:
     def __init__(self, path: str) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-sqlite")
         self._engine = _engine(path)
+        self._connection: Connection | None = None  # kept open: a checkout costs per write
 
     async def run(self, work: Work[T]) -> T:
         """`work(connection)` in one transaction (BEGIN IMMEDIATE … COMMIT, or ROLLBACK)."""
@@ -49,7 +50,8 @@ class SqliteWriter:
         deadline, pause = time.monotonic() + LOCK_WAIT, FIRST_PAUSE
         while True:
             try:
-                with self._engine.begin() as connection:
+                connection = self._connected()
+                with connection.begin():
                     return work(connection)
             except OperationalError as exc:
                 if not _locked(exc) or time.monotonic() > deadline:
@@ -57,9 +59,19 @@ class SqliteWriter:
             time.sleep(pause)
             pause = min(pause * 2, LAST_PAUSE)
 
+    def _connected(self) -> Connection:
+        if self._connection is None or self._connection.invalidated:
+            self._connection = self._engine.connect()
+        return self._connection
+
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._dispose)
         self._thread.shutdown(wait=True)
+
+    def _dispose(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._engine.dispose()
 
 
 def _engine(path: str) -> Engine:

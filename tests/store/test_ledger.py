@@ -353,19 +353,19 @@ async def test_concurrent_registrations_make_one_release(store: Store) -> None:
 
 
 async def test_only_a_transaction_that_queues_a_message_wakes_the_delivery(store: Store) -> None:
-    wakes: list[str] = []
+    wakes: list[set[str]] = []
     ledgers = LedgerFactory(
         database=store.database,
         render=render_notice,
         channels={"feed": FEED, "ops": OPS},
         clock=store.clock,
-        on_commit=lambda: wakes.append("wake"),
+        on_commit=lambda channels: wakes.append(set(channels)),
     )
     waking = Store(database=store.database, ledgers=ledgers, clock=store.clock)
     original = manifest()
     await register(waking, original)
-    assert wakes == ["wake"]  # the announcement is queued: delivery looks now
+    assert wakes == [{FEED}]  # the announcement is queued: the feed's sender looks now
 
     async with ledgers() as ledger:  # a watch reading its release, say
         assert await ledger.get_release(original.id) is not None
-    assert wakes == ["wake"]  # nothing new to deliver: the workers sleep on
+    assert wakes == [{FEED}]  # nothing new to deliver: the workers sleep on
