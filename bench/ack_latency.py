@@ -299,6 +299,7 @@ def _herald_app(
         *,
         on_error: ErrorReply,
         key: str | None = None,
+        done_as: str = "answered",
     ) -> None:
         work.close()
 

@@ -221,7 +221,7 @@ def _build_core(
         dora=partial(dora_report, database),
         oncall=build_oncall(settings, catalog, http=http, slack=client),
     )
-    tasks = BackgroundTasks(finish=_finisher(database, clock))
+    tasks = BackgroundTasks(finish=_finisher(database, clock), outcome=app[METRICS].command_done)
     return Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))
 
 

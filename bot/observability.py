@@ -10,9 +10,9 @@ Two kinds of figures share the registry:
   async, so the `/metrics` handler awaits a `MetricsSnapshot` first (cached for
   `snapshot_ttl_seconds`, so a burst of scrapes costs one round of queries) and then renders
   it; `collect()` never touches the database.
-- Process-local health (`herald_slack_call_*`, `herald_inbox_duplicates_total`) is kept in
-  ordinary prometheus-client objects: each replica counts its own calls, so dashboards `sum`
-  these across replicas.
+- Process-local health (`herald_slack_call_*`, `herald_inbox_duplicates_total`,
+  `herald_commands_total`, `herald_job_*`) is kept in ordinary prometheus-client objects:
+  each replica counts its own calls, so dashboards `sum` these across replicas.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from bot.store.metrics_snapshot import MetricsSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SLACK_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# how a kept /deploy command or button press ended (bot/slack/tasks.py, command_queue.py)
+COMMAND_OUTCOMES = ("answered", "late", "failed", "too_late", "given_up")
 _MAX_LABEL = 64
 
 
@@ -45,62 +47,82 @@ class HeraldMetrics:
         self.snapshot_ttl_seconds = snapshot_ttl_seconds
         self._store = SnapshotCollector()
         self.registry.register(self._store)
+        self._build_health(self.registry)
+        self._cached: tuple[float, MetricsSnapshot] | None = None
+        self._lock = asyncio.Lock()
+
+    def _build_health(self, registry: CollectorRegistry | None) -> None:
+        self._build_calls(registry)
+        self._build_jobs_and_scrapes(registry)
+
+    def _build_calls(self, registry: CollectorRegistry | None) -> None:
         self._slack_seconds = Histogram(
             "herald_slack_call_seconds",
             "Slack Web API calls by method, in seconds, failed ones included.",
             ["method"],
             buckets=SLACK_BUCKETS,
-            registry=self.registry,
+            registry=registry,
         )
         self._slack_errors = Counter(
             "herald_slack_call_errors_total",
             "Slack Web API calls that failed, by method and Slack error (or exception).",
             ["method", "error"],
-            registry=self.registry,
+            registry=registry,
         )
         self._inbox_duplicates = Counter(
             "herald_inbox_duplicates_total",
             "Inbound requests recognised by their inbox key and dropped, by source.",
             ["source"],
-            registry=self.registry,
+            registry=registry,
         )
         self._rows_pruned = Counter(
             "herald_retention_pruned_rows_total",
             "Rows the retention job deleted, by table (inbox, outbox).",
             ["table"],
-            registry=self.registry,
+            registry=registry,
         )
+        self._commands = Counter(
+            "herald_commands_total",
+            "Kept /deploy commands and button presses whose work ended, by outcome: answered, "
+            "late (answered after its process died), failed (an internal error was shown), "
+            "too_late (not carried out, over 10 min after the ack), given_up (its process died "
+            "twice carrying it out).",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in COMMAND_OUTCOMES:
+            self._commands.labels(outcome)
+
+    def _build_jobs_and_scrapes(self, registry: CollectorRegistry | None) -> None:
         self._snapshot_seconds = Gauge(
             "herald_metrics_snapshot_seconds",
             "How long the last scrape-time store query took.",
-            registry=self.registry,
+            registry=registry,
         )
         self._snapshot_ok = Gauge(
             "herald_metrics_snapshot_ok",
             "1 when the last scrape-time store query succeeded, else 0.",
-            registry=self.registry,
+            registry=registry,
         )
         self._job_period = Gauge(
             "herald_job_period_seconds",
             "How often each scheduled job runs, in seconds (a week for the weekly report).",
             ["job_id"],  # not `job`: Prometheus gives every target a `job` label of its own
-            registry=self.registry,
+            registry=registry,
         )
         self._job_success = Gauge(
             "herald_job_last_success_timestamp_seconds",
             "When each scheduled job last completed without raising (Unix time, this replica; "
             "the time it was scheduled until its first run completes).",
             ["job_id"],
-            registry=self.registry,
+            registry=registry,
         )
         self._job_failures = Counter(
             "herald_job_failures_total",
             "Scheduled job runs that raised (logged; the next run retries), by job.",
             ["job_id"],
-            registry=self.registry,
+            registry=registry,
         )
-        self._cached: tuple[float, MetricsSnapshot] | None = None
-        self._lock = asyncio.Lock()
 
     def observe_slack_call(
         self, method: str, seconds: float, ok: bool, error: str | None = None
@@ -113,6 +135,10 @@ class HeraldMetrics:
     def inbox_duplicate(self, source: str) -> None:
         """An inbound request dropped because its inbox key was already recorded."""
         self._inbox_duplicates.labels(_label(source)).inc()
+
+    def command_done(self, outcome: str) -> None:
+        """A kept command's work ended with `outcome` (one of `COMMAND_OUTCOMES`)."""
+        self._commands.labels(_label(outcome)).inc()
 
     def job_added(self, job: str, *, period_seconds: float) -> None:
         """Scheduled job `job` runs every `period_seconds`; its series start now."""

@@ -145,6 +145,7 @@ def _add_jobs(
         responder=core.responder,
         worker=this_process(),
         grace=timedelta(seconds=settings.resume_grace_seconds),
+        outcome=app[METRICS].command_done,
     )
     commands = app[COMMANDS]
     checkups.add_interval(commands.sweep, seconds=commands.renew_every, job_id="herald-resume")

@@ -16,7 +16,10 @@ from bot.deps import DEPS
 from bot.examples import example_manifest
 from bot.observability import METRICS, HeraldMetrics
 from bot.store.tables import CheckupRow, OutboxRow
+from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
+from tests.slack.conversation import Conversation
+from tests.waiting import eventually
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 WEBAPP = {"service": "webapp", "env": "prod"}
@@ -237,3 +240,16 @@ def test_each_app_has_its_own_registry() -> None:
     assert b'herald_inbox_duplicates_total{source="slack"} 1.0' in first.render(None)
     assert b"herald_inbox_duplicates_total{" not in second.render(None)
     assert b"release_started_total" not in second.render(None)  # no store snapshot, no series
+
+
+async def test_a_command_carried_out_is_counted(herald: Herald, slack: FakeSlack) -> None:
+    chat = Conversation(url=herald.url, session=herald.session, slack=slack)
+    await chat.deploy("status")  # what is in flight: nothing
+
+    async def answered() -> bool:
+        return value(await scrape(herald), "herald_commands_total", outcome="answered") == 1
+
+    await eventually(answered, timeout=5, what="the answered command to be counted")
+    samples = await scrape(herald)
+    for outcome in ("late", "failed", "too_late", "given_up"):
+        assert value(samples, "herald_commands_total", outcome=outcome) == 0

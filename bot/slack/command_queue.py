@@ -50,8 +50,10 @@ class CommandQueue:
         responder: Responder,
         worker: str,
         grace: timedelta = timedelta(seconds=30),  # longer than a renewal ever takes
+        outcome: Callable[[str], None] = lambda outcome: None,  # herald_commands_total
     ) -> None:
         self._responder = responder
+        self._outcome = outcome
         self.grace = grace
         self.worker = worker
         self._database = database
@@ -114,12 +116,17 @@ class CommandQueue:
         extra = {"inbox_key": item.key, "late_seconds": round(late.total_seconds())}
         resumed = item.attempts > 1
         work: Work | None = None
+        done_as = "late" if resumed else "answered"
         if item.attempts > MAX_ATTEMPTS:  # its answer may have gone out before the crash
             log.error("gave up on %s: its process died twice carrying it out", what, extra=extra)
+            self._outcome("given_up")
         elif late > REPLAY_WINDOW:
             log.warning("not carrying out %s: too late", what, extra=extra)
+            done_as = "too_late"
             if late < RESPONSE_URL_LIFETIME:
                 work = _tell_not_done(respond, what=what, late=late)
+            else:
+                self._outcome(done_as)
         else:
             if resumed:
                 log.warning("resuming %s after its process died", what, extra=extra)
@@ -129,7 +136,7 @@ class CommandQueue:
         if work is None:
             await inbox.finish(database=self._database, key=item.key, now=now)
             return
-        self._tasks.spawn(work, on_error=error_reply(respond), key=item.key)
+        self._tasks.spawn(work, on_error=error_reply(respond), key=item.key, done_as=done_as)
 
 
 def describe(request: dict[str, Any]) -> str:

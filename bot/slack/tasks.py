@@ -13,15 +13,18 @@ from bot.logs import correlation_id
 log = logging.getLogger(__name__)
 ErrorReply = Callable[[str], Awaitable[None]]
 Finish = Callable[[str], Awaitable[None]]  # inbox key → the request's work is done
+Outcome = Callable[[str], None]  # how a kept request's work ended: "answered", "failed", ...
 
 
 class BackgroundTasks:
     """`finish` is told when the work of a kept request (by its inbox key) is over, answered
-    with an error included; work cut short by a crash is not, and is resumed."""
+    with an error included; work cut short by a crash is not, and is resumed. `outcome` is
+    told how each kept request's work ended (`herald_commands_total`)."""
 
-    def __init__(self, *, finish: Finish | None = None) -> None:
+    def __init__(self, *, finish: Finish | None = None, outcome: Outcome | None = None) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
         self._finish = finish
+        self._outcome = outcome
         self._running: set[str] = set()
         self._freed: Callable[[], None] = lambda: None
 
@@ -34,22 +37,37 @@ class BackgroundTasks:
         return frozenset(self._running)
 
     def spawn(
-        self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, key: str | None = None
+        self,
+        work: Coroutine[Any, Any, None],
+        *,
+        on_error: ErrorReply,
+        key: str | None = None,
+        done_as: str = "answered",
     ) -> None:
-        """Run `work` now, after the ack; a crash is logged with an id the user is shown."""
+        """Run `work` now, after the ack; a crash is logged with an id the user is shown.
+        A kept request's outcome is `done_as` when its work completes, else "failed"."""
         cid = correlation_id.get() or uuid.uuid4().hex[:16]
         if key is not None:
             self._running.add(key)
-        task = asyncio.create_task(self._guard(work, on_error=on_error, cid=cid, key=key))
+        guarded = self._guard(work, on_error=on_error, cid=cid, key=key, done_as=done_as)
+        task = asyncio.create_task(guarded)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _guard(
-        self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, cid: str, key: str | None
+        self,
+        work: Coroutine[Any, Any, None],
+        *,
+        on_error: ErrorReply,
+        cid: str,
+        key: str | None,
+        done_as: str,
     ) -> None:
         token = correlation_id.set(cid)
         try:
-            await self._run(work, on_error=on_error, cid=cid)
+            done = await self._run(work, on_error=on_error, cid=cid)
+            if key is not None and self._outcome is not None:
+                self._outcome(done_as if done else "failed")
             if key is not None and self._finish is not None:
                 await self._finish(key)
         except Exception:
@@ -62,9 +80,11 @@ class BackgroundTasks:
 
     async def _run(
         self, work: Coroutine[Any, Any, None], *, on_error: ErrorReply, cid: str
-    ) -> None:
+    ) -> bool:
+        """Whether `work` completed; if it raised, the user is told."""
         try:
             await work
+            return True
         except Exception:
             log.exception("command failed after the ack")
             try:
@@ -74,6 +94,7 @@ class BackgroundTasks:
                 )
             except Exception:
                 log.exception("could not tell the user about the error")
+            return False
 
     async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         if self._tasks:
