@@ -12,7 +12,10 @@ Two kinds of figures share the registry:
   it; `collect()` never touches the database.
 - Process-local health (`herald_slack_call_*`, `herald_inbox_duplicates_total`,
   `herald_commands_total`, `herald_job_*`) is kept in ordinary prometheus-client objects:
-  each replica counts its own calls, so dashboards `sum` these across replicas.
+  each replica counts its own calls, so dashboards `sum` these across replicas. With
+  `herald serve --workers N` (`shared_dir`), every process of the replica writes them to
+  files in one directory and the server's `/metrics` shows their sum
+  (bot/serving/shared_metrics.py); each gauge says how its processes' values combine.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from bot.snapshot_families import SnapshotCollector
 from bot.store.metrics_snapshot import MetricsSnapshot
@@ -40,14 +45,21 @@ def _label(value: str) -> str:
 
 
 class HeraldMetrics:
-    """The app's metrics registry: process-local health, plus the store snapshot it renders."""
+    """The app's metrics registry: process-local health, plus the store snapshot it renders.
+    With `shared_dir` (this process writes its values there, see `share_in_this_process`),
+    the registry renders what every process wrote there instead of this one's objects."""
 
-    def __init__(self, *, snapshot_ttl_seconds: float = 10.0) -> None:
+    def __init__(
+        self, *, snapshot_ttl_seconds: float = 10.0, shared_dir: Path | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.snapshot_ttl_seconds = snapshot_ttl_seconds
         self._store = SnapshotCollector()
         self.registry.register(self._store)
-        self._build_health(self.registry)
+        own = self.registry if shared_dir is None else None
+        if shared_dir is not None:
+            MultiProcessCollector(self.registry, path=str(shared_dir))
+        self._build_health(own)
         self._cached: tuple[float, MetricsSnapshot] | None = None
         self._lock = asyncio.Lock()
 
@@ -98,17 +110,20 @@ class HeraldMetrics:
             "herald_metrics_snapshot_seconds",
             "How long the last scrape-time store query took.",
             registry=registry,
+            multiprocess_mode="livemostrecent",  # only the server scrapes
         )
         self._snapshot_ok = Gauge(
             "herald_metrics_snapshot_ok",
             "1 when the last scrape-time store query succeeded, else 0.",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self._job_period = Gauge(
             "herald_job_period_seconds",
             "How often each scheduled job runs, in seconds (a week for the weekly report).",
             ["job_id"],  # not `job`: Prometheus gives every target a `job` label of its own
             registry=registry,
+            multiprocess_mode="max",  # the same in every worker; kept when one dies
         )
         self._job_success = Gauge(
             "herald_job_last_success_timestamp_seconds",
@@ -116,6 +131,7 @@ class HeraldMetrics:
             "the time it was scheduled until its first run completes).",
             ["job_id"],
             registry=registry,
+            multiprocess_mode="max",  # the latest success in any of the replica's processes
         )
         self._job_failures = Counter(
             "herald_job_failures_total",

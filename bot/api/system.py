@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -9,7 +11,16 @@ from slack_bolt.async_app import AsyncApp
 from bot.api.http import error_response
 from bot.deps import DEPS
 
+
+class Workers(Protocol):
+    """The worker processes of `herald serve --workers N` (bot/serving/supervisor.py)."""
+
+    @property
+    def live(self) -> int: ...
+
+
 BOLT = web.AppKey("herald_bolt", AsyncApp)
+WORKERS = web.AppKey("herald_workers", Workers)  # only with --workers
 
 
 async def slack_events(request: web.Request) -> web.StreamResponse:
@@ -30,4 +41,10 @@ async def readyz(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     if not await deps.database.ping():
         return error_response(503, "database unreachable")
+    if (workers := request.app.get(WORKERS)) is not None and workers.live == 0:
+        return error_response(
+            503,
+            "no worker process is up: commands and messages are recorded but not carried out "
+            "until the supervisor has started one again",
+        )
     return web.json_response({"status": "ready"})

@@ -10,12 +10,17 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bot.api.system import WORKERS
 from bot.app import build_app
 from bot.catalog import Catalog, load_catalog
 from bot.core import Role
 from bot.deps import DEPS, utcnow
+from bot.observability import METRICS, HeraldMetrics
+from bot.serving.shared_metrics import MetricFiles, share_in_this_process
 from bot.serving.supervisor import Supervisor
 from bot.settings import Settings
+
+FILES = web.AppKey("herald_metric_files", MetricFiles)  # this run's, shared with the workers
 
 
 def build_server(
@@ -32,8 +37,22 @@ def build_server(
     app = build_app(
         settings, catalog=resolved, clock=clock, role=Role.FRONT, nudge=supervisor.nudge
     )
+    app[WORKERS] = supervisor  # /readyz: not ready while no worker is up
+    app.cleanup_ctx.insert(0, _shared_metrics)  # before the app builds its metrics
     app.cleanup_ctx.append(_workers(supervisor))
     return app
+
+
+async def _shared_metrics(app: web.Application) -> AsyncIterator[None]:
+    """This run's metric files: made first, removed last, once every worker has exited."""
+    files = MetricFiles.create()
+    share_in_this_process(files.path)
+    app[FILES] = files
+    app[METRICS] = HeraldMetrics(shared_dir=files.path)
+    try:
+        yield
+    finally:
+        files.remove()
 
 
 def _workers(
@@ -41,7 +60,8 @@ def _workers(
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await supervisor.start(database=app[DEPS].database)  # opened (and migrated) by now
+        # the store is opened (and migrated) by now
+        await supervisor.start(database=app[DEPS].database, files=app[FILES])
         try:
             yield
         finally:

@@ -5,6 +5,11 @@ loop, threads or connections is inherited) running bot/serving/worker.py. The se
 them through one pipe each when it recorded work (a command to carry out, a message to
 send); a worker that dies is replaced at once and what it had claimed is handed out again.
 When the server dies, its workers see their pipe close and stop.
+
+Every process writes its metrics to the run's `MetricFiles` (bot/serving/shared_metrics.py);
+a dead worker's are folded before its replacement starts. The supervisor keeps
+`herald_workers_up` and `herald_worker_restarts_total`, and `/readyz` asks it how many
+workers are up.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from prometheus_client import Counter, Gauge
+
 from bot.catalog import Catalog
+from bot.serving.shared_metrics import MetricFiles
 from bot.settings import Settings
 from bot.store import inbox
 from bot.store.database import Database
@@ -41,20 +49,49 @@ class Worker:
         return f"{socket.gethostname()}:{self.process.pid}"
 
 
+class WorkerMetrics:
+    """The supervisor's figures; built once this process writes to the run's metric files,
+    on no registry: the server's `/metrics` reads them from the files (bot/observability)."""
+
+    def __init__(self) -> None:
+        self.up = Gauge(
+            "herald_workers_up",
+            "Worker processes of `herald serve --workers N` alive now (0: nothing is carried "
+            "out; /readyz fails).",
+            registry=None,
+            multiprocess_mode="livesum",  # only the server sets it
+        )
+        self.restarts = Counter(
+            "herald_worker_restarts",
+            "Worker processes that exited and were replaced.",
+            registry=None,
+        )
+
+
 class Supervisor:
     def __init__(self, *, settings: Settings, catalog: Catalog, count: int) -> None:
         self._settings = settings
         self._catalog = catalog
         self._database: Database | None = None
+        self._files: MetricFiles | None = None
+        self._metrics: WorkerMetrics | None = None
         self._count = count
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[Worker] = []
         self._watch: asyncio.Task[None] | None = None
 
-    async def start(self, *, database: Database) -> None:
+    @property
+    def live(self) -> int:
+        """How many worker processes are alive now."""
+        return sum(worker.process.is_alive() for worker in self._workers)
+
+    async def start(self, *, database: Database, files: MetricFiles) -> None:
         self._database = database
+        self._files = files
+        self._metrics = WorkerMetrics()
         for index in range(self._count):
             self._workers.append(await asyncio.to_thread(self._spawn, index))
+        self._metrics.up.set(self.live)
         self._watch = asyncio.create_task(self._keep_running(), name="herald-supervisor")
 
     def nudge(self) -> None:
@@ -81,10 +118,11 @@ class Supervisor:
     def _spawn(self, index: int) -> Worker:
         from bot.serving.worker import run_worker
 
+        assert self._files is not None  # started
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=run_worker,
-            args=(self._settings, self._catalog, reader),
+            args=(self._settings, self._catalog, reader, self._files.path),
             name=f"herald-worker-{index}",
             daemon=False,
         )
@@ -94,8 +132,10 @@ class Supervisor:
         return Worker(index, process, writer)
 
     async def _keep_running(self) -> None:
+        assert self._metrics is not None  # started
         while True:
             await asyncio.sleep(CHECK_EVERY)
+            self._metrics.up.set(self.live)
             for position, worker in enumerate(self._workers):
                 if worker.process.is_alive():
                     continue
@@ -106,7 +146,8 @@ class Supervisor:
 
     async def _replace(self, position: int, dead: Worker) -> None:
         code = dead.process.exitcode
-        assert self._database is not None  # started
+        assert self._database is not None and self._files is not None  # started
+        assert self._metrics is not None and dead.process.pid is not None
         released = await inbox.release_claims(database=self._database, worker=dead.name)
         log.error(
             "worker %s exited (code %s); starting another, %d claimed requests handed out again",
@@ -116,5 +157,8 @@ class Supervisor:
             extra={"exit_code": code, "released": released},
         )
         dead.nudges.close()
+        self._files.fold_dead(dead.process.pid)  # at once: no scrape runs in between
+        self._metrics.restarts.inc()
         self._workers[position] = await asyncio.to_thread(self._spawn, dead.index)
+        self._metrics.up.set(self.live)
         self.nudge()

@@ -15,6 +15,7 @@ import os
 import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from aiohttp import web
 
@@ -28,18 +29,22 @@ EXIT_ORPHANED = 3  # the worker's exit code when its server died
 NICENESS = 5
 
 
-def run_worker(settings: Settings, catalog: Catalog, nudges: Connection) -> None:
-    """The worker's main (a spawned interpreter's target)."""
+def run_worker(settings: Settings, catalog: Catalog, nudges: Connection, metrics: Path) -> None:
+    """The worker's main (a spawned interpreter's target); it writes its metrics to the
+    server run's directory `metrics` (bot/serving/shared_metrics.py)."""
     from bot.logs import configure_logging
+    from bot.serving.shared_metrics import share_in_this_process
 
     os.nice(NICENESS)
     configure_logging(level=settings.log_level)
-    asyncio.run(_serve(settings, catalog, nudges))
+    share_in_this_process(metrics)
+    asyncio.run(_serve(settings, catalog, nudges, metrics))
 
 
-async def _serve(settings: Settings, catalog: Catalog, nudges: Connection) -> None:
+async def _serve(settings: Settings, catalog: Catalog, nudges: Connection, metrics: Path) -> None:
     from bot.app import build_app
     from bot.core import Role
+    from bot.observability import METRICS, HeraldMetrics
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -47,6 +52,7 @@ async def _serve(settings: Settings, catalog: Catalog, nudges: Connection) -> No
         loop.add_signal_handler(signum, stop.set)
     nudged = asyncio.Event()
     app = build_app(settings, catalog=catalog, role=Role.WORKER, nudged=nudged)
+    app[METRICS] = HeraldMetrics(shared_dir=metrics)
     loop.add_reader(nudges.fileno(), _read_nudges(nudges, nudged))
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()  # opens the store and starts every loop (the app's cleanup context)
