@@ -20,6 +20,8 @@ ALERTS = {
     "HeraldJobMissedPeriod",
     "HeraldJobFailing",
     "HeraldNotReady",
+    "HeraldNoWorkerUp",
+    "HeraldWorkersRestarting",
 }
 
 
@@ -132,6 +134,60 @@ def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path
                         "exp_alerts": [unjudged],
                     },
                     {"eval_time": "2m", "alertname": "HeraldCheckupsFailing", "exp_alerts": []},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "unit.yaml").write_text(yaml.safe_dump(unit), encoding="utf-8")
+    assert "SUCCESS" in run("test", "rules", "unit.yaml", cwd=tmp_path)
+
+
+def test_no_worker_up_for_two_minutes_and_workers_dying_again_and_again_fire(
+    tmp_path: Path,
+) -> None:
+    rules_file(tmp_path)
+    crashing = {"instance": "herald-a"}
+    steady = {"instance": "herald-b"}
+    unit = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # herald-a: its worker dies at 2m and every replacement dies with it
+                    _series("herald_workers_up", crashing, "1 1 0 0 0 0 0 0"),
+                    _series("herald_worker_restarts_total", crashing, "0 0 1 2 3 4 5 6"),
+                    # herald-b: one worker killed at 3m and replaced within the minute
+                    _series("herald_workers_up", steady, "1 1 1 1 1 1 1 1"),
+                    _series("herald_worker_restarts_total", steady, "0 0 0 1 1 1 1 1"),
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "3m", "alertname": "HeraldNoWorkerUp", "exp_alerts": []},
+                    {
+                        "eval_time": "5m",
+                        "alertname": "HeraldNoWorkerUp",
+                        "exp_alerts": [
+                            firing(
+                                "HeraldNoWorkerUp",
+                                summary="Herald on herald-a has had no worker process for "
+                                "2 minutes",
+                                **crashing,
+                            )
+                        ],
+                    },
+                    {
+                        "eval_time": "7m",
+                        "alertname": "HeraldWorkersRestarting",
+                        "exp_alerts": [
+                            firing(
+                                "HeraldWorkersRestarting",
+                                summary="Herald's worker processes on herald-a exited 6 times "
+                                "in 15 minutes",
+                                **crashing,
+                            )
+                        ],
+                    },
                 ],
             }
         ],
