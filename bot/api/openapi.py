@@ -103,7 +103,10 @@ ROUTES = (
     ),
     Route("get", "/healthz", "Alive", answers={"200": "alive"}),
     Route(
-        "get", "/readyz", "Ready: the store answers", answers={"200": "ready", "503": "no store"}
+        "get",
+        "/readyz",
+        "Ready: the store answers (and with --workers, a worker process is up)",
+        answers={"200": "ready", "503": "no store, or no worker process up"},
     ),
     Route("get", PATH, "This description", answers={"200": "OpenAPI 3.1"}),
     Route(
