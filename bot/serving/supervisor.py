@@ -157,8 +157,17 @@ class Supervisor:
             extra={"exit_code": code, "released": released},
         )
         dead.nudges.close()
-        self._files.fold_dead(dead.process.pid)  # at once: no scrape runs in between
-        self._metrics.restarts.inc()
+        self._fold(dead.process.pid)
         self._workers[position] = await asyncio.to_thread(self._spawn, dead.index)
+        self._metrics.restarts.inc()
         self._metrics.up.set(self.live)
         self.nudge()
+
+    def _fold(self, pid: int) -> None:
+        """The dead worker's counts join the folded totals, at once: no scrape runs in
+        between. If that fails they stay in its own files, still counted; it is replaced."""
+        assert self._files is not None  # started
+        try:
+            self._files.fold_dead(pid)
+        except Exception:
+            log.exception("could not fold the metric files of worker pid %d; left as they are", pid)
