@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UtcDateTime
@@ -99,6 +99,34 @@ class ReleaseRow(SQLModel, table=True):
     recovered_at: datetime | None = _utc(nullable=True)
     lead_time_seconds: float | None = None
     links: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DoraDayRow(SQLModel, table=True):
+    """One UTC day of one service and env, as DORA reads it (bot/store/dora_days.py): the
+    deploys of that day (`deployed_at` in it) and the failures (`failed_at` in it).
+
+    Triggers on `releases` (migration 0016) bump `version` in the transaction that inserts,
+    changes or deletes a release touching the day; the figures are valid while `summarized`
+    equals `version`, and are recomputed from `releases` on read otherwise. The arrays are
+    packed little-endian: `deploy_seconds` int32 seconds into the day of each deploy,
+    `lead_times` float64 positive lead times, `restore_times` float64 seconds from failed to
+    recovered; each sorted."""
+
+    __tablename__ = "dora_days"
+    __table_args__ = (Index("ix_dora_days_service_env_day", "service", "env", "day"),)
+
+    day: int = Field(primary_key=True)  # days since 1970-01-01, UTC
+    service: str = Field(primary_key=True, max_length=64)
+    env: str = Field(primary_key=True, max_length=64)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    summarized: int | None = None
+    deploys: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    failed_deploys: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    rework_deploys: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    deploy_seconds: bytes | None = Field(default=None, sa_type=LargeBinary)
+    lead_times: bytes | None = Field(default=None, sa_type=LargeBinary)
+    restore_times: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
 class EventRow(SQLModel, table=True):

@@ -29,6 +29,7 @@ TABLES = {
     "action_claims",
     "checkups",
     "watches",
+    "dora_days",
 }
 
 
