@@ -5,16 +5,18 @@ midnight and mid-day."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from bot.domain.dora.report import DoraReport, compute_report
-from bot.domain.dora.window import DoraWindow
+from bot.domain.dora.window import DoraWindow, epoch_seconds
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
 from bot.store.dora import dora_report
+from bot.store.dora_days import day_start, read_days, store_days
 from bot.store.tables import DoraDayRow
 from tests.domain.dora.histories import DAY, END, HOUR, MIN, WINDOW, E, Story, deploy, facts
 from tests.store.support import Store, recorder, run
@@ -99,3 +101,40 @@ async def test_a_deleted_release_leaves_its_summarized_day(store: Store) -> None
         await session.execute(text("DELETE FROM releases WHERE id = :id"), {"id": gone.id})
     stories.remove(gone)
     assert await reports(store, WINDOW) == expected(stories, WINDOW)
+
+
+async def test_a_day_summarized_while_a_release_on_it_is_written_is_not_kept(
+    store: Store,
+) -> None:
+    """Another process reads the days, a release on one of them is written, then the other
+    process stores what it read: the next report still sees the write."""
+    stories = a_busy_two_months()
+    await record(store, stories)
+    first, last = days_of(WINDOW)
+    async with store.database.read() as session:
+        _, recomputed = await read_days(
+            session, sqlite=store.database.sqlite, first=first, last=last, service=None, env=None
+        )
+    assert recomputed, "nothing was summarized yet"
+    busy = max(recomputed, key=lambda entry: entry.day.deploys)  # a day with deploys already
+    at = day_start(busy.day.day) + 5 * HOUR
+    late = deploy("late-2", at, lead=700.0, service=busy.service, env=busy.env)
+    await record(store, [late])
+    stories.append(late)
+    await store_days(store.database, recomputed)
+    assert await reports(store, WINDOW) == expected(stories, WINDOW)
+    assert await reports(store, WINDOW) == expected(stories, WINDOW)
+
+
+async def test_two_reports_at_once_summarize_the_same_days_alike(store: Store) -> None:
+    stories = a_busy_two_months()
+    await record(store, stories)
+    one, two = await asyncio.gather(
+        dora_report(store.database, window=MID_DAY), dora_report(store.database, window=MID_DAY)
+    )
+    assert one == two == compute_report(facts(stories), MID_DAY)
+    assert await reports(store, MID_DAY) == expected(stories, MID_DAY)
+
+
+def days_of(window: DoraWindow) -> tuple[int, int]:
+    return -(-epoch_seconds(window.start) // 86400), epoch_seconds(window.end) // 86400
