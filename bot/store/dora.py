@@ -16,7 +16,7 @@ interpolates between, the same bits as PostgreSQL's `percentile_cont` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.dora.reference import WindowCounts, interpolate, percentile_ranks
 from bot.domain.dora.report import DoraReport, build_report
-from bot.domain.dora.window import DAY, DoraWindow, epoch_seconds
+from bot.domain.dora.window import DAY, EPOCH, DoraWindow, epoch_seconds
 from bot.store.database import Database
-from bot.store.dora_days import Recomputed, StoredDay, day_start, read_days, store_days
+from bot.store.dora_days import Recomputed, StoredDay, read_days, store_days
 from bot.store.dora_facts import SECONDS, VALUES, read_day_facts
 
 LEAD_QS = (0.5, 0.9)
@@ -85,18 +85,17 @@ async def _window_days(
         )
         days += valid + [entry.day for entry in fresh]
         recomputed += fresh
-    for low, high in parts:
-        if low < high:
-            facts = await read_day_facts(
-                session,
-                sqlite=sqlite,
-                start=day_start(0) + timedelta(seconds=low),
-                end=day_start(0) + timedelta(seconds=high),
-                service=service,
-                env=env,
-            )
-            days += [StoredDay.of(f) for f in facts.values()]
+    ranges = [(_at(low), _at(high)) for low, high in parts if low < high]
+    if ranges:
+        facts = await read_day_facts(
+            session, sqlite=sqlite, ranges=ranges, service=service, env=env
+        )
+        days += [StoredDay.of(f) for f in facts.values()]
     return days
+
+
+def _at(seconds: int) -> datetime:
+    return EPOCH + timedelta(seconds=seconds)
 
 
 def window_counts(window: DoraWindow, days: Sequence[Sequence[Any]]) -> WindowCounts:

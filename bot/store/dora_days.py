@@ -116,8 +116,7 @@ async def _recompute(
     facts = await read_day_facts(
         session,
         sqlite=sqlite,
-        start=day_start(min(versions)),
-        end=day_start(max(versions) + 1),
+        ranges=[(day_start(min(versions)), day_start(max(versions) + 1))],
         service=service,
         env=env,
     )

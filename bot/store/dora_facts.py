@@ -20,7 +20,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, CursorResult, Float, Integer, Select, case, cast, func, text
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    Executable,
+    Float,
+    Integer,
+    case,
+    cast,
+    func,
+    text,
+    union_all,
+)
 from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -62,42 +73,47 @@ async def read_day_facts(
     session: AsyncSession,
     *,
     sqlite: bool,
-    start: datetime,
-    end: datetime,
+    ranges: Sequence[tuple[datetime, datetime]],
     service: str | None,
     env: str | None,
 ) -> dict[int, DayFacts]:
-    """The facts of each UTC day with a deploy or a failure in `[start, end)`."""
+    """The facts of each UTC day with a deploy or a failure in one of the `[start, end)`
+    ranges, none of two on the same day (a window's first and last part-days): each
+    statement a `UNION ALL` of one range scan per range."""
     scope = _scope(service, env)
-    deployed = [_releases.deployed_at >= start, _releases.deployed_at < end, *scope]
+    deployed, failed = _releases.deployed_at, _releases.failed_at
     failed_or_rolled_back = case(
         (_releases.failed_at.is_not(None) | _releases.rolled_back_at.is_not(None), 1), else_=0
     )
     rolled_back = case((_releases.rolled_back_at.is_not(None), 1), else_=0)
     lead = func.coalesce(_releases.lead_time_seconds, 0.0)
-    at = _epoch_seconds(_releases.deployed_at, sqlite=sqlite)
-    deploys = _columns(
-        await fetch_rows(
-            session, sql_select(at, lead, failed_or_rolled_back, rolled_back).where(*deployed)
-        ),
-        4,
-    )
+    at = _epoch_seconds(deployed, sqlite=sqlite)
+    deploy_columns = (at, lead, failed_or_rolled_back, rolled_back)
+    deploys = await _read(session, deploy_columns, deployed, ranges, scope)
     emergency = EMERGENCY_SQLITE if sqlite else EMERGENCY_POSTGRESQL
-    hotfixes = _columns(
-        await fetch_rows(
-            session,
-            sql_select(at).where(*deployed, emergency, _releases.rolled_back_at.is_(None)),
-        ),
-        1,
-    )
+    hotfix = [*scope, emergency, _releases.rolled_back_at.is_(None)]
+    hotfixes = await _read(session, (at,), deployed, ranges, hotfix)
     recovered = case((_releases.recovered_at.is_not(None), 1), else_=0)
     restore = func.coalesce(_restore_seconds(sqlite=sqlite), 0.0)
-    failed_at = _epoch_seconds(_releases.failed_at, sqlite=sqlite)
-    failed = [_releases.failed_at >= start, _releases.failed_at < end, *scope]
-    failures = _columns(
-        await fetch_rows(session, sql_select(failed_at, recovered, restore).where(*failed)), 3
-    )
+    failure_columns = (_epoch_seconds(failed, sqlite=sqlite), recovered, restore)
+    failures = await _read(session, failure_columns, failed, ranges, scope)
     return _by_day(deploys, hotfixes[0], failures)
+
+
+async def _read(
+    session: AsyncSession,
+    columns: Sequence[ColumnElement[Any]],
+    column: ColumnElement[Any],
+    ranges: Sequence[tuple[datetime, datetime]],
+    conditions: Sequence[Any],
+) -> list[Floats]:
+    """`columns` of the releases whose `column` is in one of `ranges`, as arrays."""
+    selects = [
+        sql_select(*columns).where(column >= start, column < end, *conditions)
+        for start, end in ranges
+    ]
+    statement = selects[0] if len(selects) == 1 else union_all(*selects)
+    return _columns(await fetch_rows(session, statement), len(columns))
 
 
 def _by_day(deploys: list[Floats], hotfixes: Floats, failures: list[Floats]) -> dict[int, DayFacts]:
@@ -187,7 +203,7 @@ def _restore_seconds(*, sqlite: bool) -> ColumnElement[Any]:
     return cast(func.extract("epoch", recovered) - func.extract("epoch", failed), Float)
 
 
-async def fetch_rows(session: AsyncSession, statement: Select[Any]) -> Sequence[Any]:
+async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[Any]:
     """The rows as the driver returns them: plain tuples. SQLAlchemy's `Row` for each of
     hundreds of thousands of values costs more than SQLite takes to read them."""
     result = await session.execute(statement)
