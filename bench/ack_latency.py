@@ -327,8 +327,16 @@ def _bare_bolt_app(config: dict[str, Any], *, process_before_response: bool) -> 
         bolt_request = await to_bolt_request(request)
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
+    async def hook(request: web.Request) -> web.StreamResponse:
+        """The webhook floor: check the ingest token, answer 202 without work."""
+        if request.headers.get("Authorization") != f"Bearer {INGEST_TOKEN}":
+            return web.Response(status=401)
+        await request.read()
+        return web.Response(status=202)
+
     app = web.Application()
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/hooks/{source}", hook)
     return app
 
 

@@ -21,6 +21,7 @@ from bench import (
     ingest_throughput,
     slack_backoff,
     startup,
+    storm,
     watch_capacity,
 )
 
@@ -44,6 +45,7 @@ class Sizes:
     backoff_runs: int
     startup_runs: int  # start-up times and idle memory: runs, and each command's runs in one
     startup_n: int
+    storm_args: list[str]  # bench/storm.py's arguments
 
 
 DEFAULT = Sizes(
@@ -64,6 +66,7 @@ DEFAULT = Sizes(
     backoff_runs=3,
     startup_runs=3,
     startup_n=10,
+    storm_args=[],
 )
 QUICK = Sizes(
     latency_releases=4,
@@ -83,6 +86,7 @@ QUICK = Sizes(
     backoff_runs=1,
     startup_runs=1,
     startup_n=2,
+    storm_args=["--seconds", "2", "--rate", "50", "--runs", "1"],
 )
 
 
@@ -117,6 +121,9 @@ async def main(argv: list[str] | None = None) -> int:
     if not data["ok"]:
         print("FAIL: slack_backoff: a message lost, doubled or left, or late after the burst")
         status = 1
+
+    print("\n== storm ==")
+    await storm.run(storm.parse_args([*sizes.storm_args, "--tag", tag.removeprefix("-")]))
 
     print("\n== startup ==")
     data = await startup.run(sizes.startup_runs, sizes.startup_n, tag=tag)

@@ -1,0 +1,256 @@
+"""`/deploy status` acks while a storm of webhooks arrives, next to a bare floor.
+
+Each cell runs its server in its own process (ack_latency.py's machinery: FakeSlack and
+FakeArgoCD in another process, the load in this one): `herald` (as `herald serve` builds it,
+fresh SQLite file), `herald-workers` (HERALD_WORKERS=1) and the floor `bolt-pbr` (a bare Bolt
+AsyncApp, process_before_response=True, `await ack()` only, on an aiohttp app whose
+`/hooks/*` route checks the bearer token and answers 202 without work).
+
+Storm: an open loop at `--rate` webhooks/s over `--clients` connections for `--seconds`, half
+Argo CD notifications (`/hooks/argocd`, on-deployed for many apps and revisions), half
+Alertmanager v4 groups (`/hooks/alertmanager`, one firing alert each), with the bearer ingest
+token a user sets. Meanwhile a second client sends signed `/deploy status webapp` commands at
+`--status-rate`/s and times the ack (HTTP 200). Reported per cell: offered and accepted
+events/s (accepted = 2xx, over the cell's whole wall time: the offer window plus the
+drain of whatever the server had not answered by its end — a server slower than the rate
+makes its cell longer), refused by status, status ack p50/p99/max, the server's CPU s per
+wall second, RSS peak (VmRSS of the server process and its children, sampled every 0.2 s),
+and Herald's ack p99 as a multiple of the floor's in the same run.
+
+Not measured (yet): whether every accepted webhook was recorded (lost/duplicated), and the
+full answer time of the status commands under the storm; no manifests are posted first, so
+Argo CD notifications for unknown releases are taken in and ignored.
+
+Usage: python bench/storm.py [--rate 500] [--clients 32] [--seconds 20] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.ack_latency import INGEST_TOKEN, World, world
+from bench.harness import summary_ms, table, write_results
+
+CELLS = ("bolt-pbr", "herald", "herald-workers")
+HEADERS = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+
+
+def event(n: int) -> tuple[str, dict[str, Any]]:
+    """The n-th webhook of the storm: an Argo CD notification or an Alertmanager group."""
+    service = f"svc{n % 97}"
+    if n % 2:
+        return "/hooks/argocd", {
+            "trigger": "on-deployed",
+            "app": f"{service}-prod",
+            "revision": f"{n:040x}",
+            "phase": "Succeeded",
+            "health": "Healthy",
+            "labels": {"herald.io/service": service, "herald.io/env": "prod"},
+        }
+    now = datetime.now(UTC).isoformat()
+    return "/hooks/alertmanager", {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="HighErrorRate",service="{service}"}}-{n}',
+        "status": "firing",
+        "receiver": "herald",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"service": service, "env": "prod"},
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "HighErrorRate", "service": service, "env": "prod"},
+                "startsAt": now,
+                "fingerprint": f"fp{n:012x}",
+            }
+        ],
+    }
+
+
+def rss_kb(pid: int) -> dict[int, int]:
+    """VmRSS in kB of pid and its descendants."""
+    found: dict[int, int] = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                found[p] = int(line.split()[1])
+    return found
+
+
+async def storm(url: str, *, rate: float, clients: int, seconds: float) -> dict[str, Any]:
+    statuses: Counter[str] = Counter()
+    queue: asyncio.Queue[int | None] = asyncio.Queue()
+    offered = 0
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while (n := await queue.get()) is not None:
+            path, body = event(n)
+            try:
+                async with session.post(url + path, json=body, headers=HEADERS) as response:
+                    await response.read()
+                    statuses[str(response.status)] += 1
+            except aiohttp.ClientError as error:
+                statuses[type(error).__name__] += 1
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        workers = [asyncio.create_task(client(session)) for _ in range(clients)]
+        started = time.perf_counter()
+        for n in itertools.count():
+            due = started + n / rate
+            if due - started >= seconds:
+                break
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            queue.put_nowait(n)
+            offered += 1
+        offer_s = time.perf_counter() - started
+        for _ in workers:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
+        wall = time.perf_counter() - started
+    accepted = sum(v for k, v in statuses.items() if k.startswith("2"))
+    return {
+        "offered": offered,
+        "offered_per_s": offered / offer_s,
+        "accepted_per_s": accepted / wall,
+        "accepted": accepted,
+        "refused": {k: v for k, v in statuses.items() if not k.startswith("2")},
+        "queued_at_end": queue.qsize(),
+        "wall_s": wall,
+    }
+
+
+async def statuses_during(
+    w: World, role: str, url: str, stop: asyncio.Event, rate: float
+) -> list[float]:
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            body, headers, _ = w.requests.next(role)
+            sent = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status == 200:
+                    latencies.append(time.perf_counter() - sent)
+            await asyncio.sleep(max(0.0, 1 / rate - (time.perf_counter() - sent)))
+    return latencies
+
+
+async def cell(w: World, role: str, args: argparse.Namespace) -> dict[str, Any]:
+    server = w.servers[role]
+    url = server.info["url"]
+    peak: dict[int, int] = {}
+    total_peak = 0
+    stop = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal total_peak
+        while not stop.is_set():
+            now = rss_kb(server.process.pid or 0)
+            total_peak = max(total_peak, sum(now.values()))
+            for p, kb in now.items():
+                peak[p] = max(peak.get(p, 0), kb)
+            await asyncio.sleep(0.2)
+
+    before = await server.call("stats")
+    sampler = asyncio.create_task(sample())
+    acks = asyncio.create_task(
+        statuses_during(w, role, url + "/slack/events", stop, args.status_rate)
+    )
+    result = await storm(url, rate=args.rate, clients=args.clients, seconds=args.seconds)
+    stop.set()
+    latencies = await acks
+    await sampler
+    after = await server.call("stats")
+    return {
+        "server": role,
+        **result,
+        "ack_ms": summary_ms(latencies),
+        "acks": len(latencies),
+        "cpu_per_s": (after["cpu_s"] - before["cpu_s"]) / result["wall_s"],
+        "rss_peak_mb": total_peak / 1024,
+        "rss_peak_mb_per_process": {str(p): kb / 1024 for p, kb in peak.items()},
+        "load_1min": os.getloadavg()[0],
+    }
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every run's cells; prints the table and writes bench/results/storm[-tag].json."""
+    rows = await measure_runs(args)
+    print_table(rows)
+    name = "storm" + (f"-{args.tag}" if args.tag else "")
+    print(write_results(name, {"args": vars(args), "rows": rows}))
+    return rows
+
+
+async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for number in range(1, args.runs + 1):
+        async with world(CELLS, None) as w:
+            for role in CELLS:
+                row = {"run": number, **await cell(w, role, args)}
+                rows.append(row)
+                print(row["server"], row["accepted_per_s"], row["ack_ms"], flush=True)
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    floors = {r["run"]: r["ack_ms"]["p99"] for r in rows if r["server"] == "bolt-pbr"}
+    body = [
+        [
+            r["run"],
+            r["server"],
+            f"{r['offered_per_s']:.0f}",
+            f"{r['accepted_per_s']:.0f}",
+            sum(r["refused"].values()),
+            f"{r['ack_ms']['p50']:.1f}",
+            f"{r['ack_ms']['p99']:.1f}",
+            f"{r['ack_ms']['max']:.1f}",
+            f"{r['ack_ms']['p99'] / floors[r['run']]:.1f}x",
+            f"{r['cpu_per_s']:.2f}",
+            f"{r['rss_peak_mb']:.0f}",
+            f"{r['load_1min']:.1f}",
+        ]
+        for r in rows
+    ]
+    headers = ["run", "server", "offered/s", "accepted/s", "refused", "ack p50", "ack p99"]
+    headers += ["ack max", "p99/floor", "cpu s/s", "RSS MB", "load"]
+    print(table(headers, body))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--status-rate", type=float, default=2.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tag", default="")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    asyncio.run(run(parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
