@@ -138,8 +138,9 @@ class ReleaseReader(Protocol):
         """The newest release of the same service and env deployed before it that never failed."""
         ...
 
-    async def in_flight(self, *, now: datetime) -> list[Release]:
-        """The newest release of each service and env, unless it settled before `now`."""
+    async def in_flight(self, *, now: datetime, service: str | None = None) -> list[Release]:
+        """The newest release of each service (or of `service`) and env, unless it settled
+        before `now`."""
         ...
 
     async def failed_unrecovered(

@@ -79,17 +79,17 @@ class SqlReleaseReader:
         )
         return await self._one(statement)
 
-    async def in_flight(self, *, now: datetime) -> list[Release]:
-        """The newest release of each service and env, if it is not settled yet."""
-        newest = (
-            select(
-                col(ReleaseRow.service),
-                col(ReleaseRow.env),
-                func.max(ReleaseRow.received_at).label("at"),
-            )
-            .group_by(col(ReleaseRow.service), col(ReleaseRow.env))
-            .subquery()
+    async def in_flight(self, *, now: datetime, service: str | None = None) -> list[Release]:
+        """The newest release of each service (or of `service`) and env, if it is not
+        settled yet."""
+        latest = select(
+            col(ReleaseRow.service),
+            col(ReleaseRow.env),
+            func.max(ReleaseRow.received_at).label("at"),
         )
+        if service is not None:  # an alert's service: its rows only, not every service's
+            latest = latest.where(col(ReleaseRow.service) == service)
+        newest = latest.group_by(col(ReleaseRow.service), col(ReleaseRow.env)).subquery()
         statement = select(ReleaseRow).join(
             newest,
             (col(ReleaseRow.service) == newest.c.service)

@@ -158,7 +158,7 @@ async def match_release(
         return latest.id if latest else None
     candidates = [
         r
-        for r in await releases.in_flight(now=alert.starts_at)
+        for r in await releases.in_flight(now=alert.starts_at, service=scope.service)
         if r.service == scope.service
         and (scope.env is None or r.env == scope.env)
         and in_window(r, alert.starts_at, window)
