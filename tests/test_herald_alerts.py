@@ -97,49 +97,41 @@ def test_a_job_that_missed_two_periods_and_unjudged_checkups_fire(tmp_path: Path
         summary="Herald could not judge 1 checkup(s) in the last 30 minutes",
         kind="checkup",
     )
-    unit = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [
-                    # the checkup tick (every 5 s) last completed at 0 and never since
-                    _series("herald_job_last_success_timestamp_seconds", checkups, "0x10"),
-                    _series("herald_job_period_seconds", checkups, "5x10"),
-                    # the daily digest is scheduled and waiting: no alert
-                    _series("herald_job_last_success_timestamp_seconds", digest, "0x10"),
-                    _series("herald_job_period_seconds", digest, "86400x10"),
-                    # one checkup finished unjudged at 3m; both replicas report it
-                    _series(
-                        "herald_checkups_failed_total",
-                        {"kind": "checkup", "instance": "herald-a"},
-                        "0 0 0 1 1 1",
-                    ),
-                    _series(
-                        "herald_checkups_failed_total",
-                        {"kind": "checkup", "instance": "herald-b"},
-                        "0 0 0 1 1 1",
-                    ),
-                ],
-                "alert_rule_test": [
-                    {
-                        "eval_time": "5m",
-                        "alertname": "HeraldJobMissedPeriod",
-                        "exp_alerts": [missed],
-                    },
-                    {
-                        "eval_time": "5m",
-                        "alertname": "HeraldCheckupsFailing",
-                        "exp_alerts": [unjudged],
-                    },
-                    {"eval_time": "2m", "alertname": "HeraldCheckupsFailing", "exp_alerts": []},
-                ],
-            }
+    assert passes_unit_test(
+        tmp_path,
+        series=[
+            # the checkup tick (every 5 s) last completed at 0 and never since
+            _series("herald_job_last_success_timestamp_seconds", checkups, "0x10"),
+            _series("herald_job_period_seconds", checkups, "5x10"),
+            # the daily digest is scheduled and waiting: no alert
+            _series("herald_job_last_success_timestamp_seconds", digest, "0x10"),
+            _series("herald_job_period_seconds", digest, "86400x10"),
+            # one checkup finished unjudged at 3m; both replicas report it
+            _series(
+                "herald_checkups_failed_total",
+                {"kind": "checkup", "instance": "herald-a"},
+                "0 0 0 1 1 1",
+            ),
+            _series(
+                "herald_checkups_failed_total",
+                {"kind": "checkup", "instance": "herald-b"},
+                "0 0 0 1 1 1",
+            ),
         ],
-    }
-    (tmp_path / "unit.yaml").write_text(yaml.safe_dump(unit), encoding="utf-8")
-    assert "SUCCESS" in run("test", "rules", "unit.yaml", cwd=tmp_path)
+        expect=[
+            {
+                "eval_time": "5m",
+                "alertname": "HeraldJobMissedPeriod",
+                "exp_alerts": [missed],
+            },
+            {
+                "eval_time": "5m",
+                "alertname": "HeraldCheckupsFailing",
+                "exp_alerts": [unjudged],
+            },
+            {"eval_time": "2m", "alertname": "HeraldCheckupsFailing", "exp_alerts": []},
+        ],
+    )
 
 
 def test_no_worker_up_for_two_minutes_and_workers_dying_again_and_again_fire(
@@ -148,52 +140,57 @@ def test_no_worker_up_for_two_minutes_and_workers_dying_again_and_again_fire(
     rules_file(tmp_path)
     crashing = {"instance": "herald-a"}
     steady = {"instance": "herald-b"}
+    assert passes_unit_test(
+        tmp_path,
+        series=[
+            # herald-a: its worker dies at 2m and every replacement dies with it
+            _series("herald_workers_up", crashing, "1 1 0 0 0 0 0 0"),
+            _series("herald_worker_restarts_total", crashing, "0 0 1 2 3 4 5 6"),
+            # herald-b: one worker killed at 3m and replaced within the minute
+            _series("herald_workers_up", steady, "1 1 1 1 1 1 1 1"),
+            _series("herald_worker_restarts_total", steady, "0 0 0 1 1 1 1 1"),
+        ],
+        expect=[
+            {"eval_time": "3m", "alertname": "HeraldNoWorkerUp", "exp_alerts": []},
+            {
+                "eval_time": "5m",
+                "alertname": "HeraldNoWorkerUp",
+                "exp_alerts": [
+                    firing(
+                        "HeraldNoWorkerUp",
+                        summary="Herald on herald-a has had no worker process for 2 minutes",
+                        **crashing,
+                    )
+                ],
+            },
+            {
+                "eval_time": "7m",
+                "alertname": "HeraldWorkersRestarting",
+                "exp_alerts": [
+                    firing(
+                        "HeraldWorkersRestarting",
+                        summary="Herald's worker processes on herald-a exited 6 times "
+                        "in 15 minutes",
+                        **crashing,
+                    )
+                ],
+            },
+        ],
+    )
+
+
+def passes_unit_test(
+    tmp_path: Path, *, series: list[dict[str, str]], expect: list[dict[str, Any]]
+) -> bool:
+    """promtool's rule unit test over `series` (one sample a minute): True when every
+    expected alert (and every expected silence) holds."""
     unit = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [
-                    # herald-a: its worker dies at 2m and every replacement dies with it
-                    _series("herald_workers_up", crashing, "1 1 0 0 0 0 0 0"),
-                    _series("herald_worker_restarts_total", crashing, "0 0 1 2 3 4 5 6"),
-                    # herald-b: one worker killed at 3m and replaced within the minute
-                    _series("herald_workers_up", steady, "1 1 1 1 1 1 1 1"),
-                    _series("herald_worker_restarts_total", steady, "0 0 0 1 1 1 1 1"),
-                ],
-                "alert_rule_test": [
-                    {"eval_time": "3m", "alertname": "HeraldNoWorkerUp", "exp_alerts": []},
-                    {
-                        "eval_time": "5m",
-                        "alertname": "HeraldNoWorkerUp",
-                        "exp_alerts": [
-                            firing(
-                                "HeraldNoWorkerUp",
-                                summary="Herald on herald-a has had no worker process for "
-                                "2 minutes",
-                                **crashing,
-                            )
-                        ],
-                    },
-                    {
-                        "eval_time": "7m",
-                        "alertname": "HeraldWorkersRestarting",
-                        "exp_alerts": [
-                            firing(
-                                "HeraldWorkersRestarting",
-                                summary="Herald's worker processes on herald-a exited 6 times "
-                                "in 15 minutes",
-                                **crashing,
-                            )
-                        ],
-                    },
-                ],
-            }
-        ],
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": expect}],
     }
     (tmp_path / "unit.yaml").write_text(yaml.safe_dump(unit), encoding="utf-8")
-    assert "SUCCESS" in run("test", "rules", "unit.yaml", cwd=tmp_path)
+    return "SUCCESS" in run("test", "rules", "unit.yaml", cwd=tmp_path)
 
 
 def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:

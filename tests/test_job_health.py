@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.observability import HeraldMetrics
 from bot.scheduling import JOB_ID, CheckupClock
 from tests.conftest import Herald, SettingsFactory, start_herald
-from tests.test_metrics_endpoint import scrape, value
+from tests.metric_samples import value
+from tests.test_metrics_endpoint import scrape
 from tests.waiting import eventually
 
 

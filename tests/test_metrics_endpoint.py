@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
@@ -18,10 +17,10 @@ from bot.observability import METRICS, HeraldMetrics
 from bot.store.tables import CheckupRow, OutboxRow
 from standins.slack import FakeSlack
 from tests.conftest import Herald, SettingsFactory, start_herald
+from tests.metric_samples import Samples, samples_of, value
 from tests.slack.conversation import Conversation
 from tests.waiting import eventually
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 WEBAPP = {"service": "webapp", "env": "prod"}
 API = {"service": "api", "env": "staging"}
 
@@ -51,15 +50,7 @@ async def scrape(herald: Herald) -> Samples:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await response.text()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, frozenset(labels.items()))]
+    return samples_of(text)
 
 
 def at(delta: timedelta) -> str:

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.observability import HeraldMetrics
 from bot.serving.shared_metrics import PREFIX, MetricFiles, remove_stale, share_in_this_process
 from bot.serving.supervisor import WorkerMetrics
+from tests.metric_samples import Samples, samples_of, value
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 POST = {"method": "chat.postMessage"}
 CHECKUPS = {"job_id": "herald-checkups"}
 
@@ -57,15 +56,7 @@ def run_worker(path: Path, *, calls: int, failures: int = 0) -> int:
 
 def scrape(path: Path) -> Samples:
     text = HeraldMetrics(shared_dir=path).render(None).decode()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, frozenset(labels.items()))]
+    return samples_of(text)
 
 
 def test_the_server_renders_the_sum_of_its_workers(tmp_path: Path) -> None:

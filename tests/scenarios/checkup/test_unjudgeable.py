@@ -11,9 +11,10 @@ from bot.catalog import Catalog
 from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
 from tests.harness.release_metrics import HEALTHY, RELEASE
+from tests.metric_samples import value
 from tests.scenarios.checkup.test_early_watch import TICK, judged, step, watching
 from tests.scenarios.checkup.world import CATALOG, CheckupWorld, deploy
-from tests.test_metrics_endpoint import scrape, value
+from tests.test_metrics_endpoint import scrape
 from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
