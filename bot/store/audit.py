@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_, update
+from sqlalchemy import select as select_rows
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -13,6 +14,7 @@ from bot.domain.ports import AuditEntry, Claim, HeldClaim, OpenClaim
 from bot.logs import correlation_id
 from bot.store.database import Database
 from bot.store.inbox import storage_key
+from bot.store.release_rows import table_of
 from bot.store.tables import ActionClaimRow, AuditRow
 
 
@@ -56,14 +58,16 @@ class SqlAuditLog:
 
     async def last_claim(self, key: str) -> HeldClaim | None:
         stored = storage_key(key)
+        claims = table_of(ActionClaimRow)
         statement = (  # a row claimed before attempts has no scope: it is attempt 1, by key
-            select(ActionClaimRow)
-            .where(or_(col(ActionClaimRow.scope) == stored, col(ActionClaimRow.key) == stored))
-            .order_by(col(ActionClaimRow.attempt).desc())
+            select_rows(claims)
+            .where(or_(claims.c.scope == stored, claims.c.key == stored))
+            .order_by(claims.c.attempt.desc())
             .limit(1)
         )
-        async with self._database.read() as session:
-            row = (await session.execute(statement)).scalars().first()
+        row = await self._database.read_now(
+            lambda connection: connection.execute(statement).first()
+        )
         if row is None:
             return None
         return HeldClaim(attempt=row.attempt, holder=row.actor, at=row.at, left=row.left_state)

@@ -263,40 +263,31 @@ def _insert(connection: Connection, model: type[SQLModel], row: dict[str, Any]) 
 
 async def find_thread_root(*, database: Database, release_id: str, role: str) -> str | None:
     """The ts of the release's message that opens the `role` thread, once it is posted."""
-    async with database.read() as session:
-        return (
-            await session.execute(
-                select(col(SlackMessageRow.ts)).where(
-                    col(SlackMessageRow.release_id) == release_id,
-                    col(SlackMessageRow.role) == role,
-                )
-            )
-        ).scalar_one_or_none()
+    messages = table_of(SlackMessageRow)
+    statement = select_rows(messages.c.ts).where(
+        messages.c.release_id == release_id, messages.c.role == role
+    )
+    return await database.read_now(lambda connection: connection.scalar(statement))
 
 
 async def root_is_coming(*, database: Database, release_id: str, role: str) -> bool:
     """True while the thread root is still waiting in the outbox."""
-    async with database.read() as session:
-        count = (
-            await session.execute(
-                select(func.count()).where(
-                    col(OutboxRow.release_id) == release_id,
-                    col(OutboxRow.role) == role,
-                    col(OutboxRow.state).in_(OPEN_STATES),
-                )
-            )
-        ).scalar_one()
-        return bool(count)
+    statement = select_rows(OUTBOX.c.id).where(
+        OUTBOX.c.release_id == release_id,
+        OUTBOX.c.role == role,
+        OUTBOX.c.state.in_(OPEN_STATES),
+    )
+    found = await database.read_now(lambda connection: connection.scalar(statement.limit(1)))
+    return found is not None
 
 
 async def list_open_channels(*, database: Database, sink: str = "slack") -> list[str]:
-    async with database.read() as session:
-        rows = await session.execute(
-            select(col(OutboxRow.channel))
-            .where(col(OutboxRow.state).in_(OPEN_STATES), col(OutboxRow.sink) == sink)
-            .distinct()
-        )
-        return [channel for (channel,) in rows]
+    statement = (
+        select_rows(OUTBOX.c.channel)
+        .where(OUTBOX.c.state.in_(OPEN_STATES), OUTBOX.c.sink == sink)
+        .distinct()
+    )
+    return await database.read_now(lambda connection: list(connection.scalars(statement)))
 
 
 async def release_stale_claims(*, database: Database) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
+from sqlalchemy import Connection, Select
+from sqlalchemy import select as select_rows
 from sqlmodel import col, func, select
 
 from bot.domain.checkup.offsets import offset_label
@@ -15,11 +18,12 @@ from bot.domain.watch.watch import WatchPurpose
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.queries import message_link
-from bot.store.release_rows import release_from_row
+from bot.store.release_rows import release_from_row, table_of
 from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow, WatchRow
 
 IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")
 RECENT_DEPLOY = timedelta(hours=24)
+RELEASES = table_of(ReleaseRow)
 
 
 class SqlReleaseReader:
@@ -28,53 +32,54 @@ class SqlReleaseReader:
 
     async def latest(self, *, service: str, env: str) -> Release | None:
         statement = (
-            select(ReleaseRow)
-            .where(col(ReleaseRow.service) == service, col(ReleaseRow.env) == env)
-            .order_by(col(ReleaseRow.received_at).desc())
+            select_rows(RELEASES)
+            .where(RELEASES.c.service == service, RELEASES.c.env == env)
+            .order_by(RELEASES.c.received_at.desc())
             .limit(1)
         )
         return await self._one(statement)
 
     async def by_version(self, *, service: str, env: str, version: str) -> Release | None:
         statement = (
-            select(ReleaseRow)
+            select_rows(RELEASES)
             .where(
-                col(ReleaseRow.service) == service,
-                col(ReleaseRow.env) == env,
-                col(ReleaseRow.version).in_((version, f"v{version}")),
+                RELEASES.c.service == service,
+                RELEASES.c.env == env,
+                RELEASES.c.version.in_((version, f"v{version}")),
             )
-            .order_by(col(ReleaseRow.received_at).desc())
+            .order_by(RELEASES.c.received_at.desc())
             .limit(1)
         )
         return await self._one(statement)
 
     async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None:
-        async with self._database.read() as session:
-            rows = (
-                await session.execute(
-                    select(ReleaseRow)
-                    .where(col(ReleaseRow.service) == service, col(ReleaseRow.env) == env)
-                    .order_by(col(ReleaseRow.received_at).desc())
-                    .limit(200)
-                )
-            ).scalars()
-            for row in rows:
+        statement = (
+            select_rows(RELEASES)
+            .where(RELEASES.c.service == service, RELEASES.c.env == env)
+            .order_by(RELEASES.c.received_at.desc())
+            .limit(200)
+        )
+
+        def first_with_commit(connection: Connection) -> Release | None:
+            for row in connection.execute(statement):
                 if str(row.manifest.get("git", {}).get("commit", "")).startswith(sha_prefix):
-                    return release_from_row(row)
-        return None
+                    return release_from_row(cast(ReleaseRow, row))
+            return None
+
+        return await self._database.read_now(first_with_commit)
 
     async def last_good_before(self, release: Release) -> Release | None:
         statement = (
-            select(ReleaseRow)
+            select_rows(RELEASES)
             .where(
-                col(ReleaseRow.service) == release.service,
-                col(ReleaseRow.env) == release.env,
-                col(ReleaseRow.id) != release.id,
-                col(ReleaseRow.deployed_at).is_not(None),
-                col(ReleaseRow.failed_at).is_(None),
-                col(ReleaseRow.received_at) <= release.received_at,
+                RELEASES.c.service == release.service,
+                RELEASES.c.env == release.env,
+                RELEASES.c.id != release.id,
+                RELEASES.c.deployed_at.is_not(None),
+                RELEASES.c.failed_at.is_(None),
+                RELEASES.c.received_at <= release.received_at,
             )
-            .order_by(col(ReleaseRow.deployed_at).desc())
+            .order_by(RELEASES.c.deployed_at.desc())
             .limit(1)
         )
         return await self._one(statement)
@@ -82,23 +87,21 @@ class SqlReleaseReader:
     async def in_flight(self, *, now: datetime, service: str | None = None) -> list[Release]:
         """The newest release of each service (or of `service`) and env, if it is not
         settled yet."""
-        latest = select(
-            col(ReleaseRow.service),
-            col(ReleaseRow.env),
-            func.max(ReleaseRow.received_at).label("at"),
+        latest = select_rows(
+            RELEASES.c.service,
+            RELEASES.c.env,
+            func.max(RELEASES.c.received_at).label("at"),
         )
         if service is not None:  # an alert's service: its rows only, not every service's
-            latest = latest.where(col(ReleaseRow.service) == service)
-        newest = latest.group_by(col(ReleaseRow.service), col(ReleaseRow.env)).subquery()
-        statement = select(ReleaseRow).join(
+            latest = latest.where(RELEASES.c.service == service)
+        newest = latest.group_by(RELEASES.c.service, RELEASES.c.env).subquery()
+        statement = select_rows(RELEASES).join(
             newest,
-            (col(ReleaseRow.service) == newest.c.service)
-            & (col(ReleaseRow.env) == newest.c.env)
-            & (col(ReleaseRow.received_at) == newest.c.at),
+            (RELEASES.c.service == newest.c.service)
+            & (RELEASES.c.env == newest.c.env)
+            & (RELEASES.c.received_at == newest.c.at),
         )
-        async with self._database.read() as session:
-            rows = list((await session.execute(statement)).scalars())
-        releases = [release_from_row(row) for row in rows]
+        releases = await self._releases(statement)
         recent = now - RECENT_DEPLOY
         return sorted(
             (
@@ -118,18 +121,16 @@ class SqlReleaseReader:
         self, *, since: datetime, service: str | None = None, env: str | None = None
     ) -> list[Release]:
         statement = (
-            select(ReleaseRow)
-            .where(col(ReleaseRow.failed_at) >= since, col(ReleaseRow.recovered_at).is_(None))
-            .order_by(col(ReleaseRow.failed_at))
+            select_rows(RELEASES)
+            .where(RELEASES.c.failed_at >= since, RELEASES.c.recovered_at.is_(None))
+            .order_by(RELEASES.c.failed_at)
             .limit(200)
         )
         if service is not None:
-            statement = statement.where(col(ReleaseRow.service) == service)
+            statement = statement.where(RELEASES.c.service == service)
         if env is not None:
-            statement = statement.where(col(ReleaseRow.env) == env)
-        async with self._database.read() as session:
-            rows = (await session.execute(statement)).scalars().all()
-        return [release_from_row(row) for row in rows]
+            statement = statement.where(RELEASES.c.env == env)
+        return await self._releases(statement)
 
     async def checkup_summary(self, release_id: str) -> CheckupSummary:
         async with self._database.read() as session:
@@ -193,7 +194,16 @@ class SqlReleaseReader:
             ).scalars()
             return {row.role: message_link(row.channel, row.ts) for row in rows}
 
-    async def _one(self, statement: object) -> Release | None:
-        async with self._database.read() as session:
-            row = (await session.execute(statement)).scalars().first()  # type: ignore[call-overload]
-            return release_from_row(row) if row else None
+    async def _one(self, statement: Select[Any]) -> Release | None:
+        releases = await self._releases(statement.limit(1))
+        return releases[0] if releases else None
+
+    async def _releases(self, statement: Select[Any]) -> list[Release]:
+        """The releases `statement` (on the table) selects, in one hop to the reader."""
+
+        def fetch(connection: Connection) -> list[Release]:
+            return [
+                release_from_row(cast(ReleaseRow, row)) for row in connection.execute(statement)
+            ]
+
+        return await self._database.read_now(fetch)

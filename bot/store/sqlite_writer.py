@@ -36,9 +36,13 @@ FIRST_PAUSE, LAST_PAUSE = 0.0001, 0.002  # seconds between asking for a busy wri
 
 
 class SqliteWriter:
-    def __init__(self, path: str) -> None:
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-sqlite")
-        self._engine = _engine(path)
+    """`reads=True`: the same for short reads, on a thread and connection of their own: a
+    deferred BEGIN, so they never wait for the write lock (WAL readers see the last commit)."""
+
+    def __init__(self, path: str, *, reads: bool = False) -> None:
+        name = "herald-sqlite-reads" if reads else "herald-sqlite"
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._engine = _engine(path, begin="BEGIN" if reads else "BEGIN IMMEDIATE")
         self._connection: Connection | None = None  # kept open: a checkout costs per write
 
     async def run(self, work: Work[T]) -> T:
@@ -74,7 +78,7 @@ class SqliteWriter:
         self._engine.dispose()
 
 
-def _engine(path: str) -> Engine:
+def _engine(path: str, *, begin: str) -> Engine:
     """One connection, used from the writer's one thread."""
     engine = create_engine(
         f"sqlite:///{path}",
@@ -82,7 +86,7 @@ def _engine(path: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": LOCK_WAIT},
     )
     event.listen(engine, "connect", _tune)
-    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     return engine
 
 
