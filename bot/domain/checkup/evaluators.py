@@ -178,6 +178,9 @@ def error_ratio(inputs: CheckupInputs, policy: VerdictPolicy) -> MetricResult:
     d = Draft("error_ratio", "5xx ratio")
     if failed := query_errors(inputs, d, ("requests", "errors")):
         return failed
+    if mismatch := _more_errors_than_requests(inputs):
+        finding = Finding("ERROR", d.metric, ERROR, mismatch)
+        return MetricResult(d.metric, (finding,), Signal(d.label, "—", "queries disagree", ERROR))
     (e_p, n_p), (e_b, n_b) = counts(inputs.post), counts(inputs.reference)
     r_p, r_b = (e_p / n_p if n_p else None), (e_b / n_b if n_b else None)
     _relative_rules(d, inputs, policy, (e_p, n_p), (e_b, n_b))
@@ -192,6 +195,20 @@ def error_ratio(inputs: CheckupInputs, policy: VerdictPolicy) -> MetricResult:
     passed = d.passed("R1", f"{said} ({fmt_count(n_p)} requests)")
     impact = f"~{r_p * 100:.1f}% of requests failing" if r_p else None
     return d.done(passed, baseline=fmt_pct(r_b), now=fmt_pct(r_p), impact=impact)
+
+
+def _more_errors_than_requests(inputs: CheckupInputs) -> str | None:
+    """The errors query counting more than the requests query (beyond the two counters'
+    extrapolation): they do not measure the same requests, and no ratio of them means much."""
+    for name, window in (("since the release", inputs.post), ("in the baseline", inputs.reference)):
+        errors, requests = window.errors or 0.0, window.requests or 0.0
+        if errors > requests * 1.01 + 1:
+            counted = f"{fmt_count(errors)} errors of {fmt_count(requests)} requests {name}"
+            return (
+                f"the errors query counts more than the requests query ({counted}): "
+                "they do not measure the same requests; check the service's queries"
+            )
+    return None
 
 
 def _relative_rules(

@@ -695,3 +695,18 @@ def test_catalog_query_overrides() -> None:
     for bad in ({"latency": "x"}, {"requests": None}, {"errors": "sum(x)"}):
         with pytest.raises(ValidationError):
             Catalog.model_validate({"services": {"pay": {"queries": bad}}})
+
+
+def test_more_errors_than_requests_is_an_error_not_a_red_that_pages() -> None:
+    # the errors query counts something else (say, every retry of a request): 100 %+ "failing"
+    mismatched = judge(healthy(post=window(requests=5000, errors=9000)))
+    assert mismatched.color is not Color.RED and not mismatched.rollback_eligible()
+    assert rules(mismatched, "error_ratio") == {("ERROR", "ERROR")}
+    [finding] = of(mismatched, "error_ratio")
+    assert "9,000 errors of 5,000 requests since the release" in finding.detail
+    assert "check the service's queries" in finding.detail
+
+    everything_failing = judge(
+        healthy(post=window(requests=5000, errors=5020), sustain=sustain(errors=2000))
+    )
+    assert everything_failing.color is Color.RED  # within the counters' extrapolation
