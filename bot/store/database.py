@@ -88,9 +88,9 @@ class Database:
         self._gate = WriteGate()
         self._writer_task: asyncio.Task[Any] | None = None
         path = engine.url.database if self.sqlite else None
-        on_file = path is not None and path not in ("", ":memory:")
-        self._fast = SqliteWriter(path) if path and on_file else None
-        self._reads = SqliteWriter(path, reads=True) if path and on_file else None
+        file = path if path and path != ":memory:" else None
+        self._fast = SqliteWriter(file) if file else None
+        self._reads = SqliteWriter(file, reads=True) if file else None
 
     async def write_now(self, work: Work[T], *, fast: bool = False) -> T:
         """`work(connection)` — synchronous Core or ORM statements — in one transaction. On

@@ -43,10 +43,11 @@ class SqliteWriter:
         name = "herald-sqlite-reads" if reads else "herald-sqlite"
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._engine = _engine(path, begin="BEGIN" if reads else "BEGIN IMMEDIATE")
-        self._connection: Connection | None = None  # kept open: a checkout costs per write
+        self._connection: Connection | None = None  # kept open: a checkout costs per call
 
     async def run(self, work: Work[T]) -> T:
-        """`work(connection)` in one transaction (BEGIN IMMEDIATE … COMMIT, or ROLLBACK)."""
+        """`work(connection)` in one transaction (BEGIN IMMEDIATE, or BEGIN for reads, …
+        COMMIT, or ROLLBACK)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transaction, work)
 
