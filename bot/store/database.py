@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.store.sqlite_writer import SqliteWriter, Work
+from bot.store.write_batches import WriteBatches
 from bot.store.write_gate import WriteGate
 
 T = TypeVar("T")
@@ -90,13 +91,17 @@ class Database:
         path = engine.url.database if self.sqlite else None
         file = path if path and path != ":memory:" else None
         self._fast = SqliteWriter(file) if file else None
+        self._batches = WriteBatches(self._fast, self._gate) if self._fast else None
         self._reads = SqliteWriter(file, reads=True) if file else None
 
     async def write_now(self, work: Work[T], *, fast: bool = False) -> T:
         """`work(connection)` — synchronous Core or ORM statements — in one transaction. On
         a SQLite file it runs in one hop to the writer's thread (bot/store/sqlite_writer.py),
         holding the write lock for its statements only; elsewhere on the async engine's
-        connection. `fast` as for `transaction`."""
+        connection. `fast` as for `transaction`. On SQLite, writes that come together are
+        committed together (bot/store/write_batches.py): `work` may run twice."""
+        if self._batches is not None and self._writer_task is not asyncio.current_task():
+            return await self._batches.run(work, fast=fast)
         async with self._write_turn(fast=fast):
             if self._fast is not None:
                 return await self._fast.run(work)

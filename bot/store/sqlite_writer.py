@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -51,6 +52,28 @@ class SqliteWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transaction, work)
 
+    async def run_all(self, works: Sequence[Work[Any]]) -> list[Outcome]:
+        """Every one of `works` in one transaction, each one's result or error in order. If
+        one fails, the transaction is rolled back and each is run again in its own, so one
+        caller's error never undoes another's write (a work is only statements, and may run
+        twice)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._together, works)
+
+    def _together(self, works: Sequence[Work[Any]]) -> list[Outcome]:
+        if len(works) > 1:
+            try:
+                return [Done(result) for result in self._transaction(_each(works))]
+            except Exception:
+                pass  # below, each on its own, so only the failing one hears of it
+        outcomes: list[Outcome] = []
+        for work in works:
+            try:
+                outcomes.append(Done(self._transaction(work)))
+            except Exception as exc:
+                outcomes.append(Failed(exc))
+        return outcomes
+
     def _transaction(self, work: Work[T]) -> T:
         deadline, pause = time.monotonic() + LOCK_WAIT, FIRST_PAUSE
         while True:
@@ -77,6 +100,23 @@ class SqliteWriter:
         if self._connection is not None:
             self._connection.close()
         self._engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    error: Exception
+
+
+Outcome = Done | Failed
+
+
+def _each(works: Sequence[Work[Any]]) -> Work[list[Any]]:
+    return lambda connection: [work(connection) for work in works]
 
 
 def _engine(path: str, *, begin: str) -> Engine:
