@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Select, bindparam
 from sqlalchemy import select as select_rows
 from sqlmodel import col, func, select
 
@@ -87,21 +88,9 @@ class SqlReleaseReader:
     async def in_flight(self, *, now: datetime, service: str | None = None) -> list[Release]:
         """The newest release of each service (or of `service`) and env, if it is not
         settled yet."""
-        latest = select_rows(
-            RELEASES.c.service,
-            RELEASES.c.env,
-            func.max(RELEASES.c.received_at).label("at"),
-        )
-        if service is not None:  # an alert's service: its rows only, not every service's
-            latest = latest.where(RELEASES.c.service == service)
-        newest = latest.group_by(RELEASES.c.service, RELEASES.c.env).subquery()
-        statement = select_rows(RELEASES).join(
-            newest,
-            (RELEASES.c.service == newest.c.service)
-            & (RELEASES.c.env == newest.c.env)
-            & (RELEASES.c.received_at == newest.c.at),
-        )
-        releases = await self._releases(statement)
+        statement = _in_flight_statement(one_service=service is not None)
+        params = {"b_service": service} if service is not None else None
+        releases = await self._releases(statement, params)
         recent = now - RECENT_DEPLOY
         return sorted(
             (
@@ -198,12 +187,31 @@ class SqlReleaseReader:
         releases = await self._releases(statement.limit(1))
         return releases[0] if releases else None
 
-    async def _releases(self, statement: Select[Any]) -> list[Release]:
+    async def _releases(
+        self, statement: Select[Any], params: dict[str, Any] | None = None
+    ) -> list[Release]:
         """The releases `statement` (on the table) selects, in one hop to the reader."""
 
         def fetch(connection: Connection) -> list[Release]:
-            return [
-                release_from_row(cast(ReleaseRow, row)) for row in connection.execute(statement)
-            ]
+            rows = connection.execute(statement, params)
+            return [release_from_row(cast(ReleaseRow, row)) for row in rows]
 
         return await self._database.read_now(fetch)
+
+
+@cache
+def _in_flight_statement(*, one_service: bool) -> Select[Any]:
+    """The newest release of each service and env (of `b_service` only, with
+    `one_service`), built once: building the subquery costs more than running it."""
+    latest = select_rows(
+        RELEASES.c.service, RELEASES.c.env, func.max(RELEASES.c.received_at).label("at")
+    )
+    if one_service:  # an alert's service: its rows only, not every service's
+        latest = latest.where(RELEASES.c.service == bindparam("b_service"))
+    newest = latest.group_by(RELEASES.c.service, RELEASES.c.env).subquery()
+    return select_rows(RELEASES).join(
+        newest,
+        (RELEASES.c.service == newest.c.service)
+        & (RELEASES.c.env == newest.c.env)
+        & (RELEASES.c.received_at == newest.c.at),
+    )

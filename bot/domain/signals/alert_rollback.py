@@ -31,6 +31,7 @@ from bot.domain.signals.rollback_policy import (
     already_rolled_back,
     auto_rollback_key,
     decide_alert_rollback,
+    not_paging,
     resume_text,
     take_auto_rollback,
     timed,
@@ -57,6 +58,8 @@ async def roll_back_on_alert(
 ) -> AlertRollback | None:
     """Roll the alert's release back when every guardrail allows it; None for a release
     Herald does not have."""
+    if (quiet := not_paging(decision)) is not None:
+        return quiet  # most alerts: decided without reading anything
     async with ops.ledgers() as ledger:
         release = await ledger.get_release(decision.release_id)
     if release is None:

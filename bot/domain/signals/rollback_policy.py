@@ -43,6 +43,7 @@ __all__ = [
     "auto_rollback_key",
     "checkup_cause",
     "decide_alert_rollback",
+    "not_paging",
     "resume_text",
     "take_auto_rollback",
     "timed",
@@ -101,8 +102,8 @@ def decide_alert_rollback(
     """Whether `alert` rolls `release` back (the module's guardrails, in order). `newest` is
     the newest release of its service and env, `canary` whether it rolls out as a canary,
     `claimed` the automatic rollback of `release` claimed before, if any."""
-    if alert.status is not AlertStatus.FIRING or not alert.should_page:
-        return AlertRollback(Stop.NOT_PAGING, text("the alert is not firing at a paging severity"))
+    if (quiet := not_paging(alert)) is not None:
+        return quiet
     if not policy.on_alert:
         return AlertRollback(Stop.POLICY_OFF, text("the service's auto_rollback has no on_alert"))
     if (rolled := release.times.get(EventType.ROLLED_BACK)) is not None:
@@ -128,6 +129,14 @@ def decide_alert_rollback(
         Code("on_alert"),
     )
     return AlertRollback(None, said)
+
+
+def not_paging(alert: AlertDecision) -> AlertRollback | None:
+    """The first guardrail, which needs nothing but the alert: one that does not page never
+    rolls back."""
+    if alert.status is not AlertStatus.FIRING or not alert.should_page:
+        return AlertRollback(Stop.NOT_PAGING, text("the alert is not firing at a paging severity"))
+    return None
 
 
 def already_rolled_back(at: datetime) -> Text:
