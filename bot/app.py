@@ -26,6 +26,7 @@ from bot.catalog import (
     load_catalog,
     watch_config,
 )
+from bot.channels import service_channels
 from bot.core import Core, Role
 from bot.deps import DEPS, Deps, utcnow
 from bot.domain.deploy.context import Operations
@@ -208,6 +209,7 @@ def _build_core(
         offsets=lambda service, env: checkup_offsets(catalog, service),
         watch_configs=_watch_configs(settings, catalog),
         change_events=sends_change_events(settings, catalog),
+        service_channels=service_channels(catalog),
     )
     ops = Operations(
         deploy=build_argocd(settings, http),

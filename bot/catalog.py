@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.channels import ServiceChannels
 from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS, offset_problem
 from bot.domain.deploy.tool import DeployTarget
@@ -139,6 +140,7 @@ class Service(_Strict):
     watch: Watch | None = Field(default_factory=Watch)  # `false` (None): not watched
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
     pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
+    channels: ServiceChannels | None = None  # its own Slack channels (bot/channels.py)
 
     @field_validator("watch", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from standins.slack_messages import (
     SlackMessage,
     decode_json_fields,
 )
+from standins.slack_rate import ChannelPostLimit
 from standins.slack_socket import SocketModeServer
 from standins.slack_workspace import SlackWorkspace
 
@@ -59,6 +60,8 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         usergroups: Mapping[str, Iterable[str]] | None = None,
         emails: Mapping[str, str] | None = None,
         ts_base: int | None = None,
+        post_limit_per_channel: float | None = None,  # chat.postMessage a second, per channel
+        burst: int = 1,
     ) -> None:
         super().__init__(channels=channels, users=users, usergroups=usergroups, ts_base=ts_base)
         self.emails = {k.lower(): v for k, v in (emails or {}).items()}  # email -> user id
@@ -73,6 +76,8 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         self._refusals: dict[str, list[str]] = {}  # method -> Slack errors still to answer
         self._failing: dict[str, tuple[Callable[[dict[str, Any]], bool], int]] = {}
         self._outage = False
+        limit = post_limit_per_channel
+        self.post_limit = None if limit is None else ChannelPostLimit(limit, burst)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -150,6 +155,11 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
     def delay_next(self, method: str, *, seconds: float, times: int = 1) -> None:
         self._faults[(method, "delay")] = [times, seconds]
 
+    def limit_posts_per_channel(self, per_second: float = 1.0, *, burst: int = 1) -> None:
+        """Slack's own limit from now on: `chat.postMessage` beyond `per_second` (after a burst
+        of `burst`) in one channel answers 429 with Retry-After (standins/slack_rate.py)."""
+        self.post_limit = ChannelPostLimit(per_second=per_second, burst=burst)
+
     def set_outage(self, down: bool) -> None:
         self._outage = down
 
@@ -175,6 +185,8 @@ class FakeSlack(LoopbackServer, SlackWorkspace):
         if fail is None and failing is not None and failing[0](args or {}):
             fail = failing[1]
         limit, drop = self._take(method, "ratelimit"), self._take(method, "drop")
+        if limit is None and fail is None and method == "chat.postMessage" and self.post_limit:
+            limit = self.post_limit.retry_after(str((args or {}).get("channel")))
         refusals = self._refusals.get(method)
         refusal = refusals.pop(0) if refusals else None
         if delay is not None:

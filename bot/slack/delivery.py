@@ -67,8 +67,9 @@ class SlackDelivery:
         self._channel_wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._retry_at: dict[str, datetime] = {}  # channel → when its waiting head is due
-        # (release, role) → ts of a posted thread root: a root once posted never moves
-        self._roots: dict[tuple[str, str], str] = {}
+        # (channel, release, role) → ts of a posted thread root: a root never moves; a reply
+        # queued in another channel than its root's (bot/store/notice_channels.py) has none
+        self._roots: dict[tuple[str, str, str], str] = {}
         self._stopping = False
 
     def stop(self) -> None:
@@ -234,19 +235,16 @@ class SlackDelivery:
     async def _thread_ts(self, claim: Claim) -> str | None:
         if claim.thread_role is None:
             return None
-        key = (claim.release_id, claim.thread_role)
+        key = (claim.channel, claim.release_id, claim.thread_role)
         if (known := self._roots.get(key)) is not None:
             return known
-        root = await outbox.find_thread_root(
-            database=self._database, release_id=claim.release_id, role=claim.thread_role
-        )
+        where = {"release_id": claim.release_id, "role": claim.thread_role, "channel": key[0]}
+        root = await outbox.find_thread_root(database=self._database, **where)
         if root is not None:
             self._roots[key] = root
             if len(self._roots) > ROOTS_KEPT:
                 del self._roots[next(iter(self._roots))]  # the oldest release's thread
-        elif await outbox.root_is_coming(
-            database=self._database, release_id=claim.release_id, role=claim.thread_role
-        ):
+        elif await outbox.root_is_coming(database=self._database, **where):
             raise _RootNotPosted
         return root  # a root that can never be posted: say it at the top level instead
 

@@ -32,12 +32,12 @@ async def queue_update(session: AsyncSession, *, release_id: str, role: str, cha
     """Where an update of the `role` message waits, in the caller's transaction: the queue of
     the message's post (so it leaves after it, even if the audience's channel changed), else
     `channel`. Its pending updates there are marked `replaced`: the newest content will do."""
-    queue = await _posted_in(session, release_id=release_id, role=role) or channel
+    queue = await posted_in(session, release_id=release_id, role=role) or channel
     await replace_pending_updates(session, release_id=release_id, channel=queue, role=role)
     return queue
 
 
-async def _posted_in(session: AsyncSession, *, release_id: str, role: str) -> str | None:
+async def posted_in(session: AsyncSession, *, release_id: str, role: str) -> str | None:
     """The channel of the message's latest post, by outbox id: from its outbox row, or from
     the message it left once retention pruned that row (bot/store/retention.py)."""
     queued = select(col(OutboxRow.id), col(OutboxRow.channel)).where(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -23,6 +23,7 @@ from bot.domain.watch.windows import first_evaluation
 from bot.store import watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.keyed_messages import queue_update
+from bot.store.notice_channels import NoticeChannels
 from bot.store.outbox import POST, UPDATE
 from bot.store.pages import PAGERDUTY_CHANNEL, PageRows
 from bot.store.release_rows import (
@@ -49,7 +50,7 @@ class SqlLedger:
         *,
         session: AsyncSession,
         render: NoticeRenderer,
-        channels: Mapping[str, str],
+        channels: NoticeChannels,
         now: datetime,
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
         change_events: bool = False,
@@ -116,8 +117,11 @@ class SqlLedger:
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
         for notice in notices:
-            channel = self._channels[notice.audience.channel_role]
             role = _role(notice)
+            thread_role = None if notice.replaces else _thread_role(notice.audience)
+            channel = await self._channels.channel_of(
+                self._session, notice, role=role, thread_role=thread_role
+            )
             if notice.replaces:  # behind the message's post; only the newest content counts
                 await self._flush()
                 channel = await queue_update(
@@ -128,7 +132,7 @@ class SqlLedger:
                 release_id=notice.release.id,
                 channel=channel,
                 role=role,
-                thread_role=None if notice.replaces else _thread_role(notice.audience),
+                thread_role=thread_role,
                 event_type=notice.payload.event.value if notice.payload else None,
                 body=self._render(notice),
                 operation=UPDATE if notice.replaces else POST,

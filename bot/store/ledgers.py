@@ -14,6 +14,7 @@ from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.ports import Ledger
 from bot.store.database import Database
 from bot.store.ledger import CheckupOffsets, NoticeRenderer, SqlLedger, WatchConfigs
+from bot.store.notice_channels import NoticeChannels
 from bot.store.session_now import drive, session_on
 
 T = TypeVar("T")
@@ -33,11 +34,14 @@ class LedgerFactory:
         offsets: CheckupOffsets = lambda service, env: DEFAULT_OFFSETS,
         change_events: bool = False,
         watch_configs: WatchConfigs = lambda service, env: None,
+        service_channels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """`channels`: channel role → the global channel; `service_channels`: service →
+        its own channels by role, where it has any (bot/store/notice_channels.py)."""
         self._watch_configs = watch_configs
         self._database = database
         self._render = render
-        self._channels = channels
+        self._channels = NoticeChannels(channels, by_service=service_channels)
         self._clock = clock
         self._on_commit = on_commit
         self._offsets = offsets

@@ -61,7 +61,7 @@ CLAIM_COLUMNS = [OUTBOX.c[field.name] for field in fields(Claim)]
 @dataclass(frozen=True)
 class Note:
     """A message about a dead letter, queued with it (`mark_dead`): in its channel, or in
-    `channel` (a page's note goes to the ops channel)."""
+    `channel` (a page's note goes to the ops channel, where its ops thread is, if known)."""
 
     role: str
     thread_role: str | None
@@ -252,31 +252,55 @@ async def mark_dead(
         next_attempt_at=now,
         created_at=now,
     )
-    return await _update_held(
-        database, claim, dead, then=lambda connection: _insert(connection, OutboxRow, row)
+
+    def queue_note(connection: Connection) -> None:
+        if note.channel is not None and note.thread_role is not None:  # a page's, in its thread
+            row["channel"] = (
+                _root_channel(connection, claim.release_id, note.thread_role) or note.channel
+            )
+        _insert(connection, OutboxRow, row)
+
+    return await _update_held(database, claim, dead, then=queue_note)
+
+
+def _root_channel(connection: Connection, release_id: str, role: str) -> str | None:
+    """The channel the release's `role` thread root was queued in: a service's own ops
+    channel, for a page's note (bot/channels.py)."""
+    statement = select_rows(OUTBOX.c.channel).where(
+        OUTBOX.c.release_id == release_id, OUTBOX.c.role == role, OUTBOX.c.operation == POST
     )
+    return connection.scalar(statement.order_by(OUTBOX.c.id.desc()).limit(1))
 
 
 def _insert(connection: Connection, model: type[SQLModel], row: dict[str, Any]) -> None:
     connection.execute(insert(table_of(model)), [row])
 
 
-async def find_thread_root(*, database: Database, release_id: str, role: str) -> str | None:
-    """The ts of the release's message that opens the `role` thread, once it is posted."""
+async def find_thread_root(
+    *, database: Database, release_id: str, role: str, channel: str | None = None
+) -> str | None:
+    """The ts of the release's message that opens the `role` thread (in `channel`, when
+    given: a thread_ts means nothing in another channel), once it is posted."""
     messages = table_of(SlackMessageRow)
     statement = select_rows(messages.c.ts).where(
         messages.c.release_id == release_id, messages.c.role == role
     )
+    if channel is not None:
+        statement = statement.where(messages.c.channel == channel)
     return await database.read_now(lambda connection: connection.scalar(statement))
 
 
-async def root_is_coming(*, database: Database, release_id: str, role: str) -> bool:
-    """True while the thread root is still waiting in the outbox."""
+async def root_is_coming(
+    *, database: Database, release_id: str, role: str, channel: str | None = None
+) -> bool:
+    """True while the thread root is still waiting in the outbox (in `channel`, when given)."""
     statement = select_rows(OUTBOX.c.id).where(
         OUTBOX.c.release_id == release_id,
         OUTBOX.c.role == role,
         OUTBOX.c.state.in_(OPEN_STATES),
     )
+    if channel is not None:
+        statement = statement.where(OUTBOX.c.channel == channel)
     found = await database.read_now(lambda connection: connection.scalar(statement.limit(1)))
     return found is not None
 
