@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import auto_rollback_enabled, auto_rollback_policy, load_catalog
+from bot.channels import service_channels
 from bot.cli.main import main
 from bot.domain.signals.rollback_policy import AutoRollbackPolicy
 from bot.examples import example_manifest
@@ -224,3 +225,30 @@ def test_a_watch_can_be_switched_off_or_tuned(check_webapp: CheckWebapp) -> None
     for fields in ("watch: false", "watch: {interval: 30s, recovery_hold: 1m, duration: 30m}"):
         _, out = check_webapp(fields)
         assert "watch" not in out
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("{feed: general}", "channels.feed: must be a Slack channel id such as C0123ABCD"),
+        ("{ops: U_ONCALL}", "channels.ops: must be a Slack channel id such as C0123ABCD"),
+        ("{pager: C0123ABCD}", "channels.pager: Extra inputs are not permitted"),
+    ],
+)
+def test_check_config_names_the_service_channel_that_is_wrong(
+    check_webapp: CheckWebapp, written: str, expected: str
+) -> None:
+    code, out = check_webapp(f"channels: {written}")
+    assert code == 1
+    assert f"HERALD_CONFIG services.webapp.{expected}" in out
+
+
+def test_a_service_may_name_one_or_both_of_its_own_channels(
+    check_webapp: CheckWebapp, tmp_path: Path
+) -> None:
+    for written in ("{feed: C0WEBFEED}", "{ops: G0WEBOPS}", "{feed: C0WEBFEED, ops: C0WEBOPS}"):
+        _, out = check_webapp(f"channels: {written}")
+        assert "channels" not in out
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text("services:\n  webapp:\n    channels: {ops: C0WEBOPS}\n  docs: {}\n")
+    assert service_channels(load_catalog(catalog)) == {"webapp": {"ops": "C0WEBOPS"}}
