@@ -194,3 +194,11 @@ def test_services_example_validates_with_heralds_loader() -> None:
     assert prod.argocd_app == "webapp-prod"
     assert prod.rollout is not None and prod.rollout.namespace == "webapp"
     assert webapp.auto_rollback.policy() == AutoRollbackPolicy(on_red=True, on_alert=True)
+
+
+def test_the_commented_service_channels_example_validates_once_uncommented() -> None:
+    text = _one("ConfigMap", "herald-services")["data"]["services.yaml"]
+    uncommented = text.replace("# channels:", "channels:")
+    webapp = Catalog.model_validate(yaml.safe_load(uncommented)).services["webapp"]
+    assert webapp.channels is not None
+    assert webapp.channels.by_role() == {"feed": "C0WEBFEED1", "ops": "C0WEBOPS01"}
