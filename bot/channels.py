@@ -35,7 +35,7 @@ class ServiceChannels(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     feed: ChannelId | None = None  # the release's card and its thread
-    ops: ChannelId | None = None  # failures, rollbacks and red verdicts, and their thread
+    ops: ChannelId | None = None  # the incident: failure, rollback, recovery, and its thread
 
     def by_role(self) -> dict[str, str]:
         return {
