@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.store.checkpointer import Checkpointer
 from bot.store.sqlite_writer import SqliteWriter, Work
 from bot.store.write_batches import WriteBatches
 from bot.store.write_gate import WriteGate
@@ -55,6 +56,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")  # bot/store/checkpointer.py does it
     cursor.close()
 
 
@@ -93,6 +95,7 @@ class Database:
         self._fast = SqliteWriter(file) if file else None
         self._batches = WriteBatches(self._fast, self._gate) if self._fast else None
         self._reads = SqliteWriter(file, reads=True) if file else None
+        self._checkpoints = Checkpointer(file) if file else None
 
     async def write_now(self, work: Work[T], *, fast: bool = False) -> T:
         """`work(connection)` — synchronous Core or ORM statements — in one transaction. On
@@ -160,3 +163,5 @@ class Database:
             if thread is not None:
                 await thread.close()
         await self.engine.dispose()
+        if self._checkpoints is not None:
+            await asyncio.to_thread(self._checkpoints.close)

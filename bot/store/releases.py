@@ -54,17 +54,15 @@ class SqlReleaseReader:
         return await self._one(statement)
 
     async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None:
-        statement = (
-            select_rows(RELEASES)
-            .where(RELEASES.c.service == service, RELEASES.c.env == env)
-            .order_by(RELEASES.c.received_at.desc())
-            .limit(200)
-        )
+        """The newest of the last 200 releases whose `git.commit` starts with `sha_prefix`:
+        their commits are read from the JSON in SQL, and only the one found is loaded."""
+        newest, by_id = _commit_statements()
 
         def first_with_commit(connection: Connection) -> Release | None:
-            for row in connection.execute(statement):
-                if str(row.manifest.get("git", {}).get("commit", "")).startswith(sha_prefix):
-                    return release_from_row(cast(ReleaseRow, row))
+            for row in connection.execute(newest, {"b_service": service, "b_env": env}):
+                if str(row.commit or "").startswith(sha_prefix):
+                    found = connection.execute(by_id, {"b_id": row.id}).first()
+                    return release_from_row(cast(ReleaseRow, found)) if found else None
             return None
 
         return await self._database.read_now(first_with_commit)
@@ -215,3 +213,16 @@ def _in_flight_statement(*, one_service: bool) -> Select[Any]:
         & (RELEASES.c.env == newest.c.env)
         & (RELEASES.c.received_at == newest.c.at),
     )
+
+
+@cache
+def _commit_statements() -> tuple[Select[Any], Select[Any]]:
+    """The newest 200 releases' ids and commits of `b_service` in `b_env`; one by `b_id`."""
+    commit = RELEASES.c.manifest[("git", "commit")].as_string().label("commit")
+    newest = (
+        select_rows(RELEASES.c.id, commit)
+        .where(RELEASES.c.service == bindparam("b_service"), RELEASES.c.env == bindparam("b_env"))
+        .order_by(RELEASES.c.received_at.desc())
+        .limit(200)
+    )
+    return newest, select_rows(RELEASES).where(RELEASES.c.id == bindparam("b_id"))

@@ -135,7 +135,7 @@ def _tune(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_connection.isolation_level = None  # the "begin" listener above says BEGIN
     if dbapi_connection.execute("PRAGMA journal_mode").fetchone() != ("wal",):
         dbapi_connection.execute("PRAGMA journal_mode=WAL")  # needs the lock; WAL persists
-    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "wal_autocheckpoint=0"):
         dbapi_connection.execute(f"PRAGMA {pragma}")
     dbapi_connection.execute("PRAGMA busy_timeout=0")  # writes wait in _transaction instead
 
