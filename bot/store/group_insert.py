@@ -33,6 +33,7 @@ class GroupInsert:
         self._key = key
         self._pending: list[Pending] = []
         self._writer: asyncio.Task[None] | None = None
+        self._insert: Any = None
 
     async def insert(self, values: dict[str, Any]) -> bool:
         """True if the row is new; False if a row with its key was there (or came first)."""
@@ -64,11 +65,17 @@ class GroupInsert:
             if values[self._key] not in seen:
                 seen.add(values[self._key])
                 rows.append(values)
-        insert = sqlite_insert if self._database.sqlite else postgresql_insert
-        column = self._table.c[self._key]
-        statement = (
-            insert(self._table).values(rows).on_conflict_do_nothing(index_elements=[column])
-        ).returning(column)
+        statement = self._statement()  # executemany with RETURNING: "insertmanyvalues"
         return await self._database.write_now(
-            lambda connection: set(connection.execute(statement).scalars()), fast=True
+            lambda connection: set(connection.execute(statement, rows).scalars()), fast=True
         )
+
+    def _statement(self) -> Any:
+        """Built once: a statement with the rows in its VALUES is compiled on every call."""
+        if self._insert is None:
+            insert = sqlite_insert if self._database.sqlite else postgresql_insert
+            column = self._table.c[self._key]
+            self._insert = (
+                insert(self._table).on_conflict_do_nothing(index_elements=[column])
+            ).returning(column)
+        return self._insert

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar, cast
 
-from bot.store.sqlite_writer import Done, SqliteWriter, Work
+from bot.store.sqlite_writer import Done, SqliteWriter, Work, WouldWait
 from bot.store.write_gate import WriteGate
 
 T = TypeVar("T")
@@ -32,7 +32,15 @@ class WriteBatches:
 
     async def run(self, work: Work[T], *, fast: bool = False) -> T:
         """`work(connection)` committed with whatever else is waiting; its result or error.
-        `fast`: the batch takes the gate's fast lane (an ack waits on it)."""
+        `fast`: an ack waits on it — written at once on the event loop's thread when no
+        other write is under way or queued, else the batch takes the gate's fast lane."""
+        if fast and self._gate.try_acquire():
+            try:
+                return self._writer.try_here(work)
+            except WouldWait:
+                pass  # another process writes: queue below, as any write
+            finally:
+                self._gate.release()
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((work, done, fast))
         if self._flusher is None or self._flusher.done():

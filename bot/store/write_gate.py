@@ -18,6 +18,13 @@ class WriteGate:
         self._fast: deque[asyncio.Future[None]] = deque()
         self._queued: deque[asyncio.Future[None]] = deque()
 
+    def try_acquire(self) -> bool:
+        """Take the gate if nobody holds it or waits for it; never waits."""
+        if self._held or self._fast or self._queued:
+            return False
+        self._held = True
+        return True
+
     async def acquire(self, *, fast: bool = False) -> None:
         if not self._held and not self._fast and not self._queued:
             self._held = True
