@@ -45,7 +45,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -53,8 +52,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -67,13 +64,26 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.harness import (
-    maybe_profile,
     quiet_logging,
     sampled,
     summarize_samples,
     summary_ms,
     table,
     write_results,
+)
+from bench.processes import (
+    APP,
+    ARGOCD_TOKEN,
+    FEED,
+    INGEST_TOKEN,
+    NEW_SHA,
+    OLD_SHA,
+    OPS,
+    SETTLE_TIMEOUT,
+    SIGNING_SECRET,
+    Reply,
+    Server,
+    server_process,
 )
 
 SERVERS = ("bolt-pbr", "bolt", "herald", "herald-workers")
@@ -88,13 +98,6 @@ LABELS = {
     "herald-noinbox": "Herald, no inbox insert",
     "herald-nowork": "Herald, no work after ack",
 }
-SIGNING_SECRET = "bench-signing-secret"
-INGEST_TOKEN = "bench-ingest-token"
-ARGOCD_TOKEN = "argocd-bench-token"
-FEED, OPS = "CFEED", "COPS"
-OLD_SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
-NEW_SHA = "9f4c2b1e3d5f7a9b1c3d5e7f9a1b3c5d7e9f1a2b"
-APP = "webapp-prod"
 CATALOG = {  # as tests/scenarios/deploy/world.py
     "admins": ["U0ADMIN"],
     "services": {
@@ -109,53 +112,16 @@ CATALOG = {  # as tests/scenarios/deploy/world.py
 }
 TEXT = "status webapp"
 WARMUP_MIN = 20
-SETTLE_TIMEOUT = 60.0
-START_TIMEOUT = 60.0
 IDLE = "1 idle"
 SLACK_DEADLINE = 3.0  # seconds Slack waits for the ack before showing the user an error
-Reply = dict[str, Any]
 
 
 # -- the server processes ------------------------------------------------------------------
 
 
-def _child(role: str, conn: Connection, config: dict[str, Any]) -> None:
-    """A server process: serve, send its address, then answer `stats` until `stop`."""
-    quiet_logging()
-    with maybe_profile(config.get("profile") if role == "herald" else None):
-        asyncio.run(_serve(role, conn, config))
-
-
-async def _serve(role: str, conn: Connection, config: dict[str, Any]) -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        if role == "fakes":
-            info, stats = await _start_fakes(stack)
-        else:
-            info, stats = await _start_server(stack, role, config)
-        conn.send(info)
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                command = await loop.run_in_executor(None, conn.recv)
-            except EOFError:  # the parent went away
-                return
-            if command == "stop":
-                break
-            conn.send({**stats(), "cpu_s": time.process_time() + _children_cpu_s()})
-    conn.send("stopped")
-
-
-def _children_cpu_s() -> float:
-    """CPU seconds of this process's live children (Herald's workers), from /proc."""
-    total = 0.0
-    for child in multiprocessing.active_children():
-        try:
-            stat = Path(f"/proc/{child.pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # utime, stime: fields 14, 15
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+def _server(role: str, config: dict[str, Any]) -> contextlib.AbstractAsyncContextManager[Server]:
+    """One of SERVERS or DIAGNOSTIC in its own process (`herald-workers` starts workers)."""
+    return server_process(role, config, start=_start_server, daemon=role != "herald-workers")
 
 
 async def _start_server(
@@ -195,51 +161,6 @@ def _timing_middleware(samples: list[float]) -> Any:
             samples.append(time.perf_counter() - started)
 
     return timed
-
-
-async def _start_fakes(stack: contextlib.AsyncExitStack) -> tuple[Reply, Callable[[], Reply]]:
-    from standins.argocd import FakeArgoCD
-    from standins.argocd_rollout import FakeRollout
-    from standins.slack import FakeSlack
-
-    slack = await stack.enter_async_context(FakeSlack(channels=(FEED, OPS)))
-    slack.usergroups["S0BILLING"] = ["U0MEMBER"]
-    argocd = await stack.enter_async_context(FakeArgoCD(token=ARGOCD_TOKEN))
-    argocd.add_app(
-        APP,
-        revision=NEW_SHA,
-        history=[(1, OLD_SHA), (2, NEW_SHA)],
-        auto_sync=True,
-        rollout=FakeRollout("webapp", "webapp"),
-    )
-    argocd.add_app(
-        "webapp-staging", revision=NEW_SHA, history=[(4, OLD_SHA), (5, NEW_SHA)], auto_sync=False
-    )
-    info = {
-        "slack_url": slack.url,
-        "slack_api_url": slack.api_url,
-        "slack_token": slack.token,
-        "argocd_url": argocd.url,
-    }
-    seen = 0
-
-    def stats() -> Reply:
-        nonlocal seen
-        new, seen = slack.responses[seen:], len(slack.responses)
-        answered = {r["_key"]: slack.answered_at[r["_key"]] for r in new}
-        # A full status: the section and the canary's buttons, no warning and no error.
-        complete = sum(
-            1 for r in new if len(r.get("blocks", [])) == 2 and ":warning:" not in r.get("text", "")
-        )
-        return {
-            "responses": len(slack.responses),
-            "complete": complete,
-            "sample": new[0] if new else None,
-            "argocd_calls": len(argocd.calls),
-            "answered_at": answered,
-        }
-
-    return info, stats
 
 
 def _herald_app(
@@ -338,45 +259,6 @@ def _bare_bolt_app(config: dict[str, Any], *, process_before_response: bool) -> 
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/hooks/{source}", hook)
     return app
-
-
-@dataclass
-class Server:
-    role: str
-    process: BaseProcess
-    conn: Connection
-    info: Reply
-
-    async def call(self, command: str) -> Any:
-        self.conn.send(command)
-        if not await asyncio.to_thread(self.conn.poll, SETTLE_TIMEOUT):
-            raise RuntimeError(f"{self.role}: no answer to {command!r}")
-        return self.conn.recv()
-
-
-@contextlib.asynccontextmanager
-async def server_process(role: str, config: dict[str, Any]) -> AsyncIterator[Server]:
-    context = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop
-    parent, child = context.Pipe()
-    process = context.Process(
-        target=_child,
-        args=(role, child, config),
-        name=f"bench-{role}",
-        daemon=role != "herald-workers",  # a daemonic process may not start the workers
-    )
-    process.start()
-    child.close()
-    try:
-        if not await asyncio.to_thread(parent.poll, START_TIMEOUT):
-            raise RuntimeError(f"{role} did not start")
-        server = Server(role, process, parent, parent.recv())
-        yield server
-        await server.call("stop")
-    finally:
-        parent.close()
-        await asyncio.to_thread(process.join, 10)
-        if process.is_alive():  # pragma: no cover
-            process.terminate()
 
 
 # -- the load generator --------------------------------------------------------------------
@@ -580,7 +462,7 @@ async def world(roles: tuple[str, ...], profile: str | None) -> AsyncIterator[Wo
     async with contextlib.AsyncExitStack() as stack:
         fakes = await stack.enter_async_context(server_process("fakes", {}))
         config = {**fakes.info, "profile": profile}
-        starting = [stack.enter_async_context(server_process(r, config)) for r in roles]
+        starting = [stack.enter_async_context(_server(r, config)) for r in roles]
         servers = dict(zip(roles, await asyncio.gather(*starting), strict=True))
         async with aiohttp.ClientSession() as session:
             for role in roles:

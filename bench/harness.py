@@ -73,9 +73,10 @@ def quiet_logging() -> None:
 # -- workload ------------------------------------------------------------------------------
 
 
-def manifest(run: str, index: int) -> dict[str, Any]:
-    """A manifest without flags or extra links and with 3 changes: no details thread."""
-    service = f"svc-{run}-{index:05d}"  # one release per service: no "superseded" notes
+def manifest(run: str, index: int, *, service: str | None = None) -> dict[str, Any]:
+    """A manifest without flags or extra links and with 3 changes: no details thread.
+    Without `service`, one release per service: no "superseded" notes."""
+    service = service or f"svc-{run}-{index:05d}"
     return {
         "id": f"bench-{run}-{index:05d}",
         "version": f"1.{index}.0",
@@ -106,9 +107,9 @@ class Step:
     body: dict[str, Any]
 
 
-def release_steps(run: str, index: int) -> list[Step]:
+def release_steps(run: str, index: int, *, service: str | None = None) -> list[Step]:
     """The five POSTs of one release, in order."""
-    body = manifest(run, index)
+    body = manifest(run, index, service=service)
     release_id = str(body["id"])
     created = datetime.fromisoformat(str(body["created_at"]))
     steps = [Step(release_id, "release.planned", "/api/v1/releases", body)]

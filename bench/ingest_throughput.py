@@ -1,183 +1,231 @@
-"""Accepted events per second on SQLite with delivery running.
+"""Accepted events per second, delivery and exactly-once, next to a floor measured in the same run.
 
-N concurrent clients post manifests and lifecycle events as fast as Herald accepts them; each
-client takes the next release from a shared counter and posts its five steps in order. The
-outbox worker delivers to the Slack stand-in meanwhile. Reported per run (fresh Herald and
-database each): accepted events/s, the time until the outbox is drained (every expected message
-at the fake), delivered messages/s over that time, and a check that each expected message
-arrived exactly once (exit status 1 if not).
+Every server runs in its own process (bench/processes.py), FakeSlack in the fakes' process,
+the clients in this one, so no server shares its event loop or CPU time with the load:
 
-Usage: python bench/ingest_throughput.py [--events 1000] [--clients 1,8,32]
+  herald  Herald as `herald serve` builds it (bench/ingest_servers.py) on a fresh SQLite
+          file, or with `--database postgres` `--replicas` (2) processes on one fresh
+          PostgreSQL database (a throwaway server started as the tests start theirs, or
+          `--postgres-url`, a server this may CREATE DATABASE on).
+  floor   as many bare aiohttp processes taking the same POSTs with the bearer token check,
+          the JSON parse and one INSERT + commit per request in the same kind of database.
+
+Per run, for each client count (`--clients 1,32`), the floor and then Herald take the same
+workload (bench/ingest_workload.py): `--events` / 5 releases spread over `--services`
+services, each release's five steps posted in order to one replica (release i to replica
+i mod N). After the offer the Herald cell waits until every expected message is at FakeSlack
+(drained, measured from the first POST) and checks exactly-once per (channel, root or
+thread, release, event or note): lost = expected - distinct arrived, duplicated = arrivals
+beyond one per key. Exit status 1 if any is lost, duplicated, unexpected or refused.
+
+Reported per cell and run: accepted events/s and the ratio to the floor's, drain time, delivered
+msgs/s, lost, duplicated, accepted → posted p99 of urgent messages (failed, rolled back)
+and of the rest, server CPU s per wall second (all of the cell's server processes), RSS peak.
+
+`--channels-per-service` writes `channels: {feed, ops}` per service into the catalog (ids
+C0SVC0001…) so that messages spread over many channels; a catalog without that key is the
+default while Herald's catalog does not take it. `--slack-limit` is where FakeSlack's
+per-channel limit of posts per second is switched on (bench/processes.py).
+
+Usage: python bench/ingest_throughput.py [--events 1000] [--clients 1,32] [--runs 3]
+         [--database sqlite|postgres] [--replicas N] [--postgres-url URL] [--services 50]
+         [--channels-per-service] [--slack-limit PER_S] [--profile DIR] [--tag NAME]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
+import tempfile
 import time
-from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from bench.harness import (
-    EVENTS_PER_RELEASE,
-    MESSAGES_PER_RELEASE,
-    CallLog,
-    herald_stack,
-    maybe_profile,
-    quiet_logging,
-    release_steps,
-    table,
-    write_results,
-)
-from standins.slack import SlackCall
+from bench.harness import EVENTS_PER_RELEASE, quiet_logging, sampled, summarize_samples
+from bench.ingest_databases import Databases, databases
+from bench.ingest_report import add_ratios, failures, print_table, write
+from bench.ingest_servers import start_ingest_server
+from bench.ingest_workload import Arrivals, Workload, delivery_ms, exactly_once, expected_posts
+from bench.ingest_workload import offer as offer_load
+from bench.processes import Server, rss_sampled, server_process
 
 DRAIN_TIMEOUT = 120.0
+LATE = 0.5  # seconds to wait after the drain for late duplicates
 
 
-async def measure(clients: int, releases: int) -> dict[str, Any]:
-    async with herald_stack(poll_seconds=1.0, connections=clients) as stack:
-        expected = releases * MESSAGES_PER_RELEASE
-        posts: list[SlackCall] = []
-        drained = asyncio.Event()
-
-        def on_call(call: SlackCall) -> None:
-            if call.method == "chat.postMessage":
-                posts.append(call)
-                if len(posts) >= expected:
-                    drained.set()
-
-        stack.slack.calls = CallLog(on_call)
-        next_release = iter(range(releases))
-        accepted = 0
-
-        async def client() -> None:
-            nonlocal accepted
-            for index in next_release:
-                for step in release_steps(f"c{clients}", index):
-                    await stack.post(step)
-                    accepted += 1
-
-        started = time.monotonic()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        ingested = time.monotonic() - started
-        timed_out = False
-        try:
-            await asyncio.wait_for(drained.wait(), DRAIN_TIMEOUT)
-        except TimeoutError:
-            timed_out = True
-        drain = time.monotonic() - started
-        await asyncio.sleep(0.2)  # late duplicates would show up here
-        open_rows = await stack.settle()
-        return _report(clients, accepted, ingested, drain, posts, expected, open_rows, timed_out)
+@contextlib.asynccontextmanager
+async def servers(role: str, count: int, config: dict[str, Any]) -> AsyncIterator[list[Server]]:
+    """`count` processes of `role`, started one after another (the first migrates)."""
+    async with contextlib.AsyncExitStack() as stack:
+        started = []
+        for n in range(count):
+            process = server_process(f"{role}-{n}", config, start=start_ingest_server)
+            started.append(await stack.enter_async_context(process))
+        yield started
 
 
-def _report(
-    clients: int,
-    accepted: int,
-    ingested: float,
-    drain: float,
-    posts: list[SlackCall],
-    expected: int,
-    open_rows: int,
-    timed_out: bool,
+async def drain(fakes: Server, expected: set[Any], arrived: Arrivals) -> bool:
+    """Poll FakeSlack until every expected message is in; False on timeout."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while not expected <= arrived.counts.keys():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+        arrived.add(await fakes.call("stats"))
+    return True
+
+
+@contextlib.asynccontextmanager
+async def spied(procs: list[Server], folder: Path | None, name: str) -> AsyncIterator[list[Path]]:
+    """py-spy on each server process while the block runs (with a folder)."""
+    files: list[Path] = []
+    async with contextlib.AsyncExitStack() as stack:
+        for n, server in enumerate(procs if folder else []):
+            assert folder is not None
+            files.append(folder / f"{name}-{n}.txt")
+            await stack.enter_async_context(sampled(server.process.pid or 0, files[-1]))
+        yield files
+
+
+async def cell(
+    role: str, clients: int, run: int, *, world: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
-    keys = Counter(
-        (
-            call.body.get("channel"),
-            call.body["metadata"]["event_payload"]["id"],
-            # events carry their type; notes (e.g. the release notes) their kind
-            call.body["metadata"]["event_payload"].get("event")
-            or call.body["metadata"]["event_type"],
-        )
-        for call in posts
-    )
-    duplicates = sum(n - 1 for n in keys.values() if n > 1)
-    failed = sum(1 for call in posts if not call.ok)
-    ok = (
-        len(posts) == expected and duplicates == 0 and failed == 0 and open_rows == 0
-    ) and not timed_out
-    return {
+    fakes: Server = world["fakes"]
+    workload: Workload = world["workload"]
+    dbs: Databases = world["databases"]
+    name = f"{role}-c{clients}-run{run}"
+    config = {**fakes.info, "catalog": str(world["catalog"]), "database_url": dbs.fresh(name)}
+    count = args.replicas  # the floor has as many processes as Herald (1 on SQLite)
+    async with servers(role, count, config) as procs:
+        await fakes.call("stats")  # what came before this cell is not counted
+        before = [(await s.call("stats"))["cpu_s"] for s in procs]
+        arrived, timed_out = Arrivals(), False
+        spy = args.profile if role == "herald" else None
+        pids = [s.process.pid or 0 for s in procs]
+        async with rss_sampled(pids) as rss, spied(procs, spy, name) as samples:
+            started = time.monotonic()
+            offered = await offer_load(
+                [s.info["url"] for s in procs], workload, clients=clients, run=f"r{run}"
+            )
+            expected = expected_posts(workload, offered.order) if role == "herald" else set()
+            timed_out = not await drain(fakes, expected, arrived)
+            wall = time.monotonic() - started
+        await asyncio.sleep(LATE if role == "herald" else 0)
+        arrived.add(await fakes.call("stats"))
+        after = [(await s.call("stats"))["cpu_s"] for s in procs]
+    row: dict[str, Any] = {
+        "run": run,
+        "server": role,
+        "database": dbs.kind,
+        "processes": count,
         "clients": clients,
-        "events": accepted,
-        "ingest_s": ingested,
-        "events_per_s": accepted / ingested,
-        "drain_s": drain,
-        "drain_after_ingest_s": drain - ingested,
-        "messages": len(posts),
-        "expected_messages": expected,
-        "messages_per_s": len(posts) / drain,
-        "duplicates": duplicates,
-        "failed_posts": failed,
-        "open_outbox_rows": open_rows,
-        "drain_timed_out": timed_out,
-        "ok": ok,
+        "events": offered.accepted,
+        "refused": dict(offered.refused),
+        "ingest_s": offered.seconds,
+        "events_per_s": offered.accepted / offered.seconds,
+        "cpu_per_s": (sum(after) - sum(before)) / wall,
+        "rss_peak_mb": rss.total_kb / 1024,
+        "load_1min": round(os.getloadavg()[0], 2),
     }
+    if role == "herald":
+        check = exactly_once(expected, arrived)
+        row |= {**check, "drain_s": wall, "drain_timed_out": timed_out}
+        row["messages_per_s"] = check["arrived"] / wall
+        row["delivery_ms"] = delivery_ms(offered, arrived)
+    if samples:
+        row["samples"] = [summarize_samples(f, root=p) for f, p in zip(samples, pids, strict=True)]
+    return row
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
-    rows = [
-        (
-            r["clients"],
-            r["events"],
-            r["events_per_s"],
-            r["ingest_s"],
-            r["drain_s"],
-            r["messages_per_s"],
-            f"{r['messages']}/{r['expected_messages']}",
-            r["duplicates"],
-            "ok" if r["ok"] else "FAIL",
-        )
-        for r in results
-    ]
-    print("Ingest throughput on SQLite, delivery running, FakeSlack answering normally")
-    headers = ("clients", "events", "events/s", "ingest s", "drained s", "msgs/s", "msgs")
-    print(table((*headers, "dups", "check"), rows))
-
-
-async def run(
-    events: int, clients: list[int], profile: str | None = None, *, tag: str = ""
-) -> dict[str, Any]:
-    quiet_logging()
-    releases = max(1, events // EVENTS_PER_RELEASE)
-    results = []
-    with maybe_profile(profile):
-        for count in clients:
-            results.append(await measure(count, releases))
-    print_table(results)
-    data = {
-        "benchmark": "ingest_throughput",
-        "events_per_run": releases * EVENTS_PER_RELEASE,
-        "messages_per_release": MESSAGES_PER_RELEASE,
-        "delivery_poll_seconds": 1.0,
-        "results": results,
-        "ok": all(r["ok"] for r in results),
-    }
-    print(f"→ {write_results('ingest_throughput' + tag, data)}")
-    return data
+async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    workload = Workload(
+        releases=max(1, args.events // EVENTS_PER_RELEASE),
+        services=args.services,
+        channels_per_service=args.channels_per_service,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="herald-bench-ingest-") as tmp:
+        catalog = workload.write_catalog(Path(tmp) / "catalog.yaml")
+        fakes_config = {
+            "channels": workload.all_channels(),
+            "count_posts": True,
+            "slack_limit": args.slack_limit,
+        }
+        async with (
+            databases(args.database, args.postgres_url, Path(tmp)) as dbs,
+            server_process("fakes", fakes_config) as fakes,
+        ):
+            world = {"fakes": fakes, "workload": workload, "catalog": catalog}
+            world["databases"] = dbs
+            for run in range(1, args.runs + 1):
+                for clients in args.clients:
+                    for role in ("floor", "herald"):
+                        row = await cell(role, clients, run, world=world, args=args)
+                        rows.append(row)
+                        print(f"run {run} c={clients} {role}: {row['events_per_s']:.0f}/s")
+    return add_ratios(rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=1000, help="events per run (5 per release)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--events", type=int, default=1000, help="events per cell (5 a release)")
     parser.add_argument(
         "--clients",
         type=lambda s: [int(n) for n in s.split(",")],
-        default=[1, 8, 32],
-        help="comma-separated client counts, one run each (default 1,8,32)",
+        default=[1, 32],
+        help="comma-separated client counts (default 1,32)",
     )
-    parser.add_argument("--profile", metavar="FILE", help="cProfile the run, dump stats to FILE")
-    return parser.parse_args(argv)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--replicas", type=int, help="Herald processes (postgres: default 2)")
+    parser.add_argument("--postgres-url", help="a server to CREATE DATABASE on (else started)")
+    parser.add_argument("--services", type=int, default=50, help="services the releases span")
+    parser.add_argument(
+        "--channels-per-service",
+        action="store_true",
+        help="a feed and an ops channel per service in the catalog (needs catalog support)",
+    )
+    parser.add_argument(
+        "--slack-limit", type=float, help="FakeSlack posts/s per channel (needs the fake's limit)"
+    )
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy Herald into DIR")
+    parser.add_argument("--tag", default="", help="suffix of the results file")
+    args = parser.parse_args(argv)
+    if args.replicas is None:
+        args.replicas = 2 if args.database == "postgres" else 1
+    if args.database == "sqlite" and args.replicas != 1:
+        parser.error("--replicas: SQLite takes one Herald process (use --database postgres)")
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    return args
 
 
-async def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    data = await run(args.events, args.clients, args.profile)
-    if not data["ok"]:
-        print("FAIL: messages at the fake differ from the expected set", file=sys.stderr)
-        return 1
-    return 0
+async def run(
+    events: int, clients: list[int], *, tag: str = "", argv: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """For bench/run_all.py: the defaults, with these sizes; {"ok": ..., "rows": [...]}."""
+    args = parse_args([*argv, "--events", str(events), "--clients", ",".join(map(str, clients))])
+    args.tag = tag.removeprefix("-")
+    return await report(args)
+
+
+async def report(args: argparse.Namespace) -> dict[str, Any]:
+    quiet_logging()
+    rows = await measure_runs(args)
+    print_table(rows)
+    print(f"→ {write(rows, args)}")
+    if problems := failures(rows):
+        print("FAIL: " + "; ".join(problems), file=sys.stderr)
+    return {"ok": not failures(rows), "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return 0 if asyncio.run(report(parse_args(argv)))["ok"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

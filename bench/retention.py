@@ -43,8 +43,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.ack_latency import CATALOG, SIGNING_SECRET, Requests, _start_fakes, seed_herald
+from bench.ack_latency import CATALOG, Requests, seed_herald
 from bench.harness import release_steps, summary_ms, table, write_results
+from bench.processes import SIGNING_SECRET, start_fakes
 from bench.year_traffic import Counts, write_year
 from bot.store.database import Database, create_engine
 from bot.store.migrate import upgrade
@@ -75,7 +76,7 @@ async def herald(path: Path, *, retention: bool) -> AsyncIterator[Herald]:
     from bot.settings import Settings
 
     async with contextlib.AsyncExitStack() as stack:
-        info, stats = await _start_fakes(stack)
+        info, stats = await start_fakes(stack, {})
         days: dict[str, Any] = {"retention_inbox_days": 0, "retention_outbox_days": 0}
         if retention:
             days = {}

@@ -1,7 +1,7 @@
 """`/deploy status` acks while a storm of webhooks arrives, next to a bare floor.
 
-Each cell runs its server in its own process (ack_latency.py's machinery: FakeSlack and
-FakeArgoCD in another process, the load in this one): `herald` (as `herald serve` builds it,
+Each cell runs its server in its own process (bench/processes.py, as ack_latency.py: FakeSlack
+and FakeArgoCD in another process, the load in this one): `herald` (as `herald serve` builds it,
 fresh SQLite file), `herald-workers` (HERALD_WORKERS=1) and the floor `bolt-pbr` (a bare Bolt
 AsyncApp, process_before_response=True, `await ack()` only, on an aiohttp app whose
 `/hooks/*` route checks the bearer token and answers 202 without work).
@@ -34,13 +34,13 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.ack_latency import INGEST_TOKEN, World, world
+from bench.ack_latency import World, world
 from bench.harness import summary_ms, table, write_results
+from bench.processes import INGEST_TOKEN, rss_sampled
 
 CELLS = ("bolt-pbr", "herald", "herald-workers")
 HEADERS = {"Authorization": f"Bearer {INGEST_TOKEN}"}
@@ -75,24 +75,6 @@ def event(n: int) -> tuple[str, dict[str, Any]]:
             }
         ],
     }
-
-
-def rss_kb(pid: int) -> dict[int, int]:
-    """VmRSS in kB of pid and its descendants."""
-    found: dict[int, int] = {}
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                found[p] = int(line.split()[1])
-    return found
 
 
 async def storm(url: str, *, rate: float, clients: int, seconds: float) -> dict[str, Any]:
@@ -157,28 +139,15 @@ async def statuses_during(
 async def cell(w: World, role: str, args: argparse.Namespace) -> dict[str, Any]:
     server = w.servers[role]
     url = server.info["url"]
-    peak: dict[int, int] = {}
-    total_peak = 0
     stop = asyncio.Event()
-
-    async def sample() -> None:
-        nonlocal total_peak
-        while not stop.is_set():
-            now = rss_kb(server.process.pid or 0)
-            total_peak = max(total_peak, sum(now.values()))
-            for p, kb in now.items():
-                peak[p] = max(peak.get(p, 0), kb)
-            await asyncio.sleep(0.2)
-
     before = await server.call("stats")
-    sampler = asyncio.create_task(sample())
-    acks = asyncio.create_task(
-        statuses_during(w, role, url + "/slack/events", stop, args.status_rate)
-    )
-    result = await storm(url, rate=args.rate, clients=args.clients, seconds=args.seconds)
-    stop.set()
-    latencies = await acks
-    await sampler
+    async with rss_sampled([server.process.pid or 0]) as rss:
+        acks = asyncio.create_task(
+            statuses_during(w, role, url + "/slack/events", stop, args.status_rate)
+        )
+        result = await storm(url, rate=args.rate, clients=args.clients, seconds=args.seconds)
+        stop.set()
+        latencies = await acks
     after = await server.call("stats")
     return {
         "server": role,
@@ -186,8 +155,10 @@ async def cell(w: World, role: str, args: argparse.Namespace) -> dict[str, Any]:
         "ack_ms": summary_ms(latencies),
         "acks": len(latencies),
         "cpu_per_s": (after["cpu_s"] - before["cpu_s"]) / result["wall_s"],
-        "rss_peak_mb": total_peak / 1024,
-        "rss_peak_mb_per_process": {str(p): kb / 1024 for p, kb in peak.items()},
+        "rss_peak_mb": rss.total_kb / 1024,
+        "rss_peak_mb_per_process": {
+            str(p): kb / 1024 for p, kb in (rss.per_process_kb or {}).items()
+        },
         "load_1min": os.getloadavg()[0],
     }
 
