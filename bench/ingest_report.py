@@ -35,18 +35,25 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 f"{r['drain_s']:.1f}" if herald else "",
                 f"{r['messages_per_s']:.0f}" if herald else "",
                 f"{r['lost']}/{r['duplicated']}" if herald else "",
-                f"{delivery['urgent']['p99'] / 1000:.2f}" if herald else "",
-                f"{delivery['other']['p99'] / 1000:.2f}" if herald else "",
+                _seconds(delivery.get("urgent")),
+                _seconds(delivery.get("other")),
                 f"{r['cpu_per_s']:.2f}",
                 f"{r['rss_peak_mb']:.0f}",
                 f"{r['load_1min']:.1f}",
             ]
         )
     headers = ["run", "c", "server", "events/s", "× floor", "drain s", "msgs/s", "lost/dup"]
-    headers += ["urgent p99 s", "other p99 s", "cpu s/s", "RSS MB", "load"]
+    headers += ["urgent p50/p99 s", "other p50/p99 s", "cpu s/s", "RSS MB", "load"]
     database = rows[0]["database"] if rows else "?"
     print(f"Ingest on {database}: servers, fakes and clients in their own processes")
     print(table(headers, body))
+
+
+def _seconds(summary: dict[str, float] | None) -> str:
+    """`p50/p99` in seconds of a summary in ms."""
+    if summary is None:
+        return ""
+    return f"{summary['p50'] / 1000:.2f}/{summary['p99'] / 1000:.2f}"
 
 
 def failures(rows: list[dict[str, Any]]) -> list[str]:

@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,16 @@ from bench.harness import EVENTS_PER_RELEASE, quiet_logging, sampled, summarize_
 from bench.ingest_databases import Databases, databases
 from bench.ingest_report import add_ratios, failures, print_table, write
 from bench.ingest_servers import start_ingest_server
-from bench.ingest_workload import Arrivals, Workload, delivery_ms, exactly_once, expected_posts
-from bench.ingest_workload import offer as offer_load
-from bench.processes import Server, rss_sampled, server_process
+from bench.ingest_workload import (
+    Arrivals,
+    Offer,
+    Workload,
+    delivery_ms,
+    exactly_once,
+    expected_posts,
+    offer,
+)
+from bench.processes import PostKey, Server, rss_sampled, server_process
 
 DRAIN_TIMEOUT = 120.0
 LATE = 0.5  # seconds to wait after the drain for late duplicates
@@ -68,7 +76,7 @@ async def servers(role: str, count: int, config: dict[str, Any]) -> AsyncIterato
         yield started
 
 
-async def drain(fakes: Server, expected: set[Any], arrived: Arrivals) -> bool:
+async def drain(fakes: Server, expected: set[PostKey], arrived: Arrivals) -> bool:
     """Poll FakeSlack until every expected message is in; False on timeout."""
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while not expected <= arrived.counts.keys():
@@ -91,54 +99,83 @@ async def spied(procs: list[Server], folder: Path | None, name: str) -> AsyncIte
         yield files
 
 
-async def cell(
-    role: str, clients: int, run: int, *, world: dict[str, Any], args: argparse.Namespace
-) -> dict[str, Any]:
-    fakes: Server = world["fakes"]
-    workload: Workload = world["workload"]
-    dbs: Databases = world["databases"]
+@dataclass
+class Setup:
+    """What every cell of the benchmark shares."""
+
+    args: argparse.Namespace
+    workload: Workload
+    catalog: Path
+    databases: Databases
+    fakes: Server
+
+
+@dataclass
+class Measured:
+    offered: Offer
+    expected: set[PostKey]
+    arrived: Arrivals
+    timed_out: bool
+    wall_s: float
+    cpu_s: float
+    rss_peak_kb: int
+    samples: list[dict[str, Any]]
+
+
+async def cell(setup: Setup, role: str, clients: int, run: int) -> dict[str, Any]:
+    """One server kind's processes on a fresh database, taking the workload."""
     name = f"{role}-c{clients}-run{run}"
-    config = {**fakes.info, "catalog": str(world["catalog"]), "database_url": dbs.fresh(name)}
-    count = args.replicas  # the floor has as many processes as Herald (1 on SQLite)
-    async with servers(role, count, config) as procs:
-        await fakes.call("stats")  # what came before this cell is not counted
-        before = [(await s.call("stats"))["cpu_s"] for s in procs]
-        arrived, timed_out = Arrivals(), False
-        spy = args.profile if role == "herald" else None
-        pids = [s.process.pid or 0 for s in procs]
-        async with rss_sampled(pids) as rss, spied(procs, spy, name) as samples:
-            started = time.monotonic()
-            offered = await offer_load(
-                [s.info["url"] for s in procs], workload, clients=clients, run=f"r{run}"
-            )
-            expected = expected_posts(workload, offered.order) if role == "herald" else set()
-            timed_out = not await drain(fakes, expected, arrived)
-            wall = time.monotonic() - started
-        await asyncio.sleep(LATE if role == "herald" else 0)
-        arrived.add(await fakes.call("stats"))
-        after = [(await s.call("stats"))["cpu_s"] for s in procs]
+    config = {**setup.fakes.info, "catalog": str(setup.catalog)}
+    config["database_url"] = setup.databases.fresh(name)
+    # the floor has as many processes as Herald (one on SQLite)
+    async with servers(role, setup.args.replicas, config) as procs:
+        m = await measure(setup, procs, role=role, clients=clients, run=run)
     row: dict[str, Any] = {
         "run": run,
         "server": role,
-        "database": dbs.kind,
-        "processes": count,
+        "database": setup.databases.kind,
+        "processes": len(procs),
         "clients": clients,
-        "events": offered.accepted,
-        "refused": dict(offered.refused),
-        "ingest_s": offered.seconds,
-        "events_per_s": offered.accepted / offered.seconds,
-        "cpu_per_s": (sum(after) - sum(before)) / wall,
-        "rss_peak_mb": rss.total_kb / 1024,
+        "events": m.offered.accepted,
+        "refused": dict(m.offered.refused),
+        "ingest_s": m.offered.seconds,
+        "events_per_s": m.offered.accepted / m.offered.seconds,
+        "cpu_per_s": m.cpu_s / m.wall_s,
+        "rss_peak_mb": m.rss_peak_kb / 1024,
         "load_1min": round(os.getloadavg()[0], 2),
     }
     if role == "herald":
-        check = exactly_once(expected, arrived)
-        row |= {**check, "drain_s": wall, "drain_timed_out": timed_out}
-        row["messages_per_s"] = check["arrived"] / wall
-        row["delivery_ms"] = delivery_ms(offered, arrived)
-    if samples:
-        row["samples"] = [summarize_samples(f, root=p) for f, p in zip(samples, pids, strict=True)]
+        check = exactly_once(m.expected, m.arrived)
+        row |= {**check, "drain_s": m.wall_s, "drain_timed_out": m.timed_out}
+        row["messages_per_s"] = check["arrived"] / m.wall_s
+        ops = setup.workload.ops_channels()
+        row["delivery_ms"] = delivery_ms(m.offered, m.arrived, ops=ops)
+    if m.samples:
+        row["samples"] = m.samples
     return row
+
+
+async def measure(
+    setup: Setup, procs: list[Server], *, role: str, clients: int, run: int
+) -> Measured:
+    """The offer and, for Herald, the drain, with the servers' CPU, RSS and samples."""
+    await setup.fakes.call("stats")  # what came before this cell is not counted
+    before = sum([(await s.call("stats"))["cpu_s"] for s in procs])
+    arrived, urls = Arrivals(), [s.info["url"] for s in procs]
+    spy = setup.args.profile if role == "herald" else None
+    pids = [s.process.pid or 0 for s in procs]
+    name = f"{role}-c{clients}-run{run}"
+    async with rss_sampled(pids) as rss, spied(procs, spy, name) as files:
+        started = time.monotonic()
+        offered = await offer(urls, setup.workload, clients=clients, run=f"r{run}")
+        expected = expected_posts(setup.workload, offered.order) if role == "herald" else set()
+        timed_out = not await drain(setup.fakes, expected, arrived)
+        wall = time.monotonic() - started
+    await asyncio.sleep(LATE if role == "herald" else 0)
+    arrived.add(await setup.fakes.call("stats"))
+    cpu = sum([(await s.call("stats"))["cpu_s"] for s in procs]) - before
+    samples = [summarize_samples(f, root=p) for f, p in zip(files, pids, strict=True)]
+    return Measured(offered, expected, arrived, timed_out, wall, cpu, rss.total_kb, samples)
 
 
 async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -159,13 +196,11 @@ async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
             databases(args.database, args.postgres_url, Path(tmp)) as dbs,
             server_process("fakes", fakes_config) as fakes,
         ):
-            world = {"fakes": fakes, "workload": workload, "catalog": catalog}
-            world["databases"] = dbs
+            setup = Setup(args, workload, catalog, dbs, fakes)
             for run in range(1, args.runs + 1):
                 for clients in args.clients:
                     for role in ("floor", "herald"):
-                        row = await cell(role, clients, run, world=world, args=args)
-                        rows.append(row)
+                        rows.append(row := await cell(setup, role, clients, run))
                         print(f"run {run} c={clients} {role}: {row['events_per_s']:.0f}/s")
     return add_ratios(rows)
 

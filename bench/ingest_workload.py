@@ -47,6 +47,9 @@ class Workload:
         number = int(service.removeprefix("svc"))
         return f"C0SVC{2 * number + 1:04d}", f"C0SVC{2 * number + 2:04d}"
 
+    def ops_channels(self) -> set[str]:
+        return {self.channels(self.service(n))[1] for n in range(self.services)}
+
     def all_channels(self) -> list[str]:
         """The per-service channels FakeSlack must know (beside the feed and ops)."""
         if not self.channels_per_service:
@@ -150,12 +153,17 @@ def exactly_once(expected: set[PostKey], arrived: Arrivals) -> dict[str, int]:
     }
 
 
-def delivery_ms(offered: Offer, arrived: Arrivals) -> dict[str, dict[str, float]]:
-    """Accepted (the client read the 2xx) → first arrival at FakeSlack, urgent (failed,
-    rolled back) and the rest apart; notes of superseded checkups left out."""
-    waits: dict[str, list[float]] = {"urgent": [], "other": []}
-    for (_, _, rid, kind), at in arrived.first_at.items():
+def delivery_ms(offered: Offer, arrived: Arrivals, *, ops: set[str]) -> dict[str, dict[str, float]]:
+    """Accepted (the client read the 2xx) → first arrival at FakeSlack: urgent messages
+    (failed, rolled back) and the rest, then feed and ops channels apart; the notes of
+    superseded checkups are left out."""
+    waits: dict[str, list[float]] = {}
+    for (channel, _, rid, kind), at in arrived.first_at.items():
         cause = "release.deployed" if kind == RELEASE_NOTES else kind
-        if (accepted := offered.accepted_at.get((rid, cause))) is not None:
-            waits["urgent" if kind in URGENT else "other"].append(at - accepted)
-    return {name: summary_ms(values) for name, values in waits.items()}
+        if (accepted := offered.accepted_at.get((rid, cause))) is None:
+            continue
+        urgency = "urgent" if kind in URGENT else "other"
+        where = "ops" if channel in ops else "feed"
+        for name in (urgency, f"{where} {urgency}"):
+            waits.setdefault(name, []).append(at - accepted)
+    return {name: summary_ms(values) for name, values in sorted(waits.items())}

@@ -51,7 +51,7 @@ class Sizes:
 DEFAULT = Sizes(
     latency_releases=200,
     throughput_events=1000,
-    clients=[1, 8, 32],
+    clients=[1, 32],
     ack_requests=500,
     ack_concurrency=[1, 10, 50],
     dora_releases=1_000_000,
