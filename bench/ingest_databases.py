@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-Pair = tuple[Callable[[str], str], Callable[[str], None]]  # create (name → URL), drop
+# create (name → URL), drop, and the postmaster's pid where the server was started here
+Server = tuple[Callable[[str], str], Callable[[str], None], int | None]
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Databases:
     create: Callable[[str], str] | None = None  # postgres: name → SQLAlchemy URL
     drop: Callable[[str], None] | None = None
     made: list[str] = field(default_factory=list)
+    server_pid: int | None = None  # a PostgreSQL server started here: its postmaster
 
     @property
     def postgres(self) -> bool:
@@ -46,8 +48,8 @@ async def databases(kind: str, url: str | None, folder: Path) -> AsyncIterator[D
     if kind == "sqlite":
         yield Databases(kind, folder)
         return
-    with _postgres(url) as (create, drop):
-        dbs = Databases(kind, folder, create, drop)
+    with _postgres(url) as (create, drop, pid):
+        dbs = Databases(kind, folder, create, drop, server_pid=pid)
         try:
             yield dbs
         finally:
@@ -55,9 +57,9 @@ async def databases(kind: str, url: str | None, folder: Path) -> AsyncIterator[D
 
 
 @contextlib.contextmanager
-def _postgres(url: str | None) -> Iterator[Pair]:
+def _postgres(url: str | None) -> Iterator[Server]:
     if url is not None:
-        yield _on_server(url)
+        yield (*_on_server(url), None)
         return
     from tests.harness.postgres import start_postgres
 
@@ -66,14 +68,15 @@ def _postgres(url: str | None) -> Iterator[Pair]:
     try:
         server = start_postgres(base)
         try:
-            yield server.create_database, server.drop_database
+            pid = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+            yield server.create_database, server.drop_database, pid
         finally:
             server.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _on_server(url: str) -> Pair:
+def _on_server(url: str) -> tuple[Callable[[str], str], Callable[[str], None]]:
     import psycopg
     from psycopg import sql
     from sqlalchemy.engine import make_url

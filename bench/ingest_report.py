@@ -38,12 +38,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 _seconds(delivery.get("urgent")),
                 _seconds(delivery.get("other")),
                 f"{r['cpu_per_s']:.2f}",
+                "" if r.get("db_cpu_per_s") is None else f"{r['db_cpu_per_s']:.2f}",
                 f"{r['rss_peak_mb']:.0f}",
                 f"{r['load_1min']:.1f}",
             ]
         )
     headers = ["run", "c", "server", "events/s", "× floor", "drain s", "msgs/s", "lost/dup"]
-    headers += ["urgent p50/p99 s", "other p50/p99 s", "cpu s/s", "RSS MB", "load"]
+    headers += ["urgent p50/p99 s", "other p50/p99 s", "cpu s/s", "db cpu s/s", "RSS MB", "load"]
     database = rows[0]["database"] if rows else "?"
     print(f"Ingest on {database}: servers, fakes and clients in their own processes")
     print(table(headers, body))

@@ -59,7 +59,7 @@ from bench.ingest_workload import (
     expected_posts,
     offer,
 )
-from bench.processes import PostKey, Server, rss_sampled, server_process
+from bench.processes import PostKey, Server, rss_sampled, server_process, tree_cpu_s
 
 DRAIN_TIMEOUT = 120.0
 LATE = 0.5  # seconds to wait after the drain for late duplicates
@@ -118,6 +118,7 @@ class Measured:
     timed_out: bool
     wall_s: float
     cpu_s: float
+    db_cpu_s: float | None  # PostgreSQL's own processes, where it was started here
     rss_peak_kb: int
     samples: list[dict[str, Any]]
 
@@ -141,6 +142,7 @@ async def cell(setup: Setup, role: str, clients: int, run: int) -> dict[str, Any
         "ingest_s": m.offered.seconds,
         "events_per_s": m.offered.accepted / m.offered.seconds,
         "cpu_per_s": m.cpu_s / m.wall_s,
+        "db_cpu_per_s": None if m.db_cpu_s is None else m.db_cpu_s / m.wall_s,
         "rss_peak_mb": m.rss_peak_kb / 1024,
         "load_1min": round(os.getloadavg()[0], 2),
     }
@@ -161,6 +163,8 @@ async def measure(
     """The offer and, for Herald, the drain, with the servers' CPU, RSS and samples."""
     await setup.fakes.call("stats")  # what came before this cell is not counted
     before = sum([(await s.call("stats"))["cpu_s"] for s in procs])
+    db_pid = setup.databases.server_pid
+    db_before = tree_cpu_s(db_pid) if db_pid else 0.0
     arrived, urls = Arrivals(), [s.info["url"] for s in procs]
     spy = setup.args.profile if role == "herald" else None
     pids = [s.process.pid or 0 for s in procs]
@@ -171,11 +175,14 @@ async def measure(
         expected = expected_posts(setup.workload, offered.order) if role == "herald" else set()
         timed_out = not await drain(setup.fakes, expected, arrived)
         wall = time.monotonic() - started
+        db_cpu = tree_cpu_s(db_pid) - db_before if db_pid else None
     await asyncio.sleep(LATE if role == "herald" else 0)
     arrived.add(await setup.fakes.call("stats"))
     cpu = sum([(await s.call("stats"))["cpu_s"] for s in procs]) - before
-    samples = [summarize_samples(f, root=p) for f, p in zip(files, pids, strict=True)]
-    return Measured(offered, expected, arrived, timed_out, wall, cpu, rss.total_kb, samples)
+    samples = (
+        [summarize_samples(f, root=p) for f, p in zip(files, pids, strict=True)] if files else []
+    )
+    return Measured(offered, expected, arrived, timed_out, wall, cpu, db_cpu, rss.total_kb, samples)
 
 
 async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -83,6 +83,28 @@ def children_cpu_s() -> float:
     return total
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of `pid`, its reaped children and its live children (PostgreSQL's
+    postmaster and its backends), from /proc; 0 where it cannot be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(p: int | str) -> list[str]:
+        try:
+            return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return []
+
+    own = fields(pid)
+    if not own:
+        return 0.0
+    total = sum(int(v) for v in own[11:15])  # utime, stime, cutime, cstime
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                total += sum(int(v) for v in fields(child)[11:13])
+    return total / tick
+
+
 @dataclass
 class Server:
     role: str
