@@ -38,15 +38,13 @@ async def start_ingest_server(
 ) -> tuple[Reply, Stats]:
     """`herald-N` or `floor-N` (see the module's docstring), served on a loopback port."""
     herald = role.startswith("herald")  # herald-0, herald-1, ...
+    sqlite = config["database_url"].startswith("sqlite")
     if herald:
         app = _herald_app(config)
+    elif sqlite:
+        app = floor_app(await _sqlite_writer(stack, config))
     else:
-        write = (
-            await _sqlite_writer(stack, config)
-            if config["database_url"].startswith("sqlite")
-            else await _postgres_writer(stack, config)
-        )
-        app = floor_app(write)
+        app = floor_app(await _postgres_writer(stack, config))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

@@ -194,6 +194,7 @@ async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="herald-bench-ingest-") as tmp:
         catalog = workload.write_catalog(Path(tmp) / "catalog.yaml")
+        check_catalog(catalog)
         fakes_config = {
             "channels": workload.all_channels(),
             "count_posts": True,
@@ -210,6 +211,17 @@ async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
                         rows.append(row := await cell(setup, role, clients, run))
                         print(f"run {run} c={clients} {role}: {row['events_per_s']:.0f}/s")
     return add_ratios(rows)
+
+
+def check_catalog(path: Path) -> None:
+    """Herald's own reading of the catalog, before any server starts."""
+    from bot.catalog import CatalogError, load_catalog
+
+    try:
+        load_catalog(path)
+    except CatalogError as error:
+        problems = "; ".join(f"{p.path}: {p.message}" for p in error.problems[:3])
+        raise SystemExit(f"the benchmark's catalog is not one Herald takes: {problems}") from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -241,6 +253,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.replicas = 2 if args.database == "postgres" else 1
     if args.database == "sqlite" and args.replicas != 1:
         parser.error("--replicas: SQLite takes one Herald process (use --database postgres)")
+    if args.slack_limit is not None:  # see limit_posts_per_channel in bench/processes.py
+        parser.error("--slack-limit: this checkout's FakeSlack has no per-channel rate limit")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     return args
