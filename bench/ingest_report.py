@@ -35,6 +35,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 f"{r['drain_s']:.1f}" if herald else "",
                 f"{r['messages_per_s']:.0f}" if herald else "",
                 f"{r['lost']}/{r['duplicated']}" if herald else "",
+                r.get("throttled", "") if herald else "",
                 _seconds(delivery.get("urgent")),
                 _seconds(delivery.get("other")),
                 f"{r['cpu_per_s']:.2f}",
@@ -43,7 +44,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 f"{r['load_1min']:.1f}",
             ]
         )
-    headers = ["run", "c", "server", "events/s", "× floor", "drain s", "msgs/s", "lost/dup"]
+    headers = ["run", "c", "server", "events/s", "× floor", "drain s", "msgs/s", "lost/dup", "429s"]
     headers += ["urgent p50/p99 s", "other p50/p99 s", "cpu s/s", "db cpu s/s", "RSS MB", "load"]
     database = rows[0]["database"] if rows else "?"
     print(f"Ingest on {database}: servers, fakes and clients in their own processes")

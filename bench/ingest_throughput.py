@@ -22,14 +22,14 @@ Reported per cell and run: accepted events/s and the ratio to the floor's, drain
 msgs/s, lost, duplicated, accepted → posted p99 of urgent messages (failed, rolled back)
 and of the rest, server CPU s per wall second (all of the cell's server processes), RSS peak.
 
-`--channels-per-service` writes `channels: {feed, ops}` per service into the catalog (ids
-C0SVC0001…) so that messages spread over many channels; a catalog without that key is the
-default while Herald's catalog does not take it. `--slack-limit` is where FakeSlack's
-per-channel limit of posts per second is switched on (bench/processes.py).
+Many channels: every service has its own feed and ops channel in the catalog (`channels:
+{feed, ops}`, ids C0SVC0001…) unless `--one-channel`, and FakeSlack holds each channel to
+`--slack-limit` chat.postMessage per second (Slack's ~1, bursts of 3; 0 switches it off),
+answering 429 with Retry-After beyond it as Slack does.
 
 Usage: python bench/ingest_throughput.py [--events 1000] [--clients 1,32] [--runs 3]
          [--database sqlite|postgres] [--replicas N] [--postgres-url URL] [--services 50]
-         [--channels-per-service] [--slack-limit PER_S] [--profile DIR] [--tag NAME]
+         [--one-channel] [--slack-limit PER_S] [--profile DIR] [--tag NAME]
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
     workload = Workload(
         releases=max(1, args.events // EVENTS_PER_RELEASE),
         services=args.services,
-        channels_per_service=args.channels_per_service,
+        channels_per_service=not args.one_channel,
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="herald-bench-ingest-") as tmp:
@@ -198,7 +198,7 @@ async def measure_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
         fakes_config = {
             "channels": workload.all_channels(),
             "count_posts": True,
-            "slack_limit": args.slack_limit,
+            "slack_limit": args.slack_limit or None,
         }
         async with (
             databases(args.database, args.postgres_url, Path(tmp)) as dbs,
@@ -239,12 +239,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", help="a server to CREATE DATABASE on (else started)")
     parser.add_argument("--services", type=int, default=50, help="services the releases span")
     parser.add_argument(
-        "--channels-per-service",
+        "--one-channel",
         action="store_true",
-        help="a feed and an ops channel per service in the catalog (needs catalog support)",
+        help="every message in the global feed and ops channels, not one per service",
     )
     parser.add_argument(
-        "--slack-limit", type=float, help="FakeSlack posts/s per channel (needs the fake's limit)"
+        "--slack-limit",
+        type=float,
+        default=1.0,
+        help="FakeSlack's chat.postMessage per second per channel (0: none)",
     )
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy Herald into DIR")
     parser.add_argument("--tag", default="", help="suffix of the results file")
@@ -253,8 +256,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.replicas = 2 if args.database == "postgres" else 1
     if args.database == "sqlite" and args.replicas != 1:
         parser.error("--replicas: SQLite takes one Herald process (use --database postgres)")
-    if args.slack_limit is not None:  # see limit_posts_per_channel in bench/processes.py
-        parser.error("--slack-limit: this checkout's FakeSlack has no per-channel rate limit")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     return args

@@ -131,14 +131,21 @@ class Arrivals:
 
     counts: Counter[PostKey] = field(default_factory=Counter)
     first_at: dict[PostKey, float] = field(default_factory=dict)  # monotonic
-    failed: int = 0
+    refused: int = 0  # chat.postMessage calls FakeSlack refused, 429s included
+    throttled: int = 0  # of which 429 for the channel's rate limit (Herald waits and resends)
+
+    @property
+    def failed(self) -> int:
+        """Refused for anything but the rate limit: what must not happen."""
+        return self.refused - self.throttled
 
     def add(self, stats: dict[str, Any]) -> None:
         for key, at in stats["posts"]:
             key = tuple(key)
             self.counts[key] += 1
             self.first_at.setdefault(key, at)
-        self.failed += stats["failed_posts"]
+        self.refused += stats["refused_posts"]
+        self.throttled += stats["throttled"]
 
 
 def exactly_once(expected: set[PostKey], arrived: Arrivals) -> dict[str, int]:
@@ -150,6 +157,7 @@ def exactly_once(expected: set[PostKey], arrived: Arrivals) -> dict[str, int]:
         "duplicated": sum(n - 1 for n in arrived.counts.values() if n > 1),
         "unexpected": len(arrived.counts.keys() - expected),
         "failed_posts": arrived.failed,
+        "throttled": arrived.throttled,
     }
 
 

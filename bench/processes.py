@@ -194,12 +194,10 @@ async def start_fakes(
 
 
 def limit_posts_per_channel(slack: Any, per_second: float | None) -> None:
-    """Where the ingest benchmark switches on FakeSlack's per-channel rate limit of
-    chat.postMessage (Slack's ~1 post per second per channel). This checkout's FakeSlack
-    has no such limit, so asking for one is an error rather than a silent no-op."""
-    if per_second is None:
-        return
-    raise RuntimeError("--slack-limit needs FakeSlack's per-channel rate limit (standins/slack.py)")
+    """Slack's limit of about one chat.postMessage per second per channel (short bursts
+    allowed), answered with 429 and Retry-After beyond it, as the stand-in models it."""
+    if per_second is not None:
+        slack.limit_posts_per_channel(per_second=per_second, burst=3)
 
 
 def _replies_since(slack: Any, argocd: Any) -> Stats:
@@ -225,14 +223,16 @@ def _replies_since(slack: Any, argocd: Any) -> Stats:
 
 
 def _posts_since(slack: Any) -> Stats:
-    seen = 0
+    seen = throttled = 0
 
     def stats() -> Reply:
-        nonlocal seen
+        nonlocal seen, throttled
         new, seen = slack.calls[seen:], len(slack.calls)
-        posts = [(post_key(c.body), c.at) for c in new if c.method == "chat.postMessage"]
-        failed = sum(1 for c in new if c.method == "chat.postMessage" and not c.ok)
-        return {"posts": posts, "failed_posts": failed}
+        tried = [c for c in new if c.method == "chat.postMessage"]
+        posts = [(post_key(c.body), c.at) for c in tried if c.ok]  # a refused one is no post
+        was, throttled = throttled, len(slack.post_limit.throttled) if slack.post_limit else 0
+        refused = sum(1 for c in tried if not c.ok)
+        return {"posts": posts, "throttled": throttled - was, "refused_posts": refused}
 
     return stats
 

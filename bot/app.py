@@ -188,7 +188,7 @@ def _build_core(
     clock: Clock,
     wake: Callable[[], None],
 ) -> Core:
-    client = build_slack_client(settings)
+    client = build_slack_client(settings, http=http)
     pages = build_page_delivery(settings, catalog, database=database, http=http, clock=clock)
     if METRICS not in app:
         app[METRICS] = HeraldMetrics()

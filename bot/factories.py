@@ -34,14 +34,19 @@ from bot.store.retention import RetentionPolicy
 Clock = Callable[[], datetime]
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """Herald retries Slack itself (outbox); the SDK's own retries could post twice."""
+def build_slack_client(
+    settings: Settings, *, http: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """Herald retries Slack itself (outbox); the SDK's own retries could post twice. On
+    Herald's `http` session the calls reuse kept-alive connections: without one, the SDK
+    opens a session, a TCP connection and a TLS handshake for every call."""
     token = settings.slack_bot_token
     return AsyncWebClient(
         token=token.get_secret_value() if token else None,
         base_url=settings.slack_base_url(),
         timeout=int(settings.slack_timeout_seconds),
         retry_handlers=[],
+        session=http,
     )
 
 
