@@ -8,7 +8,8 @@ Backoff follows the cause. A 429 is Slack's rule, not a failure: the channel wai
 `Retry-After` and the message keeps its attempt count. A 5xx, a timeout or a dropped
 answer backs off exponentially (capped at `MAX_BACKOFF_SECONDS`) until the message has been
 failing for `give_up_after`; then it is a dead letter (bot/slack/dead_letters.py) and the
-channel moves on. A refusal for good is a dead letter at once."""
+channel moves on. A refusal for good is a dead letter at once. After a 429 the channel
+keeps to Slack's pace for a while (bot/slack/pacing.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from bot.observability import HeraldMetrics
 from bot.slack.dead_letters import dead_letter_note
 from bot.slack.edits import KeyedMessageMissing, KeyedPostComing, edit_keyed_message
 from bot.slack.history import OUTBOX_KEY, find_posted
+from bot.slack.pacing import ChannelPace
 from bot.slack.uploads import share_file
 from bot.slack.web_api import FAILURES, observed, translate_slack_error
 from bot.store import outbox
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
 GIVE_UP_AFTER = timedelta(minutes=10)
 ROOT_WAIT_SECONDS = 1.0
+PACE_LOOK_SECONDS = 0.1  # a paced sender looks at the clock this often (tests move it)
 ROOTS_KEPT = 10_000  # thread roots remembered, so a reply needs no lookup
 
 
@@ -71,6 +74,8 @@ class SlackDelivery:
         # queued in another channel than its root's (bot/store/notice_channels.py) has none
         self._roots: dict[tuple[str, str, str], str] = {}
         self._stopping = False
+        # after a 429, a channel keeps to Slack's pace a while, on Herald's clock
+        self._pace = ChannelPace(monotonic=lambda: self._clock().timestamp())
 
     def stop(self) -> None:
         """Finish the message in hand, then return from `run` (no transaction cut short)."""
@@ -114,6 +119,9 @@ class SlackDelivery:
         """Send one channel's messages in order; sleep until woken or the next poll."""
         wakeup = self._channel_wakeups[channel]
         while not self._stopping:
+            if (paced := self._pace.wait_before_posting(channel)) > 0:  # a 429 came lately
+                await asyncio.sleep(min(paced, PACE_LOOK_SECONDS))  # a wake cannot hurry it
+                continue
             wakeup.clear()  # before claiming, so a commit during the claim is not missed
             try:
                 claim = await outbox.claim_next(
@@ -204,6 +212,7 @@ class SlackDelivery:
         extra = {"outbox_id": claim.id, "channel": claim.channel, "attempt": claim.attempts}
         if error.retry_after is not None:  # a 429: the channel waits, nothing failed
             log.info("slack rate limited; waiting %.1fs", error.retry_after, extra=extra)
+            self._pace.throttled(claim.channel)
             await self._wait(claim, error.message, delay=error.retry_after)
             return
         if not error.retryable:
@@ -254,6 +263,7 @@ class SlackDelivery:
         if metadata is not None:
             payload = {**metadata.get("event_payload", {}), OUTBOX_KEY: claim.id}
             metadata = {**metadata, "event_payload": payload}
+        self._pace.posted(claim.channel)
         response = await observed(
             self._metrics, "chat.postMessage", self._post_message(claim, body, metadata, thread_ts)
         )

@@ -159,6 +159,6 @@ async def test_a_burst_under_slacks_limit_lands_once_in_order_and_no_channel_wai
         assert len(set(texts(slack, channel))) == len(texts(slack, channel)) == count
     assert slack.post_limit is not None
     throttled = [channel for channel, _ in slack.post_limit.throttled]
-    assert throttled.count(WEB_FEED) >= 3  # Slack did push back...
-    assert throttled.count(WEB_FEED) <= 7  # ...and Herald waited as told, not hammering it
+    # Slack pushed back once; from then on Herald kept to its pace instead of a 429 a post
+    assert 1 <= throttled.count(WEB_FEED) <= 2
     assert slack.messages(OPS) == []
