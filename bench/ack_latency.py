@@ -129,8 +129,9 @@ async def _start_server(
 ) -> tuple[Reply, Callable[[], Reply]]:
     handler_s: list[float] = []
     inbox_s: list[float] = []
+    info: Reply = {}
     if role.startswith("herald"):
-        app = _herald_app(stack, config, inbox_s, variant=role.removeprefix("herald"))
+        app = _herald_app(stack, config, inbox_s, variant=role.removeprefix("herald"), info=info)
     else:
         app = _bare_bolt_app(config, process_before_response=role == "bolt-pbr")
     app.middlewares.append(_timing_middleware(handler_s))
@@ -146,7 +147,7 @@ async def _start_server(
         inbox_s.clear()
         return reply
 
-    return {"url": f"http://{host}:{port}"}, stats
+    return {"url": f"http://{host}:{port}", **info}, stats
 
 
 def _timing_middleware(samples: list[float]) -> Any:
@@ -164,8 +165,14 @@ def _timing_middleware(samples: list[float]) -> Any:
 
 
 def _herald_app(
-    stack: contextlib.AsyncExitStack, config: dict[str, Any], inbox_s: list[float], variant: str
+    stack: contextlib.AsyncExitStack,
+    config: dict[str, Any],
+    inbox_s: list[float],
+    variant: str,
+    *,
+    info: Reply,
 ) -> web.Application:
+    """Herald as `herald serve` builds it; `info["database"]` is set to its SQLite file."""
     from bot.catalog import Catalog
     from bot.serving.server import build_server
     from bot.settings import Settings
@@ -175,6 +182,7 @@ def _herald_app(
     from bot.store.inbox import record_once
 
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="herald-bench-ack-"))
+    info["database"] = str(Path(tmp) / "herald.db")
     settings = Settings(
         slack_bot_token=config["slack_token"],
         slack_signing_secret=SIGNING_SECRET,

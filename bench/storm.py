@@ -17,9 +17,13 @@ makes its cell longer), refused by status, status ack p50/p99/max, the server's 
 wall second, RSS peak (VmRSS of the server process and its children, sampled every 0.2 s),
 and Herald's ack p99 as a multiple of the floor's in the same run.
 
-Not measured (yet): whether every accepted webhook was recorded (lost/duplicated), and the
-full answer time of the status commands under the storm; no manifests are posted first, so
-Argo CD notifications for unknown releases are taken in and ignored.
+Lost: after the cell, the server's inbox (its SQLite file, read-only) must hold one row per
+delivery Herald's answers said it took in — each new Alertmanager alert, each Argo CD
+notification not ignored before it was recorded; `lost` is the shortfall.
+
+Not measured (yet): the full answer time of the status commands under the storm; no
+manifests are posted first, so Argo CD notifications for unknown releases are taken in and
+ignored.
 
 Usage: python bench/storm.py [--rate 500] [--clients 32] [--seconds 20] [--runs 3]
 """
@@ -28,8 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import json
 import os
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -79,6 +86,7 @@ def event(n: int) -> tuple[str, dict[str, Any]]:
 
 async def storm(url: str, *, rate: float, clients: int, seconds: float) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
+    owed: Counter[str] = Counter()  # accepted deliveries Herald said it recorded, per source
     queue: asyncio.Queue[int | None] = asyncio.Queue()
     offered = 0
 
@@ -87,8 +95,10 @@ async def storm(url: str, *, rate: float, clients: int, seconds: float) -> dict[
             path, body = event(n)
             try:
                 async with session.post(url + path, json=body, headers=HEADERS) as response:
-                    await response.read()
+                    answer = await response.read()
                     statuses[str(response.status)] += 1
+                    if response.status < 300:
+                        owed[path.rsplit("/", 1)[1]] += recorded(answer)
             except aiohttp.ClientError as error:
                 statuses[type(error).__name__] += 1
 
@@ -117,7 +127,30 @@ async def storm(url: str, *, rate: float, clients: int, seconds: float) -> dict[
         "refused": {k: v for k, v in statuses.items() if not k.startswith("2")},
         "queued_at_end": queue.qsize(),
         "wall_s": wall,
+        "owed": dict(owed),
     }
+
+
+def recorded(answer: bytes) -> int:
+    """How many inbox rows an accepted answer stands for: one per new Alertmanager alert,
+    one per Argo CD notification unless it was ignored before it was taken in (an answer
+    of nothing but a reason) or was a duplicate."""
+    if not answer:  # the floor answers 202 and keeps nothing
+        return 0
+    body = json.loads(answer)
+    if "alerts" in body:
+        return int(body["alerts"]) - int(body["duplicates"])
+    return 0 if body.get("duplicate") or set(body) == {"ignored"} else 1
+
+
+def inbox_rows(database: str | None) -> dict[str, int]:
+    """The server's inbox rows per source, read from its SQLite file (WAL: a reader sees
+    every commit)."""
+    if database is None:
+        return {}
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT source, count(*) FROM inbox GROUP BY source").fetchall()
+    return {str(source): int(n) for source, n in rows}
 
 
 async def statuses_during(
@@ -149,9 +182,15 @@ async def cell(w: World, role: str, args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         latencies = await acks
     after = await server.call("stats")
+    stored = inbox_rows(server.info.get("database"))
+    owed = result.pop("owed")
+    lost = {k: n - stored.get(k, 0) for k, n in owed.items()} if stored else None
     return {
         "server": role,
         **result,
+        "recorded_owed": owed,
+        "inbox_rows": stored,
+        "lost": None if lost is None else sum(max(0, n) for n in lost.values()),
         "ack_ms": summary_ms(latencies),
         "acks": len(latencies),
         "cpu_per_s": (after["cpu_s"] - before["cpu_s"]) / result["wall_s"],
@@ -192,6 +231,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{r['offered_per_s']:.0f}",
             f"{r['accepted_per_s']:.0f}",
             sum(r["refused"].values()),
+            "" if r["lost"] is None else r["lost"],
             f"{r['ack_ms']['p50']:.1f}",
             f"{r['ack_ms']['p99']:.1f}",
             f"{r['ack_ms']['max']:.1f}",
@@ -202,7 +242,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ]
         for r in rows
     ]
-    headers = ["run", "server", "offered/s", "accepted/s", "refused", "ack p50", "ack p99"]
+    headers = ["run", "server", "offered/s", "accepted/s", "refused", "lost", "ack p50", "ack p99"]
     headers += ["ack max", "p99/floor", "cpu s/s", "RSS MB", "load"]
     print(table(headers, body))
 
