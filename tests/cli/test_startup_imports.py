@@ -72,3 +72,18 @@ async def test_herald_emit_loads_only_the_standard_library_and_its_client(
     started = await modules_loaded_by("emit", "event", release_id, "started", env=env)
     assert not_light(planned) == []
     assert not_light(started) == []
+
+
+async def test_the_server_starts_without_numpy_or_matplotlib() -> None:
+    """They are ~60 MB of an idle server: the DORA report and the weekly chart import them
+    when they are first drawn, not at start."""
+    probe = (
+        "import json, sys; import bot.serving.server, bot.app; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numpy', 'matplotlib'))))"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert json.loads(out.decode().splitlines()[-1]) == []
