@@ -97,8 +97,21 @@ class BackgroundTasks:
             return False
 
     async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+        """Wait for the work in flight. What still runs after `timeout` is cancelled before
+        the sessions it uses are closed: it ends cut short — not finished, so the next
+        Herald resumes it from the inbox — instead of failing on a closed session and
+        telling its user about an "internal error" that never happened."""
+        if not self._tasks:
+            return
+        _, running = await asyncio.wait(self._tasks, timeout=timeout)
+        if running:
+            log.warning(
+                "work still running at shutdown was cut short; it resumes at the next start",
+                extra={"requests": len(running)},
+            )
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=5)
 
 
 class Dispatch:
