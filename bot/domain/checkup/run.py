@@ -32,6 +32,9 @@ from bot.domain.text import Emoji, text
 from bot.domain.transactions import run_in_transaction
 
 log = logging.getLogger(__name__)
+# An automatic rollback owed after a red verdict is tried again while this young; after
+# that (Argo CD kept refusing, Herald was down) a person decides, and the thread says so.
+RESUME_ROLLBACK_WITHIN = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,17 @@ class CheckupRunner:
             release = await ledger.get_release(checkup.release_id)
         assert release is not None, "a checkup always belongs to a stored release"
         newest = await self.operations.releases.latest(service=checkup.service, env=checkup.env)
+        skipped = None
         if EventType.ROLLED_BACK in release.times or newest is None or newest.id != release.id:
             skipped = "already rolled back" if newest and newest.id == release.id else "superseded"
+        elif (age := self.clock() - checkup.due_at) > RESUME_ROLLBACK_WITHIN:
+            skipped = (
+                f"the {checkup.label} red verdict is {int(age.total_seconds() // 60)} min old,"
+                " too old to act on unattended; roll back with `/deploy rollback` if needed"
+            )
+            said = text(Emoji("warning"), f" Auto-rollback not resumed: {skipped}.")
+            await note_step(self.operations, release_id=release.id, said=said)
+        if skipped is not None:
             async with self.operations.ledgers() as ledger:
                 await ledger.finish_rollback(
                     checkup_id=checkup.id, outcome=f"Auto-rollback not resumed: {skipped}."

@@ -17,7 +17,7 @@ from bot.scheduling import JOB_ID, CheckupClock
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
-from tests.conftest import Herald
+from tests.conftest import FEED, OPS, Herald
 from tests.harness.release_metrics import HEALTHY, SPIKED
 from tests.scenarios.checkup.world import (
     CATALOG,
@@ -267,6 +267,32 @@ async def test_an_auto_rollback_cut_short_by_a_crash_is_carried_out_once_on_rest
     await stays(lambda: len(world.aborts()) == 1, seconds=0.5)
     assert world.reports("rel-crash") == []  # the report was posted before the crash, not again
     assert world.pagerduty.events == []
+
+
+async def test_an_auto_rollback_owed_for_too_long_is_left_to_a_person_and_the_thread_says_so(
+    world: CheckupWorld,
+) -> None:
+    world.clock.now -= timedelta(minutes=11)  # R+5m: nothing due on its own
+    herald = await world.start()
+    await deploy(herald, service=SPIKED, release_id="rel-stale")
+    await world.stop(herald)
+    await _crash_after_red_verdict(world, "rel-stale", plan=None)
+    world.clock.advance(timedelta(minutes=45))  # Herald stayed down well past the verdict
+    herald = await world.start()
+
+    def said() -> list[str]:
+        return [
+            t
+            for t in world.thread(OPS, "rel-stale") + world.thread(FEED, "rel-stale")
+            if "Auto-rollback not resumed" in t
+        ]
+
+    await eventually(lambda: len(said()) == 1, timeout=10)
+    assert "the +15m red verdict is 35 min old, too old to act on unattended" in said()[0]
+    assert "`/deploy rollback`" in said()[0]
+    # the +30m checkup, due while Herald was down, judged red afresh: that one rolled back
+    await eventually(lambda: len(world.aborts()) == 1, timeout=10)
+    await stays(lambda: len(said()) == 1 and len(world.aborts()) == 1, seconds=0.5)
 
 
 async def test_each_deploy_goes_on_the_pagerduty_timeline_once_and_pages_nobody(
