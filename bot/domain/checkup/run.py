@@ -28,7 +28,7 @@ from bot.domain.signals.rollback_policy import (
     resume_text,
     take_auto_rollback,
 )
-from bot.domain.text import Emoji, text
+from bot.domain.text import Code, Emoji, text
 from bot.domain.transactions import run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -178,12 +178,15 @@ class CheckupRunner:
         if EventType.ROLLED_BACK in release.times or newest is None or newest.id != release.id:
             skipped = "already rolled back" if newest and newest.id == release.id else "superseded"
         elif (age := self.clock() - checkup.due_at) > RESUME_ROLLBACK_WITHIN:
-            skipped = (
+            why = text(
                 f"the {checkup.label} red verdict is {int(age.total_seconds() // 60)} min old,"
-                " too old to act on unattended; roll back with `/deploy rollback` if needed"
+                " too old to act on unattended; roll back with ",
+                Code("/deploy rollback"),
+                " if needed",
             )
-            said = text(Emoji("warning"), f" Auto-rollback not resumed: {skipped}.")
+            said = text(Emoji("warning"), " Auto-rollback not resumed: ", why, ".")
             await note_step(self.operations, release_id=release.id, said=said)
+            skipped = why.plain()
         if skipped is not None:
             async with self.operations.ledgers() as ledger:
                 await ledger.finish_rollback(
