@@ -48,6 +48,7 @@ async def _serve(settings: Settings, catalog: Catalog, nudges: Connection, metri
     from bot.app import build_app
     from bot.core import Role
     from bot.observability import METRICS, HeraldMetrics
+    from bot.serving.server import freeze_start_up
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -59,6 +60,7 @@ async def _serve(settings: Settings, catalog: Catalog, nudges: Connection, metri
     loop.add_reader(nudges.fileno(), _read_nudges(nudges, nudged))
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()  # opens the store and starts every loop (the app's cleanup context)
+    freeze_start_up()
     log.info("worker started", extra={"pid": os.getpid()})
     try:
         await stop.wait()
