@@ -1,4 +1,9 @@
-"""Engines and sessions: one async engine per process, SQLite or PostgreSQL by URL."""
+"""Engines and sessions: one async engine per process, SQLite or PostgreSQL by URL.
+
+The async engine serves the session paths (`transaction()`, `read()`). The short writes and
+reads that are a function of a connection (`write_now`, `read_now`) run instead on threads
+with synchronous connections to the same database — SQLite's writer and reader threads, or
+a few PostgreSQL threads — since there a transaction costs one hop, not one per statement."""
 
 from __future__ import annotations
 
@@ -18,11 +23,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.store.checkpointer import Checkpointer
+from bot.store.postgres_writer import PostgresWriter
 from bot.store.sqlite_writer import SqliteWriter, Work
 from bot.store.write_batches import WriteBatches
 from bot.store.write_gate import WriteGate
 
 T = TypeVar("T")
+WRITE_THREADS, READ_THREADS = 4, 2  # PostgreSQL: threads (and connections) for write_now, read_now
 
 
 def async_url(url: str) -> str:
@@ -92,17 +99,28 @@ class Database:
         self._writer_task: asyncio.Task[Any] | None = None
         path = engine.url.database if self.sqlite else None
         file = path if path and path != ":memory:" else None
-        self._fast = SqliteWriter(file) if file else None
-        self._batches = WriteBatches(self._fast, self._gate) if self._fast else None
-        self._reads = SqliteWriter(file, reads=True) if file else None
+        self._fast: SqliteWriter | PostgresWriter | None = None
+        self._reads: SqliteWriter | PostgresWriter | None = None
+        self._batches: WriteBatches | None = None
+        if file:
+            self._fast = SqliteWriter(file)
+            self._batches = WriteBatches(self._fast, gate=self._gate)
+            self._reads = SqliteWriter(file, reads=True)
+        elif not self.sqlite:
+            url = sync_url(engine.url.render_as_string(hide_password=False))
+            self._fast = PostgresWriter(url, threads=WRITE_THREADS)
+            self._batches = WriteBatches(self._fast, flushers=WRITE_THREADS)
+            self._reads = PostgresWriter(url, threads=READ_THREADS, reads=True)
         self._checkpoints = Checkpointer(file) if file else None
 
     async def write_now(self, work: Work[T], *, fast: bool = False) -> T:
         """`work(connection)` — synchronous Core or ORM statements — in one transaction. On
         a SQLite file it runs in one hop to the writer's thread (bot/store/sqlite_writer.py),
-        holding the write lock for its statements only; elsewhere on the async engine's
-        connection. `fast` as for `transaction`. On SQLite, writes that come together are
-        committed together (bot/store/write_batches.py): `work` may run twice."""
+        holding the write lock for its statements only; on PostgreSQL in one hop to one of a
+        few threads with synchronous connections (bot/store/postgres_writer.py); on an
+        in-memory SQLite on the async engine's connection. `fast` as for `transaction`.
+        Writes that come together are committed together (bot/store/write_batches.py):
+        `work` may run twice."""
         if self._batches is not None and self._writer_task is not asyncio.current_task():
             return await self._batches.run(work, fast=fast)
         async with self._write_turn(fast=fast):
@@ -113,8 +131,8 @@ class Database:
 
     async def read_now(self, work: Work[T]) -> T:
         """`work(connection)` — synchronous Core statements that only read — in one
-        transaction: on a SQLite file in one hop to a reader thread of its own (no round trip
-        per statement to the driver's thread), elsewhere on the async engine's connection."""
+        transaction: on a SQLite file or PostgreSQL in one hop to a reader thread of its own
+        (no round trip per statement through the event loop), else on the async engine's."""
         if self._reads is not None:
             return await self._reads.run(work)
         async with self.engine.connect() as connection:

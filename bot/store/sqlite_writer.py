@@ -81,7 +81,7 @@ class SqliteWriter:
     def _together(self, works: Sequence[Work[Any]]) -> list[Outcome]:
         if len(works) > 1:
             try:
-                return [Done(result) for result in self._transaction(_each(works))]
+                return [Done(result) for result in self._transaction(each(works))]
             except Exception:
                 pass  # below, each on its own, so only the failing one hears of it
         outcomes: list[Outcome] = []
@@ -141,7 +141,7 @@ class Failed:
 Outcome = Done | Failed
 
 
-def _each(works: Sequence[Work[Any]]) -> Work[list[Any]]:
+def each(works: Sequence[Work[Any]]) -> Work[list[Any]]:
     return lambda connection: [work(connection) for work in works]
 
 
