@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.slack.blocks import render_notice
@@ -56,7 +56,11 @@ def write_row(key: str) -> Callable[[Connection], str]:
 
 
 async def keys(store: Store) -> set[str]:
-    return await store.database.read_now(
+    return await keys_in(store.database)
+
+
+async def keys_in(database: Database) -> set[str]:
+    return await database.read_now(
         lambda connection: set(connection.execute(select(INBOX.c.key)).scalars())
     )
 
@@ -148,3 +152,27 @@ async def test_two_replicas_locking_rows_in_opposite_order_both_commit(
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.postgres
+async def test_writes_and_reads_after_the_server_dropped_their_connections_land(
+    postgres_url: str,
+) -> None:
+    """As after a restart or a failover of the server: each thread opens a new connection."""
+    await asyncio.to_thread(upgrade, postgres_url)
+    database = Database(create_engine(postgres_url))
+    try:
+        await asyncio.gather(*(database.write_now(write_row(f"before{n}")) for n in range(8)))
+        assert len(await keys_in(database)) == 8
+        drop_others = text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        async with database.transaction() as session:
+            assert (await session.execute(drop_others)).scalar_one() >= 2  # a writer's, a reader's
+        await asyncio.gather(*(database.write_now(write_row(f"after{n}")) for n in range(8)))
+        assert await keys_in(database) == {
+            f"{when}{n}" for when in ("before", "after") for n in range(8)
+        }
+    finally:
+        await database.close()
