@@ -108,15 +108,19 @@ class PostgresWriter:
         raise RuntimeError("PostgreSQL dropped two connections in a row")  # pragma: no cover
 
     def _connected(self) -> Connection:
+        """This thread's connection; a dropped one is given back to the pool first (the pool
+        holds one connection per thread, no more)."""
         connection: Connection | None = getattr(self._mine, "connection", None)
-        if connection is None or connection.invalidated or connection.closed:
-            fresh = self._engine.connect()
+        if connection is not None and (connection.invalidated or connection.closed):
             with self._opening:
-                if connection is not None:
-                    connection.close()
-                    self._connections.remove(connection)
-                self._connections.append(fresh)
-            self._mine.connection = connection = fresh
+                connection.close()
+                self._connections.remove(connection)
+            connection = None
+        if connection is None:
+            connection = self._engine.connect()
+            with self._opening:
+                self._connections.append(connection)
+            self._mine.connection = connection
         return connection
 
     async def close(self) -> None:

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.slack.blocks import render_notice
-from bot.store.database import Database, create_engine
+from bot.store.database import Database, create_engine, sync_url
 from bot.store.ledgers import LedgerFactory
 from bot.store.migrate import upgrade
+from bot.store.postgres_writer import PostgresWriter
 from bot.store.release_rows import table_of
 from bot.store.tables import InboxRow
 from tests.store.support import FEED, OPS, Store, register
@@ -176,3 +177,37 @@ async def test_writes_and_reads_after_the_server_dropped_their_connections_land(
         }
     finally:
         await database.close()
+
+
+@pytest.mark.postgres
+async def test_every_writer_thread_reconnects_after_the_server_dropped_them(
+    postgres_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, postgres_url)
+    writer = PostgresWriter(sync_url(postgres_url), threads=2)
+    side_by_side = threading.Barrier(2, timeout=10)
+
+    def on_both_threads(key: str) -> Callable[[Connection], str]:
+        def work(connection: Connection) -> str:
+            write_row(key)(connection)
+            side_by_side.wait()  # so that each thread has its own connection
+            return key
+
+        return work
+
+    async def both(one: str, two: str) -> list[str]:
+        return list(await asyncio.gather(*(writer.run(on_both_threads(k)) for k in (one, two))))
+
+    try:
+        assert await both("a", "b") == ["a", "b"]
+        await writer.run(
+            lambda connection: connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        )
+        assert await both("c", "d") == ["c", "d"]  # the dropped one reconnected
+    finally:
+        await writer.close()
