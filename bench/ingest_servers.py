@@ -70,6 +70,7 @@ def _herald_app(config: dict[str, Any]) -> web.Application:
         ingest_token=INGEST_TOKEN,
         delivery_poll_seconds=1.0,
         checkup_interval_seconds=300,
+        workers=config.get("workers", 0),
     )
     return build_server(settings)
 

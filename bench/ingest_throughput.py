@@ -71,7 +71,10 @@ async def servers(role: str, count: int, config: dict[str, Any]) -> AsyncIterato
     async with contextlib.AsyncExitStack() as stack:
         started = []
         for n in range(count):
-            process = server_process(f"{role}-{n}", config, start=start_ingest_server)
+            workers = role == "herald" and bool(config.get("workers"))  # it starts processes
+            process = server_process(
+                f"{role}-{n}", config, start=start_ingest_server, daemon=not workers
+            )
             started.append(await stack.enter_async_context(process))
         yield started
 
@@ -126,7 +129,7 @@ class Measured:
 async def cell(setup: Setup, role: str, clients: int, run: int) -> dict[str, Any]:
     """One server kind's processes on a fresh database, taking the workload."""
     name = f"{role}-c{clients}-run{run}"
-    config = {**setup.fakes.info, "catalog": str(setup.catalog)}
+    config = {**setup.fakes.info, "catalog": str(setup.catalog), "workers": setup.args.workers}
     config["database_url"] = setup.databases.fresh(name)
     # the floor has as many processes as Herald (one on SQLite)
     async with servers(role, setup.args.replicas, config) as procs:
@@ -248,6 +251,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="FakeSlack's chat.postMessage per second per channel (0: none)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="HERALD_WORKERS of each Herald process"
     )
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy Herald into DIR")
     parser.add_argument("--tag", default="", help="suffix of the results file")
