@@ -49,7 +49,9 @@ def _child(role: str, conn: Connection, config: dict[str, Any], start: Start) ->
     quiet_logging()
     profiled = role == config.get("profile_role", "herald")
     with maybe_profile(config.get("profile") if profiled else None):
-        asyncio.run(_serve(role, conn, config, start))
+        from bot.serving.loop import run  # the loop `herald serve` runs on, for every role
+
+        run(_serve(role, conn, config, start))
 
 
 async def _serve(role: str, conn: Connection, config: dict[str, Any], start: Start) -> None:

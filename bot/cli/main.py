@@ -84,6 +84,7 @@ def run_serve(settings: Settings) -> int:
 
     from bot.cli.checks import find_problems
     from bot.logs import configure_logging
+    from bot.serving.loop import new_event_loop
     from bot.serving.server import build_server
     from bot.store.instance_lock import AnotherHeraldRunning
 
@@ -94,7 +95,8 @@ def run_serve(settings: Settings) -> int:
             print(f"config: {problem}", file=sys.stderr)
         return 2
     try:
-        web.run_app(build_server(settings), host=settings.host, port=settings.port, print=None)
+        app = build_server(settings)
+        web.run_app(app, host=settings.host, port=settings.port, print=None, loop=new_event_loop())
     except AnotherHeraldRunning as exc:
         print(f"herald serve: {exc}", file=sys.stderr)
         return 2

@@ -41,7 +41,9 @@ def run_worker(settings: Settings, catalog: Catalog, nudges: Connection, metrics
     os.nice(NICENESS)
     configure_logging(level=settings.log_level)
     share_in_this_process(metrics)
-    asyncio.run(_serve(settings, catalog, nudges, metrics))
+    from bot.serving.loop import run
+
+    run(_serve(settings, catalog, nudges, metrics))
 
 
 async def _serve(settings: Settings, catalog: Catalog, nudges: Connection, metrics: Path) -> None:
