@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import DBAPIError
 
-from bot.store.sqlite_writer import Done, Failed, Outcome, Work, each
+from bot.store.sqlite_writer import Outcome, Work, together
 
 T = TypeVar("T")
 RETRIED = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
@@ -61,18 +61,10 @@ class PostgresWriter:
         return await loop.run_in_executor(self._threads, self._together, works)
 
     def _together(self, works: Sequence[Work[Any]]) -> list[Outcome]:
-        if len(works) > 1:
-            try:
-                return [Done(result) for result in self._once(each(works), whole=True)]
-            except Exception:
-                pass  # below, each on its own, so only the failing one hears of it
-        outcomes: list[Outcome] = []
-        for work in works:
-            try:
-                outcomes.append(Done(self._transaction(work)))
-            except Exception as exc:
-                outcomes.append(Failed(exc))
-        return outcomes
+        def whole(work: Work[list[Any]]) -> list[Any]:
+            return self._once(work, whole=True)
+
+        return together(works, whole=whole, alone=self._transaction)
 
     def _transaction(self, work: Work[T]) -> T:
         try:

@@ -79,18 +79,7 @@ class SqliteWriter:
         return await loop.run_in_executor(self._thread, self._together, works)
 
     def _together(self, works: Sequence[Work[Any]]) -> list[Outcome]:
-        if len(works) > 1:
-            try:
-                return [Done(result) for result in self._transaction(each(works))]
-            except Exception:
-                pass  # below, each on its own, so only the failing one hears of it
-        outcomes: list[Outcome] = []
-        for work in works:
-            try:
-                outcomes.append(Done(self._transaction(work)))
-            except Exception as exc:
-                outcomes.append(Failed(exc))
-        return outcomes
+        return together(works, whole=self._transaction, alone=self._transaction)
 
     def _transaction(self, work: Work[T]) -> T:
         deadline, pause = time.monotonic() + LOCK_WAIT, FIRST_PAUSE
@@ -143,6 +132,28 @@ Outcome = Done | Failed
 
 def each(works: Sequence[Work[Any]]) -> Work[list[Any]]:
     return lambda connection: [work(connection) for work in works]
+
+
+def together(
+    works: Sequence[Work[Any]],
+    *,
+    whole: Callable[[Work[list[Any]]], list[Any]],
+    alone: Callable[[Work[Any]], Any],
+) -> list[Outcome]:
+    """`works` in one transaction (`whole`); if that fails, each in its own (`alone`), so
+    only the failing one's caller hears of it."""
+    if len(works) > 1:
+        try:
+            return [Done(result) for result in whole(each(works))]
+        except Exception:
+            pass  # below, each on its own
+    outcomes: list[Outcome] = []
+    for work in works:
+        try:
+            outcomes.append(Done(alone(work)))
+        except Exception as exc:
+            outcomes.append(Failed(exc))
+    return outcomes
 
 
 def _engine(path: str, *, begin: str) -> Engine:
