@@ -27,6 +27,8 @@ from bot.observability import HeraldMetrics
 from bot.slack.dead_letters import dead_letter_note
 from bot.slack.edits import KeyedMessageMissing, KeyedPostComing, edit_keyed_message
 from bot.slack.history import OUTBOX_KEY, find_posted
+from bot.slack.pacing import HOLD as PACE_HOLD
+from bot.slack.pacing import SPACING as PACE_SPACING
 from bot.slack.pacing import ChannelPace
 from bot.slack.uploads import share_file
 from bot.slack.web_api import FAILURES, observed, translate_slack_error
@@ -167,7 +169,12 @@ class SlackDelivery:
         if ts is None:
             ts = await self._post(claim, thread_ts)
         await outbox.mark_sent(
-            database=self._database, claim=claim, ts=ts, thread_ts=thread_ts, now=self._clock()
+            database=self._database,
+            claim=claim,
+            ts=ts,
+            thread_ts=thread_ts,
+            now=self._clock(),
+            spacing=timedelta(seconds=PACE_SPACING),
         )
 
     async def _update(self, claim: Claim) -> None:
@@ -213,7 +220,12 @@ class SlackDelivery:
         if error.retry_after is not None:  # a 429: the channel waits, nothing failed
             log.info("slack rate limited; waiting %.1fs", error.retry_after, extra=extra)
             self._pace.throttled(claim.channel)
-            await self._wait(claim, error.message, delay=error.retry_after)
+            now = self._clock()
+            at = self._retry_at[claim.channel] = now + timedelta(seconds=error.retry_after)
+            paced_until = now + timedelta(seconds=PACE_HOLD)
+            await outbox.mark_throttled(
+                database=self._database, claim=claim, at=at, paced_until=paced_until
+            )
             return
         if not error.retryable:
             await self._give_up(claim, error.message)

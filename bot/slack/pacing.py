@@ -6,6 +6,10 @@ sending the channel's queue as fast as it goes earns a 429 for nearly every mess
 it: each one a wasted call, a write to the outbox and a second's wait. So after a 429 a
 channel's sender spaces its posts `SPACING` apart for `HOLD`; a channel Slack never pushed
 back on posts as fast as its messages come.
+
+This is the sender's own timing. The pace itself is kept in the database too
+(bot/store/channel_paces.py), so that another replica posting to the same channel keeps it:
+Slack's limit is the channel's, not a process's.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy import select as select_rows
 from sqlmodel import SQLModel, col, select
 
+from bot.store import channel_paces
 from bot.store.database import Database
 from bot.store.release_rows import row_values, table_of
 from bot.store.tables import OutboxRow, SlackMessageRow
@@ -105,7 +106,7 @@ def claim_statement() -> Update:
     )
     return (
         update(OUTBOX)
-        .where(OUTBOX.c.id == head, due)
+        .where(OUTBOX.c.id == head, due, channel_paces.not_paced(channel, now))
         .values(
             state="sending",
             lease_until=bindparam("b_lease_until"),
@@ -162,9 +163,16 @@ async def _update_held(
 
 
 async def mark_sent(
-    *, database: Database, claim: Claim, ts: str, thread_ts: str | None, now: datetime
+    *,
+    database: Database,
+    claim: Claim,
+    ts: str,
+    thread_ts: str | None,
+    now: datetime,
+    spacing: timedelta = timedelta(0),
 ) -> bool:
-    """Record the post and where it landed, so threads and updates survive restarts.
+    """Record the post and where it landed, so threads and updates survive restarts; if
+    the channel is paced (`mark_throttled`), its next post waits `spacing`.
 
     False (nothing recorded) when the claim was lost: the new claimant is ambiguous and
     finds this post in the channel history.
@@ -180,12 +188,12 @@ async def mark_sent(
         outbox_id=claim.id,
         posted_at=now,
     )
-    return await _update_held(
-        database,
-        claim,
-        _sent(now, ts),
-        then=lambda connection: _insert(connection, SlackMessageRow, message),
-    )
+
+    def record(connection: Connection) -> None:
+        _insert(connection, SlackMessageRow, message)
+        channel_paces.posted(connection, channel=claim.channel, now=now, spacing=spacing)
+
+    return await _update_held(database, claim, _sent(now, ts), then=record)
 
 
 async def mark_delivered(
@@ -230,6 +238,27 @@ async def mark_waiting(*, database: Database, claim: Claim, at: datetime, reason
         "attempts": OUTBOX.c.attempts - 1,
     }
     await _update_held(database, claim, waiting)
+
+
+async def mark_throttled(
+    *, database: Database, claim: Claim, at: datetime, paced_until: datetime
+) -> None:
+    """Slack said 429: the message waits until `at` (`mark_waiting`), and so does every
+    process's next post in the channel, which keeps to Slack's pace until `paced_until`."""
+    waiting = {
+        "state": "pending",
+        "next_attempt_at": at,
+        "lease_until": None,
+        "last_error": "rate limited",
+        "attempts": OUTBOX.c.attempts - 1,
+    }
+
+    def pace(connection: Connection) -> None:
+        channel_paces.throttle(
+            connection, channel=claim.channel, next_post_at=at, paced_until=paced_until
+        )
+
+    await _update_held(database, claim, waiting, then=pace)
 
 
 async def mark_dead(

@@ -251,6 +251,17 @@ class AuditRow(SQLModel, table=True):
     correlation_id: str | None = Field(default=None, max_length=64)
 
 
+class ChannelPaceRow(SQLModel, table=True):
+    """Slack's pace in a channel after a 429, shared by every process that posts there
+    (bot/store/channel_paces.py)."""
+
+    __tablename__ = "channel_paces"
+
+    channel: str = Field(primary_key=True, max_length=32)
+    paced_until: datetime = _utc()  # the pace ends then, unless Slack pushes back again
+    next_post_at: datetime = _utc()  # no process posts in the channel before then
+
+
 class ActionClaimRow(SQLModel, table=True):
     """One row per attempt of a one-time action (a promote from a given step, a rollback of a
     release): the first attempt under the action's key, a later one under `<key>#<attempt>`."""

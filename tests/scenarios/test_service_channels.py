@@ -162,3 +162,36 @@ async def test_a_burst_under_slacks_limit_lands_once_in_order_and_no_channel_wai
     # Slack pushed back once; from then on Herald kept to its pace instead of a 429 a post
     assert 1 <= throttled.count(WEB_FEED) <= 2
     assert slack.messages(OPS) == []
+
+
+async def test_two_replicas_keep_one_pace_in_a_channel_slack_pushed_back_on(
+    make_settings: SettingsFactory, slack: FakeSlack, postgres_url: str
+) -> None:
+    """Slack's limit is the channel's, not a replica's: once one replica hears a 429 there,
+    the other keeps the same pace instead of posting into the limit."""
+    slack.limit_posts_per_channel(1.0, burst=3)
+
+    def settings(**overrides: Any) -> Any:
+        return make_settings(database_url=postgres_url, **overrides)
+
+    async for first in herald_with(settings, CATALOG):
+        async for second in herald_with(settings, CATALOG):
+            for n, herald in enumerate((first, second, first, second)):
+                await announce(herald, "webapp", f"rel-pace-{n}", "started")
+
+            await eventually(lambda: len(slack.messages(WEB_FEED)) == 12, timeout=20)
+            await stays(lambda: len(slack.messages(WEB_FEED)) == 12, seconds=0.5)
+
+    texts_in_feed = texts(slack, WEB_FEED)
+    assert len(set(texts_in_feed)) == len(texts_in_feed) == 12  # each once
+    assert (
+        headers(slack, WEB_FEED)
+        == [
+            ":calendar: release.planned | webapp",
+            ":hourglass_flowing_sand: release.started | webapp",
+        ]
+        * 4
+    )
+    assert slack.post_limit is not None
+    throttled = [channel for channel, _ in slack.post_limit.throttled]
+    assert 1 <= throttled.count(WEB_FEED) <= 2  # one 429, then both replicas kept the pace

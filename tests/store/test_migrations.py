@@ -27,6 +27,7 @@ TABLES = {
     "outbox",
     "audit",
     "action_claims",
+    "channel_paces",
     "checkups",
     "watches",
     "dora_days",
