@@ -126,12 +126,14 @@ class SlackDelivery:
                 continue
             wakeup.clear()  # before claiming, so a commit during the claim is not missed
             try:
-                claim = await outbox.claim_next(
+                claim = await outbox.claim_or_pace(
                     database=self._database, channel=channel, now=self._clock(), lease=self._lease
                 )
-                if claim is not None:
+                if isinstance(claim, Claim):
                     await self.deliver(claim)
                     continue
+                if claim is not None:  # keeping Slack's pace (another replica posted): then
+                    self._retry_at[channel] = claim
             except Exception:  # the worker outlives a database hiccup; the row stays claimable
                 log.exception("delivery failed unexpectedly", extra={"channel": channel})
             await sleep_until_woken(wakeup, seconds=self._idle_seconds(channel))
@@ -176,6 +178,7 @@ class SlackDelivery:
             now=self._clock(),
             spacing=timedelta(seconds=PACE_SPACING),
         )
+        self._pace.posted(claim.channel)  # after the store's "now": never before its pace
 
     async def _update(self, claim: Claim) -> None:
         ts = await edit_keyed_message(
@@ -275,7 +278,6 @@ class SlackDelivery:
         if metadata is not None:
             payload = {**metadata.get("event_payload", {}), OUTBOX_KEY: claim.id}
             metadata = {**metadata, "event_payload": payload}
-        self._pace.posted(claim.channel)
         response = await observed(
             self._metrics, "chat.postMessage", self._post_message(claim, body, metadata, thread_ts)
         )

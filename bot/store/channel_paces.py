@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, update
+from sqlalchemy import ColumnElement, Connection, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,6 +45,15 @@ def posted(connection: Connection, *, channel: str, now: datetime, spacing: time
         .where(PACES.c.channel == channel, PACES.c.paced_until > now)
         .values(next_post_at=now + spacing)
     )
+
+
+def held_until(connection: Connection, *, channel: str, now: datetime) -> datetime | None:
+    """When `channel`'s next post may go, if its pace holds it back at `now`."""
+    statement = select(PACES.c.next_post_at).where(
+        PACES.c.channel == channel, PACES.c.next_post_at > now
+    )
+    found: datetime | None = connection.scalar(statement)
+    return found
 
 
 def not_paced(channel: Any, now: Any) -> ColumnElement[bool]:

@@ -123,11 +123,21 @@ async def claim_next(
 ) -> Claim | None:
     """Claim the next message of `channel` if it is due; while it is not, the channel waits
     (the order: `claim_statement`). One call on the writer, no ORM objects."""
+    claimed = await claim_or_pace(database=database, channel=channel, now=now, lease=lease)
+    return claimed if isinstance(claimed, Claim) else None
+
+
+async def claim_or_pace(
+    *, database: Database, channel: str, now: datetime, lease: timedelta
+) -> Claim | datetime | None:
+    """`claim_next`, or — while the channel keeps Slack's pace — when its next post may go."""
     values = {"b_channel": channel, "b_now": now, "b_lease_until": now + lease}
 
-    def claim(connection: Connection) -> Claim | None:
+    def claim(connection: Connection) -> Claim | datetime | None:
         row = connection.execute(claim_statement(), values).first()
-        return None if row is None else Claim(**row._asdict())
+        if row is None:
+            return channel_paces.held_until(connection, channel=channel, now=now)
+        return Claim(**row._asdict())
 
     return await database.write_now(claim)
 
