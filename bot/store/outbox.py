@@ -100,13 +100,15 @@ def claim_statement() -> Update:
     open_here = and_(OUTBOX.c.channel == channel, OUTBOX.c.state.in_(OPEN_STATES))
     oldest = select_rows(OUTBOX.c.id).where(open_here).order_by(OUTBOX.c.id).limit(1)
     head = func.coalesce(urgent.scalar_subquery(), oldest.scalar_subquery())
+    # Slack's per-channel pace is chat.postMessage's: an update (chat.update) is not held
+    paced_post_may_go = channel_paces.not_paced(channel, now)
     due = or_(
         and_(OUTBOX.c.state == "pending", OUTBOX.c.next_attempt_at <= now),
         and_(OUTBOX.c.state == "sending", OUTBOX.c.lease_until < now),
     )
     return (
         update(OUTBOX)
-        .where(OUTBOX.c.id == head, due, channel_paces.not_paced(channel, now))
+        .where(OUTBOX.c.id == head, due, or_(OUTBOX.c.operation != POST, paced_post_may_go))
         .values(
             state="sending",
             lease_until=bindparam("b_lease_until"),
