@@ -5,7 +5,6 @@ server that only verifies, records and acks, beside the worker processes it keep
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.core import Role
 from bot.deps import DEPS, utcnow
 from bot.observability import METRICS, HeraldMetrics
+from bot.serving.loop import freeze_start_up
 from bot.serving.shared_metrics import MetricFiles, share_in_this_process
 from bot.serving.supervisor import Supervisor
 from bot.settings import Settings
@@ -49,16 +49,6 @@ def build_server(
 
 async def _freeze_start_up(app: web.Application) -> None:
     freeze_start_up()
-
-
-def freeze_start_up() -> None:
-    """Move every object start-up made (modules, the catalogue, SQLAlchemy's and pydantic's
-    schemas) out of the collector's sight, once the process serves: a full collection then
-    walks what requests make, instead of pausing an ack for milliseconds to find start-up's
-    objects still alive. (Run by `herald serve` and its workers, not by tests that start
-    Herald many times in one interpreter.)"""
-    gc.collect()
-    gc.freeze()
 
 
 async def _shared_metrics(app: web.Application) -> AsyncIterator[None]:

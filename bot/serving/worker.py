@@ -50,7 +50,7 @@ async def _serve(settings: Settings, catalog: Catalog, nudges: Connection, metri
     from bot.app import build_app
     from bot.core import Role
     from bot.observability import METRICS, HeraldMetrics
-    from bot.serving.server import freeze_start_up
+    from bot.serving.loop import freeze_start_up
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -223,12 +223,7 @@ class SlackDelivery:
         if error.retry_after is not None:  # a 429: the channel waits, nothing failed
             log.info("slack rate limited; waiting %.1fs", error.retry_after, extra=extra)
             self._pace.throttled(claim.channel)
-            now = self._clock()
-            at = self._retry_at[claim.channel] = now + timedelta(seconds=error.retry_after)
-            paced_until = now + timedelta(seconds=PACE_HOLD)
-            await outbox.mark_throttled(
-                database=self._database, claim=claim, at=at, paced_until=paced_until
-            )
+            await self._wait(claim, error.message, delay=error.retry_after, paced_for=PACE_HOLD)
             return
         if not error.retryable:
             await self._give_up(claim, error.message)
@@ -252,9 +247,17 @@ class SlackDelivery:
             now=now,
         )
 
-    async def _wait(self, claim: Claim, reason: str, *, delay: float) -> None:
-        at = self._retry_at[claim.channel] = self._clock() + timedelta(seconds=delay)
-        await outbox.mark_waiting(database=self._database, claim=claim, at=at, reason=reason)
+    async def _wait(
+        self, claim: Claim, reason: str, *, delay: float, paced_for: float | None = None
+    ) -> None:
+        """The channel's head waits `delay` s; `paced_for`: Slack said 429, and every
+        replica keeps to its pace in the channel that long."""
+        now = self._clock()
+        at = self._retry_at[claim.channel] = now + timedelta(seconds=delay)
+        paced_until = None if paced_for is None else now + timedelta(seconds=paced_for)
+        await outbox.mark_waiting(
+            database=self._database, claim=claim, at=at, reason=reason, paced_until=paced_until
+        )
 
     async def _thread_ts(self, claim: Claim) -> str | None:
         if claim.thread_role is None:

@@ -184,7 +184,7 @@ async def mark_sent(
     spacing: timedelta = timedelta(0),
 ) -> bool:
     """Record the post and where it landed, so threads and updates survive restarts; if
-    the channel is paced (`mark_throttled`), its next post waits `spacing`.
+    the channel is paced (`mark_waiting`), its next post waits `spacing`.
 
     False (nothing recorded) when the claim was lost: the new claimant is ambiguous and
     finds this post in the channel history.
@@ -239,9 +239,18 @@ async def mark_retry(
     await _update_held(database, claim, retry)
 
 
-async def mark_waiting(*, database: Database, claim: Claim, at: datetime, reason: str) -> None:
+async def mark_waiting(
+    *,
+    database: Database,
+    claim: Claim,
+    at: datetime,
+    reason: str,
+    paced_until: datetime | None = None,
+) -> None:
     """No failure: the message waits until `at` (Slack's `Retry-After`, a thread root not
-    posted yet) and gets its attempt back, so a burst of 429s raises no backoff."""
+    posted yet) and gets its attempt back, so a burst of 429s raises no backoff. With
+    `paced_until` (Slack said 429), every process's next post in the channel waits until
+    `at` too, and keeps to Slack's pace until `paced_until` (bot/store/channel_paces.py)."""
     waiting = {
         "state": "pending",
         "next_attempt_at": at,
@@ -249,28 +258,14 @@ async def mark_waiting(*, database: Database, claim: Claim, at: datetime, reason
         "last_error": reason[:500],
         "attempts": OUTBOX.c.attempts - 1,
     }
-    await _update_held(database, claim, waiting)
-
-
-async def mark_throttled(
-    *, database: Database, claim: Claim, at: datetime, paced_until: datetime
-) -> None:
-    """Slack said 429: the message waits until `at` (`mark_waiting`), and so does every
-    process's next post in the channel, which keeps to Slack's pace until `paced_until`."""
-    waiting = {
-        "state": "pending",
-        "next_attempt_at": at,
-        "lease_until": None,
-        "last_error": "rate limited",
-        "attempts": OUTBOX.c.attempts - 1,
-    }
 
     def pace(connection: Connection) -> None:
+        assert paced_until is not None
         channel_paces.throttle(
             connection, channel=claim.channel, next_post_at=at, paced_until=paced_until
         )
 
-    await _update_held(database, claim, waiting, then=pace)
+    await _update_held(database, claim, waiting, then=None if paced_until is None else pace)
 
 
 async def mark_dead(
