@@ -78,11 +78,11 @@ from bench.processes import (
     INGEST_TOKEN,
     NEW_SHA,
     OLD_SHA,
-    OPS,
     SETTLE_TIMEOUT,
     SIGNING_SECRET,
     Reply,
     Server,
+    herald_settings,
     server_process,
 )
 
@@ -175,22 +175,16 @@ def _herald_app(
     """Herald as `herald serve` builds it; `info["database"]` is set to its SQLite file."""
     from bot.catalog import Catalog
     from bot.serving.server import build_server
-    from bot.settings import Settings
     from bot.slack import inbox
     from bot.slack.tasks import BackgroundTasks, ErrorReply
     from bot.store.database import Database
     from bot.store.inbox import record_once
 
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="herald-bench-ack-"))
-    info["database"] = str(Path(tmp) / "herald.db")
-    settings = Settings(
-        slack_bot_token=config["slack_token"],
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=config["slack_api_url"],
-        feed_channel=FEED,
-        ops_channel=OPS,
-        database_url=f"sqlite:///{Path(tmp) / 'herald.db'}",
-        ingest_token=INGEST_TOKEN,
+    info["database"] = database = str(Path(tmp) / "herald.db")
+    settings = herald_settings(
+        config,
+        database_url=f"sqlite:///{database}",
         argocd_url=config["argocd_url"],
         argocd_token=ARGOCD_TOKEN,
         workers=1 if variant == "-workers" else 0,

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from bench.harness import FIRST_TICK
-from bench.processes import FEED, INGEST_TOKEN, OPS, SIGNING_SECRET, Reply, Stats
+from bench.processes import INGEST_TOKEN, Reply, Stats, herald_settings
 
 POOL = 10  # Herald's PostgreSQL pool size (bot/store/database.py)
 TABLE = "floor_events"
@@ -57,17 +57,11 @@ async def start_ingest_server(
 
 def _herald_app(config: dict[str, Any]) -> web.Application:
     from bot.serving.server import build_server
-    from bot.settings import Settings
 
-    settings = Settings(
-        slack_bot_token=config["slack_token"],
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=config["slack_api_url"],
-        feed_channel=FEED,
-        ops_channel=OPS,
+    settings = herald_settings(
+        config,
         database_url=config["database_url"],
         config_path=Path(config["catalog"]),
-        ingest_token=INGEST_TOKEN,
         delivery_poll_seconds=1.0,
         checkup_interval_seconds=300,
         workers=config.get("workers", 0),

@@ -153,6 +153,22 @@ async def server_process(
             process.terminate()
 
 
+def herald_settings(config: dict[str, Any], **overrides: Any) -> Any:
+    """Settings of a Herald a benchmark serves: the fakes' Slack (`config`, from
+    `start_fakes`), the feed and ops channels, the signing secret and ingest token above."""
+    from bot.settings import Settings
+
+    return Settings(
+        slack_bot_token=config["slack_token"],
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=config["slack_api_url"],
+        feed_channel=FEED,
+        ops_channel=OPS,
+        ingest_token=INGEST_TOKEN,
+        **overrides,
+    )
+
+
 # -- the fakes -----------------------------------------------------------------------------
 
 
