@@ -74,15 +74,18 @@ def build_app(
     role: Role = Role.ALL,
     nudge: Nudge | None = None,
     nudged: asyncio.Event | None = None,
+    migrate_in_child: bool = False,
 ) -> web.Application:
     """The whole HTTP surface of `herald serve`; resources open and close with the app.
     With `herald serve --workers N` (bot/serving), the server is `role` FRONT and calls
-    `nudge` when it recorded work; each worker is `role` WORKER, told by `nudged`."""
+    `nudge` when it recorded work; each worker is `role` WORKER, told by `nudged`.
+    `migrate_in_child`: a database behind is migrated by a process of its own
+    (bot/store/migrate.py), as `herald serve` does."""
     app = web.Application(
         client_max_size=MAX_BODY_BYTES, middlewares=[correlation_middleware, error_middleware]
     )
     resolved = catalog if catalog is not None else load_catalog(settings.config_path)
-    split = _Split(role, nudge or (lambda: None), nudged)
+    split = _Split(role, nudge or (lambda: None), nudged, migrate_in_child)
     app.cleanup_ctx.append(
         _resources(settings, clock=clock, catalog=resolved, deliver=deliver, split=split)
     )
@@ -107,6 +110,7 @@ class _Split:
     role: Role
     nudge: Nudge  # FRONT: tell the workers there is work
     nudged: asyncio.Event | None  # WORKER: set when told
+    migrate_in_child: bool  # FRONT or ALL: migrate in a process of its own
 
 
 def _resources(
@@ -116,7 +120,12 @@ def _resources(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             front = split.role is Role.FRONT
-            database = await _open_store(stack, settings, first=split.role is not Role.WORKER)
+            database = await _open_store(
+                stack,
+                settings,
+                first=split.role is not Role.WORKER,
+                in_child=split.migrate_in_child,
+            )
             connector = aiohttp.TCPConnector(limit=400)  # 50 checkups × 8 queries in flight
             http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
             core = _build_core(
@@ -164,15 +173,16 @@ def _resources(
 
 
 async def _open_store(
-    stack: contextlib.AsyncExitStack, settings: Settings, *, first: bool
+    stack: contextlib.AsyncExitStack, settings: Settings, *, first: bool, in_child: bool
 ) -> Database:
-    """Lock (SQLite mode is one Herald), migrate, connect; closed with the app. A worker
-    process (not `first`) belongs to the server that did the first two."""
+    """Lock (SQLite mode is one Herald), migrate (`in_child`: in a process of its own),
+    connect; closed with the app. A worker process (not `first`) belongs to the server that
+    did the first two."""
     if first and (lock := instance_lock(settings.database_url)) is not None:
         lock.acquire()
         stack.callback(lock.release)
     if first:
-        await asyncio.to_thread(upgrade_if_behind, settings.database_url)
+        await asyncio.to_thread(upgrade_if_behind, settings.database_url, in_child=in_child)
     database = Database(create_engine(settings.database_url))
     stack.push_async_callback(database.close)
     return database

@@ -33,12 +33,17 @@ def build_server(
     """The aiohttp app `herald serve` runs, in the shape `settings.workers` asks for."""
     resolved = catalog if catalog is not None else load_catalog(settings.config_path)
     if not settings.workers:
-        app = build_app(settings, catalog=resolved, clock=clock)
+        app = build_app(settings, catalog=resolved, clock=clock, migrate_in_child=True)
         app.on_startup.append(_freeze_start_up)
         return app
     supervisor = Supervisor(settings=settings, catalog=resolved, count=settings.workers)
     app = build_app(
-        settings, catalog=resolved, clock=clock, role=Role.FRONT, nudge=supervisor.nudge
+        settings,
+        catalog=resolved,
+        clock=clock,
+        role=Role.FRONT,
+        nudge=supervisor.nudge,
+        migrate_in_child=True,
     )
     app[WORKERS] = supervisor  # /readyz: not ready while no worker is up
     app.on_startup.append(_freeze_start_up)

@@ -4,11 +4,14 @@ upgrade_if_behind().
 Alembic (with Mako, and Pygments where installed) is imported only to migrate: a Herald
 restarted on an up-to-date database never loads it, which keeps ~6-12 MB out of the
 server's resident memory. Whether the database is behind is read from `alembic_version`
-against the newest revision in migrations/versions/.
+against the newest revision in migrations/versions/. `herald serve` migrates a database
+that is behind in a process of its own (`in_child`), so its first start on a new database
+does not keep Alembic either: what Python once allocated it does not give back.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,10 +45,27 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def upgrade_if_behind(url: str) -> None:
-    """upgrade() to head, unless the database is already there."""
-    if current_revision(url) != head_revision():
+def upgrade_if_behind(url: str, *, in_child: bool = False) -> None:
+    """upgrade() to head, unless the database is already there; `in_child`: in a spawned
+    process of its own (the URL, which may hold a password, goes over its pipe, not argv)."""
+    if current_revision(url) == head_revision():
+        return
+    if not in_child:
         upgrade(url)
+        return
+    child = multiprocessing.get_context("spawn").Process(
+        target=upgrade, args=(url,), name="herald-migrate"
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise MigrationFailed(
+            f"Migrating the database failed (exit code {child.exitcode}); the error is above."
+        )
+
+
+class MigrationFailed(RuntimeError):
+    pass
 
 
 def head_revision() -> str:

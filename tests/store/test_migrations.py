@@ -7,7 +7,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,7 +19,13 @@ from sqlmodel import SQLModel
 
 import bot.store.tables  # noqa: F401  (registers the tables)
 from bot.store.database import sync_url
-from bot.store.migrate import alembic_config, head_revision, upgrade, upgrade_if_behind
+from bot.store.migrate import (
+    MigrationFailed,
+    alembic_config,
+    head_revision,
+    upgrade,
+    upgrade_if_behind,
+)
 
 TABLES = {
     "releases",
@@ -92,11 +100,11 @@ def test_the_newest_migration_file_is_the_head_alembic_upgrades_to(sqlite_url: s
 
 
 def test_herald_serve_brings_a_database_that_is_behind_to_head(database_url: str) -> None:
-    upgrade_if_behind(database_url)  # a new database
+    upgrade_if_behind(database_url, in_child=True)  # a new database, as `herald serve` does
     with engine_for(database_url) as engine:
         assert current(engine) == head(database_url)
         command.downgrade(alembic_config(database_url), "0012")
-        upgrade_if_behind(database_url)  # a Herald that is newer than its database
+        upgrade_if_behind(database_url, in_child=True)  # a Herald newer than its database
         assert current(engine) == head(database_url)
         assert table_names(engine) == TABLES
 
@@ -115,6 +123,29 @@ def test_an_up_to_date_database_is_not_migrated_and_alembic_not_loaded(database_
     )
     loaded = json.loads(done.stdout)
     assert [name for name in loaded if name.split(".")[0] in ("alembic", "mako")] == []
+
+
+def test_a_new_database_is_migrated_by_a_process_of_its_own(database_url: str) -> None:
+    """`herald serve`'s first start on a new database keeps Alembic out of its memory too."""
+    probe = (
+        "import json, sys\n"
+        "from bot.store.migrate import upgrade_if_behind\n"
+        "upgrade_if_behind(sys.argv[1], in_child=True)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, database_url], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert [name for name in loaded if name.split(".")[0] in ("alembic", "mako")] == []
+    with engine_for(database_url) as engine:
+        assert current(engine) == head(database_url)
+
+
+def test_a_migration_that_fails_in_its_process_stops_the_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-dir' / 'herald.db'}"
+    with pytest.raises(MigrationFailed, match="Migrating the database failed"):
+        upgrade_if_behind(url, in_child=True)
 
 
 def test_downgrade_to_base_then_upgrade_to_head(database_url: str) -> None:
