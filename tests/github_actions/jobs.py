@@ -51,8 +51,13 @@ def head(workdir: Path) -> str:
     ).stdout.strip()
 
 
-def make_context(workdir: Path, *, herald_url: str, token: str) -> Context:
-    """The runner's values for a tag push `v1.42.0` of acme/webapp, run 8812, attempt 1."""
+def make_context(workdir: Path, *, herald_url: str, token: str, install: bool = False) -> Context:
+    """The runner's values for a tag push `v1.42.0` of acme/webapp, run 8812, attempt 1.
+
+    With `install`, the action's own install step runs: uv installs this checkout's Herald
+    with its locked dependencies, offline from the uv cache `make setup` filled (the uv
+    running the tests, `$UV` under `uv run`, comes first on PATH). Without, that step is
+    replaced by INSTALL_FROM_THIS_VENV."""
     github = {
         "sha": head(workdir),
         "ref_name": "v1.42.0",
@@ -63,12 +68,14 @@ def make_context(workdir: Path, *, herald_url: str, token: str) -> Context:
     }
     temp = workdir.parent / "runner-temp"
     temp.mkdir()
+    uv = [str(Path(os.environ["UV"]).parent)] if install and "UV" in os.environ else []
     path = os.pathsep.join(
-        p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p) != VENV_BIN
+        [*uv, *(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p) != VENV_BIN)]
     )
     base_env = {
-        "PATH": path,  # without this virtual environment: only the replaced install adds it
-        "HOME": str(workdir.parent),
+        "PATH": path,  # without this virtual environment: only the install step adds Herald
+        "HOME": os.environ.get("HOME", str(workdir.parent)),
+        **({"UV_OFFLINE": "1"} if install else {}),
         "LANG": "C.UTF-8",
         "CI": "true",
         "RUNNER_TEMP": str(temp),
@@ -81,5 +88,5 @@ def make_context(workdir: Path, *, herald_url: str, token: str) -> Context:
         vars={"HERALD_URL": herald_url},
         secrets={"HERALD_INGEST_TOKEN": token},
         base_env=base_env,
-        replaced=INSTALL_FROM_THIS_VENV,
+        replaced={} if install else INSTALL_FROM_THIS_VENV,
     )

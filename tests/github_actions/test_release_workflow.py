@@ -30,9 +30,12 @@ async def herald(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[HeraldServer
     await server.stop()
 
 
-async def play(herald: HeraldServer, root: Path, *, deploy_exit: int, token: str) -> Job:
+async def play(
+    herald: HeraldServer, root: Path, *, deploy_exit: int, token: str, install: bool = False
+) -> Job:
     workdir = make_checkout(root, deploy_exit=deploy_exit)
-    return await run_job(make_context(workdir, herald_url=herald.url, token=token))
+    context = make_context(workdir, herald_url=herald.url, token=token, install=install)
+    return await run_job(context)
 
 
 async def release(herald: HeraldServer, rid: str) -> tuple[int, dict[str, Any]]:
@@ -55,10 +58,14 @@ def feed(slack: FakeSlack) -> list[str]:
 async def test_a_release_that_deploys_is_in_herald_and_the_feed_with_its_lead_time(
     herald: HeraldServer, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    """A tag push: the manifest, started, the deploy, deployed with the commit's age as lead
-    time; three cards in #release-feed, the last one saying the lead time."""
-    job = await play(herald, tmp_path, deploy_exit=0, token=INGEST_TOKEN)
+    """A tag push: the action installs Herald (its own install step, here from the uv cache),
+    then the manifest, started, the deploy, deployed with the commit's age as lead time;
+    three cards in #release-feed, the last one saying the lead time."""
+    job = await play(herald, tmp_path, deploy_exit=0, token=INGEST_TOKEN, install=True)
     assert not job.failed, job.log()
+    installed = tmp_path / "runner-temp/herald/bin"
+    assert job.path == [str(installed)] * 3, job.path  # installed once, used three times
+    assert job.log().count("Herald is already installed") == 2
     assert job.steps["herald"]["outputs"] == {"release-id": RID}
     assert job.steps["deploy"]["outcome"] == "success"
     status, body = await release(herald, RID)
