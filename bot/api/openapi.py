@@ -43,6 +43,7 @@ class Route:
     answers: dict[str, str] = field(default_factory=dict)
     media: str = "application/json"
     form: bool = False  # a form body of its own protocol (Slack's), not a Herald model
+    shape: str | None = None  # the component schema of its answers below 400, if documented
 
 
 _POSTED = {"200": "a repeat, acknowledged", "201": "recorded", "409": "contradicts the record"}
@@ -101,7 +102,13 @@ ROUTES = (
     Route(
         "get", "/metrics", "Prometheus metrics", answers={"200": "text format"}, media="text/plain"
     ),
-    Route("get", "/healthz", "Alive", answers={"200": "alive"}),
+    Route(
+        "get",
+        "/healthz",
+        "Alive, and Herald's version",
+        answers={"200": "alive"},
+        shape="Health",
+    ),
     Route(
         "get",
         "/readyz",
@@ -158,7 +165,7 @@ def describe(registered: frozenset[tuple[str, str]]) -> dict[str, Any]:
         "info": {"title": "Herald", "version": "1", "description": _LIMITS},
         "paths": paths,
         "components": {
-            "schemas": {**defs.get("$defs", {}), **_ERROR_SCHEMAS},
+            "schemas": {**defs.get("$defs", {}), **_ERROR_SCHEMAS, **_ANSWER_SCHEMAS},
             "securitySchemes": _SECURITY_SCHEMES,
         },
     }
@@ -204,7 +211,11 @@ def _security(route: Route) -> Security:
 
 
 def _responses(route: Route) -> dict[str, Any]:
-    schema = {"type": "string"} if route.media == "text/plain" else {"type": "object"}
+    schema: dict[str, Any] = {"type": "object"}
+    if route.media == "text/plain":
+        schema = {"type": "string"}
+    elif route.shape is not None:
+        schema = {"$ref": _REF.format(model=route.shape)}
     out: dict[str, Any] = {
         code: {"description": text, "content": {route.media: {"schema": schema}}}
         for code, text in route.answers.items()
@@ -256,6 +267,17 @@ _ERROR_SCHEMAS: dict[str, Any] = {
         "properties": {
             "path": {"type": "string", "description": "JSON path, e.g. `git.commit`"},
             "message": {"type": "string"},
+        },
+    },
+}
+_ANSWER_SCHEMAS: dict[str, Any] = {
+    "Health": {
+        "type": "object",
+        "description": "`GET /healthz`: the process is alive.",
+        "required": ["status", "version"],
+        "properties": {
+            "status": {"const": "ok"},
+            "version": {"type": "string", "description": "Herald's version, as `herald --version`"},
         },
     },
 }

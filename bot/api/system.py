@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.api.http import error_response
 from bot.deps import DEPS
+from bot.version import read_version
 
 
 class Workers(Protocol):
@@ -34,7 +35,9 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """Alive, and which Herald answers (`{"status": "ok", "version": "0.1.0"}`): no token, no
+    database, so a probe or an operator checking a rollout sees the version at once."""
+    return web.json_response({"status": "ok", "version": read_version()})
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -6,12 +6,15 @@ pyproject.toml keeps it so)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="herald", description="Herald, the release bot.")
+    parser.add_argument("--version", action=PrintVersion, help="print Herald's version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP server, Slack app and delivery worker")
     serve.add_argument(
@@ -38,6 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_notes_arguments(commands.add_parser("notes", help="print a release's notes"))
     return parser
+
+
+class PrintVersion(argparse.Action):
+    """`herald --version`: `herald 0.1.0`. The version is looked up only when asked for
+    (importlib.metadata alone would double the start-up of `herald --help`)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from bot.version import read_version
+
+        print(f"{parser.prog} {read_version()}")
+        parser.exit()
 
 
 def add_emit_arguments(parser: argparse.ArgumentParser) -> None:
