@@ -2,7 +2,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help setup demo test check fmt lint typecheck imports bench
+.PHONY: help setup demo test check fmt lint typecheck imports bench dist
 
 help:
 	@echo "make help       this list"
@@ -15,6 +15,7 @@ help:
 	@echo "make imports    import-linter: the layer contracts in pyproject.toml"
 	@echo "make fmt        format and autofix"
 	@echo "make bench      run the benchmarks under bench/ (figures in bench/README.md)"
+	@echo "make dist       build the wheel and the sdist into dist/ (uv build)"
 
 setup:
 	@scripts/bootstrap
@@ -44,3 +45,7 @@ fmt: setup
 
 bench: setup
 	$(RUN) python bench/run_all.py
+
+dist: setup
+	rm -rf dist
+	$(UV) build --out-dir dist

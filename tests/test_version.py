@@ -46,3 +46,10 @@ async def test_the_openapi_description_documents_the_healthz_answer(herald: Hera
     reference = answer["content"]["application/json"]["schema"]["$ref"]
     health = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
     assert health["required"] == ["status", "version"]
+
+
+def test_the_lock_file_records_the_same_version() -> None:
+    """`uv lock` after a bump; `uv sync --frozen` would otherwise install the old one."""
+    lock = tomllib.loads((PYPROJECT.parent / "uv.lock").read_text(encoding="utf-8"))
+    herald = [package for package in lock["package"] if package["name"] == "herald"]
+    assert [package["version"] for package in herald] == [project_version()]
