@@ -2,7 +2,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help setup demo test check fmt lint typecheck imports bench dist
+.PHONY: help setup demo test check fmt lint typecheck imports bench dist image
 
 help:
 	@echo "make help       this list"
@@ -16,6 +16,7 @@ help:
 	@echo "make fmt        format and autofix"
 	@echo "make bench      run the benchmarks under bench/ (figures in bench/README.md)"
 	@echo "make dist       build the wheel and the sdist into dist/ (uv build)"
+	@echo "make image      build the container image localhost/herald:VERSION (podman, buildah or docker)"
 
 setup:
 	@scripts/bootstrap
@@ -49,3 +50,6 @@ bench: setup
 dist: setup
 	rm -rf dist
 	$(UV) build --out-dir dist
+
+image:
+	scripts/build-image
