@@ -16,7 +16,7 @@ help:
 	@echo "make fmt        format and autofix"
 	@echo "make bench      run the benchmarks under bench/ (figures in bench/README.md)"
 	@echo "make dist       build the wheel and the sdist into dist/ (uv build)"
-	@echo "make image      build the container image localhost/herald:VERSION (podman, buildah or docker)"
+	@echo "make image      build the container image (IMAGE=localhost/herald:VERSION) with podman, buildah or docker"
 
 setup:
 	@scripts/bootstrap
@@ -52,4 +52,4 @@ dist: setup
 	$(UV) build --out-dir dist
 
 image:
-	scripts/build-image
+	scripts/build-image $(IMAGE)

@@ -71,18 +71,26 @@ def find_base(tool: ContainerTool) -> str:
 
 
 def build_image(tool: ContainerTool, tag: str) -> str:
-    """`scripts/build-image TAG` (what `make image` runs) on the base found here."""
+    """`make image IMAGE=TAG` (scripts/build-image) on the base found here."""
     base = find_base(tool)
-    script(tool, "build-image", tag, env={"HERALD_BASE_IMAGE": base})
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "image", f"IMAGE={tag}"]
+    run_to_end(tool, command, env={"HERALD_BASE_IMAGE": base})
     return tag
 
 
-def script(tool: ContainerTool, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+def script(tool: ContainerTool, name: str, *args: str) -> None:
+    run_to_end(tool, [str(ROOT / "scripts" / name), *args])
+
+
+def run_to_end(
+    tool: ContainerTool, command: list[str], *, env: dict[str, str] | None = None
+) -> None:
     done = subprocess.run(
-        [str(ROOT / "scripts" / name), *args],
+        command,
         env={**tool.env, "HERALD_CONTAINER_TOOL": tool.name, **(env or {})},
         capture_output=True,
         text=True,
         timeout=900,
     )
-    assert done.returncode == 0, f"scripts/{name}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, f"{' '.join(command)}:\n{output}"

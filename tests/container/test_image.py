@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,15 +103,18 @@ class Served:
 
 
 @pytest.fixture
-def served(image: Image) -> Iterator[Served]:
-    """`herald serve` (the image's default command) on a fresh volume, detached."""
+def served(image: Image, tmp_path: Path) -> Iterator[Served]:
+    """`herald serve` (the image's default command) on a fresh volume, detached, its settings
+    in an env file as README "Deploy Herald" has them."""
     name = f"herald-test-{uuid.uuid4().hex[:12]}"
     port = free_port()
     assert image.tool.run("volume", "create", name).returncode == 0
-    env = [f"--env={key}={value}" for key, value in {**SETTINGS, "HERALD_PORT": str(port)}.items()]
+    env_file = tmp_path / "herald.env"
+    settings = {**SETTINGS, "HERALD_PORT": str(port)}
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     started = image.tool.run(
         "run", "--detach", "--name", name, "--read-only", "--network", "host",
-        "--volume", f"{name}:/var/lib/herald", *env, image.tag,
+        "--volume", f"{name}:/var/lib/herald", "--env-file", str(env_file), image.tag,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
     try:
