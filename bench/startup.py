@@ -10,7 +10,7 @@ floor measured in the same run.
 2. **Idle memory**: VmRSS (/proc/<pid>/status) of `herald serve` once it answers /readyz and
    has idled `--idle` s, on a new database (its first start: it migrates) and restarted on
    the same database (every later start: nothing to migrate), configured as in production
-   through its environment: a SQLite file, the catalogue of manifests/herald/configmap.yaml,
+   through its environment: a SQLite file, the catalogue of manifests/herald/base/configmap.yaml,
    the Slack and Argo CD stand-ins on loopback, production's delivery poll. The floor: a
    bare aiohttp + Bolt `AsyncApp` process (one `/deploy` listener that acks) idle the same
    way. Goal: Herald < 100 MB.
@@ -53,7 +53,7 @@ STARTUP_GOAL_MS = 300.0
 RSS_GOAL_MB = 100.0
 TOKEN = "bench-ingest-token"
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGMAP = ROOT / "manifests" / "herald" / "configmap.yaml"
+CONFIGMAP = ROOT / "manifests" / "herald" / "base" / "configmap.yaml"
 FLOORS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "python -c 'import aiohttp'": [sys.executable, "-c", "import aiohttp"],

@@ -12,7 +12,10 @@ import yaml
 from tests.harness.fixtures import require_or_skip
 from tests.harness.prometheus import find_prometheus, manifest_rule_groups
 
-RULES = Path(__file__).resolve().parents[1] / "manifests" / "prometheus" / "herald-self.yaml"
+MONITORING = (
+    Path(__file__).resolve().parents[1] / "manifests" / "herald" / "components" / "monitoring"
+)
+RULES = MONITORING / "prometheusrule.yaml"
 ALERTS = {
     "HeraldOutboxOld",
     "HeraldDeadLetters",
