@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.catalog_freezes import Freeze, check_freeze_scopes
 from bot.channels import ServiceChannels
 from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS, offset_problem
@@ -165,6 +166,12 @@ class Catalog(_Strict):
 
     services: dict[Name, Service] = Field(default_factory=dict)
     admins: list[SlackId] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)  # change-freeze windows
+
+    @model_validator(mode="after")
+    def _freezes_known(self) -> Self:
+        check_freeze_scopes(self.freezes, set(self.services))
+        return self
 
 
 class CatalogError(Exception):
@@ -187,14 +194,17 @@ def load_catalog(path: Path | None) -> Catalog:
     try:
         return Catalog.model_validate(raw or {})
     except ValidationError as exc:
-        problems = [
-            FieldProblem(
-                ".".join(str(p) for p in err["loc"]) or "(root)",
-                err["msg"].removeprefix("Value error, "),
-            )
-            for err in exc.errors()
-        ]
+        problems = [_problem(err["loc"], err["msg"]) for err in exc.errors()]
         raise CatalogError(path, problems) from exc
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> FieldProblem:
+    """A validation error as `field: problem`; a check across fields names its field first."""
+    message = message.removeprefix("Value error, ")
+    field = ".".join(str(part) for part in loc)
+    if not field and (named := re.match(r"^([\w.]+): (.*)$", message)) is not None:
+        return FieldProblem(named.group(1), named.group(2))
+    return FieldProblem(field or "(root)", message)
 
 
 def build_directory(catalog: Catalog) -> Directory:

@@ -1,0 +1,1 @@
+"""Change freezes: windows in which releases wait, when they begin and end, and whom they hold."""
