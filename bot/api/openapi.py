@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from bot.api.answers import ANSWER_SCHEMAS as _ANSWER_SCHEMAS
 from bot.api.hooks.alertmanager import AlertmanagerWebhook
 from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
 from bot.api.limits import MAX_DEPTH, MAX_NUMBER_CHARS
@@ -66,6 +67,13 @@ ROUTES = (
         "/api/v1/releases/{release_id}",
         "One release with its events and messages",
         answers={"200": "the release", "404": "no such release"},
+    ),
+    Route(
+        "get",
+        "/api/v1/releases/{release_id}/gate",
+        "Go or no-go for the release now, with every reason (CI's gate)",
+        answers={"200": "the decision and its reasons", "404": "no such release"},
+        shape="Gate",
     ),
     Route(
         "post",
@@ -267,17 +275,6 @@ _ERROR_SCHEMAS: dict[str, Any] = {
         "properties": {
             "path": {"type": "string", "description": "JSON path, e.g. `git.commit`"},
             "message": {"type": "string"},
-        },
-    },
-}
-_ANSWER_SCHEMAS: dict[str, Any] = {
-    "Health": {
-        "type": "object",
-        "description": "`GET /healthz`: the process is alive.",
-        "required": ["status", "version"],
-        "properties": {
-            "status": {"const": "ok"},
-            "version": {"type": "string", "description": "Herald's version, as `herald --version`"},
         },
     },
 }

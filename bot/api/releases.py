@@ -7,7 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.http import parse_limit, parse_model, read_json_object, require_bearer
+from bot.catalog_freezes import build_freeze_calendar
 from bot.deps import DEPS, Deps
+from bot.domain.gate.decision import decide_gate
 from bot.domain.release.events import EventRequest
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
@@ -47,6 +49,21 @@ async def get_release(request: web.Request) -> web.Response:
     if detail is None:
         raise NotFound(f"no release with id {release_id}")
     return web.json_response(detail)
+
+
+async def get_gate(request: web.Request) -> web.Response:
+    """Go or no-go for the release, with every reason (`herald emit gate` asks it)."""
+    deps = _authorized(request)
+    freezes = build_freeze_calendar(deps.catalog.freezes)
+    answer = await deps.ledgers.run(
+        lambda ledger: decide_gate(
+            ledger=ledger,
+            release_id=request.match_info["release_id"],
+            freezes=freezes,
+            now=deps.clock(),
+        )
+    )
+    return web.json_response(answer.as_json())
 
 
 async def get_releases(request: web.Request) -> web.Response:

@@ -75,6 +75,12 @@ def add_emit_arguments(parser: argparse.ArgumentParser) -> None:
     event.add_argument("--link", action="append", default=[], help="NAME=URL (repeatable)")
     event.add_argument("--set", action="append", default=[], help="FIELD=VALUE, e.g. symptom=…")
     event.add_argument("--key", help="idempotency key")
+    gate = kinds.add_parser(
+        "gate", help="ask whether a release may ship (exit 0 go, 1 no, 2 frozen)"
+    )
+    gate.add_argument("release_id")
+    gate.add_argument("--wait", type=seconds, default=0.0, help="keep asking while pending: 30m")
+    gate.add_argument("--every", type=seconds, default=10.0, help="between questions: 10s")
 
 
 def add_dora_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +137,19 @@ def iso_time(value: str) -> datetime:
             f"{value!r} is not an ISO 8601 time (e.g. 2025-10-02 or 2025-10-02T20:00:00Z)"
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def seconds(value: str) -> float:
+    """`90s`, `30m`, `2h` or a number of seconds, up to a day."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (value[:-1], units[value[-1]]) if value[-1:] in units else (value, 1)
+    try:
+        count = float(number) * unit
+    except ValueError:
+        count = -1
+    if not 0 <= count <= 86400:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 90s, 30m or 2h")
+    return count
 
 
 def days(value: str) -> float:

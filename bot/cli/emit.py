@@ -64,7 +64,19 @@ _HEADERS = {"Content-Type": "application/json", "User-Agent": "herald-emit"}
 def post_json(
     *, url: str, token: str, body: dict[str, Any], timeout_seconds: float = 30
 ) -> EmitResult:
-    """POST `body` as JSON with the bearer token; the answer, whatever its status.
+    """POST `body` as JSON with the bearer token; the answer, whatever its status."""
+    return send(url=url, token=token, body=body, timeout_seconds=timeout_seconds)
+
+
+def get_json(*, url: str, token: str, timeout_seconds: float = 30) -> EmitResult:
+    """GET `url` with the bearer token; the answer, whatever its status."""
+    return send(url=url, token=token, body=None, timeout_seconds=timeout_seconds)
+
+
+def send(
+    *, url: str, token: str, body: dict[str, Any] | None, timeout_seconds: float
+) -> EmitResult:
+    """POST `body` (GET when None) with the bearer token; the answer, whatever its status.
 
     The standard library's client, not aiohttp: `herald emit` runs once per CI step, and
     importing aiohttp alone took longer than the whole command takes now. No proxy from the
@@ -74,9 +86,9 @@ def post_json(
         raise ValueError(f"HERALD_URL must be an http(s) URL, got {url!r}")
     request = urllib.request.Request(
         url,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         headers={**_HEADERS, "Authorization": f"Bearer {token}"},
-        method="POST",
+        method="GET" if body is None else "POST",
     )
     try:
         with _OPENER.open(request, timeout=timeout_seconds) as response:

@@ -141,6 +141,12 @@ def run_emit(args: argparse.Namespace) -> int:
     if not base or not token:
         print("herald emit needs HERALD_URL and HERALD_INGEST_TOKEN", file=sys.stderr)
         return 2
+    if args.kind == "gate":
+        from bot.cli.gate import run_gate
+
+        return run_gate(
+            base=base, token=token, release_id=args.release_id, wait=args.wait, every=args.every
+        )
     try:
         if args.kind == "manifest":
             url, body = f"{base}/api/v1/releases", emit.read_manifest(args.path)

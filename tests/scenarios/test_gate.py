@@ -1,0 +1,132 @@
+"""CI asks Herald whether a release may ship: `GET /api/v1/releases/{id}/gate` and
+`herald emit gate`, over real HTTP, while the catalogue's freezes begin and end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+import yaml
+
+from bot.catalog import Catalog
+from bot.examples import example_manifest
+from tests.clock import FakeClock
+from tests.conftest import INGEST_TOKEN, Herald, SettingsFactory, start_herald
+from tests.herald_process import Finished, free_port, run_herald
+
+RELEASE = example_manifest()["id"]  # webapp in prod
+CATALOG = Catalog.model_validate(
+    yaml.safe_load(
+        """
+services:
+  webapp: {owners: [U0OWNER01]}
+freezes:
+  - name: weekend
+    reason: No deploys over the weekend
+    rrule: FREQ=WEEKLY;BYDAY=FR;BYHOUR=15;BYMINUTE=0
+    duration: 65h
+    timezone: Europe/Berlin
+    envs: [prod]
+"""
+    )
+)
+THURSDAY = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)
+SATURDAY = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def clock() -> FakeClock:
+    return FakeClock(THURSDAY)
+
+
+@pytest.fixture
+async def gated(make_settings: SettingsFactory, clock: FakeClock) -> AsyncIterator[Herald]:
+    runner = await start_herald(make_settings(), catalog=CATALOG, clock=clock)
+    async with aiohttp.ClientSession() as session:
+        herald = Herald(runner, session)
+        status, _ = await herald.post_manifest(example_manifest())
+        assert status == 201
+        yield herald
+    await runner.cleanup()
+
+
+async def gate(herald: Herald, release_id: str = RELEASE) -> tuple[int, dict[str, object]]:
+    return await herald.call("GET", f"/api/v1/releases/{release_id}/gate")
+
+
+async def test_outside_a_freeze_the_gate_says_go(gated: Herald) -> None:
+    status, answer = await gate(gated)
+    assert status == 200
+    assert (answer["decision"], answer["go"]) == ("go", True)
+    assert (answer["service"], answer["env"]) == ("webapp", "prod")
+    assert answer["reasons"] == [
+        {"code": "no_freeze", "message": "No freeze holds webapp in prod."}
+    ]
+
+
+async def test_in_the_weekend_freeze_the_gate_says_frozen_until_monday_eight_in_berlin(
+    gated: Herald, clock: FakeClock
+) -> None:
+    """Summer time begins that Sunday: Monday 08:00 in Berlin is 06:00 UTC."""
+    clock.now = SATURDAY
+    status, answer = await gate(gated)
+    assert (status, answer["decision"], answer["go"]) == (200, "frozen", False)
+    assert answer["reasons"] == [
+        {
+            "code": "frozen",
+            "message": "webapp in prod is frozen until 2026-03-30 06:00 UTC"
+            " (weekend: No deploys over the weekend).",
+            "until": "2026-03-30T06:00:00+00:00",
+            "window": "weekend",
+        }
+    ]
+    clock.now = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
+    assert (await gate(gated))[1]["decision"] == "go"
+
+
+async def test_the_gate_of_an_unknown_release_or_without_the_token_is_refused(
+    gated: Herald,
+) -> None:
+    status, answer = await gate(gated, "rel-unknown")
+    assert (status, answer["error"]) == (404, "no release with id rel-unknown")
+    status, _ = await gated.call("GET", f"/api/v1/releases/{RELEASE}/gate", token="wrong")
+    assert status == 401
+
+
+async def emit_gate(herald: Herald, *args: str) -> Finished:
+    env = {"HERALD_URL": herald.url, "HERALD_INGEST_TOKEN": INGEST_TOKEN}
+    return await run_herald("emit", "gate", *args, env=env)
+
+
+async def test_herald_emit_gate_exits_0_on_go_and_2_when_frozen_printing_why(
+    gated: Herald, clock: FakeClock
+) -> None:
+    go = await emit_gate(gated, RELEASE)
+    assert go.code == 0, go.err
+    assert go.out.splitlines() == [
+        f"gate: go for {RELEASE} (webapp prod 1.42.0)",
+        "  - No freeze holds webapp in prod.",
+    ]
+    clock.now = SATURDAY + timedelta(hours=1)
+    frozen = await emit_gate(gated, RELEASE, "--wait", "30m")
+    assert frozen.code == 2
+    assert "gate: frozen" in frozen.err and "frozen until 2026-03-30 06:00 UTC" in frozen.err
+
+
+async def test_herald_emit_gate_exits_1_when_herald_refuses_the_question(gated: Herald) -> None:
+    unknown = await emit_gate(gated, "rel-unknown")
+    assert unknown.code == 1
+    assert "HTTP 404: no release with id rel-unknown" in unknown.err
+    malformed = await emit_gate(gated, RELEASE, "--wait", "soon")
+    assert malformed.code == 2
+    assert "'soon' is not a duration such as 90s, 30m or 2h" in malformed.err
+
+
+async def test_herald_emit_gate_keeps_asking_an_unreachable_herald_until_the_wait_is_over() -> None:
+    nobody = {"HERALD_URL": f"http://127.0.0.1:{free_port()}", "HERALD_INGEST_TOKEN": "t"}
+    waited = await run_herald("emit", "gate", RELEASE, "--wait", "2s", "--every", "0.5", env=nobody)
+    assert waited.code == 2
+    assert waited.err.count("Connection refused") == 1  # said once, not at every question
+    assert "herald emit gate: still not decided after 2 s" in waited.err
