@@ -5,6 +5,7 @@ team then sees in Herald's API and in Slack."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,14 @@ async def test_a_release_that_deploys_is_in_herald_and_the_feed_with_its_lead_ti
     herald: HeraldServer, slack: FakeSlack, tmp_path: Path
 ) -> None:
     """A tag push: the action installs Herald (its own install step, here from the uv cache),
-    then the manifest, started, the deploy, deployed with the commit's age as lead time;
-    three cards in #release-feed, the last one saying the lead time."""
+    then the manifest, the gate says go, started, the deploy, deployed with the commit's age
+    as lead time; three cards in #release-feed, the last one saying the lead time."""
     job = await play(herald, tmp_path, deploy_exit=0, token=INGEST_TOKEN, install=True)
     assert not job.failed, job.log()
     installed = tmp_path / "runner-temp/herald/bin"
-    assert job.path == [str(installed)] * 3, job.path  # installed once, used three times
-    assert job.log().count("Herald is already installed") == 2
+    assert job.path == [str(installed)] * 4, job.path  # installed once, used four times
+    assert job.log().count("Herald is already installed") == 3
+    assert f"gate: go for {RID}" in job.log()
     assert job.steps["herald"]["outputs"] == {"release-id": RID}
     assert job.steps["deploy"]["outcome"] == "success"
     status, body = await release(herald, RID)
@@ -118,16 +120,47 @@ async def test_a_token_herald_refuses_fails_the_step_and_the_job(
     assert feed(slack) == []
 
 
+@pytest.fixture
+async def frozen_herald(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[HeraldServer]:
+    """A Herald whose catalogue freezes prod from an hour ago until tomorrow."""
+    now = datetime.now(UTC)
+    catalogue = tmp_path / "services.yaml"
+    catalogue.write_text(
+        "freezes:\n  - name: incident-1234\n    reason: Payments outage, hands off prod\n"
+        f"    start: {(now - timedelta(hours=1)).isoformat()}\n"
+        f"    end: {(now + timedelta(days=1)).isoformat()}\n    envs: [prod]\n"
+    )
+    server = HeraldServer(slack=slack, database=tmp_path / "herald.db", log=tmp_path / "log")
+    server.env["HERALD_CONFIG"] = str(catalogue)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_in_a_freeze_the_gate_step_fails_the_job_before_anything_starts(
+    frozen_herald: HeraldServer, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """The gate exits 2 saying which freeze and why; started, the deploy and the failure
+    report never run, and Herald holds the release as planned only."""
+    job = await play(frozen_herald, tmp_path, deploy_exit=0, token=INGEST_TOKEN)
+    assert job.failed
+    assert f"gate: frozen for {RID}" in job.log()
+    assert "(incident-1234: Payments outage, hands off prod)" in job.log()
+    assert {job.outcome(s) for s in ("started", "deploy", "deployed", "failed")} == {"skipped"}
+    status, body = await release(frozen_herald, RID)
+    assert (status, list(events(body))) == (200, ["planned"])
+
+
 async def test_the_action_refuses_a_command_herald_emit_does_not_have(tmp_path: Path) -> None:
-    """`command: gate`: herald emit has manifest and event only; the step fails saying so."""
+    """`command: deploy`: herald emit has manifest, event and gate; the step fails saying so."""
     workdir = make_checkout(tmp_path, deploy_exit=0)
     context = make_context(workdir, herald_url="http://127.0.0.1:9", token="t")
     job = Job()
     code, _ = await run_action(
         context,
         job,
-        {"herald-url": "http://127.0.0.1:9", "token": "t", "command": "gate"},
+        {"herald-url": "http://127.0.0.1:9", "token": "t", "command": "deploy"},
         env={},
     )
     assert code == 2
-    assert "command must be manifest or event" in job.log()
+    assert "command must be manifest, event or gate" in job.log()
