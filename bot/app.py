@@ -26,6 +26,7 @@ from bot.catalog import (
     load_catalog,
     watch_config,
 )
+from bot.catalog_freezes import build_freeze_calendar
 from bot.channels import service_channels
 from bot.core import Core, Role
 from bot.deps import DEPS, Deps, utcnow
@@ -233,6 +234,7 @@ def _build_core(
         argocd_url=settings.argocd_url,
         dora=partial(dora_report, database),
         oncall=build_oncall(settings, catalog, http=http, slack=client),
+        freezes=build_freeze_calendar(catalog.freezes),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock), outcome=app[METRICS].command_done)
     return Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))

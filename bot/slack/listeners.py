@@ -201,7 +201,10 @@ async def run_command(
         await _answer(pause(ops, actor=user, where=where), respond)
     elif parsed.verb is Verb.PROMOTE:
         goal = parsed.promote or PromoteGoal(PromoteKind.NEXT)
-        await _answer_promote(promote(ops, actor=user, where=where, goal=goal, seen=None), respond)
+        work = promote(
+            ops, actor=user, where=where, goal=goal, seen=None, break_glass=parsed.break_glass
+        )
+        await _answer_promote(work, respond)
     elif parsed.verb is Verb.ROLLBACK:
         plan = await plan_rollback(ops, actor=user, where=where, to=parsed.rollback_to)
         if isinstance(plan, Reply):

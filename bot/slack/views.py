@@ -3,6 +3,7 @@ domain text rendered by `bot.slack.mrkdwn`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.deploy.caution import PromoteCaution
@@ -74,6 +75,7 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
     checkups = report.checkups
     lines = [
         title,
+        *_freeze_lines(report),
         *_argo_lines(report),
         *_release_lines(release),
         *_on_call_lines(report),
@@ -89,6 +91,20 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
         "text": text,
         "blocks": blocks,
     }
+
+
+def _freeze_lines(report: StatusReport) -> list[str]:
+    """Each reader sees the end in their own time zone (Slack's date formatting)."""
+    return [
+        f":snowflake: *Frozen* until {local_time(freeze.end)}"
+        f" — {escape_mrkdwn(freeze.name)}: {escape_mrkdwn(freeze.reason)}"
+        for freeze in report.freezes
+    ]
+
+
+def local_time(at: datetime) -> str:
+    utc = at.astimezone(UTC)
+    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"
 
 
 def _argo_lines(report: StatusReport) -> list[str]:

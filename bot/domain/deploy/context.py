@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.deploy.tool import DeployTarget, DeployTool
 from bot.domain.dora.report import DoraReport
 from bot.domain.dora.window import DoraWindow
+from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.ports import (
     AuditDecision,
     AuditEntry,
@@ -50,6 +51,7 @@ class Operations:
     argocd_url: str | None = None
     dora: DoraSource | None = None
     oncall: OnCallDirectory | None = None  # PagerDuty; None: Herald knows no on-call
+    freezes: FreezeCalendar = field(default_factory=FreezeCalendar)  # change-freeze windows
 
 
 @dataclass(frozen=True)

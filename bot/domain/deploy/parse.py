@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.domain.services.directory import Directory, UnknownTarget
@@ -11,6 +11,7 @@ from bot.domain.text import Code, Text, text
 from bot.errors import DomainError
 
 MAX_TEXT = 200
+MAX_REASON = 150
 _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:%/-]{0,63}$")
 _WEIGHT = re.compile(r"^(\d{1,3})%$")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -49,6 +50,7 @@ class DeployCommand:
     rollback_to: str | None = None
     public: bool = False
     window: str = "30d"
+    break_glass: str | None = None  # promote during a freeze: the reason, in the user's words
 
 
 class CommandError(DomainError):
@@ -64,6 +66,7 @@ def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
     """Parse the text after `/deploy`. Raises CommandError or UnknownTarget with a clear reason."""
     if len(typed) > MAX_TEXT:
         raise CommandError(f"That is {len(typed)} characters; /deploy takes at most {MAX_TEXT}.")
+    typed, break_glass = _split_break_glass(typed)
     words = typed.split()
     public = any(w.lower() in _PUBLIC for w in words)
     words = [w for w in words if w.lower() not in _PUBLIC]
@@ -78,9 +81,30 @@ def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
         raise CommandError(text("Unknown command ", _shown(words[0]), ".")) from None
     if verb is Verb.HELP:
         return DeployCommand(Verb.HELP)
+    if break_glass is not None and verb is not Verb.PROMOTE:
+        raise CommandError(
+            text(
+                "Only ", Code("/deploy promote"), " waits for a freeze, so only it breaks glass;"
+                " pause and rollback are never held."
+            )
+        )  # fmt: skip
     if verb is Verb.METRICS:
         return _parse_metrics(words[1:], directory=directory, public=public)
-    return _parse_target(verb, words[1:], directory=directory, public=public)
+    command = _parse_target(verb, words[1:], directory=directory, public=public)
+    return replace(command, break_glass=break_glass)
+
+
+def _split_break_glass(typed: str) -> tuple[str, str | None]:
+    """`promote webapp prod break-glass hotfix for INC-1234` → the command and its reason."""
+    parts = re.split(r"(?i)(?:^|\s)(?:--)?break-glass(?:\s|$)", typed, maxsplit=1)
+    if len(parts) == 1:
+        return typed, None
+    head, reason = parts[0], " ".join(parts[1].split())
+    if not 3 <= len(reason) <= MAX_REASON:
+        raise CommandError(
+            text(Code("break-glass"), f" needs a reason of 3 to {MAX_REASON} characters after it.")
+        )
+    return head, reason
 
 
 def _parse_target(

@@ -8,6 +8,7 @@ from typing import Any
 from bot.domain.deploy.attempts import FAILED, attempt_at
 from bot.domain.deploy.caution import PromoteCaution, caution, watch_warning
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
+from bot.domain.deploy.freeze_guard import hold_for_freeze
 from bot.domain.deploy.parse import PromoteGoal, PromoteKind
 from bot.domain.deploy.tool import DeployTarget, DeployToolError, RolloutAction, RolloutStatus
 from bot.domain.ports import AuditDecision, AuditOutcome, Claim, HeldClaim
@@ -64,17 +65,22 @@ async def promote(
     goal: PromoteGoal,
     seen: str | None,
     confirmed: bool = False,
+    break_glass: str | None = None,
 ) -> Reply | PromoteCaution:
     """Advance the canary once per step the user saw; a second click learns who did it.
     Over an early watch that said red or yellow, only once `confirmed`: until then the
-    answer is a caution naming the colour and the failing signal."""
+    answer is a caution naming the colour and the failing signal. During a freeze, only
+    when an owner or admin breaks glass with a reason."""
     if (refusal := await authorize(ops, actor=actor, action="promote", where=where)) is not None:
         return refusal
     target = require_target(where, rollout=True)
     if isinstance(target, Reply) or ops.deploy is None:
         return target if isinstance(target, Reply) else _not_configured()
+    held = await hold_for_freeze(ops, actor=actor, where=where, break_glass=break_glass)
+    if isinstance(held, Reply):
+        return held
     warning = await watch_warning(ops, where)
-    over = warning.audit_args(confirmed=confirmed) if warning else {}
+    over = {**(warning.audit_args(confirmed=confirmed) if warning else {}), **(held or {})}
     try:
         rollout = await ops.deploy.get_rollout(target)
         if (stale := await _moved(ops, target, rollout, seen)) is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.domain.deploy.context import Operations
 from bot.domain.deploy.tool import AppStatus, DeployToolError, RolloutStatus
+from bot.domain.freeze.window import Occurrence
 from bot.domain.ports import CheckupSummary
 from bot.domain.release.model import Release
 from bot.domain.services.directory import ServiceEnv
@@ -24,6 +25,7 @@ class StatusReport:
     checkups: CheckupSummary = field(default_factory=CheckupSummary)
     on_call: frozenset[str] = frozenset()  # Slack user ids; empty: none known
     on_call_problem: str | None = None  # why the on-call is unknown
+    freezes: tuple[Occurrence, ...] = ()  # in force now, the one ending last first
 
 
 async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
@@ -31,7 +33,8 @@ async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
     report, (on_call, problem) = await asyncio.gather(
         _deploy_status(ops, where=where), _on_call(ops, where.service)
     )
-    return replace(report, on_call=on_call, on_call_problem=problem)
+    frozen = ops.freezes.holding(where.service, where.env, at=ops.clock())
+    return replace(report, on_call=on_call, on_call_problem=problem, freezes=tuple(frozen))
 
 
 async def _deploy_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
