@@ -33,10 +33,15 @@ async def post_event(request: web.Request) -> web.Response:
     release_id = request.match_info["release_id"]
     data = await read_json_object(request)
     event_request = parse_model(EventRequest, data)
+    freezes = build_freeze_calendar(deps.catalog.freezes)
     outcome = await run_in_transaction(
         deps.ledgers,
         lambda ledger: record_event(
-            ledger=ledger, release_id=release_id, request=event_request, now=deps.clock()
+            ledger=ledger,
+            release_id=release_id,
+            request=event_request,
+            now=deps.clock(),
+            freezes=freezes,
         ),
     )
     return _outcome_response(outcome)

@@ -1,5 +1,6 @@
 """CI asks Herald whether a release may ship: `GET /api/v1/releases/{id}/gate` and
-`herald emit gate`, over real HTTP, while the catalogue's freezes begin and end."""
+`herald emit gate`, over real HTTP, while the catalogue's freezes begin and end; and a
+release that starts in a freeze anyway is said loudly."""
 
 from __future__ import annotations
 
@@ -12,16 +13,21 @@ import yaml
 
 from bot.catalog import Catalog
 from bot.examples import example_manifest
+from standins.slack import FakeSlack
 from tests.clock import FakeClock
-from tests.conftest import INGEST_TOKEN, Herald, SettingsFactory, start_herald
+from tests.conftest import FEED, INGEST_TOKEN, OPS, Herald, SettingsFactory, start_herald
 from tests.herald_process import Finished, free_port, run_herald
+from tests.waiting import eventually
 
 RELEASE = example_manifest()["id"]  # webapp in prod
 CATALOG = Catalog.model_validate(
     yaml.safe_load(
         """
 services:
-  webapp: {owners: [U0OWNER01]}
+  webapp:
+    owners: [U0OWNER01]
+    environments:
+      prod: {argocd_app: webapp-prod}
 freezes:
   - name: weekend
     reason: No deploys over the weekend
@@ -130,3 +136,49 @@ async def test_herald_emit_gate_keeps_asking_an_unreachable_herald_until_the_wai
     assert waited.code == 2
     assert waited.err.count("Connection refused") == 1  # said once, not at every question
     assert "herald emit gate: still not decided after 2 s" in waited.err
+
+
+async def test_a_release_started_anyway_in_a_freeze_is_marked_in_the_feed_and_ops(
+    gated: Herald, clock: FakeClock, slack: FakeSlack
+) -> None:
+    """CI skipped the gate: the start is recorded, its payload says which freeze it broke,
+    the feed card gets a loud reply and #release-ops a message."""
+    clock.now = SATURDAY
+    status, body = await gated.post_event(RELEASE, event="release.started")
+    assert status == 201
+    assert body["event"]["during_freeze"] == {
+        "window": "weekend",
+        "reason": "No deploys over the weekend",
+        "until": "2026-03-30T06:00:00+00:00",
+    }
+    said = "started during the freeze weekend (No deploys over the weekend)"
+    await eventually(lambda: any(said in m.text for m in slack.posted(OPS)), what="ops message")
+    (root,) = [m for m in slack.posted(FEED) if "release.planned" in m.text]
+    await eventually(lambda: any(said in r.text for r in slack.replies(FEED, root.ts)))
+
+
+async def test_a_release_started_outside_a_freeze_says_nothing_of_freezes(
+    gated: Herald, slack: FakeSlack
+) -> None:
+    status, body = await gated.post_event(RELEASE, event="release.started")
+    assert status == 201 and "during_freeze" not in body["event"]
+    await eventually(lambda: len(slack.posted(FEED)) == 2, what="the started card")
+    assert slack.posted(OPS) == []
+
+
+async def test_an_argo_cd_sync_that_starts_in_a_freeze_is_marked_too(
+    gated: Herald, clock: FakeClock, slack: FakeSlack
+) -> None:
+    """Nobody asked the gate: Argo CD synced on its own (auto-sync), and the start it reports
+    is said in #release-ops like one from CI."""
+    clock.now = SATURDAY
+    body = {
+        "trigger": "on-sync-running",
+        "app": "webapp-prod",
+        "revision": example_manifest()["git"]["commit"] + "0" * 8,
+        "images": ["ghcr.io/acme/webapp:1.42.0"],
+    }
+    status, answer = await gated.call("POST", "/hooks/argocd", json=body)
+    assert (status, answer["events"]) == (200, ["release.started"])
+    said = "started during the freeze weekend"
+    await eventually(lambda: any(said in m.text for m in slack.posted(OPS)), what="ops message")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.checkup.offsets import offset_label
+from bot.domain.freeze.calendar import FreezeCalendar
+from bot.domain.freeze.notices import describe_freeze, started_in_freeze
 from bot.domain.paging import ChangeEvent
 from bot.domain.ports import Ledger
 from bot.domain.release.events import EventPayload, EventRequest
@@ -47,9 +49,15 @@ async def register_release(*, ledger: Ledger, manifest: Manifest, now: datetime)
 
 
 async def record_event(
-    *, ledger: Ledger, release_id: str, request: EventRequest, now: datetime
+    *,
+    ledger: Ledger,
+    release_id: str,
+    request: EventRequest,
+    now: datetime,
+    freezes: FreezeCalendar | None = None,
 ) -> Outcome:
-    """Advance a release by one lifecycle event; a repeated event is acknowledged, not re-sent."""
+    """Advance a release by one lifecycle event; a repeated event is acknowledged, not re-sent.
+    A start while one of `freezes` holds the release is marked (`during_freeze`) and said."""
     release = await ledger.get_release(release_id)
     if release is None:
         raise NotFound(f"no release with id {release_id}; post its manifest first")
@@ -64,7 +72,9 @@ async def record_event(
             f"Legal next events: {', '.join(allowed) or 'none (the release is closed)'}",
             details=[FieldProblem("event", f"expected one of: {', '.join(allowed) or 'none'}")],
         )
-    return await _apply(ledger=ledger, release=release, request=request, now=now, new=False)
+    return await _apply(
+        ledger=ledger, release=release, request=request, now=now, new=False, freezes=freezes
+    )
 
 
 async def _find_repeat(
@@ -84,10 +94,21 @@ async def _find_repeat(
 
 
 async def _apply(
-    *, ledger: Ledger, release: Release, request: EventRequest, now: datetime, new: bool
+    *,
+    ledger: Ledger,
+    release: Release,
+    request: EventRequest,
+    now: datetime,
+    new: bool,
+    freezes: FreezeCalendar | None = None,
 ) -> Outcome:
     at = request.at or now
     details = request.details()
+    frozen = None
+    if request.event is EventType.STARTED and freezes is not None:
+        frozen = next(iter(freezes.holding(release.service, release.env, at=at)), None)
+        if frozen is not None:
+            details["during_freeze"] = describe_freeze(frozen)
     lead_time = _lead_time(release, request, at)
     if request.event is EventType.DEPLOYED and lead_time is not None:
         details["lead_time_seconds"] = lead_time
@@ -120,6 +141,8 @@ async def _apply(
         await ledger.save_release(advanced)
     await ledger.add_event(event)
     await ledger.enqueue(notices_for(release=advanced, payload=payload, first=new))
+    if frozen is not None:
+        await ledger.enqueue(started_in_freeze(advanced, frozen))
     await _follow_up(ledger, release=advanced, event=request.event, at=at, now=now)
     return Outcome(advanced, event, created=True)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
@@ -97,6 +98,7 @@ async def take_deploy_signal(
     releases: ReleaseReader,
     ledgers: LedgerFactory,
     clock: Callable[[], datetime],
+    freezes: FreezeCalendar | None = None,
 ) -> SignalOutcome:
     """Find the signal's release and the service's unrecovered failures, then apply the
     signal in one transaction (`run_in_transaction`: again if a concurrent writer won)."""
@@ -111,6 +113,7 @@ async def take_deploy_signal(
             found=found,
             now=clock(),
             unrecovered=failed,
+            freezes=freezes,
         ),
     )
 
@@ -151,6 +154,7 @@ async def apply_deploy_signal(
     found: Release | None,
     now: datetime,
     unrecovered: Sequence[Release] = (),
+    freezes: FreezeCalendar | None = None,
 ) -> SignalOutcome:
     """Record what `signal` means for its release, creating the release from Argo CD's
     data if CI sent no manifest; a healthy deploy also recovers the service's `unrecovered`
@@ -178,7 +182,9 @@ async def apply_deploy_signal(
     recorded: list[EventType] = []
     for step in steps.events:
         request = _event_request(signal, step, target=target, now=now)
-        outcome = await record_event(ledger=ledger, release_id=release.id, request=request, now=now)
+        outcome = await record_event(
+            ledger=ledger, release_id=release.id, request=request, now=now, freezes=freezes
+        )
         release = outcome.release
         if outcome.created:
             recorded.append(step)
