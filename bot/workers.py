@@ -29,6 +29,7 @@ from bot.factories import (
 )
 from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS
+from bot.reports.freezes import FreezeAnnouncer
 from bot.reports.jobs import DigestReport, WeeklyReport
 from bot.reports.periods import Report, ScheduledReport
 from bot.scheduling import CheckupClock
@@ -36,6 +37,7 @@ from bot.settings import Settings
 from bot.slack.command_queue import CommandQueue, this_process
 from bot.slack.delivery import SlackDelivery
 from bot.slack.digest import digest_message
+from bot.slack.freezes import freeze_message
 from bot.store import outbox
 from bot.store.database import Database
 from bot.store.retention import RetentionJob
@@ -133,7 +135,7 @@ def _add_jobs(
     clock: Clock,
 ) -> None:
     """Reports on their schedules; claiming kept commands (those cut short by a crash, and
-    with `--workers` every one); naming on-call commanders."""
+    with `--workers` every one); announcing freezes; naming on-call commanders."""
     every = settings.checkup_interval_seconds * 6  # 30 s by default
     for report in _reports(settings, core=core, clock=clock):
         checkups.add_interval(report.run, seconds=every, job_id=f"herald-{report.report.kind}")
@@ -151,6 +153,16 @@ def _add_jobs(
     checkups.add_interval(commands.sweep, seconds=commands.renew_every, job_id="herald-resume")
     resume_rollbacks = partial(resume_alert_rollbacks, core.ops, older_than=ROLLBACK_GRACE)
     checkups.add_interval(resume_rollbacks, seconds=every, job_id="herald-alert-rollbacks")
+    if settings.feed_channel and core.ops.freezes.windows:
+        announcer = FreezeAnnouncer(
+            freezes=core.ops.freezes,
+            channel=settings.feed_channel,
+            database=core.database,
+            render=freeze_message,
+            clock=clock,
+            wake=core.delivery.wake,
+        )
+        checkups.add_interval(announcer.run, seconds=every, job_id="herald-freezes")
     if core.ops.oncall is not None:
         app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
         checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")

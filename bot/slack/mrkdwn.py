@@ -7,6 +7,8 @@ webhook or a user can mention anyone or link anywhere; only `User`, `Group`, `Ch
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.domain.text import Channel, Code, Emoji, Group, Link, Quote, Span, Strong, Text, User
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -42,3 +44,9 @@ def _render(span: Span) -> str:
             return f":{name}:"
         case Quote(text=words):
             return "\n".join(f"> {escape_mrkdwn(line)}" for line in words.split("\n"))
+
+
+def local_time(at: datetime) -> str:
+    """`at` in each reader's own time zone (Slack's date formatting), UTC as the fallback."""
+    utc = at.astimezone(UTC)
+    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"

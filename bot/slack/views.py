@@ -3,7 +3,6 @@ domain text rendered by `bot.slack.mrkdwn`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.deploy.caution import PromoteCaution
@@ -23,7 +22,7 @@ from bot.slack.ids import (
     TargetValue,
 )
 from bot.slack.layout import MAX_CONFIRM_CHARS, Block, button, format_more, section
-from bot.slack.mrkdwn import escape_mrkdwn, render
+from bot.slack.mrkdwn import escape_mrkdwn, local_time, render
 from bot.slack.reports import status_line
 
 USAGE = (
@@ -100,11 +99,6 @@ def _freeze_lines(report: StatusReport) -> list[str]:
         f" — {escape_mrkdwn(freeze.name)}: {escape_mrkdwn(freeze.reason)}"
         for freeze in report.freezes
     ]
-
-
-def local_time(at: datetime) -> str:
-    utc = at.astimezone(UTC)
-    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"
 
 
 def _argo_lines(report: StatusReport) -> list[str]:
