@@ -53,6 +53,7 @@ from bot.store import inbox
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
+from bot.store.freezes import SqlFreezeBook
 from bot.store.instance_lock import instance_lock
 from bot.store.ledger import WatchConfigs
 from bot.store.ledgers import LedgerFactory
@@ -139,7 +140,9 @@ def _resources(
                 clock=clock,
                 wake=split.nudge,
             )
-            app[DEPS] = Deps(settings, catalog, database, core.ledgers, core.client, clock)
+            app[DEPS] = Deps(
+                settings, catalog, database, core.ledgers, core.client, clock, core.ops.freezes
+            )
             if hooks.ALERT_PAGER not in app:  # tests may record decisions instead
                 app[hooks.ALERT_PAGER] = partial_alert_pager(
                     core.ops,
@@ -234,7 +237,7 @@ def _build_core(
         argocd_url=settings.argocd_url,
         dora=partial(dora_report, database),
         oncall=build_oncall(settings, catalog, http=http, slack=client),
-        freezes=build_freeze_calendar(catalog.freezes),
+        freezes=SqlFreezeBook(database=database, catalogue=build_freeze_calendar(catalog.freezes)),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock), outcome=app[METRICS].command_done)
     return Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))

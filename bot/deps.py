@@ -10,6 +10,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.catalog import Catalog
+from bot.domain.freeze.book import FreezeBook
 from bot.settings import Settings
 from bot.store.database import Database
 from bot.store.ledgers import LedgerFactory
@@ -27,6 +28,7 @@ class Deps:
     ledgers: LedgerFactory
     slack: AsyncWebClient
     clock: Callable[[], datetime]
+    freezes: FreezeBook  # the catalogue's windows and the declared freezes
 
 
 DEPS = web.AppKey("herald_deps", Deps)

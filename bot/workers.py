@@ -153,7 +153,7 @@ def _add_jobs(
     checkups.add_interval(commands.sweep, seconds=commands.renew_every, job_id="herald-resume")
     resume_rollbacks = partial(resume_alert_rollbacks, core.ops, older_than=ROLLBACK_GRACE)
     checkups.add_interval(resume_rollbacks, seconds=every, job_id="herald-alert-rollbacks")
-    if settings.feed_channel and core.ops.freezes.windows:
+    if settings.feed_channel:
         announcer = FreezeAnnouncer(
             freezes=core.ops.freezes,
             channel=settings.feed_channel,

@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.http import parse_limit, parse_model, read_json_object, require_bearer
-from bot.catalog_freezes import build_freeze_calendar
 from bot.deps import DEPS, Deps
 from bot.domain.gate.decision import decide_gate
 from bot.domain.release.events import EventRequest
@@ -33,7 +32,7 @@ async def post_event(request: web.Request) -> web.Response:
     release_id = request.match_info["release_id"]
     data = await read_json_object(request)
     event_request = parse_model(EventRequest, data)
-    freezes = build_freeze_calendar(deps.catalog.freezes)
+    freezes = await deps.freezes.calendar(now=deps.clock())
     outcome = await run_in_transaction(
         deps.ledgers,
         lambda ledger: record_event(
@@ -59,7 +58,7 @@ async def get_release(request: web.Request) -> web.Response:
 async def get_gate(request: web.Request) -> web.Response:
     """Go or no-go for the release, with every reason (`herald emit gate` asks it)."""
     deps = _authorized(request)
-    freezes = build_freeze_calendar(deps.catalog.freezes)
+    freezes = await deps.freezes.calendar(now=deps.clock())
     answer = await deps.ledgers.run(
         lambda ledger: decide_gate(
             ledger=ledger,

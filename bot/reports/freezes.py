@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.freeze.book import FreezeBook
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import Occurrence
 from bot.store.database import Database
@@ -33,7 +34,7 @@ FreezeRenderer = Callable[[Occurrence, Boundary, str | None], dict[str, Any]]
 
 @dataclass(frozen=True)
 class FreezeAnnouncer:
-    freezes: FreezeCalendar
+    freezes: FreezeBook
     channel: str
     database: Database
     render: FreezeRenderer
@@ -43,7 +44,8 @@ class FreezeAnnouncer:
     async def run(self) -> int:
         """Queue every boundary owed and not claimed yet; how many this run queued."""
         now = self.clock()
-        owed = {key(o, b, at): (o, b, at) for o, b, at in self.owed(now)}
+        calendar = await self.freezes.calendar(now=now)
+        owed = {key(o, b, at): (o, b, at) for o, b, at in owed_boundaries(calendar, now)}
         taken = await claimed(self.database, list(owed))
         sent = 0
         for claim, (occurrence, boundary, at) in owed.items():
@@ -62,15 +64,18 @@ class FreezeAnnouncer:
             self.wake()
         return sent
 
-    def owed(self, now: datetime) -> list[tuple[Occurrence, Boundary, datetime]]:
-        since = now - LOOKBACK
-        found = []
-        for occurrence in self.freezes.between(None, None, start=since, end=now):
-            if since < occurrence.start <= now:
-                found.append((occurrence, Boundary.BEGINS, occurrence.start))
-            if since < occurrence.end <= now:
-                found.append((occurrence, Boundary.ENDS, occurrence.end))
-        return sorted(found, key=lambda owed: owed[2])
+
+def owed_boundaries(
+    calendar: FreezeCalendar, now: datetime
+) -> list[tuple[Occurrence, Boundary, datetime]]:
+    since = now - LOOKBACK
+    found = []
+    for occurrence in calendar.between(None, None, start=since, end=now):
+        if since < occurrence.start <= now:
+            found.append((occurrence, Boundary.BEGINS, occurrence.start))
+        if since < occurrence.end <= now:
+            found.append((occurrence, Boundary.ENDS, occurrence.end))
+    return sorted(found, key=lambda owed: owed[2])
 
 
 def key(occurrence: Occurrence, boundary: Boundary, at: datetime) -> str:

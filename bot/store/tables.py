@@ -339,3 +339,20 @@ class WatchRow(SQLModel, table=True):
     stable_hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc()
     finished_at: datetime | None = _utc(nullable=True)
+
+
+class FreezeRow(SQLModel, table=True):
+    """A freeze an admin declared with `/deploy freeze` (bot/store/freezes.py); the
+    catalogue's windows are not stored."""
+
+    __tablename__ = "freezes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    service: str | None = Field(default=None, max_length=64)  # None: every service
+    env: str | None = Field(default=None, max_length=64)  # None: every env
+    reason: str = Field(max_length=300)
+    starts_at: datetime = _utc()
+    ends_at: datetime = _utc(index=True)
+    created_by: str = Field(max_length=32)
+    ended_at: datetime | None = _utc(nullable=True)  # unfrozen early, by `ended_by`
+    ended_by: str | None = Field(default=None, max_length=32)

@@ -39,6 +39,7 @@ TABLES = {
     "checkups",
     "watches",
     "dora_days",
+    "freezes",
 }
 
 

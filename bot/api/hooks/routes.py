@@ -27,7 +27,6 @@ from bot.api.hooks.alertmanager import AlertmanagerWebhook
 from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
 from bot.api.http import parse_model, read_json_object, require_credentials
 from bot.catalog import build_directory
-from bot.catalog_freezes import build_freeze_calendar
 from bot.deps import DEPS, Deps
 from bot.domain.signals.alerts import Alert, AlertDecision, take_alerts
 from bot.domain.signals.deploy import Ignored, place_signal, take_deploy_signal
@@ -108,7 +107,7 @@ async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
             releases=SqlReleaseReader(database=deps.database),
             ledgers=deps.ledgers,
             clock=deps.clock,
-            freezes=build_freeze_calendar(deps.catalog.freezes),
+            freezes=await deps.freezes.calendar(now=deps.clock()),
         )
     except Exception:
         await _forget(deps, [key])

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from bot.domain.deploy.tool import DeployTarget, DeployTool
 from bot.domain.dora.report import DoraReport
 from bot.domain.dora.window import DoraWindow
-from bot.domain.freeze.calendar import FreezeCalendar
+from bot.domain.freeze.book import FixedFreezes, FreezeBook
 from bot.domain.ports import (
     AuditDecision,
     AuditEntry,
@@ -51,7 +51,7 @@ class Operations:
     argocd_url: str | None = None
     dora: DoraSource | None = None
     oncall: OnCallDirectory | None = None  # PagerDuty; None: Herald knows no on-call
-    freezes: FreezeCalendar = field(default_factory=FreezeCalendar)  # change-freeze windows
+    freezes: FreezeBook = field(default_factory=FixedFreezes)  # change freezes
 
 
 @dataclass(frozen=True)

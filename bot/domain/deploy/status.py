@@ -33,7 +33,8 @@ async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
     report, (on_call, problem) = await asyncio.gather(
         _deploy_status(ops, where=where), _on_call(ops, where.service)
     )
-    frozen = ops.freezes.holding(where.service, where.env, at=ops.clock())
+    calendar = await ops.freezes.calendar(now=ops.clock())
+    frozen = calendar.holding(where.service, where.env, at=ops.clock())
     return replace(report, on_call=on_call, on_call_problem=problem, freezes=tuple(frozen))
 
 
