@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot.domain.deploy.caution import PromoteCaution
 from bot.domain.deploy.commander import take_command
 from bot.domain.deploy.context import Operations, Reply
+from bot.domain.deploy.freezing import declare_freeze, lift_freeze
 from bot.domain.deploy.parse import (
     CommandError,
     DeployCommand,
@@ -191,6 +192,10 @@ async def run_command(
         return
     if parsed.verb is Verb.METRICS:
         await respond(await metrics_message(ops, parsed))
+        return
+    if parsed.freeze is not None:  # freeze and unfreeze: a service or all, an env or all
+        change = lift_freeze if parsed.freeze.lift else declare_freeze
+        await _answer(change(ops, actor=user, order=parsed.freeze), respond)
         return
     assert parsed.service is not None
     where = ops.directory.resolve(parsed.service, parsed.env)

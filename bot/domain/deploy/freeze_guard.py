@@ -63,7 +63,7 @@ def _frozen(where: ServiceEnv, freeze: Occurrence) -> Text:
 
 
 def _how(where: ServiceEnv) -> Text:
-    command = f"/deploy promote {where.service} {where.env} break-glass <reason>"
+    command = f"/deploy promote {where.service} {where.env} break-glass REASON"
     return text(
         "an owner or admin can break glass with ",
         Code(command),

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from bot.domain.deploy.freeze_order import FreezeOrder, parse_freeze
+from bot.domain.deploy.parse_errors import CommandError as CommandError
 from bot.domain.services.directory import Directory, UnknownTarget
-from bot.domain.text import Code, Text, text
-from bot.errors import DomainError
+from bot.domain.text import Code, text
 
 MAX_TEXT = 200
 MAX_REASON = 150
@@ -22,6 +23,8 @@ _PUBLIC = {"public", "in_channel", "--public", "--in-channel"}
 
 class Verb(StrEnum):
     STATUS = "status"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
     PAUSE = "pause"
     PROMOTE = "promote"
     ROLLBACK = "rollback"
@@ -51,21 +54,17 @@ class DeployCommand:
     public: bool = False
     window: str = "30d"
     break_glass: str | None = None  # promote during a freeze: the reason, in the user's words
-
-
-class CommandError(DomainError):
-    """The text is not a command Herald can run; `text` says why and what to type (`message`
-    is the same sentence in plain text)."""
-
-    def __init__(self, message: Text | str) -> None:
-        self.text = message if isinstance(message, Text) else text(message)
-        super().__init__(self.text.plain())
+    freeze: FreezeOrder | None = None  # freeze and unfreeze
 
 
 def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
     """Parse the text after `/deploy`. Raises CommandError or UnknownTarget with a clear reason."""
     if len(typed) > MAX_TEXT:
         raise CommandError(f"That is {len(typed)} characters; /deploy takes at most {MAX_TEXT}.")
+    first = typed.split()[0].lower() if typed.split() else ""
+    if first in (Verb.FREEZE, Verb.UNFREEZE):
+        order = parse_freeze(typed, directory=directory)
+        return DeployCommand(Verb(first), order.service, order.env, freeze=order)
     typed, break_glass = _split_break_glass(typed)
     words = typed.split()
     public = any(w.lower() in _PUBLIC for w in words)

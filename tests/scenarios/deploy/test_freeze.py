@@ -78,7 +78,7 @@ async def test_promote_waits_for_the_freeze_and_says_how_to_break_glass(
     reply = (await world.deploy("promote webapp")).text
     assert "`webapp prod` is frozen until" in reply
     assert "(payments-incident: Payments outage, hands off). Promote waits" in reply
-    assert "`/deploy promote webapp prod break-glass &lt;reason&gt;`" in reply  # <reason>
+    assert "`/deploy promote webapp prod break-glass REASON`" in reply
     assert world.writes() == []
     assert await audited(world) == [("U0OWNER", "promote", "denied", "refused")]
 
