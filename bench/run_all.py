@@ -17,6 +17,7 @@ from bench import (
     checkups,
     dora,
     gameday,
+    gate,
     ingest_latency,
     ingest_throughput,
     slack_backoff,
@@ -162,6 +163,10 @@ async def main(argv: list[str] | None = None) -> int:
         latency=0.03,
         tag=tag,
     )
+
+    print("\n== gate ==")
+    quick = ["--releases", "300", "--requests", "30", "--runs", "1"] if args.quick else []
+    await gate.main([*quick, f"--tag={tag}"])
 
     print(f"\nAll benchmarks done in {time.monotonic() - started:.0f}s.")
     return status

@@ -1,0 +1,174 @@
+"""How fast CI's gate answers with a full store: `GET /api/v1/releases/{id}/gate` on a Herald
+holding 10,000 releases and 200 freeze windows (100 recurring ones in the catalogue, in six
+time zones, and 100 declared from Slack, in the store), against two floors measured in the
+same run on the same server: `GET /healthz` (the HTTP round trip alone) and
+`GET /api/v1/releases/{id}` (one release read with its events).
+
+Each run asks the three routes `--requests` times each, interleaved, for random releases, one
+request at a time, on SQLite; p50 and p99 per route and the gate's ratios to both floors. The
+freeze part alone (the calendar's `holding` for one release, pure CPU) is timed too.
+
+Usage: python bench/gate.py [--releases 10000] [--requests 500] [--runs 3] [--tag -quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench.harness import manifest, quiet_logging, summary_ms, table, write_results
+from bench.processes import INGEST_TOKEN, herald_settings
+from bot.app import build_app
+from bot.catalog import Catalog
+from bot.deps import DEPS
+from bot.domain.freeze.book import DeclaredFreeze
+from bot.domain.ports import Ledger
+from bot.domain.release.manifest import Manifest
+from bot.domain.release.recording import register_release
+from bot.domain.transactions import run_in_transaction
+
+ZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+)
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def catalogue(services: int) -> Catalog:
+    """`services` services and 100 weekly windows, each over a few of them, in six zones."""
+    freezes = [
+        {
+            "name": f"weekly-{n}",
+            "reason": "a recurring window",
+            "rrule": f"FREQ=WEEKLY;BYDAY={DAYS[n % 7]};BYHOUR={n % 24};BYMINUTE=0",
+            "duration": f"{1 + n % 5}h",
+            "timezone": ZONES[n % len(ZONES)],
+            "services": [f"svc-{(n * 7 + k) % services:04d}" for k in range(3)],
+        }
+        for n in range(100)
+    ]
+    owners = {"owners": ["U0OWNER01"]}
+    return Catalog.model_validate(
+        {"services": {f"svc-{n:04d}": owners for n in range(services)}, "freezes": freezes}
+    )
+
+
+async def fill(app: web.Application, *, releases: int, services: int) -> list[str]:
+    deps = app[DEPS]
+    ids = []
+    for index in range(releases):
+        body = manifest("gate", index, service=f"svc-{index % services:04d}")
+        parsed = Manifest.model_validate(body)
+
+        async def register(ledger: Ledger, parsed: Manifest = parsed) -> object:
+            return await register_release(ledger=ledger, manifest=parsed, now=NOW)
+
+        await run_in_transaction(deps.ledgers, register)
+        ids.append(str(body["id"]))
+    for n in range(100):  # declared from Slack: a day each, some in force now
+        start = NOW - timedelta(hours=n)
+        service = f"svc-{n % services:04d}" if n % 4 else None
+        declared = DeclaredFreeze(
+            service, "prod", "declared", start, start + timedelta(days=1), "U0ADMIN"
+        )
+        await deps.freezes.declare(declared)
+    return ids
+
+
+async def ask(session: aiohttp.ClientSession, url: str) -> float:
+    began = time.perf_counter()
+    async with session.get(url, headers={"Authorization": f"Bearer {INGEST_TOKEN}"}) as response:
+        await response.read()
+        assert response.status == 200, (url, response.status)
+    return time.perf_counter() - began
+
+
+async def one_run(base: str, ids: list[str], *, requests: int, seed: int) -> dict[str, Any]:
+    chooser = random.Random(seed)
+    times: dict[str, list[float]] = {"healthz": [], "release": [], "gate": []}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(requests):
+            rid = chooser.choice(ids)
+            times["healthz"].append(await ask(session, f"{base}/healthz"))
+            times["release"].append(await ask(session, f"{base}/api/v1/releases/{rid}"))
+            times["gate"].append(await ask(session, f"{base}/api/v1/releases/{rid}/gate"))
+    return {name: summary_ms(values) for name, values in times.items()}
+
+
+async def time_holding(app: web.Application, services: int, *, repeat: int = 2000) -> float:
+    calendar = await app[DEPS].freezes.calendar(now=NOW)
+    began = time.perf_counter()
+    for n in range(repeat):
+        calendar.holding(f"svc-{n % services:04d}", "prod", at=NOW)
+    return (time.perf_counter() - began) / repeat * 1000
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--releases", type=int, default=10_000)
+    parser.add_argument("--services", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tag", default="")
+    args = parser.parse_args(argv)
+    quiet_logging()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = herald_settings(
+            {"slack_token": "xoxb-bench", "slack_api_url": "http://127.0.0.1:9/api/"},
+            database_url=f"sqlite:///{Path(tmp) / 'herald.db'}",
+        )
+        app = build_app(
+            settings, catalog=catalogue(args.services), clock=lambda: NOW, deliver=False
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            began = time.perf_counter()
+            ids = await fill(app, releases=args.releases, services=args.services)
+            took = time.perf_counter() - began
+            print(f"stored {len(ids)} releases and 100 declared freezes in {took:.0f} s")
+            holding_ms = await time_holding(app, args.services)
+            runs = [
+                await one_run(f"http://{host}:{port}", ids, requests=args.requests, seed=run)
+                for run in range(args.runs)
+            ]
+        finally:
+            await runner.cleanup()
+    rows = []
+    for number, run in enumerate(runs, 1):
+        gate, health, release = run["gate"], run["healthz"], run["release"]
+        rows.append([
+            number, health["p50"], health["p99"], release["p50"], release["p99"], gate["p50"],
+            gate["p99"], gate["p99"] / health["p99"], gate["p99"] / release["p99"],
+        ])  # fmt: skip
+    headers = ["run", "healthz p50", "p99", "release p50", "p99", "gate p50", "p99"]
+    print(table([*headers, "gate/healthz p99", "gate/release p99"], rows))
+    print(f"the freeze calendar's holding(), 200 windows: {holding_ms:.3f} ms a release")
+    path = write_results(
+        f"gate{args.tag}",
+        {"args": vars(args), "runs": runs, "holding_ms": holding_ms},
+    )
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
