@@ -11,6 +11,7 @@ import pytest
 from bot.catalog import load_catalog
 from bot.catalog_freezes import build_freeze_calendar
 from bot.cli.main import main
+from tests.served import REQUIRED_SETTINGS
 
 CATALOG = """
 services:
@@ -29,19 +30,12 @@ freezes:
     services: [checkout]
     envs: [prod]
 """
-SETTINGS = {
-    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
-    "HERALD_INGEST_TOKEN": "s3cret-ingest",
-    "HERALD_FEED_CHANNEL": "C0FEED",
-    "HERALD_OPS_CHANNEL": "C0OPS",
-}
 
 
 def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
     path = tmp_path / "services.yaml"
     path.write_text(text, encoding="utf-8")
-    for name, value in {**SETTINGS, "HERALD_CONFIG": str(path)}.items():
+    for name, value in {**REQUIRED_SETTINGS, "HERALD_CONFIG": str(path)}.items():
         monkeypatch.setenv(name, value)
     return path
 

@@ -6,9 +6,7 @@ own HEALTHCHECK, and stops cleanly."""
 from __future__ import annotations
 
 import json
-import time
 import tomllib
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,15 +17,12 @@ import pytest
 
 from tests.container.images import ROOT, ContainerTool, build_image, find_tool
 from tests.herald_process import free_port
+from tests.served import REQUIRED_SETTINGS, get_json_when_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 SETTINGS = {
-    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
-    "HERALD_INGEST_TOKEN": "s3cret-ingest",
-    "HERALD_FEED_CHANNEL": "C0FEED",
-    "HERALD_OPS_CHANNEL": "C0OPS",
+    **REQUIRED_SETTINGS,
     "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing is posted in these tests
 }
 
@@ -90,16 +85,12 @@ class Served:
 
     def get(self, path: str, *, within: float = 60) -> object:
         """The JSON at `path`, once the server listens; the container's log if it never does."""
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=5) as response:
-                    return json.loads(response.read())
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    log = self.image.tool.run("logs", self.container)
-                    raise AssertionError(f"GET {path}: {exc}\n{log.stdout}{log.stderr}") from None
-                time.sleep(0.3)
+
+        def log() -> str:
+            done = self.image.tool.run("logs", self.container)
+            return done.stdout + done.stderr
+
+        return get_json_when_up(self.url + path, within=within, log=log)
 
 
 @pytest.fixture

@@ -5,11 +5,8 @@ demo's stand-ins), or these tests fail."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import time
 import tomllib
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +15,11 @@ import pytest
 
 from tests.herald_process import free_port
 from tests.packaging.installed import ROOT, Installed, build_and_install
+from tests.served import REQUIRED_SETTINGS, get_json_when_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-SETTINGS = {
-    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
-    "HERALD_INGEST_TOKEN": "s3cret-ingest",
-    "HERALD_FEED_CHANNEL": "C0FEED",
-    "HERALD_OPS_CHANNEL": "C0OPS",
-}
+SETTINGS = REQUIRED_SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +71,11 @@ class Served:
 
     def get(self, path: str, *, within: float = 30) -> object:
         """The JSON at `path`, once the server listens; its log if it never does."""
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=5) as response:
-                    return json.loads(response.read())
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    tail = self.log.read_text(errors="replace")[-3000:]
-                    raise AssertionError(f"GET {path}: {exc}\n{tail}") from None
-                time.sleep(0.2)
+
+        def tail() -> str:
+            return self.log.read_text(errors="replace")[-3000:]
+
+        return get_json_when_up(self.url + path, within=within, log=tail)
 
 
 @pytest.fixture
