@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot.api import calendar as calendar_api
 from bot.api import dora, hooks, metrics, openapi, releases, system
 from bot.api import outbox as outbox_api
 from bot.api.http import MAX_BODY_BYTES, correlation_middleware, error_middleware
@@ -51,6 +52,7 @@ from bot.slack.responses import Responder
 from bot.slack.tasks import BackgroundTasks, Dispatch
 from bot.store import inbox
 from bot.store.audit import SqlAuditLog
+from bot.store.calendar import calendar_entries
 from bot.store.database import Database, create_engine
 from bot.store.dora import dora_report
 from bot.store.freezes import SqlFreezeBook
@@ -98,6 +100,7 @@ def build_app(
     app.router.add_post("/api/v1/releases/{release_id}/events", releases.post_event)
     hooks.add_routes(app)
     dora.add_routes(app)
+    calendar_api.add_routes(app)
     outbox_api.add_routes(app)
     metrics.add_routes(app)
     openapi.add_routes(app)
@@ -236,6 +239,7 @@ def _build_core(
         clock=clock,
         argocd_url=settings.argocd_url,
         dora=partial(dora_report, database),
+        calendar=partial(calendar_entries, database),
         oncall=build_oncall(settings, catalog, http=http, slack=client),
         freezes=SqlFreezeBook(database=database, catalogue=build_freeze_calendar(catalog.freezes)),
     )

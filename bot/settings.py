@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///herald.db", validation_alias=_env("HERALD_DATABASE_URL"))
     config_path: Path | None = Field(None, validation_alias=_env("HERALD_CONFIG"))
     ingest_token: SecretStr | None = Field(None, validation_alias=_env("HERALD_INGEST_TOKEN"))
+    # read-only, in the iCalendar feed's URL (?token=); unset: no feed
+    calendar_token: SecretStr | None = Field(None, validation_alias=_env("HERALD_CALENDAR_TOKEN"))
     port: int = Field(3000, ge=0, le=65535, validation_alias=_env("HERALD_PORT"))
     host: str = Field("0.0.0.0", validation_alias=_env("HERALD_HOST"))
     argocd_url: str | None = Field(None, validation_alias=_env("ARGOCD_URL"))

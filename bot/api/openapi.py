@@ -91,6 +91,27 @@ ROUTES = (
     ),
     Route(
         "get",
+        "/api/v1/calendar",
+        "The release calendar: planned releases, freezes, past releases and their outcomes",
+        query={
+            "service": _NAME,
+            "weeks": {"type": "integer", "minimum": 1, "maximum": 26, "default": 6},
+        },
+        answers={"200": "`{start, end, entries: [{kind, title, start, end?, ...}]}`"},
+    ),
+    Route(
+        "get",
+        "/api/v1/calendar.ics",
+        "The release calendar as an iCalendar feed to subscribe to (HERALD_CALENDAR_TOKEN)",
+        query={
+            "service": _NAME,
+            "weeks": {"type": "integer", "minimum": 1, "maximum": 26, "default": 6},
+        },
+        answers={"200": "RFC 5545 iCalendar", "404": "the feed is off (no HERALD_CALENDAR_TOKEN)"},
+        media="text/calendar",
+    ),
+    Route(
+        "get",
         "/api/v1/outbox/dead",
         "Dead letters (messages and pages Herald gave up delivering), newest first",
         query={
@@ -132,7 +153,10 @@ ROUTES = (
         form=True,
     ),
 )
-_SECURED = {
+_CALENDAR_TOKEN: Security = [{"calendarToken": []}]
+_SECURED: dict[str, Security] = {
+    "/api/v1/calendar.ics": _CALENDAR_TOKEN,
+    "/api/v1/calendar": _BEARER,
     "/api/v1/releases": _BEARER,
     "/api/v1/dora": _BEARER,
     "/api/v1/outbox": _BEARER,
@@ -220,7 +244,7 @@ def _security(route: Route) -> Security:
 
 def _responses(route: Route) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object"}
-    if route.media == "text/plain":
+    if route.media in ("text/plain", "text/calendar"):
         schema = {"type": "string"}
     elif route.shape is not None:
         schema = {"$ref": _REF.format(model=route.shape)}
@@ -279,6 +303,12 @@ _ERROR_SCHEMAS: dict[str, Any] = {
     },
 }
 _SECURITY_SCHEMES = {
+    "calendarToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "HERALD_CALENDAR_TOKEN: read-only, for the iCalendar feed alone",
+    },
     "bearer": {"type": "http", "scheme": "bearer", "description": "HERALD_INGEST_TOKEN"},
     "heraldToken": {
         "type": "apiKey",

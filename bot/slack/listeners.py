@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.domain.calendar.entries import Window
 from bot.domain.deploy.caution import PromoteCaution
 from bot.domain.deploy.commander import take_command
 from bot.domain.deploy.context import Operations, Reply
@@ -28,6 +29,7 @@ from bot.domain.dora.window import DoraWindow, parse_window
 from bot.domain.services.directory import UnknownTarget
 from bot.domain.text import text
 from bot.slack import views
+from bot.slack.calendar_view import calendar_message
 from bot.slack.dora_view import dora_message
 from bot.slack.ids import (
     INBOX_KEY,
@@ -193,6 +195,9 @@ async def run_command(
     if parsed.verb is Verb.METRICS:
         await respond(await metrics_message(ops, parsed))
         return
+    if parsed.verb is Verb.CALENDAR:
+        await respond(await calendar_reply(ops, parsed))
+        return
     if parsed.freeze is not None:  # freeze and unfreeze: a service or all, an env or all
         change = lift_freeze if parsed.freeze.lift else declare_freeze
         await _answer(change(ops, actor=user, order=parsed.freeze), respond)
@@ -216,6 +221,16 @@ async def run_command(
             await respond(views.reply_message(plan))
         else:
             await respond(views.rollback_confirm_message(plan))
+
+
+async def calendar_reply(ops: Operations, parsed: DeployCommand) -> dict[str, Any]:
+    if ops.calendar is None:
+        return views.reply_message(Reply(False, text("The calendar is not available here.")))
+    now = ops.clock()
+    window = Window.rolling(now, weeks=parsed.weeks)
+    freezes = await ops.freezes.calendar(now=now)
+    entries = await ops.calendar(window=window, freezes=freezes, service=parsed.service)
+    return calendar_message(entries, window=window, service=parsed.service, public=parsed.public)
 
 
 async def metrics_message(ops: Operations, parsed: DeployCommand) -> dict[str, Any]:

@@ -29,7 +29,7 @@ USAGE = (
     "`/deploy status [service] [env]` · `/deploy pause <service> [env]` · "
     "`/deploy promote <service> [env] [NN%|full]` · "
     "`/deploy rollback <service> [env] [version|sha]` · "
-    "`/deploy metrics [service] [env] [30d]` · "
+    "`/deploy metrics [service] [env] [30d]` · `/deploy calendar [service] [weeks]` · "
     "`/deploy freeze <service|all> [env] <2h|until TIME> <reason>` · "
     "`/deploy unfreeze <service|all> [env]` · `/deploy help`"
 )

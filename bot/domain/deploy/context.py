@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.calendar.entries import Entry, Window
 from bot.domain.deploy.tool import DeployTarget, DeployTool
 from bot.domain.dora.report import DoraReport
 from bot.domain.dora.window import DoraWindow
 from bot.domain.freeze.book import FixedFreezes, FreezeBook
+from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.ports import (
     AuditDecision,
     AuditEntry,
@@ -37,6 +39,14 @@ class DoraSource(Protocol):
     ) -> DoraReport: ...
 
 
+class CalendarSource(Protocol):
+    """Where `/deploy calendar` reads planned and past releases from (the store)."""
+
+    async def __call__(
+        self, *, window: Window, freezes: FreezeCalendar, service: str | None
+    ) -> list[Entry]: ...
+
+
 @dataclass(frozen=True)
 class Operations:
     """Everything the command use cases need, as ports."""
@@ -52,6 +62,7 @@ class Operations:
     dora: DoraSource | None = None
     oncall: OnCallDirectory | None = None  # PagerDuty; None: Herald knows no on-call
     freezes: FreezeBook = field(default_factory=FixedFreezes)  # change freezes
+    calendar: CalendarSource | None = None  # the release calendar's store queries
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Verb(StrEnum):
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     METRICS = "metrics"
+    CALENDAR = "calendar"
     HELP = "help"
 
 
@@ -55,6 +56,7 @@ class DeployCommand:
     window: str = "30d"
     break_glass: str | None = None  # promote during a freeze: the reason, in the user's words
     freeze: FreezeOrder | None = None  # freeze and unfreeze
+    weeks: int = 6  # calendar
 
 
 def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
@@ -89,6 +91,8 @@ def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
         )  # fmt: skip
     if verb is Verb.METRICS:
         return _parse_metrics(words[1:], directory=directory, public=public)
+    if verb is Verb.CALENDAR:
+        return _parse_calendar(words[1:], directory=directory, public=public)
     command = _parse_target(verb, words[1:], directory=directory, public=public)
     return replace(command, break_glass=break_glass)
 
@@ -154,6 +158,21 @@ def _parse_metrics(args: list[str], *, directory: Directory, public: bool) -> De
             text(Code("/deploy metrics"), " takes a service, an environment and a window.")
         )
     return DeployCommand(Verb.METRICS, service, env, public=public, window=window)
+
+
+def _parse_calendar(args: list[str], *, directory: Directory, public: bool) -> DeployCommand:
+    """`calendar [service] [weeks]`: weeks from 1 to 26, default 6."""
+    weeks = 6
+    if args and args[-1].isdigit():
+        weeks, args = int(args[-1]), args[:-1]
+        if not 1 <= weeks <= 26:
+            raise CommandError(text(Code("/deploy calendar"), " shows 1 to 26 weeks."))
+    if len(args) > 1:
+        raise CommandError(
+            text(Code("/deploy calendar"), " takes a service and a number of weeks.")
+        )
+    service = directory.service(args[0]).name if args else None
+    return DeployCommand(Verb.CALENDAR, service, public=public, weeks=weeks)
 
 
 def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand:

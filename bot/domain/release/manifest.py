@@ -90,6 +90,7 @@ class Manifest(_Open):
     owner: Token
     created_at: Moment
     risk: Risk | None = None
+    planned_for: Moment | None = None  # when it is meant to ship (the release calendar)
     links: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], Url] = Field(
         default_factory=dict, max_length=20
     )

@@ -1,0 +1,95 @@
+"""The release calendar over HTTP: `GET /api/v1/calendar` (JSON, the ingest token) and
+`GET /api/v1/calendar.ics` (an iCalendar feed people subscribe to from their calendar app,
+with the read-only HERALD_CALENDAR_TOKEN in the URL's `token`). iCalendar is written by the
+`icalendar` library (RFC 5545), not by hand."""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+from aiohttp import web
+from icalendar import Calendar, Event
+
+from bot.api.http import require_bearer
+from bot.deps import DEPS, Deps
+from bot.domain.calendar.entries import MAX_WEEKS, Entry, Window
+from bot.errors import FieldProblem, InvalidInput, NotFound, Unauthorized
+from bot.store.calendar import calendar_entries
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_WEEKS = re.compile(r"^\d{1,2}$")
+DEFAULT_WEEKS = 6
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/calendar", get_calendar)
+    app.router.add_get("/api/v1/calendar.ics", get_calendar_ics)
+
+
+async def get_calendar(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    token = deps.settings.ingest_token
+    require_bearer(request, token.get_secret_value() if token else None)
+    window, entries = await _entries(request, deps)
+    return web.json_response(
+        {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "entries": [entry.as_json() for entry in entries],
+        }
+    )
+
+
+async def get_calendar_ics(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    expected = deps.settings.calendar_token
+    if expected is None:
+        raise NotFound("the calendar feed is off; set HERALD_CALENDAR_TOKEN to turn it on")
+    supplied = request.query.get("token", "")
+    if not hmac.compare_digest(supplied.encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("missing or wrong calendar token (?token=HERALD_CALENDAR_TOKEN)")
+    _, entries = await _entries(request, deps)
+    body = render_ics(entries, stamp=deps.clock())
+    return web.Response(body=body, content_type="text/calendar", charset="utf-8")
+
+
+def render_ics(entries: list[Entry], *, stamp: object) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Herald//release calendar//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", "Releases")
+    for entry in entries:
+        event = Event()
+        event.add("uid", f"{entry.uid}@herald")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", entry.start)
+        if entry.end is not None:
+            event.add("dtend", entry.end)
+        event.add("summary", entry.title)
+        event.add("categories", [entry.kind.value])
+        if entry.release_id:
+            event.add("description", f"Release {entry.release_id}")
+        calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
+
+
+async def _entries(request: web.Request, deps: Deps) -> tuple[Window, list[Entry]]:
+    service = request.query.get("service") or None
+    if service is not None and not _NAME.fullmatch(service):
+        raise InvalidInput(
+            "service must be a service name",
+            details=[FieldProblem("service", "lowercase letters, digits, '.', '_' or '-'")],
+        )
+    raw = request.query.get("weeks")
+    if raw is not None and (not _WEEKS.fullmatch(raw) or not 1 <= int(raw) <= MAX_WEEKS):
+        raise InvalidInput(
+            f"weeks must be a whole number from 1 to {MAX_WEEKS}",
+            details=[FieldProblem("weeks", f"a whole number from 1 to {MAX_WEEKS}")],
+        )
+    now = deps.clock()
+    window = Window.rolling(now, weeks=int(raw) if raw else DEFAULT_WEEKS)
+    freezes = await deps.freezes.calendar(now=now)
+    entries = await calendar_entries(deps.database, window=window, freezes=freezes, service=service)
+    return window, entries
