@@ -2,7 +2,8 @@
 holding 10,000 releases and 200 freeze windows (100 recurring ones in the catalogue, in six
 time zones, and 100 declared from Slack, in the store), against two floors measured in the
 same run on the same server: `GET /healthz` (the HTTP round trip alone) and
-`GET /api/v1/releases/{id}` (one release read with its events).
+`GET /api/v1/releases/{id}` (one release read with its events). And the release calendar:
+`GET /api/v1/calendar` for six weeks across all 500 services (every tenth round).
 
 Each run asks the three routes `--requests` times each, interleaved, for random releases, one
 request at a time, on SQLite; p50 and p99 per route and the gate's ratios to both floors. The
@@ -33,8 +34,10 @@ from bot.catalog import Catalog
 from bot.deps import DEPS
 from bot.domain.freeze.book import DeclaredFreeze
 from bot.domain.ports import Ledger
+from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
-from bot.domain.release.recording import register_release
+from bot.domain.release.recording import record_event, register_release
 from bot.domain.transactions import run_in_transaction
 
 ZONES = (
@@ -69,16 +72,27 @@ def catalogue(services: int) -> Catalog:
 
 
 async def fill(app: web.Application, *, releases: int, services: int) -> list[str]:
+    """`releases` releases: one in five shipped in the last fortnight (started and deployed),
+    one in seven planned for the next five weeks, the rest planned without a date."""
     deps = app[DEPS]
     ids = []
     for index in range(releases):
         body = manifest("gate", index, service=f"svc-{index % services:04d}")
+        if index % 7 == 0:
+            body["planned_for"] = (NOW + timedelta(hours=index % (35 * 24))).isoformat()
         parsed = Manifest.model_validate(body)
+        shipped = NOW - timedelta(hours=index % (14 * 24)) if index % 5 == 0 else None
 
-        async def register(ledger: Ledger, parsed: Manifest = parsed) -> object:
-            return await register_release(ledger=ledger, manifest=parsed, now=NOW)
+        async def record(ledger: Ledger, parsed: Manifest = parsed, at: object = shipped) -> None:
+            await register_release(ledger=ledger, manifest=parsed, now=NOW)
+            if isinstance(at, datetime):
+                for event in (EventType.STARTED, EventType.DEPLOYED):
+                    request = EventRequest(event=event, at=at)
+                    await record_event(
+                        ledger=ledger, release_id=parsed.id, request=request, now=NOW
+                    )
 
-        await run_in_transaction(deps.ledgers, register)
+        await run_in_transaction(deps.ledgers, record)
         ids.append(str(body["id"]))
     for n in range(100):  # declared from Slack: a day each, some in force now
         start = NOW - timedelta(hours=n)
@@ -100,13 +114,15 @@ async def ask(session: aiohttp.ClientSession, url: str) -> float:
 
 async def one_run(base: str, ids: list[str], *, requests: int, seed: int) -> dict[str, Any]:
     chooser = random.Random(seed)
-    times: dict[str, list[float]] = {"healthz": [], "release": [], "gate": []}
+    times: dict[str, list[float]] = {"healthz": [], "release": [], "gate": [], "calendar": []}
     async with aiohttp.ClientSession() as session:
-        for _ in range(requests):
+        for n in range(requests):
             rid = chooser.choice(ids)
             times["healthz"].append(await ask(session, f"{base}/healthz"))
             times["release"].append(await ask(session, f"{base}/api/v1/releases/{rid}"))
             times["gate"].append(await ask(session, f"{base}/api/v1/releases/{rid}/gate"))
+            if n % 10 == 0:  # six weeks, every service
+                times["calendar"].append(await ask(session, f"{base}/api/v1/calendar?weeks=6"))
     return {name: summary_ms(values) for name, values in times.items()}
 
 
@@ -161,6 +177,17 @@ async def main(argv: list[str] | None = None) -> int:
         ])  # fmt: skip
     headers = ["run", "healthz p50", "p99", "release p50", "p99", "gate p50", "p99"]
     print(table([*headers, "gate/healthz p99", "gate/release p99"], rows))
+    calendar_rows = [
+        [
+            n,
+            r["calendar"]["n"],
+            r["calendar"]["p50"],
+            r["calendar"]["p99"],
+            r["calendar"]["p50"] / r["release"]["p50"],
+        ]
+        for n, r in enumerate(runs, 1)
+    ]
+    print(table(["run", "calendar n", "p50", "p99", "calendar/release p50"], calendar_rows))
     print(f"the freeze calendar's holding(), 200 windows: {holding_ms:.3f} ms a release")
     path = write_results(
         f"gate{args.tag}",
