@@ -15,6 +15,7 @@ from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.transactions import run_in_transaction
 from bot.errors import NotFound
 from bot.store.queries import describe_release, get_release_detail, list_releases
+from bot.store.releases import SqlReleaseReader
 
 
 async def post_release(request: web.Request) -> web.Response:
@@ -58,15 +59,13 @@ async def get_release(request: web.Request) -> web.Response:
 async def get_gate(request: web.Request) -> web.Response:
     """Go or no-go for the release, with every reason (`herald emit gate` asks it)."""
     deps = _authorized(request)
+    reader = SqlReleaseReader(database=deps.database)
+    release_id = request.match_info["release_id"]
+    release = await reader.by_id(release_id)
+    if release is None:
+        raise NotFound(f"no release with id {release_id}")
     freezes = await deps.freezes.calendar(now=deps.clock())
-    answer = await deps.ledgers.run(
-        lambda ledger: decide_gate(
-            ledger=ledger,
-            release_id=request.match_info["release_id"],
-            freezes=freezes,
-            now=deps.clock(),
-        )
-    )
+    answer = await decide_gate(release=release, releases=reader, freezes=freezes, now=deps.clock())
     return web.json_response(answer.as_json())
 
 

@@ -132,6 +132,10 @@ class ReleaseReader(Protocol):
 
     async def by_version(self, *, service: str, env: str, version: str) -> Release | None: ...
 
+    async def running(self, *, service: str, env: str) -> Release | None:
+        """The release deployed last and not rolled back there."""
+        ...
+
     async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None: ...
 
     async def last_good_before(self, release: Release) -> Release | None:

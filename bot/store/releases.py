@@ -67,6 +67,23 @@ class SqlReleaseReader:
 
         return await self._database.read_now(first_with_commit)
 
+    async def by_id(self, release_id: str) -> Release | None:
+        return await self._one(select_rows(RELEASES).where(RELEASES.c.id == release_id))
+
+    async def running(self, *, service: str, env: str) -> Release | None:
+        """The release deployed last and not rolled back: what runs there now."""
+        statement = (
+            select_rows(RELEASES)
+            .where(
+                RELEASES.c.service == service,
+                RELEASES.c.env == env,
+                RELEASES.c.deployed_at.is_not(None),
+                RELEASES.c.rolled_back_at.is_(None),
+            )
+            .order_by(RELEASES.c.deployed_at.desc())
+        )
+        return await self._one(statement)
+
     async def last_good_before(self, release: Release) -> Release | None:
         statement = (
             select_rows(RELEASES)

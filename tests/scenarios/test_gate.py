@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -58,7 +59,7 @@ async def gated(make_settings: SettingsFactory, clock: FakeClock) -> AsyncIterat
     await runner.cleanup()
 
 
-async def gate(herald: Herald, release_id: str = RELEASE) -> tuple[int, dict[str, object]]:
+async def gate(herald: Herald, release_id: str = RELEASE) -> tuple[int, dict[str, Any]]:
     return await herald.call("GET", f"/api/v1/releases/{release_id}/gate")
 
 
@@ -182,3 +183,66 @@ async def test_an_argo_cd_sync_that_starts_in_a_freeze_is_marked_too(
     assert (status, answer["events"]) == (200, ["release.started"])
     said = "started during the freeze weekend"
     await eventually(lambda: any(said in m.text for m in slack.posted(OPS)), what="ops message")
+
+
+def payments(version: str) -> dict[str, object]:
+    release = {**example_manifest(), "id": f"rel-payments-{version}", "version": version}
+    return {
+        **release,
+        "service": "payments",
+        "git": {"repo": "github.com/acme/payments", "commit": "abc1234"},
+    }
+
+
+async def ship(herald: Herald, manifest: dict[str, object]) -> None:
+    assert (await herald.post_manifest(manifest))[0] == 201
+    for event in ("release.started", "release.deployed"):
+        assert (await herald.post_event(str(manifest["id"]), event=event))[0] == 201
+
+
+async def test_a_release_that_needs_a_newer_payments_waits_until_prod_runs_it(
+    gated: Herald,
+) -> None:
+    """checkout 3.1 requires payments >= 2.3.0 in prod: pending while prod runs 2.2.1, go
+    once 2.3.0 is deployed, each time saying what runs there."""
+    checkout = {
+        **example_manifest(), "id": "rel-checkout-3.1", "service": "checkout", "version": "3.1.0",
+        "requires": [{"service": "payments", "version": ">=2.3.0"}],
+    }  # fmt: skip
+    assert (await gated.post_manifest(checkout))[0] == 201
+    status, answer = await gate(gated, "rel-checkout-3.1")
+    assert (status, answer["decision"]) == (200, "pending")
+    assert answer["reasons"] == [
+        {
+            "code": "requires_unmet",
+            "message": "checkout 3.1.0 requires payments >=2.3.0 in prod;"
+            " nothing is deployed there yet.",
+        }
+    ]
+    await ship(gated, payments("2.2.1"))
+    reasons = (await gate(gated, "rel-checkout-3.1"))[1]["reasons"]
+    assert reasons[0]["message"].endswith("; it runs 2.2.1.")
+    waited = await emit_gate(gated, "rel-checkout-3.1", "--wait", "1s", "--every", "0.3")
+    assert waited.code == 2 and "still not decided after 1 s" in waited.err
+    await ship(gated, payments("2.3.0"))
+    status, answer = await gate(gated, "rel-checkout-3.1")
+    assert answer["decision"] == "go"
+    assert answer["reasons"][1] == {
+        "code": "requires_met",
+        "message": "checkout 3.1.0 requires payments >=2.3.0 in prod: it runs 2.3.0.",
+    }
+
+
+async def test_a_requirement_that_is_no_version_range_is_refused_naming_the_field(
+    gated: Herald,
+) -> None:
+    bad = {
+        **example_manifest(),
+        "id": "rel-bad",
+        "requires": [{"service": "payments", "version": "^2.3"}],
+    }
+    status, answer = await gated.post_manifest(bad)
+    assert status == 422
+    (problem,) = answer["details"]
+    assert problem["path"] == "requires[0].version"
+    assert "'^2.3' is not a PEP 440 version range, e.g. >=2.3.0,<3" in problem["message"]

@@ -9,9 +9,9 @@ from typing import Any
 
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import Occurrence
-from bot.domain.ports import Ledger
+from bot.domain.ports import ReleaseReader
+from bot.domain.release.manifest import Requirement
 from bot.domain.release.model import Release
-from bot.errors import NotFound
 
 
 class Decision(StrEnum):
@@ -58,18 +58,39 @@ class GateAnswer:
 
 
 async def decide_gate(
-    *, ledger: Ledger, release_id: str, freezes: FreezeCalendar, now: datetime
+    *, release: Release, releases: ReleaseReader, freezes: FreezeCalendar, now: datetime
 ) -> GateAnswer:
-    """Whether `release_id` may ship now, and every reason. Raises NotFound."""
-    release = await ledger.get_release(release_id)
-    if release is None:
-        raise NotFound(f"no release with id {release_id}")
+    """Whether `release` may ship now, and every reason. A freeze holds it (frozen); an
+    unmet requirement makes it wait (pending) until the service it needs runs a version in
+    range."""
     holding = freezes.holding(release.service, release.env, at=now)
-    if holding:
-        reasons = tuple(_frozen(occurrence, release) for occurrence in holding)
-        return GateAnswer(release, Decision.FROZEN, reasons, now)
+    frozen = tuple(_frozen(occurrence, release) for occurrence in holding)
+    needs = tuple(
+        [await _requirement(releases, release, need) for need in release.manifest.requires]
+    )
+    unmet = tuple(reason for reason in needs if reason.code == "requires_unmet")
+    if frozen:
+        return GateAnswer(release, Decision.FROZEN, frozen + unmet, now)
+    if unmet:
+        return GateAnswer(release, Decision.PENDING, unmet, now)
     go = Reason("no_freeze", f"No freeze holds {release.service} in {release.env}.")
-    return GateAnswer(release, Decision.GO, (go,), now)
+    return GateAnswer(release, Decision.GO, (go, *needs), now)
+
+
+async def _requirement(releases: ReleaseReader, release: Release, need: Requirement) -> Reason:
+    env = need.env or release.env
+    running = await releases.running(service=need.service, env=env)
+    wanted = f"{release.service} {release.version} requires {need.service} {need.version} in {env}"
+    if running is None:
+        return Reason("requires_unmet", f"{wanted}; nothing is deployed there yet.")
+    met = need.satisfied_by(running.version)
+    if met is None:
+        return Reason(
+            "requires_unmet", f"{wanted}; it runs {running.version}, not a PEP 440 version."
+        )
+    if not met:
+        return Reason("requires_unmet", f"{wanted}; it runs {running.version}.")
+    return Reason("requires_met", f"{wanted}: it runs {running.version}.")
 
 
 def _frozen(occurrence: Occurrence, release: Release) -> Reason:

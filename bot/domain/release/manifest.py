@@ -9,12 +9,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -74,6 +77,31 @@ class Rollback(_Open):
     strategy: Text | None = None
 
 
+class Requirement(_Open):
+    """`checkout 3.1 needs payments >= 2.3`: a service (in an env, default the release's)
+    whose running version must satisfy a PEP 440 specifier."""
+
+    service: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    env: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")] | None = None
+    version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+    @field_validator("version")
+    @classmethod
+    def _specifier(cls, value: str) -> str:
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise ValueError(f"{value!r} is not a PEP 440 version range, e.g. >=2.3.0,<3") from None
+        return value
+
+    def satisfied_by(self, version: str) -> bool | None:
+        """None when `version` is not PEP 440 (it cannot be compared)."""
+        try:
+            return Version(version.removeprefix("v")) in SpecifierSet(self.version)
+        except InvalidVersion:
+            return None
+
+
 class Manifest(_Open):
     """A release manifest as CI sends it."""
 
@@ -91,6 +119,7 @@ class Manifest(_Open):
     created_at: Moment
     risk: Risk | None = None
     planned_for: Moment | None = None  # when it is meant to ship (the release calendar)
+    requires: list[Requirement] = Field(default_factory=list, max_length=20)
     links: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], Url] = Field(
         default_factory=dict, max_length=20
     )
