@@ -97,6 +97,7 @@ def build_app(
     app.router.add_get("/api/v1/releases", releases.get_releases)
     app.router.add_get("/api/v1/releases/{release_id}", releases.get_release)
     app.router.add_get("/api/v1/releases/{release_id}/gate", releases.get_gate)
+    app.router.add_post("/api/v1/releases/{release_id}/rehearsals", releases.post_rehearsal)
     app.router.add_post("/api/v1/releases/{release_id}/events", releases.post_event)
     hooks.add_routes(app)
     dora.add_routes(app)

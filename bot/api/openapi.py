@@ -21,6 +21,7 @@ from bot.api.answers import ANSWER_SCHEMAS as _ANSWER_SCHEMAS
 from bot.api.hooks.alertmanager import AlertmanagerWebhook
 from bot.api.hooks.argo import ArgoCDNotification, RolloutNotification
 from bot.api.limits import MAX_DEPTH, MAX_NUMBER_CHARS
+from bot.domain.rehearsal.model import RehearsalRequest
 from bot.domain.release.events import EventRequest
 from bot.domain.release.manifest import Manifest
 
@@ -74,6 +75,13 @@ ROUTES = (
         "Go or no-go for the release now, with every reason (CI's gate)",
         answers={"200": "the decision and its reasons", "404": "no such release"},
         shape="Gate",
+    ),
+    Route(
+        "post",
+        "/api/v1/releases/{release_id}/rehearsals",
+        "Report a rollback of the release's version rehearsed in another env",
+        RehearsalRequest,
+        answers={"201": "recorded", "404": "no such release"},
     ),
     Route(
         "post",

@@ -9,12 +9,14 @@ from aiohttp import web
 from bot.api.http import parse_limit, parse_model, read_json_object, require_bearer
 from bot.deps import DEPS, Deps
 from bot.domain.gate.decision import decide_gate
+from bot.domain.rehearsal.model import RehearsalRequest
 from bot.domain.release.events import EventRequest
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.transactions import run_in_transaction
 from bot.errors import NotFound
 from bot.store.queries import describe_release, get_release_detail, list_releases
+from bot.store.rehearsals import add_rehearsal
 from bot.store.releases import SqlReleaseReader
 
 
@@ -67,6 +69,21 @@ async def get_gate(request: web.Request) -> web.Response:
     freezes = await deps.freezes.calendar(now=deps.clock())
     answer = await decide_gate(release=release, releases=reader, freezes=freezes, now=deps.clock())
     return web.json_response(answer.as_json())
+
+
+async def post_rehearsal(request: web.Request) -> web.Response:
+    """A rollback of the release's version rehearsed in another env (staging, say)."""
+    deps = _authorized(request)
+    rehearsal_request = parse_model(RehearsalRequest, await read_json_object(request))
+    release_id = request.match_info["release_id"]
+    release = await SqlReleaseReader(database=deps.database).by_id(release_id)
+    if release is None:
+        raise NotFound(f"no release with id {release_id}")
+    rehearsal = await add_rehearsal(
+        deps.database, release=release, request=rehearsal_request, now=deps.clock()
+    )
+    body = {"release_id": release.id, "rehearsal": rehearsal.as_json()}
+    return web.json_response(body, status=201)
 
 
 async def get_releases(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
+from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, RecordedEvent, Release
 from bot.errors import DomainError
@@ -134,6 +135,10 @@ class ReleaseReader(Protocol):
 
     async def running(self, *, service: str, env: str) -> Release | None:
         """The release deployed last and not rolled back there."""
+        ...
+
+    async def rehearsal_of(self, release: Release) -> Rehearsal | None:
+        """The newest rehearsed rollback of `release`'s version in another env."""
         ...
 
     async def by_commit(self, *, service: str, env: str, sha_prefix: str) -> Release | None: ...

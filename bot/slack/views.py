@@ -79,6 +79,7 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
         *_freeze_lines(report),
         *_argo_lines(report),
         *_release_lines(release),
+        *_rehearsal_lines(report),
         *_on_call_lines(report),
         status_line(checkups.last_color, checkups.last_label, checkups.next_label),
         _links_line(report.links),
@@ -126,6 +127,13 @@ def _release_lines(release: Release | None) -> list[str]:
     target = release.rollback_target
     rollback = escape_mrkdwn(display_version(target)) if target else "n/a"
     return [f"Owner: @{escape_mrkdwn(release.owner)} · Rollback target: {rollback}"]
+
+
+def _rehearsal_lines(report: StatusReport) -> list[str]:
+    said = report.rehearsal
+    if said is None:
+        return [] if report.release is None else ["Rollback not rehearsed in another env."]
+    return [f"{escape_mrkdwn(said[0].upper() + said[1:])}."]
 
 
 def _on_call_lines(report: StatusReport) -> list[str]:

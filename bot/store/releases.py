@@ -13,12 +13,14 @@ from sqlmodel import col, func, select
 from bot.domain.checkup.offsets import offset_label
 from bot.domain.checkup.verdict import Color
 from bot.domain.ports import CheckupSummary, WatchSummary
+from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.model import Release
 from bot.domain.watch.verdict import WatchColor
 from bot.domain.watch.watch import WatchPurpose
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.queries import message_link
+from bot.store.rehearsals import last_rehearsal
 from bot.store.release_rows import release_from_row, table_of
 from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow, WatchRow
 
@@ -66,6 +68,9 @@ class SqlReleaseReader:
             return None
 
         return await self._database.read_now(first_with_commit)
+
+    async def rehearsal_of(self, release: Release) -> Rehearsal | None:
+        return await last_rehearsal(self._database, release=release)
 
     async def by_id(self, release_id: str) -> Release | None:
         return await self._one(select_rows(RELEASES).where(RELEASES.c.id == release_id))

@@ -356,3 +356,20 @@ class FreezeRow(SQLModel, table=True):
     created_by: str = Field(max_length=32)
     ended_at: datetime | None = _utc(nullable=True)  # unfrozen early, by `ended_by`
     ended_by: str | None = Field(default=None, max_length=32)
+
+
+class RehearsalRow(SQLModel, table=True):
+    """A rollback rehearsal reported for a release's version (bot/store/rehearsals.py)."""
+
+    __tablename__ = "rehearsals"
+    __table_args__ = (Index("ix_rehearsals_service_version", "service", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: str = Field(max_length=128)
+    service: str = Field(max_length=64)
+    version: str = Field(max_length=128)
+    env: str = Field(max_length=64)
+    passed: bool
+    at: datetime = _utc()
+    link: str | None = Field(default=None, max_length=2000)
+    received_at: datetime = _utc()

@@ -69,7 +69,11 @@ async def test_outside_a_freeze_the_gate_says_go(gated: Herald) -> None:
     assert (answer["decision"], answer["go"]) == ("go", True)
     assert (answer["service"], answer["env"]) == ("webapp", "prod")
     assert answer["reasons"] == [
-        {"code": "no_freeze", "message": "No freeze holds webapp in prod."}
+        {"code": "no_freeze", "message": "No freeze holds webapp in prod."},
+        {
+            "code": "rollback_not_rehearsed",
+            "message": "Its rollback was not rehearsed in another env.",
+        },
     ]
 
 
@@ -115,6 +119,7 @@ async def test_herald_emit_gate_exits_0_on_go_and_2_when_frozen_printing_why(
     assert go.out.splitlines() == [
         f"gate: go for {RELEASE} (webapp prod 1.42.0)",
         "  - No freeze holds webapp in prod.",
+        "  - Its rollback was not rehearsed in another env.",
     ]
     clock.now = SATURDAY + timedelta(hours=1)
     frozen = await emit_gate(gated, RELEASE, "--wait", "30m")

@@ -40,6 +40,7 @@ TABLES = {
     "watches",
     "dora_days",
     "freezes",
+    "rehearsals",
 }
 
 

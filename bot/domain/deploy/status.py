@@ -26,6 +26,7 @@ class StatusReport:
     on_call: frozenset[str] = frozenset()  # Slack user ids; empty: none known
     on_call_problem: str | None = None  # why the on-call is unknown
     freezes: tuple[Occurrence, ...] = ()  # in force now, the one ending last first
+    rehearsal: str | None = None  # `rollback rehearsed in staging 2 days ago: passed`
 
 
 async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
@@ -35,7 +36,11 @@ async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
     )
     calendar = await ops.freezes.calendar(now=ops.clock())
     frozen = calendar.holding(where.service, where.env, at=ops.clock())
-    return replace(report, on_call=on_call, on_call_problem=problem, freezes=tuple(frozen))
+    rehearsed = await ops.releases.rehearsal_of(report.release) if report.release else None
+    said = rehearsed.describe(now=ops.clock()) if rehearsed else None
+    return replace(
+        report, on_call=on_call, on_call_problem=problem, freezes=tuple(frozen), rehearsal=said
+    )
 
 
 async def _deploy_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:

@@ -10,6 +10,7 @@ from typing import Any
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import Occurrence
 from bot.domain.ports import ReleaseReader
+from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.manifest import Requirement
 from bot.domain.release.model import Release
 
@@ -58,7 +59,11 @@ class GateAnswer:
 
 
 async def decide_gate(
-    *, release: Release, releases: ReleaseReader, freezes: FreezeCalendar, now: datetime
+    *,
+    release: Release,
+    releases: ReleaseReader,
+    freezes: FreezeCalendar,
+    now: datetime,
 ) -> GateAnswer:
     """Whether `release` may ship now, and every reason. A freeze holds it (frozen); an
     unmet requirement makes it wait (pending) until the service it needs runs a version in
@@ -74,7 +79,16 @@ async def decide_gate(
     if unmet:
         return GateAnswer(release, Decision.PENDING, unmet, now)
     go = Reason("no_freeze", f"No freeze holds {release.service} in {release.env}.")
-    return GateAnswer(release, Decision.GO, (go, *needs), now)
+    rehearsed = _rehearsed(await releases.rehearsal_of(release), now)
+    return GateAnswer(release, Decision.GO, (go, *needs, rehearsed), now)
+
+
+def _rehearsed(rehearsal: Rehearsal | None, now: datetime) -> Reason:
+    """Said, never deciding: a release may ship unrehearsed."""
+    if rehearsal is None:
+        return Reason("rollback_not_rehearsed", "Its rollback was not rehearsed in another env.")
+    said = rehearsal.describe(now=now)
+    return Reason("rollback_rehearsed", said[0].upper() + said[1:] + ".")
 
 
 async def _requirement(releases: ReleaseReader, release: Release, need: Requirement) -> Reason:

@@ -1,0 +1,1 @@
+"""Rehearsed rollbacks: proof the rollback of a version worked somewhere before production."""
