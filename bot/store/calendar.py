@@ -1,51 +1,71 @@
-"""The store's part of the release calendar: releases still planned, and those that started
-or deployed in the window (bot/domain/calendar)."""
+"""The store's part of the release calendar: releases still planned with a `planned_for`,
+and those that started or deployed in the window (bot/domain/calendar). Only the columns the
+calendar shows are read, not whole releases: six weeks across 500 services is thousands."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import and_, or_, select
 
-from bot.domain.calendar.entries import Entry, Window, build_entries
+from bot.domain.calendar.entries import Dated, Entry, Window, build_entries
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.release.lifecycle import EventType
-from bot.domain.release.model import Release
 from bot.store.database import Database
-from bot.store.release_rows import release_from_row
-from bot.store.reporting import releases_in_period
 from bot.store.tables import ReleaseRow
 
 # A planned release received longer ago than this before the window is an abandoned one.
 PLANNED_HORIZON = timedelta(days=90)
+_T = ReleaseRow.__table__.c  # type: ignore[attr-defined]
+_COLUMNS = (_T.id, _T.service, _T.env, _T.version, _T.state, _T.started_at, _T.deployed_at)
 
 
 async def calendar_entries(
     database: Database, *, window: Window, freezes: FreezeCalendar, service: str | None = None
 ) -> list[Entry]:
-    planned = await planned_releases(database, window=window, service=service)
-    shipped = await releases_in_period(
-        database,
-        since=window.start,
-        until=window.end,
-        service=service,
-        events=(EventType.STARTED, EventType.DEPLOYED),
+    planned_for = _T.manifest["planned_for"].as_string()
+    planned = select(*_COLUMNS, planned_for).where(
+        _T.state == EventType.PLANNED.value,
+        _T.received_at >= window.start - PLANNED_HORIZON,
+        planned_for.is_not(None),
     )
-    return build_entries(
-        window=window, planned=planned, shipped=shipped, freezes=freezes, service=service
-    )
-
-
-async def planned_releases(
-    database: Database, *, window: Window, service: str | None = None
-) -> list[Release]:
-    """Releases recorded as planned (never started) and received in the last 90 days."""
-    statement = select(ReleaseRow).where(
-        col(ReleaseRow.state) == EventType.PLANNED.value,
-        col(ReleaseRow.received_at) >= window.start - PLANNED_HORIZON,
+    shipped = select(*_COLUMNS).where(
+        or_(
+            and_(_T.started_at >= window.start, _T.started_at < window.end),
+            and_(_T.deployed_at >= window.start, _T.deployed_at < window.end),
+        )
     )
     if service is not None:
-        statement = statement.where(col(ReleaseRow.service) == service)
+        planned, shipped = (
+            planned.where(_T.service == service),
+            shipped.where(_T.service == service),
+        )
     async with database.read() as session:
-        rows = (await session.execute(statement.order_by(col(ReleaseRow.id)))).scalars().all()
-        return [release_from_row(row) for row in rows]
+        planned_rows = (await session.execute(planned)).all()
+        shipped_rows = (await session.execute(shipped)).all()
+    return build_entries(
+        window=window,
+        planned=[_dated(row, planned_for=_instant(row[-1])) for row in planned_rows],
+        shipped=[_dated(row) for row in shipped_rows],
+        freezes=freezes,
+        service=service,
+    )
+
+
+def _dated(row: Any, *, planned_for: datetime | None = None) -> Dated:
+    state = EventType(row.state) if row.state else None
+    return Dated(
+        row.id, row.service, row.env, row.version, state, row.started_at, row.deployed_at,
+        planned_for,
+    )  # fmt: skip
+
+
+def _instant(text: str | None) -> datetime | None:
+    """The manifest's `planned_for` as stored (ISO 8601, validated when it came in)."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

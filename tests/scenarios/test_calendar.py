@@ -37,8 +37,9 @@ freezes:
 
 
 @pytest.fixture
-async def herald(make_settings: SettingsFactory) -> AsyncIterator[Herald]:
-    settings = make_settings(calendar_token=FEED_TOKEN)
+async def herald(make_settings: SettingsFactory, database_url: str) -> AsyncIterator[Herald]:
+    """On the embedded SQLite and on a real PostgreSQL (`planned_for` is read from the JSON)."""
+    settings = make_settings(calendar_token=FEED_TOKEN, database_url=database_url)
     runner = await start_herald(settings, catalog=CATALOG, clock=FakeClock(NOW))
     async with aiohttp.ClientSession() as session:
         herald = Herald(runner, session)

@@ -11,7 +11,6 @@ from typing import Any
 
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.release.lifecycle import EventType
-from bot.domain.release.model import Release
 
 MAX_WEEKS = 26
 
@@ -57,31 +56,37 @@ class Window:
         return cls(start, start + timedelta(weeks=weeks))
 
 
-def planned_for(release: Release) -> datetime | None:
-    value = release.manifest.planned_for
-    return value.astimezone(UTC) if value is not None else None
+@dataclass(frozen=True)
+class Dated:
+    """What the calendar needs of a release (the store reads no more than this)."""
+
+    id: str
+    service: str
+    env: str
+    version: str
+    state: EventType | None
+    started: datetime | None = None
+    deployed: datetime | None = None
+    planned_for: datetime | None = None
 
 
 def build_entries(
     *,
     window: Window,
-    planned: Sequence[Release],
-    shipped: Sequence[Release],
+    planned: Sequence[Dated],
+    shipped: Sequence[Dated],
     freezes: FreezeCalendar,
     service: str | None = None,
 ) -> list[Entry]:
     """Every entry in `window` (of `service`, or all), in time order."""
     entries: list[Entry] = []
     for release in planned:
-        at = planned_for(release)
-        if (
-            at is not None
-            and window.start <= at < window.end
-            and release.state is EventType.PLANNED
-        ):
+        at = release.planned_for
+        still_planned = release.state is EventType.PLANNED
+        if at is not None and still_planned and window.start <= at < window.end:
             entries.append(_planned(release, at))
     for release in shipped:
-        at = release.times.get(EventType.STARTED) or release.times.get(EventType.DEPLOYED)
+        at = release.started or release.deployed
         if at is not None and window.start <= at < window.end:
             entries.append(_shipped(release, at))
     for stretch in freezes.between(service, None, start=window.start, end=window.end):
@@ -93,7 +98,7 @@ def build_entries(
     return sorted(entries, key=lambda entry: (entry.start, entry.kind.value, entry.title))
 
 
-def _planned(release: Release, at: datetime) -> Entry:
+def _planned(release: Dated, at: datetime) -> Entry:
     title = f"{release.service} {release.version} to {release.env} (planned)"
     return Entry(
         Kind.PLANNED, title, at, service=release.service, env=release.env,
@@ -101,7 +106,7 @@ def _planned(release: Release, at: datetime) -> Entry:
     )  # fmt: skip
 
 
-def _shipped(release: Release, at: datetime) -> Entry:
+def _shipped(release: Dated, at: datetime) -> Entry:
     outcome = release.state.short if release.state else "started"
     title = f"{release.service} {release.version} to {release.env}: {outcome}"
     return Entry(
