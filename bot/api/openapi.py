@@ -48,6 +48,10 @@ class Route:
     shape: str | None = None  # the component schema of its answers below 400, if documented
 
 
+_CALENDAR_QUERY: dict[str, dict[str, Any]] = {
+    "service": _NAME,
+    "weeks": {"type": "integer", "minimum": 1, "maximum": 26, "default": 6},
+}
 _POSTED = {"200": "a repeat, acknowledged", "201": "recorded", "409": "contradicts the record"}
 _HOOK = {"200": "taken in, ignored (`ignored`) or a duplicate (`duplicate`)"}
 ROUTES = (
@@ -101,20 +105,14 @@ ROUTES = (
         "get",
         "/api/v1/calendar",
         "The release calendar: planned releases, freezes, past releases and their outcomes",
-        query={
-            "service": _NAME,
-            "weeks": {"type": "integer", "minimum": 1, "maximum": 26, "default": 6},
-        },
+        query=_CALENDAR_QUERY,
         answers={"200": "`{start, end, entries: [{kind, title, start, end?, ...}]}`"},
     ),
     Route(
         "get",
         "/api/v1/calendar.ics",
         "The release calendar as an iCalendar feed to subscribe to (HERALD_CALENDAR_TOKEN)",
-        query={
-            "service": _NAME,
-            "weeks": {"type": "integer", "minimum": 1, "maximum": 26, "default": 6},
-        },
+        query=_CALENDAR_QUERY,
         answers={"200": "RFC 5545 iCalendar", "404": "the feed is off (no HERALD_CALENDAR_TOKEN)"},
         media="text/calendar",
     ),
