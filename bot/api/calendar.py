@@ -18,7 +18,7 @@ from bot.errors import FieldProblem, InvalidInput, NotFound, Unauthorized
 from bot.store.calendar import calendar_entries
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_WEEKS = re.compile(r"^\d{1,2}$")
+_WEEKS = re.compile(r"^[0-9]{1,2}$")
 DEFAULT_WEEKS = 6
 
 
@@ -47,7 +47,9 @@ async def get_calendar_ics(request: web.Request) -> web.Response:
     if expected is None:
         raise NotFound("the calendar feed is off; set HERALD_CALENDAR_TOKEN to turn it on")
     supplied = request.query.get("token", "")
-    if not hmac.compare_digest(supplied.encode(), expected.get_secret_value().encode()):
+    # a query that is not valid Unicode is compared as its bytes, never a 500
+    given = supplied.encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(given, expected.get_secret_value().encode()):
         raise Unauthorized("missing or wrong calendar token (?token=HERALD_CALENDAR_TOKEN)")
     _, entries = await _entries(request, deps)
     body = render_ics(entries, stamp=deps.clock())
