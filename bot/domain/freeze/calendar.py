@@ -3,7 +3,6 @@ moment or a stretch of time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,16 +31,8 @@ class FreezeCalendar:
         in time order."""
         found = [
             occurrence
-            for window in self._scoped(service, env)
+            for window in self.windows
+            if window.scope.holds(service, env)
             for occurrence in window.occurrences(start, end)
         ]
         return sorted(found, key=lambda occurrence: (occurrence.start, occurrence.name))
-
-    def _scoped(self, service: str | None, env: str | None) -> Iterable[FreezeWindow]:
-        for window in self.windows:
-            services, envs = window.scope.services, window.scope.envs
-            if service is not None and services and service not in services:
-                continue
-            if env is not None and envs and env not in envs:
-                continue
-            yield window

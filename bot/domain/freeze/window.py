@@ -26,10 +26,10 @@ class Scope:
     services: frozenset[str] = frozenset()
     envs: frozenset[str] = frozenset()
 
-    def holds(self, service: str, env: str) -> bool:
-        return (not self.services or service in self.services) and (
-            not self.envs or env in self.envs
-        )
+    def holds(self, service: str | None, env: str | None) -> bool:
+        """Whether it holds `service` in `env`; None asks about any service or env."""
+        held = service is None or not self.services or service in self.services
+        return held and (env is None or not self.envs or env in self.envs)
 
     def describe(self) -> str:
         services = ", ".join(sorted(self.services)) or "all services"
