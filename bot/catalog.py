@@ -25,6 +25,7 @@ from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS, offset_problem
 from bot.domain.deploy.tool import DeployTarget
 from bot.domain.deploy.tool import RolloutRef as DeployRollout
+from bot.domain.durations import DURATION, parse_duration
 from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv
 from bot.domain.signals.rollback_policy import AutoRollbackPolicy
 from bot.domain.watch.policy import WatchPolicy
@@ -34,7 +35,6 @@ from bot.errors import FieldProblem
 
 SlackId = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
-_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 
 
 class _Strict(BaseModel):
@@ -104,10 +104,10 @@ class Watch(_Strict):
     """The early watch of each release and the recovery watch after a rollback
     (docs/verdict.md §3.6). `false` switches both off for the service."""
 
-    duration: Annotated[str, StringConstraints(pattern=_DURATION.pattern)] = "15m"
+    duration: Annotated[str, StringConstraints(pattern=DURATION.pattern)] = "15m"
     interval: Literal["15s", "30s"] = "15s"  # on the 15 s grid the windows use
-    recovery_hold: Annotated[str, StringConstraints(pattern=_DURATION.pattern)] = "2m"
-    recovery_within: Annotated[str, StringConstraints(pattern=_DURATION.pattern)] = "15m"
+    recovery_hold: Annotated[str, StringConstraints(pattern=DURATION.pattern)] = "2m"
+    recovery_within: Annotated[str, StringConstraints(pattern=DURATION.pattern)] = "15m"
     ready: str | None = READY  # readiness PromQL; null switches it off
     canary_label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
         CANARY_LABEL
@@ -243,15 +243,6 @@ def _target(env: Environment) -> DeployTarget | None:
         app_namespace=env.argocd_app_namespace,
         rollout=rollout,
     )
-
-
-def parse_duration(text: str) -> timedelta:
-    """`15m` → 15 minutes (s, m, h, d)."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"not a duration: {text!r}")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
 
 
 def checkup_offsets(catalog: Catalog, service: str) -> tuple[timedelta, ...]:

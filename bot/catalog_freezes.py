@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import (
@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.durations import parse_duration
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import FreezeWindow, Recurrence, Scope, check_rule, check_zone
 
@@ -82,15 +83,10 @@ class Freeze(BaseModel):
         recurrence = Recurrence(
             self.rrule,
             self.timezone,
-            _duration(self.duration),
+            parse_duration(self.duration),
             (self.since or SERIES_START).replace(tzinfo=None),
         )
         return FreezeWindow(self.name, self.reason, scope, recurrence=recurrence)
-
-
-def _duration(text: str) -> timedelta:
-    unit = {"m": "minutes", "h": "hours", "d": "days"}[text[-1]]
-    return timedelta(**{unit: int(text[:-1])})
 
 
 def check_freeze_scopes(freezes: list[Freeze], services: set[str]) -> None:

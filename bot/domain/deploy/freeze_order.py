@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.deploy.parse_errors import CommandError
+from bot.domain.durations import parse_duration
 from bot.domain.services.directory import Directory
 from bot.domain.text import Code, text
 
 ALL = "all"
 MAX_FREEZE = timedelta(days=90)
-_DURATION = re.compile(r"^(\d{1,4})([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_LENGTH = re.compile(r"^\d{1,4}[mhd]$")  # a freeze is minutes, hours or days long
 USAGE = "/deploy freeze SERVICE|all [ENV] 2h|3d|until 2026-12-24T18:00Z REASON"
 
 
@@ -62,8 +62,8 @@ def _is_env(directory: Directory, service: str | None, word: str) -> bool:
 
 
 def _length(words: list[str]) -> tuple[timedelta | None, datetime | None, list[str]]:
-    if words and (match := _DURATION.match(words[0].lower())):
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}), None, words[1:]
+    if words and _LENGTH.match(words[0].lower()):
+        return parse_duration(words[0].lower()), None, words[1:]
     if len(words) >= 2 and words[0].lower() == "until":
         try:
             until = datetime.fromisoformat(words[1].replace("Z", "+00:00"))
