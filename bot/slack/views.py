@@ -133,7 +133,7 @@ def _rehearsal_lines(report: StatusReport) -> list[str]:
     said = report.rehearsal
     if said is None:
         return [] if report.release is None else ["Rollback not rehearsed in another env."]
-    return [f"{escape_mrkdwn(said[0].upper() + said[1:])}."]
+    return [f"{escape_mrkdwn(said)}."]
 
 
 def _on_call_lines(report: StatusReport) -> list[str]:

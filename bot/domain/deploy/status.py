@@ -26,7 +26,7 @@ class StatusReport:
     on_call: frozenset[str] = frozenset()  # Slack user ids; empty: none known
     on_call_problem: str | None = None  # why the on-call is unknown
     freezes: tuple[Occurrence, ...] = ()  # in force now, the one ending last first
-    rehearsal: str | None = None  # `rollback rehearsed in staging 2 days ago: passed`
+    rehearsal: str | None = None  # `Rollback rehearsed in staging 2 days ago: passed`
 
 
 async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:

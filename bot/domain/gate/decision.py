@@ -87,8 +87,7 @@ def _rehearsed(rehearsal: Rehearsal | None, now: datetime) -> Reason:
     """Said, never deciding: a release may ship unrehearsed."""
     if rehearsal is None:
         return Reason("rollback_not_rehearsed", "Its rollback was not rehearsed in another env.")
-    said = rehearsal.describe(now=now)
-    return Reason("rollback_rehearsed", said[0].upper() + said[1:] + ".")
+    return Reason("rollback_rehearsed", f"{rehearsal.describe(now=now)}.")
 
 
 async def _requirement(releases: ReleaseReader, release: Release, need: Requirement) -> Reason:

@@ -5,7 +5,7 @@ the service was rolled back in another env."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -38,9 +38,9 @@ class Rehearsal:
     link: str | None = None
 
     def describe(self, *, now: datetime) -> str:
-        """`rollback rehearsed in staging 2 days ago: passed`."""
+        """`Rollback rehearsed in staging 2 days ago: passed`."""
         result = "passed" if self.passed else "failed"
-        return f"rollback rehearsed in {self.env} {_ago(now - self.at)}: {result}"
+        return f"Rollback rehearsed in {self.env} {_ago(now - self.at)}: {result}"
 
     def as_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {"env": self.env, "result": "passed" if self.passed else "failed"}
@@ -48,7 +48,7 @@ class Rehearsal:
         return found | ({"link": self.link} if self.link else {})
 
 
-def _ago(delta: Any) -> str:
+def _ago(delta: timedelta) -> str:
     seconds = max(0, int(delta.total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
