@@ -11,6 +11,7 @@ from bot.deps import DEPS, Deps
 from bot.domain.gate.decision import decide_gate
 from bot.domain.rehearsal.model import RehearsalRequest
 from bot.domain.release.events import EventRequest
+from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.recording import Outcome, record_event, register_release
 from bot.domain.transactions import run_in_transaction
@@ -35,7 +36,9 @@ async def post_event(request: web.Request) -> web.Response:
     release_id = request.match_info["release_id"]
     data = await read_json_object(request)
     event_request = parse_model(EventRequest, data)
-    freezes = await deps.freezes.calendar(now=deps.clock())
+    # only a start is marked in a freeze: every other event skips the read (the ingest path)
+    starts = event_request.event is EventType.STARTED
+    freezes = await deps.freezes.calendar(now=deps.clock()) if starts else None
     outcome = await run_in_transaction(
         deps.ledgers,
         lambda ledger: record_event(
