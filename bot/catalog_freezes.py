@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Self
 
@@ -91,12 +92,12 @@ class Freeze(BaseModel):
 
 def check_freeze_scopes(freezes: list[Freeze], services: set[str]) -> None:
     """Raise naming the first freeze that names a service the catalogue lacks."""
+    uses = Counter(freeze.name for freeze in freezes)
     for index, freeze in enumerate(freezes):
         unknown = sorted(set(freeze.services) - services)
         if unknown:
             raise ValueError(f"freezes.{index}.services: unknown service {unknown[0]!r}")
-        names = [other.name for other in freezes]
-        if names.count(freeze.name) > 1:
+        if uses[freeze.name] > 1:
             raise ValueError(f"freezes.{index}.name: {freeze.name!r} is used twice")
 
 

@@ -21,8 +21,8 @@ async def hold_for_freeze(
 ) -> Reply | dict[str, Any] | None:
     """None when no freeze holds `where`; the refusal (audited) while one does; or, when the
     glass is broken, the audit arguments the promote carries."""
-    calendar = await ops.freezes.calendar(now=ops.clock())
-    holding = calendar.holding(where.service, where.env, at=ops.clock())
+    now = ops.clock()
+    holding = (await ops.freezes.calendar(now=now)).holding(where.service, where.env, at=now)
     if not holding:
         return None
     freeze = holding[0]

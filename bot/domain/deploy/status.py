@@ -34,10 +34,10 @@ async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
     report, (on_call, problem) = await asyncio.gather(
         _deploy_status(ops, where=where), _on_call(ops, where.service)
     )
-    calendar = await ops.freezes.calendar(now=ops.clock())
-    frozen = calendar.holding(where.service, where.env, at=ops.clock())
+    now = ops.clock()
+    frozen = (await ops.freezes.calendar(now=now)).holding(where.service, where.env, at=now)
     rehearsed = await ops.releases.rehearsal_of(report.release) if report.release else None
-    said = rehearsed.describe(now=ops.clock()) if rehearsed else None
+    said = rehearsed.describe(now=now) if rehearsed else None
     return replace(
         report, on_call=on_call, on_call_problem=problem, freezes=tuple(frozen), rehearsal=said
     )
