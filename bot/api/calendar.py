@@ -6,19 +6,16 @@ with the read-only HERALD_CALENDAR_TOKEN in the URL's `token`). iCalendar is wri
 from __future__ import annotations
 
 import hmac
-import re
 
 from aiohttp import web
 from icalendar import Calendar, Event
 
-from bot.api.http import require_bearer
+from bot.api.http import parse_count, parse_name, require_bearer
 from bot.deps import DEPS, Deps
 from bot.domain.calendar.entries import MAX_WEEKS, Entry, Window
-from bot.errors import FieldProblem, InvalidInput, NotFound, Unauthorized
+from bot.errors import NotFound, Unauthorized
 from bot.store.calendar import calendar_entries
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_WEEKS = re.compile(r"^[0-9]{1,2}$")
 DEFAULT_WEEKS = 6
 
 
@@ -78,20 +75,12 @@ def render_ics(entries: list[Entry], *, stamp: object) -> bytes:
 
 
 async def _entries(request: web.Request, deps: Deps) -> tuple[Window, list[Entry]]:
-    service = request.query.get("service") or None
-    if service is not None and not _NAME.fullmatch(service):
-        raise InvalidInput(
-            "service must be a service name",
-            details=[FieldProblem("service", "lowercase letters, digits, '.', '_' or '-'")],
-        )
-    raw = request.query.get("weeks")
-    if raw is not None and (not _WEEKS.fullmatch(raw) or not 1 <= int(raw) <= MAX_WEEKS):
-        raise InvalidInput(
-            f"weeks must be a whole number from 1 to {MAX_WEEKS}",
-            details=[FieldProblem("weeks", f"a whole number from 1 to {MAX_WEEKS}")],
-        )
+    service = parse_name(request.query.get("service"), field="service")
+    weeks = parse_count(
+        request.query.get("weeks"), field="weeks", most=MAX_WEEKS, default=DEFAULT_WEEKS
+    )
     now = deps.clock()
-    window = Window.rolling(now, weeks=int(raw) if raw else DEFAULT_WEEKS)
+    window = Window.rolling(now, weeks=weeks)
     freezes = await deps.freezes.calendar(now=now)
     entries = await calendar_entries(deps.database, window=window, freezes=freezes, service=service)
     return window, entries

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
-from bot.api.http import require_bearer
+from bot.api.http import parse_name, require_bearer
 from bot.deps import DEPS
 from bot.domain.dora.window import DoraWindow, parse_window
-from bot.errors import FieldProblem, InvalidInput
 from bot.store.dora import dora_report
 
 DEFAULT_WINDOW = "30d"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # as a manifest's service and env
 
 
 def add_routes(app: web.Application) -> None:
@@ -29,19 +25,8 @@ async def get_dora(request: web.Request) -> web.Response:
     require_bearer(request, token.get_secret_value() if token else None)
     query = request.query
     length = parse_window(query.get("window") or DEFAULT_WINDOW)
-    service, env = _name(query.get("service"), "service"), _name(query.get("env"), "env")
+    service = parse_name(query.get("service"), field="service")
+    env = parse_name(query.get("env"), field="env")
     window = DoraWindow.including(deps.clock(), length)
     report = await dora_report(deps.database, window=window, service=service, env=env)
     return web.json_response(report.as_dict())
-
-
-def _name(value: str | None, field: str) -> str | None:
-    """A service or env filter; absent or empty means all."""
-    if not value:
-        return None
-    if not _NAME.match(value):
-        raise InvalidInput(
-            f"{field} {value!r} is not a service or env name",
-            details=[FieldProblem(field, "lowercase letters, digits, '.', '_' or '-'")],
-        )
-    return value

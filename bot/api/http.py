@@ -26,7 +26,7 @@ from bot.logs import correlation_id
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_LIMIT = 500  # `?limit=` of a listing route
-_LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits: `str.isdigit` takes '²', which `int` refuses
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")  # as a manifest's service and env
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -142,11 +142,31 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def parse_limit(raw: str | None, *, default: int = 50) -> int:
     """A listing's `?limit=`: a whole number from 1 to MAX_LIMIT, else a 422 naming `limit`."""
+    return parse_count(raw, field="limit", most=MAX_LIMIT, default=default)
+
+
+def parse_count(raw: str | None, *, field: str, most: int, default: int) -> int:
+    """`?field=`: a whole number from 1 to `most` in ASCII digits (no more of them than `most`
+    has), else a 422 naming `field`; absent, `default`."""
     if raw is None:
         return default
-    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+    digits = re.compile(f"[0-9]{{1,{len(str(most))}}}")
+    if not digits.fullmatch(raw) or not 1 <= int(raw) <= most:
         raise InvalidInput(
-            f"limit must be a whole number from 1 to {MAX_LIMIT}",
-            details=[FieldProblem("limit", f"a whole number from 1 to {MAX_LIMIT}")],
+            f"{field} must be a whole number from 1 to {most}",
+            details=[FieldProblem(field, f"a whole number from 1 to {most}")],
         )
     return int(raw)
+
+
+def parse_name(raw: str | None, *, field: str) -> str | None:
+    """A `?service=` or `?env=` filter: absent or empty means all, else a name as a manifest's
+    service and env are, or a 422 naming `field`."""
+    if not raw:
+        return None
+    if not _NAME.fullmatch(raw):
+        raise InvalidInput(
+            f"{field} {raw!r} is not a service or env name",
+            details=[FieldProblem(field, "lowercase letters, digits, '.', '_' or '-'")],
+        )
+    return raw
