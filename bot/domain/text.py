@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ def format_duration(seconds: float) -> str:
             break
     parts = [p for p in parts if not p.startswith("0")] or ["0s"]
     return " ".join(parts)
+
+
+def utc_stamp(at: datetime) -> str:
+    """`2026-12-24 17:00 UTC`: an instant as the domain writes it, whatever its offset."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def truncate(text: str, limit: int) -> str:

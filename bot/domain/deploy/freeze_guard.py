@@ -11,7 +11,7 @@ from bot.domain.ports import AuditDecision, AuditOutcome
 from bot.domain.release.model import Audience, Notice, NoticeKind
 from bot.domain.services.access import check_access
 from bot.domain.services.directory import ServiceEnv
-from bot.domain.text import Code, Emoji, Text, User, text
+from bot.domain.text import Code, Emoji, Text, User, text, utc_stamp
 
 BREAK_GLASS = "break_glass"
 
@@ -55,7 +55,7 @@ async def hold_for_freeze(
 
 
 def _frozen(where: ServiceEnv, freeze: Occurrence) -> Text:
-    until = f"{freeze.end:%Y-%m-%d %H:%M} UTC"
+    until = utc_stamp(freeze.end)
     return text(
         Code(f"{where.service} {where.env}"),
         f" is frozen until {until} ({freeze.name}: {freeze.reason}).",

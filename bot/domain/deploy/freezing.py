@@ -10,7 +10,7 @@ from bot.domain.deploy.freeze_order import ALL, MAX_FREEZE, FreezeOrder
 from bot.domain.freeze.book import DeclaredFreeze
 from bot.domain.ports import AuditDecision, AuditOutcome
 from bot.domain.services.directory import ServiceEnv
-from bot.domain.text import Code, Emoji, Text, text
+from bot.domain.text import Code, Emoji, Text, text, utc_stamp
 
 
 async def declare_freeze(ops: Operations, *, actor: str, order: FreezeOrder) -> Reply:
@@ -24,7 +24,7 @@ async def declare_freeze(ops: Operations, *, actor: str, order: FreezeOrder) -> 
     declared = DeclaredFreeze(order.service, order.env, order.reason, now, end, actor)
     name = await ops.freezes.declare(declared)
     said = text(
-        Emoji("snowflake"), f" Froze {order.scope()} until {end:%Y-%m-%d %H:%M} UTC ({name}):"
+        Emoji("snowflake"), f" Froze {order.scope()} until {utc_stamp(end)} ({name}):"
         f" {order.reason}. Promote waits; pause and rollback never do. ",
         Code(f"/deploy unfreeze {order.service or ALL}" + (f" {order.env}" if order.env else "")),
         " ends it.",

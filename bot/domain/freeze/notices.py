@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain.freeze.window import Occurrence
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
-from bot.domain.text import Code, Emoji, text
+from bot.domain.text import Code, Emoji, text, utc_stamp
 
 
 def describe_freeze(freeze: Occurrence) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def started_in_freeze(release: Release, freeze: Occurrence) -> list[Notice]:
     said = text(
         Emoji("snowflake"), " ", Emoji("warning"), " ", Code(f"{release.service} {release.env}"),
         f" {release.version} started during the freeze {freeze.name} ({freeze.reason}),"
-        f" which lasts until {freeze.end:%Y-%m-%d %H:%M} UTC.",
+        f" which lasts until {utc_stamp(freeze.end)}.",
     )  # fmt: skip
     return [
         Notice(NoticeKind.NOTE, Audience.FEED_THREAD, release, None, text=said, urgent=True),

@@ -13,6 +13,7 @@ from bot.domain.ports import ReleaseReader
 from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.manifest import Requirement
 from bot.domain.release.model import Release
+from bot.domain.text import utc_stamp
 
 
 class Decision(StrEnum):
@@ -109,7 +110,7 @@ async def _requirement(releases: ReleaseReader, release: Release, need: Requirem
 def _frozen(occurrence: Occurrence, release: Release) -> Reason:
     until = occurrence.end.astimezone(UTC)
     message = (
-        f"{release.service} in {release.env} is frozen until {until:%Y-%m-%d %H:%M} UTC"
+        f"{release.service} in {release.env} is frozen until {utc_stamp(until)}"
         f" ({occurrence.name}: {occurrence.reason})."
     )
     return Reason("frozen", message, until=until, window=occurrence.name)

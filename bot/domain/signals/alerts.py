@@ -35,6 +35,7 @@ from bot.domain.text import (
     lines,
     text,
     truncate,
+    utc_stamp,
 )
 from bot.domain.transactions import run_in_transaction
 
@@ -187,14 +188,14 @@ def note_text(alert: Alert) -> Text:
     """The thread note for an alert: its name in bold, its summary and description quoted,
     a link to its source when the URL is safe to link."""
     severity = _one_line(alert.severity or "none")
-    since = _stamp(alert.starts_at)
+    since = utc_stamp(alert.starts_at)
     head = text(Strong(_one_line(alert.name)), f" | severity: {severity}")
     if alert.status is AlertStatus.RESOLVED:
         ended = alert.ends_at if alert.ends_at and alert.ends_at > alert.starts_at else None
         until = ""
         if ended is not None:
             lasted = format_duration((ended - alert.starts_at).total_seconds())
-            until = f" → resolved {_stamp(ended)} ({lasted})"
+            until = f" → resolved {utc_stamp(ended)} ({lasted})"
         return text(
             Emoji("white_check_mark"), " Alert resolved: ", head, f" | fired {since}{until}"
         )
@@ -247,10 +248,6 @@ async def take_alerts(
 
 def _one_line(text: str) -> str:
     return truncate(" ".join(text.split()), MAX_TEXT)
-
-
-def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _link(url: str) -> Span:

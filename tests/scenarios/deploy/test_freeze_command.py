@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 from tests.conftest import INGEST_TOKEN
 from tests.scenarios.deploy.world import DeployWorld
@@ -73,3 +74,13 @@ async def test_a_freeze_without_a_length_or_a_reason_is_refused_in_the_ack(
     assert "Say why, in 3 to 300 characters" in json.loads(no_reason.body)["text"]
     bad_time = await world.send("freeze webapp until tomorrow lunch")
     assert "`tomorrow` is not a time with its offset" in json.loads(bad_time.body)["text"]
+
+
+async def test_a_freeze_until_a_time_with_an_offset_says_its_end_in_utc(world: DeployWorld) -> None:
+    berlin = timezone(timedelta(hours=1))
+    until = (datetime.now(berlin) + timedelta(days=1)).replace(second=0, microsecond=0)
+    froze = await world.deploy(
+        f"freeze webapp prod until {until.isoformat()} release train", user="U0ADMIN"
+    )
+    in_utc = until.astimezone(UTC)
+    assert f"until {in_utc:%Y-%m-%d %H:%M} UTC (freeze-1)" in froze.text
