@@ -32,6 +32,9 @@ def run_gate(
     while True:
         try:
             answer = get_json(url=url, token=token)
+        except ValueError as exc:  # an unusable HERALD_URL: asking again will not help
+            print(f"herald emit gate: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             answer, problem = None, f"herald emit gate: {exc}"
         if answer is not None and not answer.ok:

@@ -136,6 +136,14 @@ async def test_herald_emit_gate_exits_1_when_herald_refuses_the_question(gated: 
     assert "'soon' is not a duration such as 90s, 30m or 2h" in malformed.err
 
 
+async def test_herald_emit_gate_refuses_a_herald_url_that_is_no_http_url_at_once() -> None:
+    not_http = {"HERALD_URL": "file:///etc", "HERALD_INGEST_TOKEN": "t"}
+    refused = await run_herald("emit", "gate", RELEASE, "--wait", "30m", env=not_http)
+    assert refused.code == 2
+    assert "herald emit gate: HERALD_URL must be an http(s) URL" in refused.err
+    assert "Traceback" not in refused.err
+
+
 async def test_herald_emit_gate_keeps_asking_an_unreachable_herald_until_the_wait_is_over() -> None:
     nobody = {"HERALD_URL": f"http://127.0.0.1:{free_port()}", "HERALD_INGEST_TOKEN": "t"}
     waited = await run_herald("emit", "gate", RELEASE, "--wait", "2s", "--every", "0.5", env=nobody)
