@@ -107,7 +107,7 @@ async def _take_signal(deps: Deps, signal: DeploySignal) -> web.Response:
             releases=SqlReleaseReader(database=deps.database),
             ledgers=deps.ledgers,
             clock=deps.clock,
-            freezes=await deps.freezes.calendar(now=deps.clock()),
+            freezes=deps.freezes,
         )
     except Exception:
         await _forget(deps, [key])

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.freeze.book import FreezeBook
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
 from bot.domain.release.events import EventRequest
@@ -98,12 +99,16 @@ async def take_deploy_signal(
     releases: ReleaseReader,
     ledgers: LedgerFactory,
     clock: Callable[[], datetime],
-    freezes: FreezeCalendar | None = None,
+    freezes: FreezeBook | None = None,
 ) -> SignalOutcome:
     """Find the signal's release and the service's unrecovered failures, then apply the
-    signal in one transaction (`run_in_transaction`: again if a concurrent writer won)."""
+    signal in one transaction (`run_in_transaction`: again if a concurrent writer won).
+    The freezes are read only when the signal may start the release (a start in one is
+    marked): most signals are about releases long started."""
     found = await find_release(releases=releases, signal=signal, where=where)
     failed = await unrecovered(releases, service=where.service, env=where.env, now=clock())
+    may_start = found is None or found.state in (None, E.PLANNED)
+    calendar = await freezes.calendar(now=clock()) if freezes and may_start else None
     return await run_in_transaction(
         ledgers,
         lambda ledger: apply_deploy_signal(
@@ -113,7 +118,7 @@ async def take_deploy_signal(
             found=found,
             now=clock(),
             unrecovered=failed,
-            freezes=freezes,
+            freezes=calendar,
         ),
     )
 
