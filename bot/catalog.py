@@ -25,9 +25,9 @@ from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS, offset_problem
 from bot.domain.deploy.tool import DeployTarget
 from bot.domain.deploy.tool import RolloutRef as DeployRollout
-from bot.domain.durations import DURATION, parse_duration
 from bot.domain.services.directory import Directory, ServiceEntry, ServiceEnv
 from bot.domain.signals.rollback_policy import AutoRollbackPolicy
+from bot.domain.text import DURATION, parse_duration
 from bot.domain.watch.policy import WatchPolicy
 from bot.domain.watch.queries import CANARY_LABEL, READY, WatchQueries
 from bot.domain.watch.watch import WatchConfig

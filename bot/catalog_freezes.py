@@ -16,9 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.durations import parse_duration
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import FreezeWindow, Recurrence, Scope, check_rule, check_zone
+from bot.domain.text import parse_duration
 
 _Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 _Duration = Annotated[str, StringConstraints(pattern=r"^(\d+)(m|h|d)$")]

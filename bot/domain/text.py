@@ -8,9 +8,10 @@ markup, for logs and the audit log.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,18 @@ def format_duration(seconds: float) -> str:
             break
     parts = [p for p in parts if not p.startswith("0")] or ["0s"]
     return " ".join(parts)
+
+
+DURATION = re.compile(r"^(\d+)(s|m|h|d)$")  # `15m`, `2h`, `3d`: the catalogue's and commands'
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`15m` → 15 minutes (s, m, h, d): the one parser for the durations Herald takes."""
+    match = DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def utc_stamp(at: datetime) -> str:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.deploy.parse_errors import CommandError
-from bot.domain.durations import parse_duration
 from bot.domain.services.directory import Directory
-from bot.domain.text import Code, text
+from bot.domain.text import Code, parse_duration, text
 
 ALL = "all"
 MAX_FREEZE = timedelta(days=90)
