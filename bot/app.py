@@ -34,6 +34,7 @@ from bot.deps import DEPS, Deps, utcnow
 from bot.domain.deploy.context import Operations
 from bot.factories import (
     build_argocd,
+    build_burn_gauge,
     build_oncall,
     build_page_delivery,
     build_slack_client,
@@ -243,6 +244,7 @@ def _build_core(
         calendar=partial(calendar_entries, database),
         oncall=build_oncall(settings, catalog, http=http, slack=client),
         freezes=SqlFreezeBook(database=database, catalogue=build_freeze_calendar(catalog.freezes)),
+        burn=build_burn_gauge(settings, catalog, http),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock), outcome=app[METRICS].command_done)
     return Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))

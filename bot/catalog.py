@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.catalog_approvals import Approvals
 from bot.catalog_freezes import Freeze, check_freeze_scopes
 from bot.channels import ServiceChannels
 from bot.domain.checkup.metrics import WINDOWED, ServiceQueries
@@ -142,6 +143,7 @@ class Service(_Strict):
     pagerduty_routing_key: str | None = Field(None, min_length=32, max_length=32)
     pagerduty_escalation_policy: str | None = Field(None, pattern=r"^[A-Z0-9]{2,32}$")
     channels: ServiceChannels | None = None  # its own Slack channels (bot/channels.py)
+    approvals: Approvals | None = None  # go/no-go (bot/catalog_approvals.py); none: pre-approved
 
     @field_validator("watch", mode="before")
     @classmethod
@@ -216,7 +218,11 @@ def build_directory(catalog: Catalog) -> Directory:
             for env_name, env in service.environments.items()
         }
         services[name] = ServiceEntry(
-            name=name, owners=tuple(service.owners), admins=tuple(service.admins), envs=envs
+            name=name,
+            owners=tuple(service.owners),
+            admins=tuple(service.admins),
+            envs=envs,
+            approvals=service.approvals.policy() if service.approvals else None,
         )
     return Directory(services=services, admins=tuple(catalog.admins))
 

@@ -44,9 +44,15 @@ class ServiceChannels(BaseModel):
 
 
 def service_channels(catalog: Catalog) -> dict[str, dict[str, str]]:
-    """service → {channel role → channel id}, for the services that have channels of their own."""
-    return {
-        name: routes
-        for name, service in catalog.services.items()
-        if service.channels is not None and (routes := service.channels.by_role())
-    }
+    """service → {channel role → channel id}, for the services that have channels of their own
+    (`approvals`: where its approval requests go, its ops channel unless it names one)."""
+    found = {}
+    for name, service in catalog.services.items():
+        routes = service.channels.by_role() if service.channels is not None else {}
+        if service.approvals is not None and service.approvals.channel:
+            routes["approvals"] = service.approvals.channel
+        elif "ops" in routes:
+            routes["approvals"] = routes["ops"]  # approval requests go where its ops go
+        if routes:
+            found[name] = routes
+    return found

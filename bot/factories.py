@@ -19,6 +19,7 @@ from bot.domain.signals.alerts import AlertDecision
 from bot.domain.watch.run import WatchRunner
 from bot.domain.watch.watch import WatchConfig
 from bot.integrations.argocd import ArgoCDClient
+from bot.integrations.error_budget import PrometheusBurn
 from bot.integrations.page_delivery import DeadNote, PageDelivery
 from bot.integrations.pagerduty import PagerDutyClient
 from bot.integrations.pagerduty_oncall import PagerDutyOnCallDirectory, PagerDutyRestClient
@@ -86,6 +87,16 @@ def build_metrics_source(
     if not settings.prometheus_url:
         return None
     return PrometheusMetricsSource(PrometheusClient(session=http, base_url=settings.prometheus_url))
+
+
+def build_burn_gauge(
+    settings: Settings, catalog: Catalog, http: aiohttp.ClientSession
+) -> PrometheusBurn | None:
+    """The error-budget burn the approval checklist shows; None without PROMETHEUS_URL."""
+    if not settings.prometheus_url:
+        return None
+    client = PrometheusClient(session=http, base_url=settings.prometheus_url)
+    return PrometheusBurn(client, queries=lambda service: service_queries(catalog, service))
 
 
 def build_judge(catalog: Catalog, metrics: PrometheusMetricsSource | None) -> Judge:

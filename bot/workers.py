@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.catalog import Catalog, auto_rollback_enabled
 from bot.core import Core
+from bot.domain.approval.desk import post_approval_requests
 from bot.domain.checkup.run import CheckupRunner
 from bot.domain.deploy.commander import CommanderJob
 from bot.domain.reports.schedule import ReportSchedule
@@ -163,6 +164,11 @@ def _add_jobs(
             wake=core.delivery.wake,
         )
         checkups.add_interval(announcer.run, seconds=every, job_id="herald-freezes")
+    if any(entry.approvals for entry in core.ops.directory.services.values()):
+        requests = partial(post_approval_requests, core.ops)
+        checkups.add_interval(
+            requests, seconds=settings.checkup_interval_seconds, job_id="herald-approval-requests"
+        )
     if core.ops.oncall is not None:
         app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
         checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")

@@ -60,7 +60,9 @@ def block_action(
     action_ts: str,
     response_url: str,
     channel: str = "CFEED",
+    state: dict[str, Any] | None = None,
 ) -> str:
+    """A button press; `state`: the message's inputs as Slack sends them (`{"values": …}`)."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "team_id": "T0HERALD"},
@@ -85,4 +87,6 @@ def block_action(
             }
         ],
     }
+    if state is not None:
+        payload["state"] = state
     return urlencode({"payload": json.dumps(payload)})

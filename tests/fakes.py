@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.domain.approval.policy import Need
+from bot.domain.approval.votes import Approval, Vote
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
@@ -31,6 +34,7 @@ class MemoryLedger:
         self.resolved: list[str] = []
         self.changes: list[ChangeEvent] = []
         self.watches: list[tuple[str, WatchPurpose, datetime]] = []
+        self.approvals: dict[str, Approval] = {}
 
     async def get_release(self, release_id: str) -> Release | None:
         return self.releases.get(release_id)
@@ -41,8 +45,6 @@ class MemoryLedger:
     async def save_release(self, release: Release) -> None:
         if self.releases[release.id].revision != release.revision:
             raise ConcurrentWrite(release.id)
-        from dataclasses import replace
-
         self.releases[release.id] = replace(release, revision=release.revision + 1)
 
     async def get_event(self, *, release_id: str, event: EventType) -> RecordedEvent | None:
@@ -114,6 +116,20 @@ class MemoryLedger:
 
     async def watching_recovery(self, release_id: str) -> bool:
         return False
+
+    async def open_approval(self, *, release_id: str, need: Need) -> None:
+        self.approvals[release_id] = Approval(release_id, need)
+
+    async def lock_approval(self, release_id: str) -> Approval | None:
+        return self.approvals.get(release_id)
+
+    async def add_vote(self, *, approval: Approval, vote: Vote) -> None:
+        self.approvals[approval.release_id] = approval
+
+    async def claim_approval_post(self, release_id: str) -> bool:
+        approval = self.approvals[release_id]
+        self.approvals[release_id] = replace(approval, posted=True)
+        return not approval.posted
 
 
 class MemoryLedgers:

@@ -33,7 +33,14 @@ ANSWER_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["code", "message"],
         "properties": {
-            "code": {"type": "string", "description": "frozen, no_freeze, ..."},
+            "code": {
+                "type": "string",
+                "description": (
+                    "frozen, no_freeze, requires_met, requires_unmet, pre_approved, "
+                    "approval_not_required, approval_waiting, approved, rejected, "
+                    "post_release_review, rollback_rehearsed, rollback_not_rehearsed"
+                ),
+            },
             "message": {"type": "string", "description": "one sentence for a CI log"},
             "until": {"type": "string", "format": "date-time", "description": "a freeze's end"},
             "window": {"type": "string", "description": "the freeze window's name"},

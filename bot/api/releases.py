@@ -7,7 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.http import parse_limit, parse_model, read_json_object, require_bearer
+from bot.catalog_approvals import approval_policy
 from bot.deps import DEPS, Deps
+from bot.domain.approval.policy import need_for
+from bot.domain.dependencies.graph import unmet_requirements
 from bot.domain.gate.decision import decide_gate
 from bot.domain.rehearsal.model import RehearsalRequest
 from bot.domain.release.events import EventRequest
@@ -24,9 +27,13 @@ from bot.store.releases import SqlReleaseReader
 async def post_release(request: web.Request) -> web.Response:
     deps = _authorized(request)
     manifest = parse_model(Manifest, await read_json_object(request))
+    policy = approval_policy(deps.catalog, manifest.service_name)
+    need = need_for(policy, manifest.risk)
     outcome = await run_in_transaction(
         deps.ledgers,
-        lambda ledger: register_release(ledger=ledger, manifest=manifest, now=deps.clock()),
+        lambda ledger: register_release(
+            ledger=ledger, manifest=manifest, now=deps.clock(), need=need
+        ),
     )
     return _outcome_response(outcome)
 
@@ -39,6 +46,7 @@ async def post_event(request: web.Request) -> web.Response:
     # only a start is marked in a freeze: every other event skips the read (the ingest path)
     starts = event_request.event is EventType.STARTED
     freezes = await deps.freezes.calendar(now=deps.clock()) if starts else None
+    unmet = await _unmet(deps, release_id) if starts else []
     outcome = await run_in_transaction(
         deps.ledgers,
         lambda ledger: record_event(
@@ -47,6 +55,7 @@ async def post_event(request: web.Request) -> web.Response:
             request=event_request,
             now=deps.clock(),
             freezes=freezes,
+            unmet=unmet,
         ),
     )
     return _outcome_response(outcome)
@@ -100,6 +109,13 @@ async def get_releases(request: web.Request) -> web.Response:
         limit=limit,
     )
     return web.json_response({"releases": releases})
+
+
+async def _unmet(deps: Deps, release_id: str) -> list[str]:
+    """What the release requires and does not run where it needs it (a start says so)."""
+    reader = SqlReleaseReader(database=deps.database)
+    release = await reader.by_id(release_id)
+    return await unmet_requirements(reader, release) if release is not None else []
 
 
 def _authorized(request: web.Request) -> Deps:

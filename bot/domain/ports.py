@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from bot.domain.approval.policy import Need
+from bot.domain.approval.votes import Approval, Vote
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.rehearsal.model import Rehearsal
@@ -117,6 +119,23 @@ class Ledger(Protocol):
         """Send a PagerDuty change event once per release; a no-op where they are off."""
         ...
 
+    async def open_approval(self, *, release_id: str, need: Need) -> None:
+        """Open the release's approval request (with the release: once)."""
+        ...
+
+    async def lock_approval(self, release_id: str) -> Approval | None:
+        """The release's approval request with its votes, held until the transaction ends:
+        a vote counted elsewhere meanwhile waits, so each vote and the decision count once."""
+        ...
+
+    async def add_vote(self, *, approval: Approval, vote: Vote) -> None:
+        """Keep `vote`, and `approval`'s state after it (the request locked first)."""
+        ...
+
+    async def claim_approval_post(self, release_id: str) -> bool:
+        """Mark the approval request message queued; False when another run did already."""
+        ...
+
 
 class LedgerFactory(Protocol):
     def __call__(self) -> AbstractAsyncContextManager[Ledger]: ...
@@ -135,6 +154,20 @@ class ReleaseReader(Protocol):
 
     async def running(self, *, service: str, env: str) -> Release | None:
         """The release deployed last and not rolled back there."""
+        ...
+
+    async def by_id(self, release_id: str) -> Release | None: ...
+
+    async def approval_of(self, release_id: str) -> Approval | None:
+        """The release's approval request and its votes; None when it needs none."""
+        ...
+
+    async def newest_each(self) -> list[Release]:
+        """The newest release of every service and env (what depends on what)."""
+        ...
+
+    async def approvals_to_post(self) -> list[str]:
+        """Releases whose approval request message is not queued yet, oldest first."""
         ...
 
     async def rehearsal_of(self, release: Release) -> Rehearsal | None:

@@ -23,6 +23,7 @@ from bot.reports.weekly import (
     render_trend_chart,
     weekly_report_text,
 )
+from bot.store.coordination import coordination_counts
 from bot.store.database import Database
 from bot.store.dora import dora_report
 from bot.store.reporting import failure_symptoms, releases_in_period
@@ -95,10 +96,13 @@ class WeeklyReport:
             if (at := release.times.get(EventType.FAILED)) and at >= since:
                 failures[at.date()] += 1
         points = [DayPoint(day, deploys[day], failures[day]) for day in deploys | failures]
-        report = await dora_report(self.database, window=DoraWindow.ending(now, timedelta(days=7)))
+        week = DoraWindow.ending(now, timedelta(days=7))
+        report = await dora_report(self.database, window=week)
+        counts = await coordination_counts(self.database, since=now - timedelta(days=7), until=now)
         return WeeklyNumbers(
             days=fill_days(points, until=now.date(), weeks=self.weeks),
             change_failure_rate=report.change_failure_rate.value,
             lead_time_median_seconds=report.lead_time_median_s.value,
             time_to_restore_median_seconds=report.time_to_restore_median_s.value,
+            extra=tuple(line for line in (counts.sentence(),) if line),
         )

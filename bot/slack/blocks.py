@@ -9,6 +9,7 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, format_duration, truncate
+from bot.slack.approval_card import approval_message
 from bot.slack.ids import ActionId, BlockId, ReleaseValue
 from bot.slack.layout import (
     MAX_FALLBACK_CHARS,
@@ -36,6 +37,8 @@ Message = dict[str, Any]
 
 def render_notice(notice: Notice) -> Message:
     """The Slack message for a notice: blocks, a plain-text fallback and event metadata."""
+    if notice.kind is NoticeKind.APPROVAL:
+        return approval_message(notice.report)
     if notice.kind is NoticeKind.CHECKUP:
         lines = report_lines(notice.report)
         return {
@@ -176,7 +179,7 @@ def detail_lines(release: Release) -> list[str]:
         lines.append(f"*Changes ({len(manifest.changes)})*")
         lines += [f"• {escape_mrkdwn(truncate(_change_text(c), 300))}" for c in manifest.changes]
     if manifest.flags:
-        lines.append(f"*Flags*: {escape_mrkdwn(', '.join(manifest.flags))}")
+        lines.append(f"*Flags*: {escape_mrkdwn(', '.join(manifest.flag_keys()))}")
     links = release.links()
     if links:
         lines.append(
@@ -210,7 +213,7 @@ def _detail(details: dict[str, Any], key: str) -> str:
 def _flag_state(notice: Notice) -> str:
     if notice.payload and (state := notice.payload.details.get("flag_state")):
         return escape_mrkdwn(str(state))
-    flags = notice.release.manifest.flags
+    flags = notice.release.manifest.flag_keys()
     return escape_mrkdwn(", ".join(f"{f}=?" for f in flags[:5])) if flags else "no flags"
 
 

@@ -22,6 +22,7 @@ SECTIONS = (
     ("Change failure rate", ("change_failure_rate",)),
     ("Time to restore", ("time_to_restore_median_s",)),
     ("Rework rate", ("rework_rate",)),
+    ("Rollback rehearsed", ("rollback_rehearsed_rate",)),
 )
 _SHORT = {
     "deploy_frequency_per_day": "",
@@ -30,6 +31,7 @@ _SHORT = {
     "change_failure_rate": "",
     "time_to_restore_median_s": "median ",
     "rework_rate": "",
+    "rollback_rehearsed_rate": "",
 }
 
 

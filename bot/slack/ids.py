@@ -29,6 +29,8 @@ class BlockId(StrEnum):
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
     REPLY = "herald_reply"
     INCIDENT_ACTIONS = "herald_incident_actions"
+    APPROVAL_ACTIONS = "herald_approval_actions"
+    APPROVAL_REASON = "herald_approval_reason"  # the input block Reject reads its reason from
 
 
 class ActionId(StrEnum):
@@ -39,6 +41,9 @@ class ActionId(StrEnum):
     ROLLBACK_CONFIRM = "herald_rollback_confirm"
     ROLLBACK_CANCEL = "herald_rollback_cancel"
     TAKE_COMMAND = "herald_take_command"
+    APPROVE = "herald_approve"
+    REJECT = "herald_reject"
+    REASON = "herald_reason"  # the reason input of an approval request
 
 
 class InvalidButtonValue(MalformedRequest):
@@ -70,6 +75,11 @@ class ButtonValue(BaseModel):
             return cls._load(raw)
         except ValidationError:
             raise InvalidButtonValue(cls.__name__) from None
+
+    @classmethod
+    def read(cls, body: dict[str, Any]) -> Self:
+        """The value of the pressed button in a `block_actions` payload."""
+        return cls.parse(body["actions"][0]["value"])
 
     @classmethod
     def _load(cls, raw: str) -> Self:
@@ -124,7 +134,7 @@ class RollbackValue(ButtonValue):
 
 
 class ReleaseValue(ButtonValue):
-    """Take command: the bare release id, `rel-2025-10-02.3`."""
+    """Take command, Approve, Reject: the bare release id, `rel-2025-10-02.3`."""
 
     release_id: str = Field(min_length=1)
 
@@ -134,6 +144,20 @@ class ReleaseValue(ButtonValue):
     @classmethod
     def _load(cls, raw: str) -> Self:
         return cls(release_id=raw)
+
+
+class VoteValue(ReleaseValue):
+    """Approve, Reject: the release id on the button, and what the approver typed in the
+    request's reason box (Slack sends the message's inputs with every button press)."""
+
+    reason: str = Field(default="", max_length=500)
+
+    @classmethod
+    def read(cls, body: dict[str, Any]) -> Self:
+        value = cls.parse(body["actions"][0]["value"])
+        values = (body.get("state") or {}).get("values") or {}
+        typed = (values.get(BlockId.APPROVAL_REASON) or {}).get(ActionId.REASON) or {}
+        return value.model_copy(update={"reason": str(typed.get("value") or "")[:500]})
 
 
 class CancelValue(ButtonValue):

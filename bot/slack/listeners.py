@@ -9,7 +9,9 @@ from typing import Any, Generic, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.domain.approval.desk import cast_vote
 from bot.domain.calendar.entries import Window
+from bot.domain.dependencies.graph import build_dependency_report
 from bot.domain.deploy.caution import PromoteCaution
 from bot.domain.deploy.commander import take_command
 from bot.domain.deploy.context import Operations, Reply
@@ -30,6 +32,7 @@ from bot.domain.services.directory import UnknownTarget
 from bot.domain.text import text
 from bot.slack import views
 from bot.slack.calendar_view import calendar_message
+from bot.slack.deps_view import deps_message
 from bot.slack.dora_view import dora_message
 from bot.slack.ids import (
     INBOX_KEY,
@@ -42,6 +45,7 @@ from bot.slack.ids import (
     ReleaseValue,
     RollbackValue,
     TargetValue,
+    VoteValue,
 )
 from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import Dispatch
@@ -64,7 +68,7 @@ class Button(Generic[V]):
         knows, is answered with why instead."""
         action = body["actions"][0]
         try:
-            value = self.value.parse(action["value"])
+            value = self.value.read(body)
             return self.run(ops, value, body["user"]["id"], respond)
         except (InvalidButtonValue, UnknownTarget) as exc:
             extra = {"action_id": action.get("action_id"), "problem": type(exc).__name__}
@@ -167,6 +171,18 @@ def _take_command(ops: Operations, value: ReleaseValue, user: str, respond: Resp
     return _answer(take_command(ops, actor=user, release_id=value.release_id), respond)
 
 
+def _approve(ops: Operations, value: VoteValue, user: str, respond: Respond) -> Work:
+    work = cast_vote(ops, actor=user, release_id=value.release_id, approve=True)
+    return _answer(work, respond)
+
+
+def _reject(ops: Operations, value: VoteValue, user: str, respond: Respond) -> Work:
+    work = cast_vote(
+        ops, actor=user, release_id=value.release_id, approve=False, reason=value.reason
+    )
+    return _answer(work, respond)
+
+
 async def _rollback_cancel(
     _ops: Operations, _value: CancelValue, _user: str, respond: Respond
 ) -> None:
@@ -182,6 +198,8 @@ BUTTONS: dict[ActionId, Button[Any]] = {
     ActionId.ROLLBACK_CONFIRM: Button(RollbackValue, _rollback_confirm),
     ActionId.ROLLBACK_CANCEL: Button(CancelValue, _rollback_cancel),
     ActionId.TAKE_COMMAND: Button(ReleaseValue, _take_command),
+    ActionId.APPROVE: Button(VoteValue, _approve),
+    ActionId.REJECT: Button(VoteValue, _reject),
 }
 
 
@@ -197,6 +215,11 @@ async def run_command(
         return
     if parsed.verb is Verb.CALENDAR:
         await respond(await calendar_reply(ops, parsed))
+        return
+    if parsed.verb is Verb.DEPS:
+        assert parsed.service is not None
+        deps = await build_dependency_report(ops.releases, service=parsed.service)
+        await respond(deps_message(deps, public=parsed.public))
         return
     if parsed.freeze is not None:  # freeze and unfreeze: a service or all, an env or all
         change = lift_freeze if parsed.freeze.lift else declare_freeze

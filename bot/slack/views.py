@@ -31,7 +31,7 @@ USAGE = (
     "`/deploy rollback <service> [env] [version|sha]` · "
     "`/deploy metrics [service] [env] [30d]` · `/deploy calendar [service] [weeks]` · "
     "`/deploy freeze <service|all> [env] <2h|until TIME> <reason>` · "
-    "`/deploy unfreeze <service|all> [env]` · `/deploy help`"
+    "`/deploy unfreeze <service|all> [env]` · `/deploy deps <service>` · `/deploy help`"
 )
 Message = dict[str, Any]
 

@@ -7,9 +7,12 @@ report rather than when Herald starts (bench/startup.py measures the idle server
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain.dora.report import DoraReport
 from bot.domain.dora.window import DoraWindow
 from bot.store.database import Database
+from bot.store.dora_rehearsals import rehearsed_figure
 
 
 async def dora_report(
@@ -24,4 +27,10 @@ async def dora_report(
     for the trend (unless `compare` is False)."""
     from bot.store.dora_windows import window_report
 
-    return await window_report(database, window=window, service=service, env=env, compare=compare)
+    report = await window_report(database, window=window, service=service, env=env, compare=compare)
+    previous = report.previous
+    if previous is not None:
+        before = await rehearsed_figure(database, window=previous.window, service=service, env=env)
+        previous = replace(previous, rollback_rehearsed_rate=before)
+    now = await rehearsed_figure(database, window=window, service=service, env=env)
+    return replace(report, rollback_rehearsed_rate=now, previous=previous)

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from bot.domain.approval.policy import Need
+from bot.domain.approval.votes import Approval, State, Vote
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
@@ -20,7 +22,7 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
 from bot.domain.watch.watch import Watch, WatchConfig, WatchPurpose
 from bot.domain.watch.windows import first_evaluation
-from bot.store import watches
+from bot.store import approvals, watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.keyed_messages import queue_update
 from bot.store.notice_channels import NoticeChannels
@@ -259,6 +261,22 @@ class SqlLedger:
                 release_id=release_id, change=change, deadline=deadline
             )
             await self._flush()
+
+    async def open_approval(self, *, release_id: str, need: Need) -> None:
+        self._session.add(approvals.opened(release_id, need, at=self._now))
+        await self._flush()
+
+    async def lock_approval(self, release_id: str) -> Approval | None:
+        return await approvals.lock_approval(self._session, release_id)
+
+    async def add_vote(self, *, approval: Approval, vote: Vote) -> None:
+        """Keep `vote` and the state it brought `approval` to (the request locked first)."""
+        await approvals.add_vote(self._session, approval.release_id, vote)
+        if approval.state is not State.WAITING:
+            await approvals.settle(self._session, approval)
+
+    async def claim_approval_post(self, release_id: str) -> bool:
+        return await approvals.claim_post(self._session, release_id, at=self._now)
 
     async def flush(self) -> None:
         """Write what the use case added (before the transaction commits)."""

@@ -36,9 +36,14 @@ class NoticeChannels:
         self._roots: dict[tuple[str, str], str] = {}  # (release, root role) → its channel
 
     def routed(self, service: str, channel_role: str) -> str:
-        """The service's own channel for the role, else the global one."""
+        """The service's own channel for the role, else the global one (for approval
+        requests, the ops channel unless one is set)."""
         own = self._by_service.get(service)
-        return (own and own.get(channel_role)) or self._channels[channel_role]
+        if own and (found := own.get(channel_role)):
+            return found
+        if channel_role == "approvals" and channel_role not in self._channels:
+            return self.routed(service, "ops")
+        return self._channels[channel_role]
 
     async def channel_of(
         self, session: AsyncSession, notice: Notice, *, role: str, thread_role: str | None

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Select, bindparam
 from sqlalchemy import select as select_rows
 from sqlmodel import col, func, select
 
+from bot.domain.approval.votes import Approval
 from bot.domain.checkup.offsets import offset_label
 from bot.domain.checkup.verdict import Color
 from bot.domain.ports import CheckupSummary, WatchSummary
@@ -17,6 +18,7 @@ from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.model import Release
 from bot.domain.watch.verdict import WatchColor
 from bot.domain.watch.watch import WatchPurpose
+from bot.store.approvals import approval_of, unposted
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
 from bot.store.queries import message_link
@@ -71,6 +73,15 @@ class SqlReleaseReader:
 
     async def rehearsal_of(self, release: Release) -> Rehearsal | None:
         return await last_rehearsal(self._database, release=release)
+
+    async def approval_of(self, release_id: str) -> Approval | None:
+        return await approval_of(self._database, release_id)
+
+    async def newest_each(self) -> list[Release]:
+        return await self._releases(_in_flight_statement(one_service=False), None)
+
+    async def approvals_to_post(self) -> list[str]:
+        return await unposted(self._database)
 
     async def by_id(self, release_id: str) -> Release | None:
         return await self._one(select_rows(RELEASES).where(RELEASES.c.id == release_id))

@@ -373,3 +373,6 @@ class RehearsalRow(SQLModel, table=True):
     at: datetime = _utc()
     link: str | None = Field(default=None, max_length=2000)
     received_at: datetime = _utc()
+
+
+import bot.store.approval_tables  # noqa: E402, F401  (registers the go/no-go tables)

@@ -251,4 +251,6 @@ def test_a_service_may_name_one_or_both_of_its_own_channels(
         assert "channels" not in out
     catalog = tmp_path / "services.yaml"
     catalog.write_text("services:\n  webapp:\n    channels: {ops: C0WEBOPS}\n  docs: {}\n")
-    assert service_channels(load_catalog(catalog)) == {"webapp": {"ops": "C0WEBOPS"}}
+    assert service_channels(load_catalog(catalog)) == {  # approval requests go with its ops
+        "webapp": {"ops": "C0WEBOPS", "approvals": "C0WEBOPS"}
+    }

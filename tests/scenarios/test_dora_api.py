@@ -198,6 +198,7 @@ def test_the_slack_message_shows_each_figure_or_not_enough_data() -> None:
         "*Change failure rate*",
         "*Time to restore*",
         "*Rework rate*",
+        "*Rollback rehearsed*",
     ]
     assert "↑ from 0.00/day, better" in sections[0]
     assert "*16.7%* · 1 failed of 6 deploys" in sections[2]

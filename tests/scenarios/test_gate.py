@@ -70,6 +70,7 @@ async def test_outside_a_freeze_the_gate_says_go(gated: Herald) -> None:
     assert (answer["service"], answer["env"]) == ("webapp", "prod")
     assert answer["reasons"] == [
         {"code": "no_freeze", "message": "No freeze holds webapp in prod."},
+        {"code": "approval_not_required", "message": "No approval policy covers it."},
         {
             "code": "rollback_not_rehearsed",
             "message": "Its rollback was not rehearsed in another env.",
@@ -119,6 +120,7 @@ async def test_herald_emit_gate_exits_0_on_go_and_2_when_frozen_printing_why(
     assert go.out.splitlines() == [
         f"gate: go for {RELEASE} (webapp prod 1.42.0)",
         "  - No freeze holds webapp in prod.",
+        "  - No approval policy covers it.",
         "  - Its rollback was not rehearsed in another env.",
     ]
     clock.now = SATURDAY + timedelta(hours=1)

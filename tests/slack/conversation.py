@@ -4,6 +4,7 @@ from the Slack stand-in's response URLs."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import aiohttp
 
@@ -49,8 +50,11 @@ class Conversation:
         assert (ack.status, ack.body) == (200, ""), ack
         return await self.reply(ack.key, wait=wait)
 
-    async def press(self, button: Button, *, user: str = "U0OWNER") -> str:
-        """`user` clicks `button`; returns the response URL key its reply is posted under."""
+    async def press(
+        self, button: Button, *, user: str = "U0OWNER", state: dict[str, Any] | None = None
+    ) -> str:
+        """`user` clicks `button` (with the message's inputs as `state`); returns the
+        response URL key its reply is posted under."""
         key = f"act{next(_keys)}"
         body = slack_requests.block_action(
             action_id=button.action_id,
@@ -59,14 +63,17 @@ class Conversation:
             trigger_id=f"{key}.trigger",
             action_ts=f"{next(_keys)}.000001",
             response_url=self.slack.response_url(key),
+            state=state,
         )
         status, _ = await self._send(body)
         assert status == 200
         return key
 
-    async def click(self, button: Button, *, user: str = "U0OWNER") -> Reply:
+    async def click(
+        self, button: Button, *, user: str = "U0OWNER", state: dict[str, Any] | None = None
+    ) -> Reply:
         """`user` clicks `button` and reads Herald's reply."""
-        return await self.reply(await self.press(button, user=user))
+        return await self.reply(await self.press(button, user=user, state=state))
 
     async def _send(self, body: str) -> tuple[int, str]:
         headers = signed_headers(body)

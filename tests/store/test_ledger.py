@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.domain.approval.policy import Need
+from bot.domain.approval.votes import Approval, Vote
 from bot.domain.checkup.verdict import Color
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite, Ledger
@@ -300,6 +302,18 @@ class MeetAfterRead:
 
     async def watching_recovery(self, release_id: str) -> bool:
         return await self._inner.watching_recovery(release_id)
+
+    async def open_approval(self, *, release_id: str, need: Need) -> None:
+        await self._inner.open_approval(release_id=release_id, need=need)
+
+    async def lock_approval(self, release_id: str) -> Approval | None:
+        return await self._inner.lock_approval(release_id)
+
+    async def add_vote(self, *, approval: Approval, vote: Vote) -> None:
+        await self._inner.add_vote(approval=approval, vote=vote)
+
+    async def claim_approval_post(self, release_id: str) -> bool:
+        return await self._inner.claim_approval_post(release_id)
 
 
 async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:

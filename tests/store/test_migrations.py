@@ -41,6 +41,8 @@ TABLES = {
     "dora_days",
     "freezes",
     "rehearsals",
+    "approvals",
+    "approval_votes",
 }
 
 

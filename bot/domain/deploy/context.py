@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.approval.checklist import BurnGauge
 from bot.domain.calendar.entries import Entry, Window
 from bot.domain.deploy.tool import DeployTarget, DeployTool
 from bot.domain.dora.report import DoraReport
@@ -63,6 +64,7 @@ class Operations:
     oncall: OnCallDirectory | None = None  # PagerDuty; None: Herald knows no on-call
     freezes: FreezeBook = field(default_factory=FixedFreezes)  # change freezes
     calendar: CalendarSource | None = None  # the release calendar's store queries
+    burn: BurnGauge | None = None  # error-budget burn for the readiness checklist (Prometheus)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class Verb(StrEnum):
     ROLLBACK = "rollback"
     METRICS = "metrics"
     CALENDAR = "calendar"
+    DEPS = "deps"
     HELP = "help"
 
 
@@ -93,6 +94,8 @@ def parse_command(typed: str, *, directory: Directory) -> DeployCommand:
         return _parse_metrics(words[1:], directory=directory, public=public)
     if verb is Verb.CALENDAR:
         return _parse_calendar(words[1:], directory=directory, public=public)
+    if verb is Verb.DEPS:
+        return _parse_deps(words[1:], directory=directory, public=public)
     command = _parse_target(verb, words[1:], directory=directory, public=public)
     return replace(command, break_glass=break_glass)
 
@@ -173,6 +176,17 @@ def _parse_calendar(args: list[str], *, directory: Directory, public: bool) -> D
         )
     service = directory.service(args[0]).name if args else None
     return DeployCommand(Verb.CALENDAR, service, public=public, weeks=weeks)
+
+
+def _parse_deps(args: list[str], *, directory: Directory, public: bool) -> DeployCommand:
+    """`deps <service>`."""
+    if len(args) != 1:
+        raise CommandError(
+            text(
+                Code("/deploy deps"), " takes one service, e.g. ", Code("/deploy deps webapp"), "."
+            )
+        )
+    return DeployCommand(Verb.DEPS, directory.service(args[0]).name, public=public)
 
 
 def _with_promote_goal(command: DeployCommand, rest: list[str]) -> DeployCommand:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.domain.dependencies.graph import broken_by_rollback
 from bot.domain.deploy.attempts import ABORTED, FAILED, attempt_at
 from bot.domain.deploy.context import Operations, Reply, audit, authorize, require_target
 from bot.domain.deploy.promote import describe
@@ -40,13 +41,30 @@ async def plan_rollback(
         if target.rollout is not None and to is None:
             rollout = await ops.deploy.get_rollout(target)
             if rollout.in_flight:
-                return await _plan_abort(
+                plan: RollbackPlan | Reply = await _plan_abort(
                     ops, where=where, target=target, rollout=rollout, current=current
                 )
+                return await _warn_dependents(ops, plan)
         app = await ops.deploy.get_app(target)
-        return await _plan_argo(ops, where=where, target=target, app=app, current=current, to=to)
+        plan = await _plan_argo(ops, where=where, target=target, app=app, current=current, to=to)
+        return await _warn_dependents(ops, plan)
     except DeployToolError as exc:
         return Reply(False, text(Emoji("warning"), " ", exc.message))
+
+
+async def _warn_dependents(ops: Operations, plan: RollbackPlan | Reply) -> RollbackPlan | Reply:
+    """Say in the confirmation which dependent services' requirements the rollback breaks."""
+    if isinstance(plan, Reply) or plan.to_version is None:
+        return plan
+    broken = await broken_by_rollback(
+        ops.releases, service=plan.service, env=plan.env, to_version=plan.to_version
+    )
+    if not broken:
+        return plan
+    warning = text(
+        " ", Emoji("warning"), " This breaks what depends on it: ", "; ".join(broken), "."
+    )
+    return replace(plan, summary=plan.summary + warning)
 
 
 async def _plan_abort(

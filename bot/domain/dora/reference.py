@@ -15,6 +15,8 @@ from bot.domain.release.lifecycle import EventType
 from bot.domain.release.manifest import Risk
 from bot.domain.release.model import Release
 
+PRODUCTION_ENVS = ("prod", "production")  # where a rehearsed rollback is counted
+
 
 @dataclass(frozen=True)
 class WindowCounts:
@@ -32,6 +34,8 @@ class WindowCounts:
     failures: int = 0
     restores: int = 0
     restore_median: float | None = None
+    production_deploys: int = 0  # deploys to `prod` or `production`
+    rehearsed_deploys: int = 0  # of those, with the rollback rehearsed in another env first
 
 
 def percentile_ranks(n: int, q: float) -> tuple[int, int, float]:
@@ -66,6 +70,7 @@ class ReleaseFacts:
     recovered_at: datetime | None = None
     lead_time_seconds: float | None = None
     hotfix: bool = False
+    rehearsed: bool = False  # its rollback was rehearsed in another env before it deployed
 
     @classmethod
     def of(cls, release: Release) -> ReleaseFacts:
@@ -141,7 +146,10 @@ def count_window(
         for r in failed
         if r.recovered_at is not None and r.failed_at is not None
     )
+    production = [r for r in deployed if r.env in PRODUCTION_ENVS]
     return WindowCounts(
+        production_deploys=len(production),
+        rehearsed_deploys=sum(1 for r in production if r.rehearsed),
         deploys=len(deployed),
         deploy_days=days,
         failed_deploys=sum(1 for r in deployed if r.failed_at or r.rolled_back_at),

@@ -25,13 +25,16 @@ The window is a `bot.domain.dora.window.DoraWindow`; the counts each figure rest
   `risk` is `emergency` (a hotfix) — or were rolled back (each counted once) ÷ releases deployed
   in the window. Needs ≥ 5 deploys. (Change types are not used: a release of only `fix`
   changes is usually planned maintenance, not rework.)
+- **Rollback rehearsed**: production (`prod`, `production`) releases deployed in the window
+  whose version's rollback was rehearsed in another env before the deploy (reported, or the
+  same version rolled back there) ÷ production releases deployed in the window. Needs ≥ 5.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -50,7 +53,9 @@ MIN_LEAD_TIMES_P90 = 10
 MIN_DEPLOYS_FOR_RATES = 5
 MIN_RESTORES = 3
 FLAT_WITHIN = 0.05  # a change of at most 5 % of the previous value is flat
-HIGHER_IS_BETTER = frozenset({"deploy_frequency_per_day", "deploy_frequency_per_week"})
+HIGHER_IS_BETTER = frozenset(
+    {"deploy_frequency_per_day", "deploy_frequency_per_week", "rollback_rehearsed_rate"}
+)
 
 
 class Direction(StrEnum):
@@ -158,6 +163,8 @@ class DoraReport:
     rework_rate: Figure
     open_failures: int
     previous: DoraReport | None = None
+    # production releases deployed in the window whose rollback was rehearsed before
+    rollback_rehearsed_rate: Figure = field(default_factory=lambda: rehearsed_rate(0, 0))
 
     def figures(self) -> dict[str, Figure]:
         """The numeric figures by name, in display order."""
@@ -230,6 +237,11 @@ def frequency_bucket(window: DoraWindow, deploy_days: Mapping[int, int]) -> Cade
     return CadenceFigure(cadence, active, True, weeks, months)
 
 
+def rehearsed_rate(rehearsed: int, production_deploys: int) -> Figure:
+    """Of the production releases deployed, how many had their rollback rehearsed first."""
+    return _rate(rehearsed, production_deploys)
+
+
 def _rate(numerator: int, denominator: int) -> Figure:
     enough = denominator >= MIN_DEPLOYS_FOR_RATES
     return Figure(
@@ -276,6 +288,7 @@ def build_report(
         time_to_restore_median_s=_sample(counts.restore_median, counts.restores, MIN_RESTORES),
         rework_rate=_rate(counts.rework_deploys, counts.deploys),
         open_failures=counts.failures - counts.restores,
+        rollback_rehearsed_rate=rehearsed_rate(counts.rehearsed_deploys, counts.production_deploys),
     )
     if previous is None:
         return report

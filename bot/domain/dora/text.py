@@ -14,6 +14,7 @@ LABELS = {
     "change_failure_rate": "Change failure rate",
     "time_to_restore_median_s": "Time to restore, median",
     "rework_rate": "Rework rate",
+    "rollback_rehearsed_rate": "Rollback rehearsed",
 }
 _COUNTED = {
     "deploy_frequency_per_day": "deploys",
@@ -23,8 +24,13 @@ _COUNTED = {
     "change_failure_rate": "deploys",
     "time_to_restore_median_s": "restores",
     "rework_rate": "deploys",
+    "rollback_rehearsed_rate": "production deploys",
 }
-_COUNTED_ON_TOP = {"change_failure_rate": "failed", "rework_rate": "rework"}
+_COUNTED_ON_TOP = {
+    "change_failure_rate": "failed",
+    "rework_rate": "rework",
+    "rollback_rehearsed_rate": "rehearsed",
+}
 ARROWS = {Direction.UP: "↑", Direction.DOWN: "↓", Direction.FLAT: "→"}
 NOT_ENOUGH = "not enough data"
 

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.approval.votes import State
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import Occurrence
+from bot.domain.gate.approvals import approval_reasons
+from bot.domain.gate.reason import Reason
+from bot.domain.gate.requirements import check_requirement
 from bot.domain.ports import ReleaseReader
 from bot.domain.rehearsal.model import Rehearsal
-from bot.domain.release.manifest import Requirement
 from bot.domain.release.model import Release
 from bot.domain.text import utc_stamp
 
@@ -21,22 +24,6 @@ class Decision(StrEnum):
     PENDING = "pending"  # waiting for a decision (approvals); CI may wait
     REJECTED = "rejected"
     FROZEN = "frozen"
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str  # frozen, pre_approved, ...
-    message: str
-    until: datetime | None = None
-    window: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.until is not None:
-            found["until"] = self.until.isoformat()
-        if self.window is not None:
-            found["window"] = self.window
-        return found
 
 
 @dataclass(frozen=True)
@@ -66,22 +53,28 @@ async def decide_gate(
     freezes: FreezeCalendar,
     now: datetime,
 ) -> GateAnswer:
-    """Whether `release` may ship now, and every reason. A freeze holds it (frozen); an
-    unmet requirement makes it wait (pending) until the service it needs runs a version in
+    """Whether `release` may ship now, and every reason. A freeze holds it (frozen); a
+    rejection stops it (rejected); an approval still owed, or an unmet requirement, makes it
+    wait (pending) until the approvers decide or the service it needs runs a version in
     range."""
     holding = freezes.holding(release.service, release.env, at=now)
     frozen = tuple(_frozen(occurrence, release) for occurrence in holding)
     needs = tuple(
-        [await _requirement(releases, release, need) for need in release.manifest.requires]
+        [await check_requirement(releases, release, need) for need in release.manifest.requires]
     )
     unmet = tuple(reason for reason in needs if reason.code == "requires_unmet")
+    approval = await releases.approval_of(release.id)
+    approved = approval_reasons(approval, release)
+    owed = approved if approval is not None else ()  # a no-go says only what stops it
     if frozen:
-        return GateAnswer(release, Decision.FROZEN, frozen + unmet, now)
-    if unmet:
-        return GateAnswer(release, Decision.PENDING, unmet, now)
+        return GateAnswer(release, Decision.FROZEN, frozen + owed + unmet, now)
+    if approval is not None and approval.state is State.REJECTED:
+        return GateAnswer(release, Decision.REJECTED, owed + unmet, now)
+    if unmet or (approval is not None and approval.state is State.WAITING):
+        return GateAnswer(release, Decision.PENDING, owed + unmet, now)
     go = Reason("no_freeze", f"No freeze holds {release.service} in {release.env}.")
     rehearsed = _rehearsed(await releases.rehearsal_of(release), now)
-    return GateAnswer(release, Decision.GO, (go, *needs, rehearsed), now)
+    return GateAnswer(release, Decision.GO, (go, *needs, *approved, rehearsed), now)
 
 
 def _rehearsed(rehearsal: Rehearsal | None, now: datetime) -> Reason:
@@ -89,22 +82,6 @@ def _rehearsed(rehearsal: Rehearsal | None, now: datetime) -> Reason:
     if rehearsal is None:
         return Reason("rollback_not_rehearsed", "Its rollback was not rehearsed in another env.")
     return Reason("rollback_rehearsed", f"{rehearsal.describe(now=now)}.")
-
-
-async def _requirement(releases: ReleaseReader, release: Release, need: Requirement) -> Reason:
-    env = need.env or release.env
-    running = await releases.running(service=need.service, env=env)
-    wanted = f"{release.service} {release.version} requires {need.service} {need.version} in {env}"
-    if running is None:
-        return Reason("requires_unmet", f"{wanted}; nothing is deployed there yet.")
-    met = need.satisfied_by(running.version)
-    if met is None:
-        return Reason(
-            "requires_unmet", f"{wanted}; it runs {running.version}, not a PEP 440 version."
-        )
-    if not met:
-        return Reason("requires_unmet", f"{wanted}; it runs {running.version}.")
-    return Reason("requires_met", f"{wanted}: it runs {running.version}.")
 
 
 def _frozen(occurrence: Occurrence, release: Release) -> Reason:

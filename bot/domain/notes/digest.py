@@ -228,7 +228,7 @@ def flag_phrases(manifest: Manifest) -> list[str]:
     """`flag billing_pricing_v2 (25 % of users)`, or `flag X` when its rollout is unknown."""
     rollouts = flag_rollouts(manifest)
     phrases = []
-    for flag in manifest.flags:
+    for flag in manifest.flag_keys():
         share = rollouts.get(flag)
         if share is None:
             phrases.append(f"flag {flag}")

@@ -164,7 +164,7 @@ def build_release_notes(
         audience=audience,
         highlights=tuple(manifest.customer_visible),
         sections=tuple((s, tuple(grouped[s])) for s in Section if s in grouped),
-        flags=() if external else tuple(manifest.flags),
+        flags=() if external else tuple(manifest.flag_keys()),
     )
 
 

@@ -77,6 +77,24 @@ class Rollback(_Open):
     strategy: Text | None = None
 
 
+SAFE_DEFAULTS = frozenset({"off", "false", "0", "disabled", "no"})
+
+
+class Flag(_Open):
+    """A feature flag the release ships behind: `{key, owner, expires, default}`; `default`
+    is its value when the release lands (`off` is a safe default)."""
+
+    key: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    owner: Token | None = None
+    expires: Moment | None = None
+    default: bool | Annotated[str, StringConstraints(max_length=64)] | None = None
+
+    @property
+    def safe(self) -> bool:
+        """Off by default: the code ships dark and a rollback is not its only way out."""
+        return str(self.default).lower() in SAFE_DEFAULTS if self.default is not None else False
+
+
 class Requirement(_Open):
     """`checkout 3.1 needs payments >= 2.3`: a service (in an env, default the release's)
     whose running version must satisfy a PEP 440 specifier."""
@@ -111,13 +129,15 @@ class Manifest(_Open):
     service: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")] | None = None
     git: GitRef
     changes: list[Change] = Field(default_factory=list, max_length=1000)
-    flags: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+    flags: list[Annotated[str, StringConstraints(min_length=1, max_length=128)] | Flag] = Field(
         default_factory=list, max_length=200
-    )
+    )  # plain keys, or flags with an owner, expiry and default
     rollback: Rollback | None = None
     owner: Token
     created_at: Moment
     risk: Risk | None = None
+    risk_notes: Text | None = None  # what could go wrong, for the approvers
+    author: Token | None = None  # who asks for the release (Slack user id): not its approver
     planned_for: Moment | None = None  # when it is meant to ship (the release calendar)
     requires: list[Requirement] = Field(default_factory=list, max_length=20)
     links: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], Url] = Field(
@@ -137,6 +157,14 @@ class Manifest(_Open):
     def service_name(self) -> str:
         assert self.service is not None  # filled by _derive_service
         return self.service
+
+    def flag_keys(self) -> list[str]:
+        return [flag if isinstance(flag, str) else flag.key for flag in self.flags]
+
+    def flags_without_safe_default(self) -> list[str]:
+        """The flags not declared with a safe default (a plain key declares none)."""
+        return [flag if isinstance(flag, str) else flag.key for flag in self.flags
+                if isinstance(flag, str) or not flag.safe]  # fmt: skip
 
     def earliest_commit_at(self) -> datetime | None:
         """The oldest commit time the manifest names, for lead time."""

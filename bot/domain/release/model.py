@@ -87,9 +87,12 @@ class Audience(StrEnum):
     FEED_THREAD = "feed_thread"
     OPS = "ops"
     OPS_THREAD = "ops_thread"
+    APPROVALS = "approvals"  # approval requests: the ops channel unless the service names one
 
     @property
     def channel_role(self) -> str:
+        if self is Audience.APPROVALS:
+            return "approvals"
         return "ops" if self in (Audience.OPS, Audience.OPS_THREAD) else "feed"
 
     @property
@@ -105,6 +108,7 @@ class NoticeKind(StrEnum):
     CHECKUP = "checkup"
     RELEASE_NOTES = "release_notes"
     WATCH = "watch"
+    APPROVAL = "approval"  # an approval request: its `report` is an ApprovalCard
 
 
 # A key names a message the release owns: a slug that fits the outbox's `role` column.

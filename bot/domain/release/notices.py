@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain.release.events import EventPayload
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
+from bot.domain.text import Code, Emoji, text
 
 MAX_CHANGES_INLINE = 5
 NAMED_LINKS = ("run", "changelog", "notes")
@@ -30,6 +33,15 @@ def notices_for(*, release: Release, payload: EventPayload, first: bool) -> list
             Notice(NoticeKind.EVENT, Audience.OPS_THREAD, release, payload, urgent=urgent)
         )
     return notices
+
+
+def started_unmet(release: Release, unmet: Sequence[str]) -> Notice:
+    """A reply under the release's feed card: it started while what it requires does not run."""
+    said = text(
+        Emoji("warning"), " ", Code(f"{release.service} {release.env} {release.version}"),
+        " started while what it requires is not deployed: ", " ".join(unmet),
+    )  # fmt: skip
+    return Notice(NoticeKind.NOTE, Audience.FEED_THREAD, release, None, text=said, urgent=True)
 
 
 def has_overflow(release: Release) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.approval.policy import Need
 from bot.domain.checkup.offsets import offset_label
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.notices import describe_freeze, started_in_freeze
@@ -14,7 +16,7 @@ from bot.domain.release.events import EventPayload, EventRequest
 from bot.domain.release.lifecycle import EventType, is_legal, legal_next
 from bot.domain.release.manifest import Manifest
 from bot.domain.release.model import Notice, RecordedEvent, Release
-from bot.domain.release.notices import notices_for
+from bot.domain.release.notices import notices_for, started_unmet
 from bot.domain.text import display_version, text
 from bot.domain.watch.watch import WatchPurpose
 from bot.errors import Conflict, FieldProblem, NotFound
@@ -29,8 +31,11 @@ class Outcome:
     created: bool
 
 
-async def register_release(*, ledger: Ledger, manifest: Manifest, now: datetime) -> Outcome:
-    """Store a new release and announce it as planned; the same manifest twice is one release."""
+async def register_release(
+    *, ledger: Ledger, manifest: Manifest, now: datetime, need: Need | None = None
+) -> Outcome:
+    """Store a new release and announce it as planned; the same manifest twice is one release.
+    A release that `need`s approval gets its approval request opened with it."""
     digest = manifest.digest()
     existing = await ledger.get_release(manifest.id)
     if existing is not None:
@@ -45,7 +50,10 @@ async def register_release(*, ledger: Ledger, manifest: Manifest, now: datetime)
         return Outcome(existing, first, created=False)
     release = Release(manifest=manifest, digest=digest, received_at=now)
     request = EventRequest(event=EventType.PLANNED, at=manifest.created_at)
-    return await _apply(ledger=ledger, release=release, request=request, now=now, new=True)
+    outcome = await _apply(ledger=ledger, release=release, request=request, now=now, new=True)
+    if need is not None:
+        await ledger.open_approval(release_id=release.id, need=need)
+    return outcome
 
 
 async def record_event(
@@ -55,9 +63,11 @@ async def record_event(
     request: EventRequest,
     now: datetime,
     freezes: FreezeCalendar | None = None,
+    unmet: Sequence[str] = (),
 ) -> Outcome:
     """Advance a release by one lifecycle event; a repeated event is acknowledged, not re-sent.
-    A start while one of `freezes` holds the release is marked (`during_freeze`) and said."""
+    A start while one of `freezes` holds the release is marked (`during_freeze`) and said; so
+    is a start while what it requires does not run where it needs it (`unmet`, its words)."""
     release = await ledger.get_release(release_id)
     if release is None:
         raise NotFound(f"no release with id {release_id}; post its manifest first")
@@ -73,7 +83,13 @@ async def record_event(
             details=[FieldProblem("event", f"expected one of: {', '.join(allowed) or 'none'}")],
         )
     return await _apply(
-        ledger=ledger, release=release, request=request, now=now, new=False, freezes=freezes
+        ledger=ledger,
+        release=release,
+        request=request,
+        now=now,
+        new=False,
+        freezes=freezes,
+        unmet=unmet,
     )
 
 
@@ -101,14 +117,18 @@ async def _apply(
     now: datetime,
     new: bool,
     freezes: FreezeCalendar | None = None,
+    unmet: Sequence[str] = (),
 ) -> Outcome:
     at = request.at or now
     details = request.details()
     frozen = None
-    if request.event is EventType.STARTED and freezes is not None:
+    starts = request.event is EventType.STARTED
+    if starts and freezes is not None:
         frozen = next(iter(freezes.holding(release.service, release.env, at=at)), None)
         if frozen is not None:
             details["during_freeze"] = describe_freeze(frozen)
+    if starts and unmet:
+        details["requires_unmet"] = list(unmet)
     lead_time = _lead_time(release, request, at)
     if request.event is EventType.DEPLOYED and lead_time is not None:
         details["lead_time_seconds"] = lead_time
@@ -143,6 +163,8 @@ async def _apply(
     await ledger.enqueue(notices_for(release=advanced, payload=payload, first=new))
     if frozen is not None:
         await ledger.enqueue(started_in_freeze(advanced, frozen))
+    if starts and unmet:
+        await ledger.enqueue([started_unmet(advanced, unmet)])
     await _follow_up(ledger, release=advanced, event=request.event, at=at, now=now)
     return Outcome(advanced, event, created=True)
 

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.domain.approval.policy import ApprovalPolicy
 from bot.domain.deploy.tool import DeployTarget
 from bot.domain.text import Code, Text, text
 from bot.errors import DomainError
@@ -34,6 +35,7 @@ class ServiceEntry:
     owners: tuple[str, ...] = ()
     admins: tuple[str, ...] = ()
     envs: Mapping[str, ServiceEnv] = field(default_factory=dict)
+    approvals: ApprovalPolicy | None = None  # None: no change of it needs approval
 
     def default_env(self) -> str | None:
         """`prod` when the service has it, else its only environment."""
@@ -49,6 +51,11 @@ class Directory:
 
     def names(self) -> list[str]:
         return sorted(self.services)
+
+    def approval_policy(self, service: str) -> ApprovalPolicy | None:
+        """Who approves the service's changes; None for a service without a policy."""
+        entry = self.services.get(service)
+        return None if entry is None else entry.approvals
 
     def service(self, name: str) -> ServiceEntry:
         entry = self.services.get(name.lower())

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.dependencies.graph import unmet_requirements
 from bot.domain.freeze.book import FreezeBook
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.ports import Ledger, LedgerFactory, ReleaseReader
@@ -109,6 +110,7 @@ async def take_deploy_signal(
     failed = await unrecovered(releases, service=where.service, env=where.env, now=clock())
     may_start = found is None or found.state in (None, E.PLANNED)
     calendar = await freezes.calendar(now=clock()) if freezes and may_start else None
+    unmet = await unmet_requirements(releases, found) if found and may_start else []
     return await run_in_transaction(
         ledgers,
         lambda ledger: apply_deploy_signal(
@@ -119,6 +121,7 @@ async def take_deploy_signal(
             now=clock(),
             unrecovered=failed,
             freezes=calendar,
+            unmet=unmet,
         ),
     )
 
@@ -160,6 +163,7 @@ async def apply_deploy_signal(
     now: datetime,
     unrecovered: Sequence[Release] = (),
     freezes: FreezeCalendar | None = None,
+    unmet: Sequence[str] = (),
 ) -> SignalOutcome:
     """Record what `signal` means for its release, creating the release from Argo CD's
     data if CI sent no manifest; a healthy deploy also recovers the service's `unrecovered`
@@ -188,7 +192,12 @@ async def apply_deploy_signal(
     for step in steps.events:
         request = _event_request(signal, step, target=target, now=now)
         outcome = await record_event(
-            ledger=ledger, release_id=release.id, request=request, now=now, freezes=freezes
+            ledger=ledger,
+            release_id=release.id,
+            request=request,
+            now=now,
+            freezes=freezes,
+            unmet=unmet,
         )
         release = outcome.release
         if outcome.created:

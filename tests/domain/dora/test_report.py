@@ -66,6 +66,7 @@ def test_no_deploys_gives_zero_frequency_and_not_enough_data_elsewhere() -> None
         r.change_failure_rate,
         r.time_to_restore_median_s,
         r.rework_rate,
+        r.rollback_rehearsed_rate,
     ):
         assert fig.value is None and not fig.enough and fig.count == 0
     assert r.open_failures == 0
@@ -79,6 +80,7 @@ def test_no_deploys_gives_zero_frequency_and_not_enough_data_elsewhere() -> None
         "change_failure_rate": None,
         "time_to_restore_median_s": None,
         "rework_rate": None,
+        "rollback_rehearsed_rate": None,
     }
 
 
@@ -305,6 +307,7 @@ def test_trend() -> None:
 def test_as_dict_has_every_figure_with_count_enough_trend_and_previous() -> None:
     data = report(month_of_webapp(), service="webapp", env="prod").as_dict()
     assert set(data["figures"]) == {
+        "rollback_rehearsed_rate",
         "deploy_frequency_per_day",
         "deploy_frequency_per_week",
         "lead_time_median_s",

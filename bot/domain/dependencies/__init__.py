@@ -1,0 +1,1 @@
+"""Dependencies between services: what a release `requires` and who requires a service."""
