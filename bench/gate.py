@@ -32,6 +32,8 @@ from bench.processes import INGEST_TOKEN, herald_settings
 from bot.app import build_app
 from bot.catalog import Catalog
 from bot.deps import DEPS
+from bot.domain.approval.policy import Need, Tier
+from bot.domain.approval.votes import Vote
 from bot.domain.freeze.book import DeclaredFreeze
 from bot.domain.ports import Ledger
 from bot.domain.release.events import EventRequest
@@ -71,9 +73,13 @@ def catalogue(services: int) -> Catalog:
     )
 
 
+CAB = Need(Tier.NORMAL, count=2, distinct=True, review=False)
+
+
 async def fill(app: web.Application, *, releases: int, services: int) -> list[str]:
     """`releases` releases: one in five shipped in the last fortnight (started and deployed),
-    one in seven planned for the next five weeks, the rest planned without a date."""
+    one in seven planned for the next five weeks, the rest planned without a date; one in
+    three waits for two approvers (CAB), half of those with one vote in."""
     deps = app[DEPS]
     ids = []
     for index in range(releases):
@@ -83,8 +89,19 @@ async def fill(app: web.Application, *, releases: int, services: int) -> list[st
         parsed = Manifest.model_validate(body)
         shipped = NOW - timedelta(hours=index % (14 * 24)) if index % 5 == 0 else None
 
-        async def record(ledger: Ledger, parsed: Manifest = parsed, at: object = shipped) -> None:
-            await register_release(ledger=ledger, manifest=parsed, now=NOW)
+        need = CAB if shipped is None and index % 3 == 0 else None
+        voted = index % 2 == 0
+
+        async def record(
+            ledger: Ledger,
+            parsed: Manifest = parsed,
+            at: object = shipped,
+            need: Any = need,
+            voted: bool = voted,
+        ) -> None:
+            await register_release(ledger=ledger, manifest=parsed, now=NOW, need=need)
+            if need is not None and voted:
+                await vote(ledger, parsed.id)
             if isinstance(at, datetime):
                 for event in (EventType.STARTED, EventType.DEPLOYED):
                     request = EventRequest(event=event, at=at)
@@ -102,6 +119,13 @@ async def fill(app: web.Application, *, releases: int, services: int) -> list[st
         )
         await deps.freezes.declare(declared)
     return ids
+
+
+async def vote(ledger: Ledger, release_id: str) -> None:
+    approval = await ledger.lock_approval(release_id)
+    assert approval is not None
+    first = Vote("U0LEAD", True, NOW, ("S0LEADS",))
+    await ledger.add_vote(approval=approval.with_vote(first), vote=first)
 
 
 async def ask(session: aiohttp.ClientSession, url: str) -> float:

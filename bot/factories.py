@@ -95,7 +95,10 @@ def build_burn_gauge(
     """The error-budget burn the approval checklist shows; None without PROMETHEUS_URL."""
     if not settings.prometheus_url:
         return None
-    client = PrometheusClient(session=http, base_url=settings.prometheus_url)
+    # an approver waits for the checklist: a slow Prometheus says "unknown", it does not hold it
+    client = PrometheusClient(
+        session=http, base_url=settings.prometheus_url, timeout_seconds=2.0, retries=0
+    )
     return PrometheusBurn(client, queries=lambda service: service_queries(catalog, service))
 
 

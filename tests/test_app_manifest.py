@@ -10,6 +10,7 @@ import pytest
 import yaml
 from jsonschema import FormatChecker, validators  # type: ignore[import-untyped]
 
+from bot.domain.deploy.parse import Verb
 from tests.specs import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,8 @@ def test_deploy_command_and_urls_hit_the_path_herald_serves(manifest: dict[str, 
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/deploy"
     assert command["should_escape"] is False
-    assert command["usage_hint"] == "status|pause|promote|rollback|help [service] [env]"
+    hinted = command["usage_hint"].split(" ")[0].split("|")
+    assert sorted(hinted) == sorted(verb.value for verb in Verb)  # every verb Herald parses
     assert command["url"].endswith(EVENTS_PATH)
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True

@@ -138,7 +138,8 @@ def replied(slack: FakeSlack, rid: str, words: str) -> int:
 async def test_a_normal_change_waits_for_two_approvers_from_different_groups(
     herald: Herald, slack: FakeSlack, people: Conversation
 ) -> None:
-    await plan(herald, manifest("rel-web-1"))
+    needs_billing = [{"service": "billing", "version": ">=2.3"}]
+    await plan(herald, manifest("rel-web-1", requires=needs_billing))
     request = await request_in(slack, CAB, "rel-web-1")
     said = "\n".join(block["text"]["text"] for block in request.blocks if "text" in block)
     assert "Approval needed" in said and "needs 2 approvals from different approver groups" in said
@@ -148,6 +149,7 @@ async def test_a_normal_change_waits_for_two_approvers_from_different_groups(
     assert ":x: Rollback not rehearsed in another env." in said
     assert ":grey_question: Error-budget burn unknown" in said  # no Prometheus set
     assert ":white_check_mark: No open incident on webapp." in said
+    assert ":x: webapp 1.42.0 requires billing &gt;=2.3 in prod; nothing is deployed there" in said
     assert sorted(buttons(request)) == [ActionId.APPROVE, ActionId.REJECT]
     assert (await gate(herald, "rel-web-1"))["decision"] == "pending"
 
@@ -159,13 +161,20 @@ async def test_a_normal_change_waits_for_two_approvers_from_different_groups(
     same_group = await people.click(approve, user="U0LEAD2")
     assert "2 of 2 approvals" in same_group.text  # two leads are one group: not yet
     waiting = await gate(herald, "rel-web-1")
-    assert waiting["decision"] == "pending" and codes(waiting) == ["approval_waiting"]
+    assert waiting["decision"] == "pending"
+    assert codes(waiting) == ["approval_waiting", "requires_unmet"]
 
     last = await people.click(approve, user="U0SRE")
     assert last.text.startswith("Approved: the release may ship."), last.text
     await eventually(lambda: bool(request.edits) and "Approved" in request.edits[-1].text)
     assert buttons_in(request.edits[-1].blocks) == {}  # decided: no buttons left
     await eventually(lambda: replied(slack, "rel-web-1", "was approved by") > 0)
+    approved = await gate(herald, "rel-web-1")
+    assert (approved["decision"], codes(approved)) == ("pending", ["approved", "requires_unmet"])
+    billing = {**manifest("rel-bill-9", service="billing", version="2.3.0"), "risk": "standard"}
+    await plan(herald, billing)
+    for event in ("release.started", "release.deployed"):
+        assert (await herald.post_event("rel-bill-9", event=event))[0] == 201
     answer = await gate(herald, "rel-web-1")
     assert answer["decision"] == "go" and "approved" in codes(answer)
     late = await people.click(approve, user="U0SRE")
@@ -292,3 +301,15 @@ async def test_two_replicas_on_postgresql_count_each_vote_and_the_decision_once(
         )
     await first.cleanup()
     await second.cleanup()
+
+
+async def test_an_approver_herald_cannot_check_counts_for_nothing(
+    herald: Herald, slack: FakeSlack, people: Conversation
+) -> None:
+    await plan(herald, manifest("rel-web-5"))
+    approve = buttons(await request_in(slack, CAB, "rel-web-5"))[ActionId.APPROVE]
+    slack.fail_next("usergroups.users.list", status=500, times=10)
+    unsure = await people.click(approve, user="U0SRE")
+    assert "Herald could not check" in unsure.text and "nothing was counted" in unsure.text
+    answer = await gate(herald, "rel-web-5")
+    assert answer["reasons"][0]["message"].endswith("has none yet.")  # fails closed
