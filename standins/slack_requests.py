@@ -61,8 +61,11 @@ def block_action(
     response_url: str,
     channel: str = "CFEED",
     state: dict[str, Any] | None = None,
+    element: dict[str, Any] | None = None,
 ) -> str:
-    """A button press; `state`: the message's inputs as Slack sends them (`{"values": …}`)."""
+    """A button press; `state`: the message's inputs as Slack sends them (`{"values": …}`);
+    `element`: what replaces the button's part of the action (a users_select's
+    `{"type": "users_select", "block_id": …, "selected_user": …}`)."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "team_id": "T0HERALD"},
@@ -89,4 +92,29 @@ def block_action(
     }
     if state is not None:
         payload["state"] = state
+    if element is not None:
+        action = payload["actions"][0]
+        action.pop("value", None)
+        action.update(element)
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission(
+    *, user: str, callback_id: str, values: dict[str, Any], private_metadata: str = ""
+) -> str:
+    """A modal submitted: its inputs as `view.state.values` (block id → action id → value)."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0HERALD", "domain": "herald-test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0HERALD"},
+        "api_app_id": "A0HERALD",
+        "trigger_id": f"{user}.view.trigger",
+        "view": {
+            "id": "V0HERALD",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+        },
+    }
     return urlencode({"payload": json.dumps(payload)})

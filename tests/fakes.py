@@ -12,6 +12,7 @@ from bot.domain.approval.policy import Need
 from bot.domain.approval.votes import Approval, Vote
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
+from bot.domain.incident.model import Incident
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.release.lifecycle import EventType
@@ -35,6 +36,7 @@ class MemoryLedger:
         self.changes: list[ChangeEvent] = []
         self.watches: list[tuple[str, WatchPurpose, datetime]] = []
         self.approvals: dict[str, Approval] = {}
+        self.incidents: dict[str, Incident] = {}
 
     async def get_release(self, release_id: str) -> Release | None:
         return self.releases.get(release_id)
@@ -125,6 +127,14 @@ class MemoryLedger:
 
     async def add_vote(self, *, approval: Approval, vote: Vote) -> None:
         self.approvals[approval.release_id] = approval
+
+    async def lock_incident(self, release_id: str) -> Incident | None:
+        return self.incidents.get(release_id)
+
+    async def save_incident(self, incident: Incident, *, new: bool) -> None:
+        if new and incident.release_id in self.incidents:
+            raise ConcurrentWrite(incident.release_id)
+        self.incidents[incident.release_id] = incident
 
     async def claim_approval_post(self, release_id: str) -> bool:
         approval = self.approvals[release_id]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from bot.domain.approval.policy import Need
 from bot.domain.approval.votes import Approval, Vote
 from bot.domain.checkup.verdict import Color
+from bot.domain.incident.model import Incident
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.lifecycle import EventType
@@ -134,6 +135,16 @@ class Ledger(Protocol):
 
     async def claim_approval_post(self, release_id: str) -> bool:
         """Mark the approval request message queued; False when another run did already."""
+        ...
+
+    async def lock_incident(self, release_id: str) -> Incident | None:
+        """The release's incident, held until the transaction ends; None before its first
+        change."""
+        ...
+
+    async def save_incident(self, incident: Incident, *, new: bool) -> None:
+        """Keep `incident` (`new`: its first change; a concurrent first raises
+        ConcurrentWrite, and the use case runs again)."""
         ...
 
 

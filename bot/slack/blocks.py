@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.incident.card import IncidentCard
 from bot.domain.notes.release_notes import build_notes_for_release
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, format_duration, truncate
 from bot.slack.approval_card import approval_message
-from bot.slack.ids import ActionId, BlockId, ReleaseValue
+from bot.slack.incident_view import incident_actions, state_line
 from bot.slack.layout import (
     MAX_FALLBACK_CHARS,
     MAX_MESSAGE_BLOCKS,
     Block,
-    button,
     format_more,
     pack_sections,
     section,
@@ -71,8 +71,12 @@ def render_notice(notice: Notice) -> Message:
         lines = detail_lines(notice.release)
     elif notice.kind is NoticeKind.INCIDENT:
         lines = [header_line(notice), *incident_lines(notice)]
-        if not notice.payload.details.get("commander"):
-            blocks_extra.append(take_command_block(notice.release.id))
+        card: IncidentCard | None = notice.report
+        if card is not None:
+            lines.append(state_line(card))
+        if card is None or not card.recovered:
+            commanded = bool(notice.payload.details.get("commander"))
+            blocks_extra.append(incident_actions(notice.release.id, commanded=commanded))
     else:
         lines = [header_line(notice), *event_lines(notice)]
     return {
@@ -83,13 +87,6 @@ def render_notice(notice: Notice) -> Message:
             "event_payload": notice.payload.flat(),
         },
     }
-
-
-def take_command_block(release_id: str) -> Block:
-    """The incident has no commander yet: whoever clicks takes command."""
-    value = ReleaseValue(release_id=release_id).dump()
-    take = button("Take command", ActionId.TAKE_COMMAND, value, style="primary")
-    return {"type": "actions", "block_id": BlockId.INCIDENT_ACTIONS, "elements": [take]}
 
 
 def header_line(notice: Notice) -> str:

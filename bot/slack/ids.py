@@ -21,6 +21,12 @@ class Command(StrEnum):
     DEPLOY = "/deploy"
 
 
+class CallbackId(StrEnum):
+    """Modals Herald opens; their submissions come back under these."""
+
+    INCIDENT_UPDATE = "herald_incident_update"
+
+
 class BlockId(StrEnum):
     HELP = "herald_help"
     STATUS = "herald_status"
@@ -44,6 +50,10 @@ class ActionId(StrEnum):
     APPROVE = "herald_approve"
     REJECT = "herald_reject"
     REASON = "herald_reason"  # the reason input of an approval request
+    HAND_OVER = "herald_hand_over"  # a users_select on the incident message
+    POST_UPDATE = "herald_post_update"  # opens the incident update modal
+    MARK_RECOVERED = "herald_mark_recovered"
+    MARK_RECOVERED_ANYWAY = "herald_mark_recovered_anyway"  # while Herald's checks say red
 
 
 class InvalidButtonValue(MalformedRequest):
@@ -158,6 +168,30 @@ class VoteValue(ReleaseValue):
         values = (body.get("state") or {}).get("values") or {}
         typed = (values.get(BlockId.APPROVAL_REASON) or {}).get(ActionId.REASON) or {}
         return value.model_copy(update={"reason": str(typed.get("value") or "")[:500]})
+
+
+class HandOverValue(ButtonValue):
+    """Hand over: the release the incident message's actions block names (its block id,
+    `herald_incident_actions.rel-2`: a users_select carries no value) and the user picked."""
+
+    release_id: str = Field(min_length=1)
+    to: str = Field(pattern=r"^[UW][A-Z0-9]{2,}$")
+
+    @classmethod
+    def read(cls, body: dict[str, Any]) -> Self:
+        action = body["actions"][0]
+        block = str(action.get("block_id", ""))
+        prefix = f"{BlockId.INCIDENT_ACTIONS}."
+        release_id = block.removeprefix(prefix) if block.startswith(prefix) else ""
+        try:
+            return cls(release_id=release_id, to=str(action.get("selected_user") or ""))
+        except ValidationError:
+            raise InvalidButtonValue(cls.__name__) from None
+
+
+def incident_actions_block(release_id: str) -> str:
+    """The block id of a release's incident actions, which Hand over reads back."""
+    return f"{BlockId.INCIDENT_ACTIONS}.{release_id}"
 
 
 class CancelValue(ButtonValue):

@@ -38,14 +38,23 @@ from bot.slack.ids import (
     INBOX_KEY,
     ActionId,
     ButtonValue,
+    CallbackId,
     CancelValue,
     Command,
+    HandOverValue,
     InvalidButtonValue,
     PromoteValue,
     ReleaseValue,
     RollbackValue,
     TargetValue,
     VoteValue,
+)
+from bot.slack.incident_listeners import (
+    press_hand_over,
+    press_recovered,
+    press_recovered_anyway,
+    register_incident,
+    update_work,
 )
 from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import Dispatch
@@ -105,6 +114,7 @@ def register(app: AsyncApp, *, ops: Operations, dispatch: Dispatch, responder: R
     for action_id, button in BUTTONS.items():
         listener = _button_listener(button, ops=ops, dispatch=dispatch, responder=responder)
         app.action(action_id.value)(listener)
+    register_incident(app, ops=ops, dispatch=dispatch)
 
 
 def _button_listener(
@@ -124,6 +134,9 @@ def _button_listener(
 
 def work_for(ops: Operations, body: dict[str, Any], respond: Respond) -> Work | None:
     """The work a stored Slack request owes (None: it was answered in its ack)."""
+    if body.get("type") == "view_submission":
+        callback = (body.get("view") or {}).get("callback_id")
+        return update_work(ops, body) if callback == CallbackId.INCIDENT_UPDATE else None
     if "command" in body:
         try:
             parsed = parse_command(body.get("text", ""), directory=ops.directory)
@@ -200,6 +213,9 @@ BUTTONS: dict[ActionId, Button[Any]] = {
     ActionId.TAKE_COMMAND: Button(ReleaseValue, _take_command),
     ActionId.APPROVE: Button(VoteValue, _approve),
     ActionId.REJECT: Button(VoteValue, _reject),
+    ActionId.HAND_OVER: Button(HandOverValue, press_hand_over),
+    ActionId.MARK_RECOVERED: Button(ReleaseValue, press_recovered),
+    ActionId.MARK_RECOVERED_ANYWAY: Button(ReleaseValue, press_recovered_anyway),
 }
 
 
@@ -228,7 +244,7 @@ async def run_command(
     assert parsed.service is not None
     where = ops.directory.resolve(parsed.service, parsed.env)
     if parsed.verb is Verb.STATUS:
-        report = await build_status(ops, where=where)
+        report = await build_status(ops, where=where, actor=user)
         await respond(views.status_message(report, public=parsed.public))
     elif parsed.verb is Verb.PAUSE:
         await _answer(pause(ops, actor=user, where=where), respond)

@@ -16,13 +16,14 @@ from bot.domain.approval.policy import Need
 from bot.domain.approval.votes import Approval, State, Vote
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.checkup.verdict import Color
+from bot.domain.incident.model import Incident
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, RecordedEvent, Release
 from bot.domain.watch.watch import Watch, WatchConfig, WatchPurpose
 from bot.domain.watch.windows import first_evaluation
-from bot.store import approvals, watches
+from bot.store import approvals, incidents, watches
 from bot.store.checkups import merge_result, record_verdict, supersede_checkups
 from bot.store.keyed_messages import queue_update
 from bot.store.notice_channels import NoticeChannels
@@ -275,6 +276,12 @@ class SqlLedger:
         if approval.state is not State.WAITING:
             await approvals.settle(self._session, approval)
 
+    async def lock_incident(self, release_id: str) -> Incident | None:
+        return await incidents.lock_incident(self._session, release_id)
+
+    async def save_incident(self, incident: Incident, *, new: bool) -> None:
+        await incidents.save_incident(self._session, incident, new=new)
+
     async def claim_approval_post(self, release_id: str) -> bool:
         return await approvals.claim_post(self._session, release_id, at=self._now)
 
@@ -298,11 +305,11 @@ class SqlLedger:
 
 
 def _role(notice: Notice) -> str:
-    """A keyed message's role is its key; `feed_root`/`ops_root` open a thread; other roles
-    name what the message is."""
+    """A keyed message's role is its key; `feed_root`/`ops_root` open a thread (and are
+    what an unkeyed replacement edits); other roles name what the message is."""
     if notice.key is not None:
         return notice.key
-    if notice.opens_thread:
+    if notice.opens_thread or notice.replaces:  # a thread's root, or its new content
         return f"{notice.audience.channel_role}_root"
     return f"{notice.audience.value}_{notice.kind.value}"
 

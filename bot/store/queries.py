@@ -10,7 +10,7 @@ from bot.domain.release.model import Release
 from bot.store.database import Database
 from bot.store.dead_letters import dead_letters_in
 from bot.store.release_rows import release_from_row
-from bot.store.tables import EventRow, OutboxRow, ReleaseRow, SlackMessageRow
+from bot.store.tables import AuditRow, EventRow, OutboxRow, ReleaseRow, SlackMessageRow
 
 
 def release_view(row: ReleaseRow) -> dict[str, Any]:
@@ -66,6 +66,14 @@ async def get_release_detail(*, database: Database, release_id: str) -> dict[str
             )
         ).all()
         dead = await dead_letters_in(session, limit=100, release_id=release_id)
+        trail = (
+            await session.execute(
+                select(AuditRow)
+                .where(col(AuditRow.release_id) == release_id)
+                .order_by(col(AuditRow.id))
+                .limit(500)
+            )
+        ).scalars()
         return {
             "release": release_view(row),
             "events": [{**e.payload, "received_at": e.received_at.isoformat()} for e in events],
@@ -82,6 +90,17 @@ async def get_release_detail(*, database: Database, release_id: str) -> dict[str
             ],
             "messages_pending": len(pending),
             "dead_letters": dead,
+            "audit": [
+                {
+                    "at": entry.at.isoformat(),
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "decision": entry.decision,
+                    "outcome": entry.outcome,
+                    "detail": entry.detail,
+                }
+                for entry in trail
+            ],
         }
 
 

@@ -375,4 +375,6 @@ class RehearsalRow(SQLModel, table=True):
     received_at: datetime = _utc()
 
 
-import bot.store.approval_tables  # noqa: E402, F401  (registers the go/no-go tables)
+from bot.store import approval_tables, incident_tables  # noqa: E402
+
+TABLE_MODULES = (approval_tables, incident_tables)  # their tables: go/no-go, incidents

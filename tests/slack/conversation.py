@@ -75,6 +75,33 @@ class Conversation:
         """`user` clicks `button` and reads Herald's reply."""
         return await self.reply(await self.press(button, user=user, state=state))
 
+    async def pick_user(
+        self, *, action_id: str, block_id: str, picked: str, user: str = "U0OWNER"
+    ) -> Reply:
+        """`user` picks `picked` in the users_select `action_id` of block `block_id`."""
+        key = f"act{next(_keys)}"
+        body = slack_requests.block_action(
+            action_id=action_id,
+            value="",
+            user=user,
+            trigger_id=f"{key}.trigger",
+            action_ts=f"{next(_keys)}.000001",
+            response_url=self.slack.response_url(key),
+            element={"type": "users_select", "block_id": block_id, "selected_user": picked},
+        )
+        status, _ = await self._send(body)
+        assert status == 200
+        return await self.reply(key)
+
+    async def submit(
+        self, *, callback_id: str, values: dict[str, Any], metadata: str, user: str = "U0OWNER"
+    ) -> tuple[int, str]:
+        """`user` submits the modal `callback_id` with `values` (block id → {action id: …})."""
+        body = slack_requests.view_submission(
+            user=user, callback_id=callback_id, values=values, private_metadata=metadata
+        )
+        return await self._send(body)
+
     async def _send(self, body: str) -> tuple[int, str]:
         headers = signed_headers(body)
         async with self.session.post(

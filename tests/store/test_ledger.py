@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from bot.domain.approval.policy import Need
 from bot.domain.approval.votes import Approval, Vote
 from bot.domain.checkup.verdict import Color
+from bot.domain.incident.model import Incident
 from bot.domain.paging import ChangeEvent, Page
 from bot.domain.ports import ConcurrentWrite, Ledger
 from bot.domain.release.events import EventRequest
@@ -314,6 +315,12 @@ class MeetAfterRead:
 
     async def claim_approval_post(self, release_id: str) -> bool:
         return await self._inner.claim_approval_post(release_id)
+
+    async def lock_incident(self, release_id: str) -> Incident | None:
+        return await self._inner.lock_incident(release_id)
+
+    async def save_incident(self, incident: Incident, *, new: bool) -> None:
+        await self._inner.save_incident(incident, new=new)
 
 
 async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:

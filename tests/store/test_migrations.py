@@ -43,6 +43,7 @@ TABLES = {
     "rehearsals",
     "approvals",
     "approval_votes",
+    "incidents",
 }
 
 

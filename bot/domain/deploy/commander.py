@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from bot.domain.deploy.context import Operations, Reply
+from bot.domain.incident.command import name_commander
 from bot.domain.ports import AuditDecision, AuditEntry, AuditOutcome
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
@@ -96,6 +97,7 @@ async def take_command(
                 f" is the incident commander for {release.id}{how}.",
             )
             await ledger.enqueue([Notice.note(release, note)])
+            await name_commander(ledger, ops, release, actor)
     await ops.audit.record(
         AuditEntry(
             at=ops.clock(),

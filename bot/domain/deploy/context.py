@@ -27,7 +27,7 @@ from bot.domain.release.model import Notice
 from bot.domain.services.access import GroupDirectory, check_access
 from bot.domain.services.directory import Directory, ServiceEnv
 from bot.domain.services.oncall import OnCallDirectory
-from bot.domain.text import EMPTY, Code, Emoji, Span, Text, User, text
+from bot.domain.text import EMPTY, Code, Emoji, Text, User, text
 
 SYSTEM_ACTOR = "herald"  # Herald acting on its own (auto-rollback after a red verdict)
 
@@ -75,8 +75,11 @@ class Reply:
     text: Text
 
 
-async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceEnv) -> Reply | None:
-    """None when `actor` may act; otherwise the refusal, already audited."""
+async def authorize(
+    ops: Operations, *, actor: str, action: str, where: ServiceEnv, note: bool = True
+) -> Reply | None:
+    """None when `actor` may act; otherwise the refusal, already audited (and, unless not to
+    `note`, said in the release's thread)."""
     if actor == SYSTEM_ACTOR:
         return None
     entry = ops.directory.service(where.service)
@@ -97,6 +100,7 @@ async def authorize(ops: Operations, *, actor: str, action: str, where: ServiceE
         decision=AuditDecision.DENIED,
         outcome=AuditOutcome.REFUSED,
         detail=decision.reason,
+        note=note,
     )
     return Reply(False, text(Emoji("no_entry"), " ", decision.reason))
 
@@ -114,8 +118,8 @@ async def audit(
     args: dict[str, Any] | None = None,
     note: bool = True,
 ) -> None:
-    """Append to the audit log (`detail` in plain text) and, when allowed (and `note`), reply
-    in the service's current release thread."""
+    """Append to the audit log (`detail` in plain text) and (unless not to `note`) reply in
+    the service's current release thread: what was done, or who tried and why they could not."""
     release = await ops.releases.latest(service=where.service, env=where.env)
     await ops.audit.record(
         AuditEntry(
@@ -132,14 +136,19 @@ async def audit(
             response=response,
         )
     )
-    if note and release is not None and decision is AuditDecision.ALLOWED:
-        who: tuple[Span, ...] = (
-            ("Herald, automatically",)
-            if actor == SYSTEM_ACTOR
-            else (Code(f"/deploy {action}"), " by ", User(actor))
-        )
+    if note and release is not None:
         async with ops.ledgers() as ledger:
-            await ledger.enqueue([Notice.note(release, text(*who, ": ", detail))])
+            await ledger.enqueue([Notice.note(release, _said(actor, action, decision, detail))])
+
+
+def _said(actor: str, action: str, decision: AuditDecision, detail: Text) -> Text:
+    """What the release's thread hears of a command: done, or tried and refused, and why."""
+    if actor == SYSTEM_ACTOR:
+        return text("Herald, automatically: ", detail)
+    if decision is AuditDecision.DENIED:
+        return text(Emoji("no_entry"), " ", User(actor), " tried ", Code(f"/deploy {action}"), ": ",
+                    detail)  # fmt: skip
+    return text(Code(f"/deploy {action}"), " by ", User(actor), ": ", detail)
 
 
 def require_target(where: ServiceEnv, *, rollout: bool) -> DeployTarget | Reply:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 
-from bot.domain.deploy.context import Operations
+from bot.domain.deploy.context import Operations, audit
 from bot.domain.deploy.tool import AppStatus, DeployToolError, RolloutStatus
 from bot.domain.freeze.window import Occurrence
-from bot.domain.ports import CheckupSummary
+from bot.domain.ports import AuditDecision, AuditOutcome, CheckupSummary
 from bot.domain.release.model import Release
 from bot.domain.services.directory import ServiceEnv
 from bot.domain.services.oncall import OnCallLookupError
@@ -29,11 +29,24 @@ class StatusReport:
     rehearsal: str | None = None  # `Rollback rehearsed in staging 2 days ago: passed`
 
 
-async def build_status(ops: Operations, *, where: ServiceEnv) -> StatusReport:
-    """Argo CD and PagerDuty are asked in parallel; either one failing becomes a line."""
+async def build_status(
+    ops: Operations, *, where: ServiceEnv, actor: str | None = None
+) -> StatusReport:
+    """Argo CD and PagerDuty are asked in parallel; either one failing becomes a line. Asked
+    by `actor`, it is audited like every command (not said in the thread: it changes nothing)."""
     report, (on_call, problem) = await asyncio.gather(
         _deploy_status(ops, where=where), _on_call(ops, where.service)
     )
+    if actor is not None:
+        await audit(
+            ops,
+            actor=actor,
+            action="status",
+            where=where,
+            decision=AuditDecision.ALLOWED,
+            outcome=AuditOutcome.DONE,
+            note=False,
+        )
     now = ops.clock()
     frozen = (await ops.freezes.calendar(now=now)).holding(where.service, where.env, at=now)
     rehearsed = await ops.releases.rehearsal_of(report.release) if report.release else None

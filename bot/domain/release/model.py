@@ -126,6 +126,8 @@ class Notice:
 
     A notice with a `key` is a message the release owns and may change later; one that also
     `replaces` is the new content of that message, delivered as an edit of it, not as a post.
+    One that `replaces` without a key is the new content of the thread's root in its audience's
+    channel (the incident message at the top of the ops thread).
     """
 
     kind: NoticeKind
@@ -140,8 +142,12 @@ class Notice:
     replaces: bool = False
 
     def __post_init__(self) -> None:
-        if self.replaces and self.key is None:
-            raise ValueError("a notice that replaces a message needs the key of that message")
+        if (
+            self.replaces
+            and self.key is None
+            and self.audience not in (Audience.FEED, Audience.OPS)
+        ):
+            raise ValueError("a notice that replaces a message needs its key, or a thread's root")
         if self.key is not None:
             check_key(self.key)
             if self.opens_thread:

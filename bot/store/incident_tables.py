@@ -1,0 +1,29 @@
+"""The incident of a failed release: its commander and latest update (bot/store/incidents.py).
+Imported by bot/store/tables.py, which registers every table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import UtcDateTime
+
+
+def _utc(*, nullable: bool = False) -> Any:
+    return Field(sa_type=UtcDateTime, nullable=nullable)
+
+
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incidents"
+
+    release_id: str = Field(primary_key=True, max_length=128)
+    commander: str | None = Field(default=None, max_length=64)
+    updates: int = 0
+    symptom: str = Field(default="", max_length=300)
+    blast_radius: str = Field(default="", max_length=300)
+    flag_state: str = Field(default="", max_length=300)
+    next_action: str = Field(default="", max_length=300)
+    eta: str = Field(default="", max_length=300)
+    updated_at: datetime | None = _utc(nullable=True)

@@ -1,0 +1,167 @@
+"""The incident commander runs a failed release from its ops thread: the incident message at
+the top is kept current in place; Hand over, Post update (a modal) and Mark recovered go
+through the service's access rules, are audited, and every attempt is said in the thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from bot.deps import DEPS
+from bot.slack.ids import ActionId, CallbackId, incident_actions_block
+from bot.store.tables import CheckupRow
+from standins.slack_messages import SlackMessage
+from tests.conftest import OPS
+from tests.scenarios.deploy.world import DeployWorld, settle
+from tests.slack.reply import button_in, buttons_in
+from tests.waiting import eventually
+
+INCIDENT_ACTIONS = incident_actions_block("rel-2")
+
+
+async def fail(world: DeployWorld) -> SlackMessage:
+    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
+    await eventually(lambda: len(world.slack.posted(OPS)) == 1)
+    return world.slack.posted(OPS)[0]
+
+
+def thread(world: DeployWorld, incident: SlackMessage) -> list[str]:
+    return [m.text for m in world.slack.replies(OPS, incident.ts)]
+
+
+async def edited(incident: SlackMessage, words: str) -> str:
+    """The incident message's text once an edit of it says `words`."""
+    await eventually(lambda: bool(incident.edits) and words in incident.edits[-1].text)
+    return incident.edits[-1].text
+
+
+async def hand_over(world: DeployWorld, *, by: str, to: str) -> str:
+    reply = await world.pick_user(
+        action_id=ActionId.HAND_OVER, block_id=INCIDENT_ACTIONS, picked=to, user=by
+    )
+    return reply.text
+
+
+async def test_taking_command_names_the_commander_in_the_incident_message_itself(
+    world: DeployWorld,
+) -> None:
+    incident = await fail(world)
+    assert "Incident commander: unassigned" in incident.text
+    await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
+    said = await edited(incident, "Incident commander: <@U0OWNER>")
+    assert "- State: failed" in said
+    assert ActionId.TAKE_COMMAND not in buttons_in(incident.edits[-1].blocks)
+    assert ActionId.MARK_RECOVERED in buttons_in(incident.edits[-1].blocks)
+
+
+async def test_the_commander_hands_over_and_a_stranger_cannot(world: DeployWorld) -> None:
+    incident = await fail(world)
+    await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
+    refused = await hand_over(world, by="U0STRANGER", to="U0STRANGER")
+    assert "Only owners of webapp" in refused
+    handed = await hand_over(world, by="U0OWNER", to="U0MEMBER")
+    assert handed == "<@U0MEMBER> is the incident commander now."
+    await edited(incident, "Incident commander: <@U0MEMBER>")
+    await settle(world.herald)
+    said = thread(world, incident)
+    assert any(t.startswith(":no_entry: <@U0STRANGER> tried to hand over: ") for t in said)
+    assert ":large_blue_circle: <@U0OWNER> handed command to <@U0MEMBER>." in said
+    again = await hand_over(world, by="U0MEMBER", to="U0OWNER")  # the commander may, too
+    assert again == "<@U0OWNER> is the incident commander now."
+
+
+async def test_an_update_from_the_modal_is_shown_in_place_and_replied_escaped(
+    world: DeployWorld,
+) -> None:
+    incident = await fail(world)
+    key = await world.press(button_in(incident.blocks, ActionId.POST_UPDATE), user="U0OWNER")
+    assert key
+    await eventually(lambda: len(world.slack.views) == 1)
+    modal = world.slack.views[0]
+    assert (modal["callback_id"], modal["private_metadata"]) == (
+        CallbackId.INCIDENT_UPDATE,
+        "rel-2",
+    )
+    status, _ = await world.submit(
+        callback_id=CallbackId.INCIDENT_UPDATE,
+        metadata="rel-2",
+        values=typed(symptom="<!channel> 5xx on /pay", blast_radius="EU <@U0CEO>", eta="14:30"),
+        user="U0OWNER",
+    )
+    assert status == 200
+    said = await edited(incident, "EU")
+    assert "Symptom: &lt;!channel&gt; 5xx on /pay" in said
+    assert "Blast radius: EU &lt;@U0CEO&gt;" in said and "ETA: 14:30" in said
+    assert "1 update" in said
+    await eventually(lambda: any("Update 1 by <@U0OWNER>" in t for t in thread(world, incident)))
+    reply = next(t for t in thread(world, incident) if "Update 1 by" in t)
+    assert "<!channel>" not in reply and "&lt;!channel&gt;" in reply
+
+
+def typed(**fields: str) -> dict[str, Any]:
+    """The modal's state as Slack sends it: block id → action id → the typed value."""
+    return {
+        name: {name: {"type": "plain_text_input", "value": value}} for name, value in fields.items()
+    }
+
+
+async def test_mark_recovered_asks_again_while_red_then_records_the_recovery(
+    world: DeployWorld,
+) -> None:
+    incident = await fail(world)
+    recovered = button_in(incident.blocks, ActionId.MARK_RECOVERED)
+    assert recovered.confirm is not None  # Slack asks before it sends the click
+    stranger = await world.click(recovered, user="U0STRANGER")
+    assert "Only owners of webapp" in stranger.text
+    await judge_red(world)
+    red = await world.click(recovered, user="U0OWNER")
+    assert "Herald's last checkup (+15m) is red. Mark it recovered anyway?" in red.text
+    _, release = await world.herald.call("GET", "/api/v1/releases/rel-2")
+    assert release["release"]["state"] == "release.failed"
+    anyway = await world.click(
+        button_in(red.blocks, ActionId.MARK_RECOVERED_ANYWAY), user="U0OWNER"
+    )
+    assert anyway.text.startswith("Recovered: the page is resolved")
+    _, release = await world.herald.call("GET", "/api/v1/releases/rel-2")
+    assert release["release"]["state"] == "release.recovered"
+    said = await edited(incident, "State: recovered")
+    assert buttons_in(incident.edits[-1].blocks) == {}
+    assert "since it failed" in said
+    late = await world.click(recovered, user="U0OWNER")
+    assert "rel-2 has recovered already." in late.text
+
+
+async def judge_red(world: DeployWorld) -> None:
+    """The release's +15m checkup came back red."""
+    database = world.herald.runner.app[DEPS].database
+    async with database.transaction() as session:
+        await session.execute(
+            update(CheckupRow)
+            .where(col(CheckupRow.release_id) == "rel-2", col(CheckupRow.offset_seconds) == 900)
+            .values(state="done", color="red")
+        )
+
+
+async def test_every_attempt_is_said_in_the_thread_and_kept_in_the_audit_trail(
+    world: DeployWorld,
+) -> None:
+    incident = await fail(world)
+    refused = await world.deploy("pause webapp", user="U0STRANGER")
+    assert "Only owners of webapp" in refused.text
+    await world.deploy("status webapp", user="U0STRANGER")  # reading changes nothing: no reply
+    await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
+    await hand_over(world, by="U0OWNER", to="U0MEMBER")
+    await settle(world.herald)
+    said = thread(world, incident)
+    assert any(t.startswith(":no_entry: <@U0STRANGER> tried `/deploy pause`: ") for t in said)
+    assert not any("status" in t for t in said)
+    _, detail = await world.herald.call("GET", "/api/v1/releases/rel-2")
+    trail = [(a["actor"], a["action"], a["decision"]) for a in detail["audit"]]
+    assert trail[-4:] == [
+        ("U0STRANGER", "pause", "denied"),
+        ("U0STRANGER", "status", "allowed"),
+        ("U0OWNER", "take_command", "allowed"),
+        ("U0OWNER", "hand_over", "allowed"),
+    ]
