@@ -136,6 +136,13 @@ class MemoryLedger:
             raise ConcurrentWrite(incident.release_id)
         self.incidents[incident.release_id] = incident
 
+    async def fixed_by(self, release: Release) -> list[str]:
+        return [
+            rid
+            for rid, incident in self.incidents.items()
+            if incident.fix_forward in (release.id, release.version) and rid != release.id
+        ]
+
     async def claim_approval_post(self, release_id: str) -> bool:
         approval = self.approvals[release_id]
         self.approvals[release_id] = replace(approval, posted=True)

@@ -142,6 +142,10 @@ class Ledger(Protocol):
         change."""
         ...
 
+    async def fixed_by(self, release: Release) -> list[str]:
+        """The unrecovered failed releases whose incident names `release` as its fix forward."""
+        ...
+
     async def save_incident(self, incident: Incident, *, new: bool) -> None:
         """Keep `incident` (`new`: its first change; a concurrent first raises
         ConcurrentWrite, and the use case runs again)."""

@@ -23,6 +23,7 @@ from bot.slack.layout import (
 from bot.slack.mrkdwn import escape_mrkdwn, render
 from bot.slack.notes import render_notes_mrkdwn
 from bot.slack.reports import report_lines
+from bot.slack.views import rollback_button
 
 EMOJI = {
     EventType.PLANNED: ":calendar:",
@@ -43,7 +44,7 @@ def render_notice(notice: Notice) -> Message:
         lines = report_lines(notice.report)
         return {
             "text": truncate("\n".join(lines), MAX_FALLBACK_CHARS),
-            "blocks": _sections(lines),
+            "blocks": [*_sections(lines), *_rollback(notice)],
             "metadata": {
                 "event_type": "herald_checkup",
                 "event_payload": {
@@ -60,7 +61,7 @@ def render_notice(notice: Notice) -> Message:
         lines = text.splitlines() or ["(empty note)"]
         return {
             "text": truncate(text, MAX_FALLBACK_CHARS),
-            "blocks": _sections(lines),
+            "blocks": [*_sections(lines), *_rollback(notice)],
             "metadata": {
                 "event_type": f"herald_{notice.kind.value}",
                 "event_payload": {"id": notice.release.id},
@@ -87,6 +88,14 @@ def render_notice(notice: Notice) -> Message:
             "event_payload": notice.payload.flat(),
         },
     }
+
+
+def _rollback(notice: Notice) -> list[Block]:
+    """Roll back… where the decision is made: under a red checkup or early-watch report."""
+    if not notice.offers_rollback:
+        return []
+    release = notice.release
+    return [{"type": "actions", "elements": [rollback_button(release.service, release.env)]}]
 
 
 def header_line(notice: Notice) -> str:

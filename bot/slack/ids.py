@@ -25,6 +25,7 @@ class CallbackId(StrEnum):
     """Modals Herald opens; their submissions come back under these."""
 
     INCIDENT_UPDATE = "herald_incident_update"
+    INCIDENT_FIX = "herald_incident_fix"
 
 
 class BlockId(StrEnum):
@@ -54,6 +55,8 @@ class ActionId(StrEnum):
     POST_UPDATE = "herald_post_update"  # opens the incident update modal
     MARK_RECOVERED = "herald_mark_recovered"
     MARK_RECOVERED_ANYWAY = "herald_mark_recovered_anyway"  # while Herald's checks say red
+    FIX_FORWARD = "herald_fix_forward"  # opens the fix-forward modal
+    FIX = "herald_fix"  # the fix-forward modal's input
 
 
 class InvalidButtonValue(MalformedRequest):

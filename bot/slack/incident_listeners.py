@@ -4,14 +4,20 @@ recovered. Thin: parse into typed values, call one use case, render the answer."
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.deploy.context import Operations, Reply
-from bot.domain.incident.command import RedCaution, hand_over, mark_recovered, post_update
+from bot.domain.incident.command import (
+    RedCaution,
+    hand_over,
+    link_fix,
+    mark_recovered,
+    post_update,
+)
 from bot.domain.incident.model import FIELD_LIMIT, IncidentUpdate
 from bot.slack import views
 from bot.slack.ids import (
@@ -22,7 +28,7 @@ from bot.slack.ids import (
     InvalidButtonValue,
     ReleaseValue,
 )
-from bot.slack.incident_view import UPDATE_FIELDS, red_caution_message, update_modal
+from bot.slack.incident_view import UPDATE_FIELDS, fix_modal, red_caution_message, update_modal
 from bot.slack.mrkdwn import render
 from bot.slack.responses import Respond
 from bot.slack.tasks import Dispatch
@@ -32,22 +38,60 @@ Work = Coroutine[Any, Any, None]
 
 
 def register_incident(app: AsyncApp, *, ops: Operations, dispatch: Dispatch) -> None:
-    """Post update opens its modal at once (the trigger lasts 3 s); its submission is work."""
+    """Post update and Fix forward open their modals at once (a trigger lasts 3 s); what is
+    submitted is work, kept in the inbox like a command's."""
+    modals = {ActionId.POST_UPDATE: update_modal, ActionId.FIX_FORWARD: fix_modal}
+    for action_id, modal in modals.items():
+        app.action(action_id.value)(_opener(modal))
+    works = {CallbackId.INCIDENT_UPDATE: update_work, CallbackId.INCIDENT_FIX: fix_work}
+    for callback, work in works.items():
+        app.view(callback.value)(_submitted(work, ops=ops, dispatch=dispatch))
 
-    @app.action(ActionId.POST_UPDATE.value)
-    async def open_update(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+
+def _opener(modal: Callable[[str], dict[str, Any]]) -> Any:
+    async def open_modal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         try:
             value = ReleaseValue.read(body)
         except InvalidButtonValue:
-            log.warning("cannot open the update modal: the button's value is unreadable")
+            log.warning("cannot open a modal: the button's value is unreadable")
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=update_modal(value.release_id))
+        await client.views_open(trigger_id=body["trigger_id"], view=modal(value.release_id))
 
-    @app.view(CallbackId.INCIDENT_UPDATE.value)
+    return open_modal
+
+
+def _submitted(
+    work: Callable[[Operations, dict[str, Any]], Work], *, ops: Operations, dispatch: Dispatch
+) -> Any:
     async def submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        dispatch.start(lambda: update_work(ops, body), on_error=_logged, key=context.get(INBOX_KEY))
+        dispatch.start(lambda: work(ops, body), on_error=_logged, key=context.get(INBOX_KEY))
+
+    return submitted
+
+
+def submission_work(ops: Operations, body: dict[str, Any]) -> Work | None:
+    """The work a submitted incident modal owes (None: not one of Herald's)."""
+    callback = (body.get("view") or {}).get("callback_id")
+    if callback == CallbackId.INCIDENT_UPDATE:
+        return update_work(ops, body)
+    if callback == CallbackId.INCIDENT_FIX:
+        return fix_work(ops, body)
+    return None
+
+
+def fix_work(ops: Operations, body: dict[str, Any]) -> Work:
+    """The work a submitted fix-forward modal owes: the fix linked (said in the thread)."""
+    view = body["view"]
+    values = (view.get("state") or {}).get("values") or {}
+    fix = str(((values.get(ActionId.FIX) or {}).get(ActionId.FIX) or {}).get("value") or "")
+    release_id = str(view.get("private_metadata") or "")
+
+    async def work() -> None:
+        await link_fix(ops, actor=body["user"]["id"], release_id=release_id, fix=fix[:128])
+
+    return work()
 
 
 def update_work(ops: Operations, body: dict[str, Any]) -> Work:

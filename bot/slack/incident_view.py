@@ -60,6 +60,7 @@ def incident_actions(release_id: str, *, commanded: bool) -> Block:
         "deny": {"type": "plain_text", "text": "Not yet"},
     }
     elements.append(recovered)
+    elements.append(button("Fix forward", ActionId.FIX_FORWARD, value))
     return {"type": "actions", "block_id": incident_actions_block(release_id), "elements": elements}
 
 
@@ -88,6 +89,33 @@ def update_modal(release_id: str) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Post"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
+    }
+
+
+def fix_modal(release_id: str) -> dict[str, Any]:
+    """Fix forward: the release (id or version) that will fix this one."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.INCIDENT_FIX,
+        "private_metadata": release_id,
+        "title": {"type": "plain_text", "text": "Fix forward"},
+        "submit": {"type": "plain_text", "text": "Link"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(
+                f"When this release deploys, `{escape_mrkdwn(release_id)}` is marked recovered."
+            ),
+            {
+                "type": "input",
+                "block_id": ActionId.FIX,
+                "label": {"type": "plain_text", "text": "Release id or version"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ActionId.FIX,
+                    "max_length": 128,
+                },
+            },
+        ],
     }
 
 

@@ -38,7 +38,6 @@ from bot.slack.ids import (
     INBOX_KEY,
     ActionId,
     ButtonValue,
-    CallbackId,
     CancelValue,
     Command,
     HandOverValue,
@@ -54,7 +53,7 @@ from bot.slack.incident_listeners import (
     press_recovered,
     press_recovered_anyway,
     register_incident,
-    update_work,
+    submission_work,
 )
 from bot.slack.responses import Respond, Responder
 from bot.slack.tasks import Dispatch
@@ -135,8 +134,7 @@ def _button_listener(
 def work_for(ops: Operations, body: dict[str, Any], respond: Respond) -> Work | None:
     """The work a stored Slack request owes (None: it was answered in its ack)."""
     if body.get("type") == "view_submission":
-        callback = (body.get("view") or {}).get("callback_id")
-        return update_work(ops, body) if callback == CallbackId.INCIDENT_UPDATE else None
+        return submission_work(ops, body)
     if "command" in body:
         try:
             parsed = parse_command(body.get("text", ""), directory=ops.directory)

@@ -85,7 +85,7 @@ def status_message(report: StatusReport, *, public: bool) -> Message:
         _links_line(report.links),
     ]
     blocks: list[Block] = [section("\n".join(lines), block_id=BlockId.STATUS)]
-    if report.rollout is not None and report.problem is None:
+    if report.problem is None and (report.rollout is not None or report.app is not None):
         blocks.append(_status_actions(report))
     text = "\n".join(lines)
     return {
@@ -151,19 +151,23 @@ def _links_line(links: dict[str, str]) -> str:
 
 
 def _status_actions(report: StatusReport) -> Block:
-    assert report.rollout is not None
+    """Promote and pause act on a Rollout; an Argo CD app without one can still roll back."""
     service, env = report.where.service, report.where.env
     where = TargetValue(service=service, env=env)
-    promote = PromoteValue(service=service, env=env, seen=report.rollout.generation)
-    return {
-        "type": "actions",
-        "block_id": BlockId.STATUS_ACTIONS,
-        "elements": [
+    elements = [rollback_button(service, env)]
+    if report.rollout is not None:
+        promote = PromoteValue(service=service, env=env, seen=report.rollout.generation)
+        elements[:0] = [
             button("Promote next step", ActionId.PROMOTE_NEXT, promote.dump(), style="primary"),
             button("Pause", ActionId.PAUSE, where.dump()),
-            button("Roll back…", ActionId.ROLLBACK_START, where.dump(), style="danger"),
-        ],
-    }
+        ]
+    return {"type": "actions", "block_id": BlockId.STATUS_ACTIONS, "elements": elements}
+
+
+def rollback_button(service: str, env: str) -> Block:
+    """Roll back…: the usual confirm flow (the plan, then Roll back or Cancel)."""
+    value = TargetValue(service=service, env=env).dump()
+    return button("Roll back…", ActionId.ROLLBACK_START, value, style="danger")
 
 
 def promote_message(answer: Reply | PromoteCaution, *, replace: bool = False) -> Message:

@@ -1,4 +1,5 @@
-"""The incident of a failed release: its commander and latest update (bot/store/incidents.py).
+"""The incident of a failed release: its commander, latest update and the release that fixes it
+forward (bot/store/incidents.py).
 Imported by bot/store/tables.py, which registers every table."""
 
 from __future__ import annotations
@@ -26,4 +27,5 @@ class IncidentRow(SQLModel, table=True):
     flag_state: str = Field(default="", max_length=300)
     next_action: str = Field(default="", max_length=300)
     eta: str = Field(default="", max_length=300)
+    fix_forward: str | None = Field(default=None, max_length=128, index=True)  # an id or version
     updated_at: datetime | None = _utc(nullable=True)

@@ -12,6 +12,7 @@ from bot.domain.incident.model import Incident, IncidentUpdate
 from bot.domain.ports import ConcurrentWrite
 from bot.store.incident_tables import IncidentRow
 from bot.store.release_rows import table_of
+from bot.store.tables import ReleaseRow
 
 _UPDATE_FIELDS = ("symptom", "blast_radius", "flag_state", "next_action", "eta")
 
@@ -22,7 +23,9 @@ async def lock_incident(session: AsyncSession, release_id: str) -> Incident | No
     if row is None:
         return None
     latest = IncidentUpdate(**{name: getattr(row, name) for name in _UPDATE_FIELDS})
-    return Incident(row.release_id, row.commander, row.updates, latest, row.updated_at)
+    return Incident(
+        row.release_id, row.commander, row.updates, latest, row.updated_at, row.fix_forward
+    )
 
 
 async def save_incident(session: AsyncSession, incident: Incident, *, new: bool) -> None:
@@ -30,6 +33,7 @@ async def save_incident(session: AsyncSession, incident: Incident, *, new: bool)
         "commander": incident.commander,
         "updates": incident.updates,
         "updated_at": incident.updated_at,
+        "fix_forward": incident.fix_forward,
         **{name: getattr(incident.latest, name) for name in _UPDATE_FIELDS},
     }
     table = table_of(IncidentRow)
@@ -42,3 +46,23 @@ async def save_incident(session: AsyncSession, incident: Incident, *, new: bool)
         await session.execute(insert(table).values(release_id=incident.release_id, **values))
     except IntegrityError as exc:  # another replica opened it first: the use case runs again
         raise ConcurrentWrite(str(exc.orig)) from exc
+
+
+async def fixed_by(
+    session: AsyncSession, *, release_id: str, service: str, version: str
+) -> list[str]:
+    """The failed releases whose incident names this release (by id, or by its version, for
+    a release of the same service) as the fix forward."""
+    incidents, releases = table_of(IncidentRow), table_of(ReleaseRow)
+    versions = {version, version.removeprefix("v"), f"v{version.removeprefix('v')}"}
+    query = (
+        select(incidents.c.release_id)
+        .join(releases, releases.c.id == incidents.c.release_id)
+        .where(
+            (incidents.c.fix_forward == release_id)
+            | ((incidents.c.fix_forward.in_(versions)) & (releases.c.service == service)),
+            releases.c.recovered_at.is_(None),
+            releases.c.id != release_id,
+        )
+    )
+    return [str(found) for (found,) in await session.execute(query)]

@@ -282,6 +282,11 @@ class SqlLedger:
     async def save_incident(self, incident: Incident, *, new: bool) -> None:
         await incidents.save_incident(self._session, incident, new=new)
 
+    async def fixed_by(self, release: Release) -> list[str]:
+        return await incidents.fixed_by(
+            self._session, release_id=release.id, service=release.service, version=release.version
+        )
+
     async def claim_approval_post(self, release_id: str) -> bool:
         return await approvals.claim_post(self._session, release_id, at=self._now)
 

@@ -322,6 +322,9 @@ class MeetAfterRead:
     async def save_incident(self, incident: Incident, *, new: bool) -> None:
         await self._inner.save_incident(incident, new=new)
 
+    async def fixed_by(self, release: Release) -> list[str]:
+        return await self._inner.fixed_by(release)
+
 
 async def test_concurrent_writers_of_one_event_make_one_event(store: Store) -> None:
     release_id = (await register(store)).release.id

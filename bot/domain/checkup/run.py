@@ -210,6 +210,7 @@ def report_notices(release: Release, report: CheckupReport) -> list[Notice]:
             None,
             report=report,
             urgent=report.verdict.color is Color.RED,
+            offers_rollback=report.verdict.color is Color.RED,
         )
     ]
     if EventType.FAILED in release.times:

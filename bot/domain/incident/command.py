@@ -4,6 +4,7 @@ is audited, replied into the thread, and keeps the incident message current in p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.domain.checkup.verdict import Color
@@ -18,6 +19,8 @@ from bot.domain.release.recording import record_event
 from bot.domain.services.directory import ServiceEnv, UnknownTarget
 from bot.domain.text import Emoji, Text, User, text
 from bot.domain.transactions import run_in_transaction
+
+_FIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,31 @@ async def post_update(
     count = await run_in_transaction(ops.ledgers, change)
     await _audit(ops, actor, "incident_update", release, f"update {count}")
     return Reply(True, text(f"Update {count} posted in the thread."))
+
+
+async def link_fix(ops: Operations, *, actor: str, release_id: str, fix: str) -> Reply:
+    """Name the release that will fix this one forward (its id, or a version of the
+    service): when it deploys, this one is recovered with it."""
+    fix = fix.strip()
+    if not _FIX.fullmatch(fix):
+        return Reply(False, text("Name the fix by its release id or version, e.g. 1.42.1."))
+    release = await _failed(ops, release_id)
+    if isinstance(release, Reply):
+        return release
+    if (refused := await _refusal(ops, actor, release, "fix forward")) is not None:
+        return refused
+    said = text(
+        Emoji("hammer_and_wrench"), " ", User(actor), f" will fix it forward with {fix}:"
+        " when that deploys, this release is recovered.",
+    )  # fmt: skip
+
+    async def change(ledger: Ledger) -> None:
+        incident, new = await _incident(ledger, release_id)
+        await _save(ledger, ops, release, incident.fixed_by(fix, at=ops.clock()), new, said)
+
+    await run_in_transaction(ops.ledgers, change)
+    await _audit(ops, actor, "fix_forward", release, fix)
+    return Reply(True, text(f"Fix forward: {fix}. Herald marks it recovered when that deploys."))
 
 
 async def mark_recovered(

@@ -37,9 +37,13 @@ class Incident:
     updates: int = 0  # how many updates were posted
     latest: IncidentUpdate = field(default_factory=IncidentUpdate)
     updated_at: datetime | None = None
+    fix_forward: str | None = None  # the release (id, or version of the service) that fixes it
 
     def commanded_by(self, user: str, *, at: datetime) -> Incident:
         return replace(self, commander=user, updated_at=at)
+
+    def fixed_by(self, fix: str, *, at: datetime) -> Incident:
+        return replace(self, fix_forward=fix, updated_at=at)
 
     def updated(self, update: IncidentUpdate, *, at: datetime) -> Incident:
         merged = IncidentUpdate(

@@ -140,6 +140,7 @@ class Notice:
     report: Any = None  # a CheckupReport for NoticeKind.CHECKUP
     key: str | None = None
     replaces: bool = False
+    offers_rollback: bool = False  # carries Roll back… (a red checkup or early watch)
 
     def __post_init__(self) -> None:
         if (

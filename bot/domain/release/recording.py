@@ -184,6 +184,7 @@ async def _follow_up(
         await ledger.enqueue_change(
             release_id=release.id, change=deploy_change(release), deadline=deadline
         )
+        await _recover_fixed(ledger, release=release, at=at, now=now)
         superseded = await ledger.schedule_checkups(release=release, deployed_at=at)
         for older_id, offsets in superseded:
             older = await ledger.get_release(older_id)
@@ -196,6 +197,22 @@ async def _follow_up(
                 await ledger.enqueue([Notice.note(older, note)])
     elif event is EventType.RECOVERED:
         await ledger.resolve_pages(release_id=release.id, deadline=now + timedelta(minutes=15))
+
+
+async def _recover_fixed(ledger: Ledger, *, release: Release, at: datetime, now: datetime) -> None:
+    """`release` deployed: each failed release whose incident named it the fix forward has
+    recovered with it."""
+    for failed_id in await ledger.fixed_by(release):
+        failed = await ledger.get_release(failed_id)
+        if failed is None or not is_legal(failed.state, EventType.RECOVERED):
+            continue
+        request = EventRequest(event=EventType.RECOVERED, at=at, actor=f"fix forward {release.id}")
+        outcome = await record_event(ledger=ledger, release_id=failed_id, request=request, now=now)
+        said = text(
+            f"Recovered: its fix forward {release.id} ({display_version(release.version)})"
+            " deployed."
+        )
+        await ledger.enqueue([Notice.note(outcome.release, said)])
 
 
 def deploy_change(release: Release) -> ChangeEvent:

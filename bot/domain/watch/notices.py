@@ -45,6 +45,7 @@ def watch_notices(
             None,
             text=change_text(after, said, was=was),
             urgent=urgent,
+            offers_rollback=urgent and before.purpose is WatchPurpose.RELEASE,
         )
         notices.append(reply)
         if failed and audience is not Audience.OPS_THREAD:

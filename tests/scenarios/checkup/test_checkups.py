@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from bot.domain.deploy.context import SYSTEM_ACTOR
 from bot.domain.deploy.rollback import RollbackKind, RollbackPlan
 from bot.domain.text import text
 from bot.scheduling import JOB_ID, CheckupClock
+from bot.slack.ids import ActionId
 from bot.store.audit import SqlAuditLog
 from bot.store.database import Database, create_engine
 from bot.store.tables import CheckupRow
@@ -27,6 +29,7 @@ from tests.scenarios.checkup.world import (
     alert_body,
     deploy,
 )
+from tests.slack.reply import buttons_in
 from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
@@ -65,6 +68,9 @@ async def test_error_spike_is_red_pages_once_fails_and_rolls_back(world: Checkup
     report = world.reports("rel-bad")[0]
     assert report.startswith(":red_circle: Checkup +15m of rel-bad: *RED*")
     assert "\nR1 error_ratio: 5xx ratio 8.00% vs baseline 0.21%" in report
+    [red] = [m for m in world.slack.messages(FEED) if m.text.startswith(":red_circle: Checkup")]
+    roll_back = buttons_in(red.blocks)[ActionId.ROLLBACK_START]  # where the decision is made
+    assert json.loads(roll_back.value) == {"service": "payments", "env": "prod"}
     ops = [m.text for m in world.slack.posted("COPS")]
     assert len(ops) == 1 and ops[0].startswith(":warning: release.failed | payments | prod")
     assert "PagerDuty: on-call paged" in ops[0]

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot.deps import DEPS
+from bot.examples import example_manifest
 from bot.slack.ids import ActionId, CallbackId, incident_actions_block
 from bot.store.tables import CheckupRow
 from standins.slack_messages import SlackMessage
@@ -165,3 +166,46 @@ async def test_every_attempt_is_said_in_the_thread_and_kept_in_the_audit_trail(
         ("U0OWNER", "take_command", "allowed"),
         ("U0OWNER", "hand_over", "allowed"),
     ]
+
+
+async def test_an_argo_cd_app_without_a_rollout_still_offers_its_rollback(
+    world: DeployWorld,
+) -> None:
+    status = await world.deploy("status webapp staging")
+    assert sorted(status.buttons) == [ActionId.ROLLBACK_START]  # no Rollout: no promote, pause
+    confirm = await world.click(status.button(ActionId.ROLLBACK_START))
+    assert ActionId.ROLLBACK_CONFIRM in confirm.buttons
+    assert world.writes() == []
+
+
+async def test_a_fix_forward_recovers_the_release_when_the_fix_deploys(world: DeployWorld) -> None:
+    incident = await fail(world)
+    await world.press(button_in(incident.blocks, ActionId.FIX_FORWARD), user="U0OWNER")
+    await eventually(lambda: len(world.slack.views) == 1)
+    assert world.slack.views[0]["callback_id"] == CallbackId.INCIDENT_FIX
+    fix: dict[str, Any] = {
+        ActionId.FIX: {ActionId.FIX: {"type": "plain_text_input", "value": "1.42.1"}}
+    }
+    status, _ = await world.submit(
+        callback_id=CallbackId.INCIDENT_FIX, metadata="rel-2", values=fix, user="U0OWNER"
+    )
+    assert status == 200
+    await eventually(
+        lambda: any("fix it forward with 1.42.1" in t for t in thread(world, incident))
+    )
+    fixed = {**example_manifest(), "id": "rel-3", "version": "1.42.1"}
+    assert (await world.herald.post_manifest(fixed))[0] == 201
+    assert (await world.herald.post_event("rel-3", event="release.started"))[0] == 201
+    _, still = await world.herald.call("GET", "/api/v1/releases/rel-2")
+    assert still["release"]["state"] == "release.failed"  # started is not deployed
+    assert (await world.herald.post_event("rel-3", event="release.deployed"))[0] == 201
+    _, detail = await world.herald.call("GET", "/api/v1/releases/rel-2")
+    assert detail["release"]["state"] == "release.recovered"
+    recovered = detail["events"][-1]
+    assert recovered["details"]["actor"] == "fix forward rel-3"
+    assert recovered["details"]["mttr_seconds"] >= 0
+    await eventually(lambda: said(world, incident, "its fix forward rel-3 (v1.42.1) deployed"))
+
+
+def said(world: DeployWorld, incident: SlackMessage, words: str) -> bool:
+    return any(words in reply for reply in thread(world, incident))

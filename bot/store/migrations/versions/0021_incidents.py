@@ -4,7 +4,8 @@ Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-04 03:40:00.000000
 
-`incidents`: a failed release's incident commander and latest update (bot/store/incidents.py).
+`incidents`: a failed release's incident commander, latest update and the release that fixes it
+forward (bot/store/incidents.py).
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ def upgrade() -> None:
         sa.Column("flag_state", sa.String(length=300), nullable=False),
         sa.Column("next_action", sa.String(length=300), nullable=False),
         sa.Column("eta", sa.String(length=300), nullable=False),
+        sa.Column("fix_forward", sa.String(length=128), nullable=True),
         sa.Column("updated_at", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("release_id"),
     )
+    op.create_index("ix_incidents_fix_forward", "incidents", ["fix_forward"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incidents_fix_forward", table_name="incidents")
     op.drop_table("incidents")
