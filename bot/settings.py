@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     resume_grace_seconds: float = Field(
         30.0, gt=0, le=600, validation_alias=_env("HERALD_RESUME_GRACE_SECONDS")
     )  # a command unfinished this long after its ack belongs to a process that died
+    retro_after_seconds: float = Field(
+        86400.0, ge=60, le=30 * 86400, validation_alias=_env("HERALD_RETRO_AFTER_SECONDS")
+    )  # a failed release's retro reminder, this long after it recovered
     delivery_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("HERALD_DELIVERY_POLL_SECONDS")
     )

@@ -20,6 +20,7 @@ from bot.core import Core
 from bot.domain.approval.desk import post_approval_requests
 from bot.domain.checkup.run import CheckupRunner
 from bot.domain.deploy.commander import CommanderJob
+from bot.domain.incident.retro import RetroReminders
 from bot.domain.reports.schedule import ReportSchedule
 from bot.domain.signals.alert_rollback import resume_alert_rollbacks
 from bot.factories import (
@@ -51,6 +52,7 @@ ROLLBACK_GRACE = timedelta(minutes=2)  # an alert's rollback unfinished after th
 DIGESTS_CAUGHT_UP, WEEKLIES_CAUGHT_UP = 7, 2  # missed periods still sent late, at most
 Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
+RETROS = web.AppKey("herald_retros", RetroReminders)  # retro reminders; tests run it
 RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
 RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
 COMMANDS = web.AppKey("herald_commands", CommandQueue)  # kept commands, carried out once
@@ -169,6 +171,10 @@ def _add_jobs(
         checkups.add_interval(
             requests, seconds=settings.checkup_interval_seconds, job_id="herald-approval-requests"
         )
+    app[RETROS] = RetroReminders(
+        ops=core.ops, after=timedelta(seconds=settings.retro_after_seconds)
+    )
+    checkups.add_interval(app[RETROS].run, seconds=every, job_id="herald-retros")
     if core.ops.oncall is not None:
         app[COMMANDER] = CommanderJob(ops=core.ops, oncall=core.ops.oncall)
         checkups.add_interval(app[COMMANDER].run, seconds=10, job_id="herald-commander")

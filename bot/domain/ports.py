@@ -181,6 +181,14 @@ class ReleaseReader(Protocol):
         """The newest release of every service and env (what depends on what)."""
         ...
 
+    async def retros_due(self, *, since: datetime, until: datetime) -> list[str]:
+        """Failed releases recovered between `since` and `until` and not reminded yet."""
+        ...
+
+    async def paged_at(self, release_id: str) -> datetime | None:
+        """When the release's page reached PagerDuty; None when it never did."""
+        ...
+
     async def approvals_to_post(self) -> list[str]:
         """Releases whose approval request message is not queued yet, oldest first."""
         ...

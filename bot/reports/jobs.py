@@ -104,5 +104,5 @@ class WeeklyReport:
             change_failure_rate=report.change_failure_rate.value,
             lead_time_median_seconds=report.lead_time_median_s.value,
             time_to_restore_median_seconds=report.time_to_restore_median_s.value,
-            extra=tuple(line for line in (counts.sentence(),) if line),
+            extra=tuple(line for line in (counts.sentence(), counts.retro_sentence()) if line),
         )

@@ -11,7 +11,7 @@ from bot.domain.release.model import Notice, NoticeKind, Release
 from bot.domain.release.notices import MAX_CHANGES_INLINE
 from bot.domain.text import display_version, format_duration, truncate
 from bot.slack.approval_card import approval_message
-from bot.slack.incident_view import incident_actions, state_line
+from bot.slack.incident_view import incident_actions, retro_button, state_line
 from bot.slack.layout import (
     MAX_FALLBACK_CHARS,
     MAX_MESSAGE_BLOCKS,
@@ -61,7 +61,7 @@ def render_notice(notice: Notice) -> Message:
         lines = text.splitlines() or ["(empty note)"]
         return {
             "text": truncate(text, MAX_FALLBACK_CHARS),
-            "blocks": [*_sections(lines), *_rollback(notice)],
+            "blocks": [*_sections(lines), *_rollback(notice), *_retro(notice)],
             "metadata": {
                 "event_type": f"herald_{notice.kind.value}",
                 "event_payload": {"id": notice.release.id},
@@ -96,6 +96,11 @@ def _rollback(notice: Notice) -> list[Block]:
         return []
     release = notice.release
     return [{"type": "actions", "elements": [rollback_button(release.service, release.env)]}]
+
+
+def _retro(notice: Notice) -> list[Block]:
+    """The retro reminder carries Retro done."""
+    return [retro_button(notice.release.id)] if notice.kind is NoticeKind.RETRO else []
 
 
 def header_line(notice: Notice) -> str:

@@ -26,6 +26,7 @@ class CallbackId(StrEnum):
 
     INCIDENT_UPDATE = "herald_incident_update"
     INCIDENT_FIX = "herald_incident_fix"
+    INCIDENT_RETRO = "herald_incident_retro"
 
 
 class BlockId(StrEnum):
@@ -57,6 +58,8 @@ class ActionId(StrEnum):
     MARK_RECOVERED_ANYWAY = "herald_mark_recovered_anyway"  # while Herald's checks say red
     FIX_FORWARD = "herald_fix_forward"  # opens the fix-forward modal
     FIX = "herald_fix"  # the fix-forward modal's input
+    RETRO_DONE = "herald_retro_done"  # opens the retro modal
+    RETRO_LINK = "herald_retro_link"  # the retro modal's input
 
 
 class InvalidButtonValue(MalformedRequest):

@@ -19,6 +19,7 @@ from bot.domain.incident.command import (
     post_update,
 )
 from bot.domain.incident.model import FIELD_LIMIT, IncidentUpdate
+from bot.domain.incident.retro import record_retro
 from bot.slack import views
 from bot.slack.ids import (
     INBOX_KEY,
@@ -28,7 +29,13 @@ from bot.slack.ids import (
     InvalidButtonValue,
     ReleaseValue,
 )
-from bot.slack.incident_view import UPDATE_FIELDS, fix_modal, red_caution_message, update_modal
+from bot.slack.incident_view import (
+    UPDATE_FIELDS,
+    fix_modal,
+    red_caution_message,
+    retro_modal,
+    update_modal,
+)
 from bot.slack.mrkdwn import render
 from bot.slack.responses import Respond
 from bot.slack.tasks import Dispatch
@@ -40,10 +47,18 @@ Work = Coroutine[Any, Any, None]
 def register_incident(app: AsyncApp, *, ops: Operations, dispatch: Dispatch) -> None:
     """Post update and Fix forward open their modals at once (a trigger lasts 3 s); what is
     submitted is work, kept in the inbox like a command's."""
-    modals = {ActionId.POST_UPDATE: update_modal, ActionId.FIX_FORWARD: fix_modal}
+    modals = {
+        ActionId.POST_UPDATE: update_modal,
+        ActionId.FIX_FORWARD: fix_modal,
+        ActionId.RETRO_DONE: retro_modal,
+    }
     for action_id, modal in modals.items():
         app.action(action_id.value)(_opener(modal))
-    works = {CallbackId.INCIDENT_UPDATE: update_work, CallbackId.INCIDENT_FIX: fix_work}
+    works = {
+        CallbackId.INCIDENT_UPDATE: update_work,
+        CallbackId.INCIDENT_FIX: fix_work,
+        CallbackId.INCIDENT_RETRO: retro_work,
+    }
     for callback, work in works.items():
         app.view(callback.value)(_submitted(work, ops=ops, dispatch=dispatch))
 
@@ -78,15 +93,32 @@ def submission_work(ops: Operations, body: dict[str, Any]) -> Work | None:
         return update_work(ops, body)
     if callback == CallbackId.INCIDENT_FIX:
         return fix_work(ops, body)
+    if callback == CallbackId.INCIDENT_RETRO:
+        return retro_work(ops, body)
     return None
+
+
+def retro_work(ops: Operations, body: dict[str, Any]) -> Work:
+    """The work a submitted retro modal owes: the write-up linked (said in the thread)."""
+    link = _typed(body, ActionId.RETRO_LINK)
+    release_id = str(body["view"].get("private_metadata") or "")
+
+    async def work() -> None:
+        await record_retro(ops, actor=body["user"]["id"], release_id=release_id, link=link)
+
+    return work()
+
+
+def _typed(body: dict[str, Any], field: str) -> str:
+    """What was typed in the modal's `field` input (its block and action share the id)."""
+    values = (body["view"].get("state") or {}).get("values") or {}
+    return str(((values.get(field) or {}).get(field) or {}).get("value") or "")[:2000]
 
 
 def fix_work(ops: Operations, body: dict[str, Any]) -> Work:
     """The work a submitted fix-forward modal owes: the fix linked (said in the thread)."""
-    view = body["view"]
-    values = (view.get("state") or {}).get("values") or {}
-    fix = str(((values.get(ActionId.FIX) or {}).get(ActionId.FIX) or {}).get("value") or "")
-    release_id = str(view.get("private_metadata") or "")
+    fix = _typed(body, ActionId.FIX)
+    release_id = str(body["view"].get("private_metadata") or "")
 
     async def work() -> None:
         await link_fix(ops, actor=body["user"]["id"], release_id=release_id, fix=fix[:128])

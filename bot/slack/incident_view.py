@@ -119,6 +119,32 @@ def fix_modal(release_id: str) -> dict[str, Any]:
     }
 
 
+def retro_button(release_id: str) -> Block:
+    value = ReleaseValue(release_id=release_id).dump()
+    done = button("Retro done", ActionId.RETRO_DONE, value, style="primary")
+    return {"type": "actions", "elements": [done]}
+
+
+def retro_modal(release_id: str) -> dict[str, Any]:
+    """Retro done: the link to its write-up."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.INCIDENT_RETRO,
+        "private_metadata": release_id,
+        "title": {"type": "plain_text", "text": "Retro done"},
+        "submit": {"type": "plain_text", "text": "Record"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ActionId.RETRO_LINK,
+                "label": {"type": "plain_text", "text": "Link to the write-up"},
+                "element": {"type": "url_text_input", "action_id": ActionId.RETRO_LINK},
+            }
+        ],
+    }
+
+
 def red_caution_message(release_id: str, said: str) -> dict[str, Any]:
     """Herald's checks say red: asked again, with a button that marks it recovered anyway."""
     value = ReleaseValue(release_id=release_id).dump()

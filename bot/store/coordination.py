@@ -5,7 +5,7 @@ post-release review) and approval requests rejected."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -15,6 +15,7 @@ from bot.domain.release.lifecycle import EventType
 from bot.store.approval_tables import ApprovalRow
 from bot.store.database import Database
 from bot.store.release_rows import table_of
+from bot.store.retros import retros_owed
 from bot.store.tables import AuditRow, EventRow
 
 
@@ -24,6 +25,14 @@ class CoordinationCounts:
     broke_glass: int = 0
     emergencies_approved: int = 0
     rejected: int = 0
+    retros_owed: tuple[str, ...] = ()  # failed releases (the last four weeks) with no retro
+
+    def retro_sentence(self) -> str | None:
+        if not self.retros_owed:
+            return None
+        shown = ", ".join(self.retros_owed[:10])
+        more = f" and {len(self.retros_owed) - 10} more" if len(self.retros_owed) > 10 else ""
+        return f"Failed releases with no retro yet: {shown}{more}."
 
     def sentence(self) -> str | None:
         """`Coordination: 1 release started during a freeze, …`; None when nothing happened."""
@@ -63,7 +72,15 @@ async def coordination_counts(
             int((await session.execute(query)).scalar_one())
             for query in (started, glass, emergencies, rejected)
         ]
-    return CoordinationCounts(*found)
+    owed = await retros_owed(database, since=until - timedelta(weeks=4))
+    started_n, glass_n, emergencies_n, rejected_n = found
+    return CoordinationCounts(
+        started_in_freeze=started_n,
+        broke_glass=glass_n,
+        emergencies_approved=emergencies_n,
+        rejected=rejected_n,
+        retros_owed=tuple(owed),
+    )
 
 
 def _count(n: int, noun: str, what: str) -> str:

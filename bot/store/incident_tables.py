@@ -28,4 +28,7 @@ class IncidentRow(SQLModel, table=True):
     next_action: str = Field(default="", max_length=300)
     eta: str = Field(default="", max_length=300)
     fix_forward: str | None = Field(default=None, max_length=128, index=True)  # an id or version
+    reminded_at: datetime | None = _utc(nullable=True)  # the retro reminder was queued
+    retro_link: str | None = Field(default=None, max_length=2000)
+    retro_at: datetime | None = _utc(nullable=True)
     updated_at: datetime | None = _utc(nullable=True)

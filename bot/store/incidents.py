@@ -24,7 +24,15 @@ async def lock_incident(session: AsyncSession, release_id: str) -> Incident | No
         return None
     latest = IncidentUpdate(**{name: getattr(row, name) for name in _UPDATE_FIELDS})
     return Incident(
-        row.release_id, row.commander, row.updates, latest, row.updated_at, row.fix_forward
+        row.release_id,
+        row.commander,
+        row.updates,
+        latest,
+        row.updated_at,
+        row.fix_forward,
+        row.reminded_at,
+        row.retro_link,
+        row.retro_at,
     )
 
 
@@ -34,6 +42,9 @@ async def save_incident(session: AsyncSession, incident: Incident, *, new: bool)
         "updates": incident.updates,
         "updated_at": incident.updated_at,
         "fix_forward": incident.fix_forward,
+        "reminded_at": incident.reminded_at,
+        "retro_link": incident.retro_link,
+        "retro_at": incident.retro_at,
         **{name: getattr(incident.latest, name) for name in _UPDATE_FIELDS},
     }
     table = table_of(IncidentRow)

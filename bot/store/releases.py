@@ -24,6 +24,7 @@ from bot.store.database import Database
 from bot.store.queries import message_link
 from bot.store.rehearsals import last_rehearsal
 from bot.store.release_rows import release_from_row, table_of
+from bot.store.retros import paged_at, retros_due
 from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow, WatchRow
 
 IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")
@@ -79,6 +80,12 @@ class SqlReleaseReader:
 
     async def newest_each(self) -> list[Release]:
         return await self._releases(_in_flight_statement(one_service=False), None)
+
+    async def retros_due(self, *, since: datetime, until: datetime) -> list[str]:
+        return await retros_due(self._database, since=since, until=until)
+
+    async def paged_at(self, release_id: str) -> datetime | None:
+        return await paged_at(self._database, release_id)
 
     async def approvals_to_post(self) -> list[str]:
         return await unposted(self._database)

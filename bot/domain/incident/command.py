@@ -35,16 +35,16 @@ async def hand_over(ops: Operations, *, actor: str, release_id: str, to: str) ->
     release = await _failed(ops, release_id)
     if isinstance(release, Reply):
         return release
-    if (refused := await _refusal(ops, actor, release, "hand over")) is not None:
+    if (refused := await refusal(ops, actor, release, "hand over")) is not None:
         return refused
     said = text(Emoji("large_blue_circle"), " ", User(actor), " handed command to ", User(to), ".")
 
     async def change(ledger: Ledger) -> None:
-        incident, new = await _incident(ledger, release_id)
+        incident, new = await incident_of(ledger, release_id)
         await _save(ledger, ops, release, incident.commanded_by(to, at=ops.clock()), new, said)
 
     await run_in_transaction(ops.ledgers, change)
-    await _audit(ops, actor, "hand_over", release, f"to {to}")
+    await audit_incident(ops, actor, "hand_over", release, f"to {to}")
     return Reply(True, text(User(to), " is the incident commander now."))
 
 
@@ -54,18 +54,18 @@ async def post_update(
     release = await _failed(ops, release_id)
     if isinstance(release, Reply):
         return release
-    if (refused := await _refusal(ops, actor, release, "post an update")) is not None:
+    if (refused := await refusal(ops, actor, release, "post an update")) is not None:
         return refused
 
     async def change(ledger: Ledger) -> int:
-        incident, new = await _incident(ledger, release_id)
+        incident, new = await incident_of(ledger, release_id)
         updated = incident.updated(update, at=ops.clock())
         said = text(Emoji("memo"), f" Update {updated.updates} by ", User(actor), _summary(update))
         await _save(ledger, ops, release, updated, new, said)
         return updated.updates
 
     count = await run_in_transaction(ops.ledgers, change)
-    await _audit(ops, actor, "incident_update", release, f"update {count}")
+    await audit_incident(ops, actor, "incident_update", release, f"update {count}")
     return Reply(True, text(f"Update {count} posted in the thread."))
 
 
@@ -78,7 +78,7 @@ async def link_fix(ops: Operations, *, actor: str, release_id: str, fix: str) ->
     release = await _failed(ops, release_id)
     if isinstance(release, Reply):
         return release
-    if (refused := await _refusal(ops, actor, release, "fix forward")) is not None:
+    if (refused := await refusal(ops, actor, release, "fix forward")) is not None:
         return refused
     said = text(
         Emoji("hammer_and_wrench"), " ", User(actor), f" will fix it forward with {fix}:"
@@ -86,11 +86,11 @@ async def link_fix(ops: Operations, *, actor: str, release_id: str, fix: str) ->
     )  # fmt: skip
 
     async def change(ledger: Ledger) -> None:
-        incident, new = await _incident(ledger, release_id)
+        incident, new = await incident_of(ledger, release_id)
         await _save(ledger, ops, release, incident.fixed_by(fix, at=ops.clock()), new, said)
 
     await run_in_transaction(ops.ledgers, change)
-    await _audit(ops, actor, "fix_forward", release, fix)
+    await audit_incident(ops, actor, "fix_forward", release, fix)
     return Reply(True, text(f"Fix forward: {fix}. Herald marks it recovered when that deploys."))
 
 
@@ -102,7 +102,7 @@ async def mark_recovered(
     release = await _failed(ops, release_id)
     if isinstance(release, Reply):
         return release
-    if (refused := await _refusal(ops, actor, release, "mark it recovered")) is not None:
+    if (refused := await refusal(ops, actor, release, "mark it recovered")) is not None:
         return refused
     if not despite_red and (red := await _red(ops, release)) is not None:
         return RedCaution(release_id, red)
@@ -112,18 +112,20 @@ async def mark_recovered(
         outcome = await record_event(
             ledger=ledger, release_id=release_id, request=request, now=ops.clock()
         )
-        incident, new = await _incident(ledger, release_id)
+        incident, new = await incident_of(ledger, release_id)
         said = text(Emoji("white_check_mark"), " ", User(actor), " marked it recovered.")
         await _save(ledger, ops, outcome.release, incident, new, said)
 
     await run_in_transaction(ops.ledgers, recover)
-    await _audit(ops, actor, "mark_recovered", release, "despite red" if despite_red else "")
+    await audit_incident(
+        ops, actor, "mark_recovered", release, "despite red" if despite_red else ""
+    )
     return Reply(True, text("Recovered: the page is resolved and the time to restore recorded."))
 
 
 async def name_commander(ledger: Ledger, ops: Operations, release: Release, user: str) -> None:
     """`user` took command (the first to, by the claim): kept, and named in place."""
-    incident, new = await _incident(ledger, release.id)
+    incident, new = await incident_of(ledger, release.id)
     commanded = incident.commanded_by(user, at=ops.clock())
     await ledger.save_incident(commanded, new=new)
     await _enqueue_card(ledger, ops, release, commanded)
@@ -138,7 +140,7 @@ async def _failed(ops: Operations, release_id: str) -> Release | Reply:
     return release
 
 
-async def _refusal(ops: Operations, actor: str, release: Release, doing: str) -> Reply | None:
+async def refusal(ops: Operations, actor: str, release: Release, doing: str) -> Reply | None:
     """None when `actor` commands the incident or may change the service; else the refusal,
     audited and said in the thread."""
     async with ops.ledgers() as ledger:
@@ -158,7 +160,7 @@ async def _refusal(ops: Operations, actor: str, release: Release, doing: str) ->
     return refused
 
 
-async def _incident(ledger: Ledger, release_id: str) -> tuple[Incident, bool]:
+async def incident_of(ledger: Ledger, release_id: str) -> tuple[Incident, bool]:
     found = await ledger.lock_incident(release_id)
     return (found, False) if found is not None else (Incident(release_id), True)
 
@@ -195,7 +197,9 @@ def _summary(update: IncidentUpdate) -> str:
     return f" — {said}" if said else "."
 
 
-async def _audit(ops: Operations, actor: str, action: str, release: Release, detail: str) -> None:
+async def audit_incident(
+    ops: Operations, actor: str, action: str, release: Release, detail: str
+) -> None:
     await ops.audit.record(
         AuditEntry(
             at=ops.clock(),

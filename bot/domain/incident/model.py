@@ -38,9 +38,18 @@ class Incident:
     latest: IncidentUpdate = field(default_factory=IncidentUpdate)
     updated_at: datetime | None = None
     fix_forward: str | None = None  # the release (id, or version of the service) that fixes it
+    reminded_at: datetime | None = None  # the retro reminder was queued then
+    retro_link: str | None = None  # the retro's write-up, once done
+    retro_at: datetime | None = None
 
     def commanded_by(self, user: str, *, at: datetime) -> Incident:
         return replace(self, commander=user, updated_at=at)
+
+    def reminded(self, *, at: datetime) -> Incident:
+        return replace(self, reminded_at=at)
+
+    def retro_done(self, link: str, *, at: datetime) -> Incident:
+        return replace(self, retro_link=link, retro_at=at, updated_at=at)
 
     def fixed_by(self, fix: str, *, at: datetime) -> Incident:
         return replace(self, fix_forward=fix, updated_at=at)

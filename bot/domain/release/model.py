@@ -109,6 +109,7 @@ class NoticeKind(StrEnum):
     RELEASE_NOTES = "release_notes"
     WATCH = "watch"
     APPROVAL = "approval"  # an approval request: its `report` is an ApprovalCard
+    RETRO = "retro"  # the retro reminder, with Retro done
 
 
 # A key names a message the release owns: a slug that fits the outbox's `role` column.

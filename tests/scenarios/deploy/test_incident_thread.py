@@ -4,6 +4,9 @@ through the service's access rules, are audited, and every attempt is said in th
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -12,7 +15,9 @@ from sqlmodel import col
 from bot.deps import DEPS
 from bot.examples import example_manifest
 from bot.slack.ids import ActionId, CallbackId, incident_actions_block
+from bot.store.coordination import CoordinationCounts, coordination_counts
 from bot.store.tables import CheckupRow
+from bot.workers import RETROS
 from standins.slack_messages import SlackMessage
 from tests.conftest import OPS
 from tests.scenarios.deploy.world import DeployWorld, settle
@@ -209,3 +214,45 @@ async def test_a_fix_forward_recovers_the_release_when_the_fix_deploys(world: De
 
 def said(world: DeployWorld, incident: SlackMessage, words: str) -> bool:
     return any(words in reply for reply in thread(world, incident))
+
+
+async def test_a_retro_reminder_comes_once_after_the_recovery_and_takes_the_write_up(
+    world: DeployWorld,
+) -> None:
+    incident = await fail(world)
+    await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
+    await world.click(button_in(incident.blocks, ActionId.MARK_RECOVERED), user="U0OWNER")
+    job = world.herald.runner.app[RETROS]
+    assert await job.run() == 0  # 24 h have not passed
+    soon = replace(job, after=timedelta(0))  # as if they had
+    assert sum(await asyncio.gather(soon.run(), soon.run())) == 1
+    assert await soon.run() == 0
+    await eventually(lambda: said(world, incident, "Time for the retro of rel-2. Timeline:"))
+    [reminder] = [m for m in world.slack.replies(OPS, incident.ts) if "retro of" in m.text]
+    steps = reminder.text.splitlines()[1:]
+    assert [step.split(" UTC ")[1] for step in steps] == [
+        "failed", "<@U0OWNER> took command", "recovered",
+    ]  # fmt: skip
+    assert (await retros_owed(world)).retro_sentence() == (
+        "Failed releases with no retro yet: rel-2."  # the weekly report says so
+    )
+    await world.press(button_in(reminder.blocks, ActionId.RETRO_DONE), user="U0OWNER")
+    await eventually(lambda: len(world.slack.views) == 1)
+    link: dict[str, Any] = {
+        ActionId.RETRO_LINK: {ActionId.RETRO_LINK: {"type": "url_text_input", "value": URL}}
+    }
+    await world.submit(
+        callback_id=CallbackId.INCIDENT_RETRO, metadata="rel-2", values=link, user="U0OWNER"
+    )
+    await eventually(lambda: said(world, incident, "Retro done by <@U0OWNER>"))
+    assert (await retros_owed(world)).retros_owed == ()
+
+
+async def retros_owed(world: DeployWorld) -> CoordinationCounts:
+    """This week's coordination counts, as the weekly report reads them."""
+    now = datetime.now(UTC)
+    database = world.herald.runner.app[DEPS].database
+    return await coordination_counts(database, since=now - timedelta(days=7), until=now)
+
+
+URL = "https://wiki.example.com/retros/rel-2"

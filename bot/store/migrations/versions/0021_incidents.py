@@ -4,8 +4,8 @@ Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-04 03:40:00.000000
 
-`incidents`: a failed release's incident commander, latest update and the release that fixes it
-forward (bot/store/incidents.py).
+`incidents`: a failed release's incident commander, latest update, the release that fixes it
+forward, and its retro (bot/store/incidents.py).
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def upgrade() -> None:
         sa.Column("next_action", sa.String(length=300), nullable=False),
         sa.Column("eta", sa.String(length=300), nullable=False),
         sa.Column("fix_forward", sa.String(length=128), nullable=True),
+        sa.Column("reminded_at", UtcDateTime(), nullable=True),
+        sa.Column("retro_link", sa.String(length=2000), nullable=True),
+        sa.Column("retro_at", UtcDateTime(), nullable=True),
         sa.Column("updated_at", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("release_id"),
     )
