@@ -49,6 +49,7 @@ from bot.slack.bolt import build_bolt_app
 from bot.slack.command_queue import this_process
 from bot.slack.delivery import SlackDelivery
 from bot.slack.groups import SlackGroupDirectory
+from bot.slack.home_refresh import HomeViewers
 from bot.slack.responses import Responder
 from bot.slack.tasks import BackgroundTasks, Dispatch
 from bot.store import inbox
@@ -164,6 +165,7 @@ def _resources(
                 responder=core.responder,
                 claimed_by=None if front else this_process(),
                 metrics=app[METRICS],
+                homes=core.homes,
             )
             stack.push_async_callback(core.tasks.drain)
             if deliver and not front:
@@ -247,7 +249,10 @@ def _build_core(
         burn=build_burn_gauge(settings, catalog, http),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock), outcome=app[METRICS].command_done)
-    return Core(database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http))
+    homes = HomeViewers(ops=ops, client=client, clock=clock)
+    return Core(
+        database, client, http, delivery, pages, ledgers, ops, tasks, Responder(http), homes
+    )
 
 
 async def _connect_socket_mode(

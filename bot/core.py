@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.deploy.context import Operations
 from bot.integrations.page_delivery import PageDelivery
 from bot.slack.delivery import SlackDelivery
+from bot.slack.home_refresh import HomeViewers
 from bot.slack.responses import Responder
 from bot.slack.tasks import BackgroundTasks
 from bot.store.database import Database
@@ -31,6 +32,7 @@ class Core:
     ops: Operations
     tasks: BackgroundTasks
     responder: Responder  # answers slash commands and buttons over `http`
+    homes: HomeViewers  # the Home tabs people opened, kept current
 
 
 class Role(enum.Enum):

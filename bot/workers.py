@@ -40,6 +40,7 @@ from bot.slack.command_queue import CommandQueue, this_process
 from bot.slack.delivery import SlackDelivery
 from bot.slack.digest import digest_message
 from bot.slack.freezes import freeze_message
+from bot.slack.home_refresh import HomeViewers
 from bot.store import outbox
 from bot.store.database import Database
 from bot.store.retention import RetentionJob
@@ -53,6 +54,7 @@ DIGESTS_CAUGHT_UP, WEEKLIES_CAUGHT_UP = 7, 2  # missed periods still sent late, 
 Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
 RETROS = web.AppKey("herald_retros", RetroReminders)  # retro reminders; tests run it
+HOMES = web.AppKey("herald_homes", HomeViewers)  # open Home tabs kept current; tests run it
 RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
 RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
 COMMANDS = web.AppKey("herald_commands", CommandQueue)  # kept commands, carried out once
@@ -171,6 +173,8 @@ def _add_jobs(
         checkups.add_interval(
             requests, seconds=settings.checkup_interval_seconds, job_id="herald-approval-requests"
         )
+    app[HOMES] = core.homes
+    checkups.add_interval(core.homes.refresh, seconds=every, job_id="herald-homes")
     app[RETROS] = RetroReminders(
         ops=core.ops, after=timedelta(seconds=settings.retro_after_seconds)
     )

@@ -217,6 +217,24 @@ def validate_view(view: object) -> list[str]:
     return checker.errors
 
 
+def validate_home(view: object) -> list[str]:
+    """Errors for a ``views.publish`` Home tab (already JSON-decoded): 100 blocks at most,
+    no title, submit or close (a Home tab has none)."""
+    checker = _Checker()
+    if not isinstance(view, dict):
+        checker.fail("/view", "must be an object")
+        return checker.errors
+    if view.get("type") != "home":
+        checker.fail("/view/type", f"must be 'home', not {view.get('type')!r}")
+    for key in ("title", "submit", "close"):
+        if key in view:
+            checker.fail(f"/view/{key}", "a Home tab has no " + key)
+    checker.max_len("/view/private_metadata", view.get("private_metadata"), 3000)
+    checker.max_len("/view/callback_id", view.get("callback_id"), _MAX_ID)
+    checker.blocks("/view/blocks", view.get("blocks"), MAX_VIEW_BLOCKS)
+    return checker.errors
+
+
 def is_valid_metadata(metadata: object) -> bool:
     """Message metadata must be ``{"event_type": str, "event_payload": object}``."""
     return (

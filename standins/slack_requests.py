@@ -118,3 +118,19 @@ def view_submission(
         },
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def event_callback(event: dict[str, Any], *, event_id: str) -> str:
+    """An Events API delivery (JSON, Slack's event wrapper) of `event`."""
+    return json.dumps(
+        {
+            "token": "XXYYZZ",
+            "team_id": "T0HERALD",
+            "api_app_id": "A0HERALD",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1_700_000_000,
+            "authed_users": ["UHERALD"],
+        }
+    )

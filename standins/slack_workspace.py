@@ -7,11 +7,12 @@ HTTP, authentication and fault injection live in ``standins.slack``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from standins.slack_limits import message_content, message_metadata, validate_view
+from standins.slack_limits import message_content, message_metadata, validate_home, validate_view
 from standins.slack_messages import (
     APP_ID,
     BOT_ID,
@@ -50,6 +51,7 @@ class SlackWorkspace:
         self.usergroups = {k: list(v) for k, v in (usergroups or {}).items()}
         self.ephemerals: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
+        self.homes: dict[str, list[dict[str, Any]]] = {}  # user → every Home tab published
         self.files: list[dict[str, Any]] = []  # completed uploads (files.completeUploadExternal)
         self.uploads: dict[str, bytes] = {}  # file_id -> bytes POSTed to the upload URL
         self._messages: list[SlackMessage] = []
@@ -68,6 +70,7 @@ class SlackWorkspace:
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "views.open": self._views_open,
+            "views.publish": self._views_publish,
             "usergroups.users.list": self._usergroup_users,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -281,6 +284,26 @@ class SlackWorkspace:
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Slack's views.publish: a user's Home tab; `view` may arrive as a JSON string."""
+        user, view = args.get("user_id"), args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(user, str) or not user:
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: user_id"]},
+            )
+        if errors := validate_home(view):
+            messages = [f"[ERROR] {e}" for e in errors]
+            raise SlackError(
+                "invalid_arguments", errors=errors, response_metadata={"messages": messages}
+            )
+        assert isinstance(view, dict)
+        published = {**view, "id": f"V{self._next_seq():08d}", "team_id": TEAM_ID}
+        self.homes.setdefault(user, []).append(published)
+        return {"view": published}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         trigger, view = args.get("trigger_id"), args.get("view")

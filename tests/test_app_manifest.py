@@ -30,6 +30,7 @@ NEEDED_SCOPES = {
     "metadata.message:read": "read the release-event metadata on Herald's own messages",
     "channels:history": "conversations.history/replies with include_all_metadata (public)",
     "groups:history": "conversations.history/replies with include_all_metadata (private)",
+    "app_mentions:read": "app_mention events: `@Herald status <service>` in a channel",
 }
 
 
@@ -122,3 +123,13 @@ def test_the_validator_rejects_a_broken_manifest(
     errors = _errors(schema, broken)
     assert errors, f"schema accepted {path}={value!r}"
     assert any(str(path[-1]) in error for error in errors)
+
+
+def test_the_home_tab_and_the_events_herald_listens_to_are_declared(
+    manifest: dict[str, Any],
+) -> None:
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["request_url"].endswith(EVENTS_PATH)
+    assert sorted(events["bot_events"]) == ["app_home_opened", "app_mention"]
+    assert "app_mentions:read" in manifest["oauth_config"]["scopes"]["bot"]

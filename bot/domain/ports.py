@@ -189,6 +189,14 @@ class ReleaseReader(Protocol):
         """When the release's page reached PagerDuty; None when it never did."""
         ...
 
+    async def incident(self, release_id: str) -> Incident | None:
+        """The release's incident as it stands (commander, latest update); None: untouched."""
+        ...
+
+    async def waiting_approvals(self) -> list[str]:
+        """Releases whose approval request waits for a decision, oldest first."""
+        ...
+
     async def approvals_to_post(self) -> list[str]:
         """Releases whose approval request message is not queued yet, oldest first."""
         ...
@@ -216,7 +224,7 @@ class ReleaseReader(Protocol):
         ...
 
     async def message_links(self, release_id: str) -> dict[str, str]:
-        """Message role (`feed_root`, `ops_root`) → a link to that Slack message."""
+        """Message role (`feed_root`, `ops_root`, `approval_request`) → a link to it."""
         ...
 
     async def checkup_summary(self, release_id: str) -> CheckupSummary:

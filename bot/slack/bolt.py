@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.deploy.context import Operations
 from bot.observability import HeraldMetrics
 from bot.settings import Settings
+from bot.slack.home_refresh import HomeViewers
 from bot.slack.inbox import build_inbox_middleware
 from bot.slack.listeners import register
 from bot.slack.responses import Responder
@@ -29,6 +30,7 @@ def build_bolt_app(
     responder: Responder,
     claimed_by: str | None,
     metrics: HeraldMetrics | None = None,
+    homes: HomeViewers | None = None,
 ) -> AsyncApp:
     """`claimed_by`: the name of the process that carries out the work it acks, or None
     when a worker process claims it from the inbox."""
@@ -45,5 +47,5 @@ def build_bolt_app(
             database=database, clock=clock, claimed_by=claimed_by, metrics=metrics
         )
     )
-    register(app, ops=ops, dispatch=dispatch, responder=responder)
+    register(app, ops=ops, dispatch=dispatch, responder=responder, homes=homes)
     return app

@@ -14,6 +14,7 @@ from bot.domain.text import truncate
 
 MAX_SECTION_CHARS = 3000  # a section's text
 MAX_MESSAGE_BLOCKS = 50  # blocks in one message
+MAX_HOME_BLOCKS = 100  # blocks in a Home tab
 MAX_HEADER_CHARS = 150  # a header block's plain text
 MAX_CONFIRM_CHARS = 300  # a confirmation dialog's text
 MAX_FALLBACK_CHARS = MAX_SECTION_CHARS  # Herald's cap on a message's plain-text `text`

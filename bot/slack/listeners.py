@@ -34,6 +34,8 @@ from bot.slack import views
 from bot.slack.calendar_view import calendar_message
 from bot.slack.deps_view import deps_message
 from bot.slack.dora_view import dora_message
+from bot.slack.home_listeners import register_home
+from bot.slack.home_refresh import HomeViewers
 from bot.slack.ids import (
     INBOX_KEY,
     ActionId,
@@ -89,8 +91,15 @@ class Button(Generic[V]):
             return _refuse(refusal, respond)
 
 
-def register(app: AsyncApp, *, ops: Operations, dispatch: Dispatch, responder: Responder) -> None:
-    """Attach `/deploy` and its buttons to the Bolt app."""
+def register(
+    app: AsyncApp,
+    *,
+    ops: Operations,
+    dispatch: Dispatch,
+    responder: Responder,
+    homes: HomeViewers | None = None,
+) -> None:
+    """Attach `/deploy`, its buttons, the incident's controls and the Home tab to Bolt."""
 
     @app.command(Command.DEPLOY.value)
     async def deploy(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -114,6 +123,7 @@ def register(app: AsyncApp, *, ops: Operations, dispatch: Dispatch, responder: R
         listener = _button_listener(button, ops=ops, dispatch=dispatch, responder=responder)
         app.action(action_id.value)(listener)
     register_incident(app, ops=ops, dispatch=dispatch)
+    register_home(app, ops=ops, dispatch=dispatch, homes=homes)
 
 
 def _button_listener(

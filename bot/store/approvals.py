@@ -88,6 +88,18 @@ async def unposted(database: Database, *, limit: int = 50) -> list[str]:
         return [str(release_id) for (release_id,) in await session.execute(query)]
 
 
+async def waiting(database: Database, *, limit: int = 50) -> list[str]:
+    """Releases whose approval request still waits for a decision, oldest first."""
+    query = (
+        select(col(ApprovalRow.release_id))
+        .where(col(ApprovalRow.state) == State.WAITING.value)
+        .order_by(col(ApprovalRow.requested_at))
+        .limit(limit)
+    )
+    async with database.read() as session:
+        return [str(release_id) for (release_id,) in await session.execute(query)]
+
+
 async def _with_votes(session: AsyncSession, row: ApprovalRow) -> Approval:
     query = (
         select(ApprovalVoteRow)

@@ -20,8 +20,17 @@ _UPDATE_FIELDS = ("symptom", "blast_radius", "flag_state", "next_action", "eta")
 async def lock_incident(session: AsyncSession, release_id: str) -> Incident | None:
     query = select(IncidentRow).where(col(IncidentRow.release_id) == release_id)
     row = (await session.execute(query.with_for_update())).scalars().first()
-    if row is None:
-        return None
+    return None if row is None else _incident(row)
+
+
+async def read_incident(session: AsyncSession, release_id: str) -> Incident | None:
+    """As it stands, for reading (no lock: a read-only transaction may take none)."""
+    query = select(IncidentRow).where(col(IncidentRow.release_id) == release_id)
+    row = (await session.execute(query)).scalars().first()
+    return None if row is None else _incident(row)
+
+
+def _incident(row: IncidentRow) -> Incident:
     latest = IncidentUpdate(**{name: getattr(row, name) for name in _UPDATE_FIELDS})
     return Incident(
         row.release_id,

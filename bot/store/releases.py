@@ -10,17 +10,20 @@ from sqlalchemy import Connection, Select, bindparam
 from sqlalchemy import select as select_rows
 from sqlmodel import col, func, select
 
+from bot.domain.approval.card import REQUEST_KEY
 from bot.domain.approval.votes import Approval
 from bot.domain.checkup.offsets import offset_label
 from bot.domain.checkup.verdict import Color
+from bot.domain.incident.model import Incident
 from bot.domain.ports import CheckupSummary, WatchSummary
 from bot.domain.rehearsal.model import Rehearsal
 from bot.domain.release.model import Release
 from bot.domain.watch.verdict import WatchColor
 from bot.domain.watch.watch import WatchPurpose
-from bot.store.approvals import approval_of, unposted
+from bot.store.approvals import approval_of, unposted, waiting
 from bot.store.checkups import JUDGED
 from bot.store.database import Database
+from bot.store.incidents import read_incident
 from bot.store.queries import message_link
 from bot.store.rehearsals import last_rehearsal
 from bot.store.release_rows import release_from_row, table_of
@@ -30,6 +33,9 @@ from bot.store.tables import CheckupRow, ReleaseRow, SlackMessageRow, WatchRow
 IN_FLIGHT_STATES = ("release.planned", "release.started", "release.failed", "release.rolled_back")
 RECENT_DEPLOY = timedelta(hours=24)
 RELEASES = table_of(ReleaseRow)
+
+
+LINKED_ROLES = ("feed_root", "ops_root", REQUEST_KEY)  # the threads, and an approval request
 
 
 class SqlReleaseReader:
@@ -86,6 +92,13 @@ class SqlReleaseReader:
 
     async def paged_at(self, release_id: str) -> datetime | None:
         return await paged_at(self._database, release_id)
+
+    async def incident(self, release_id: str) -> Incident | None:
+        async with self._database.read() as session:
+            return await read_incident(session, release_id)
+
+    async def waiting_approvals(self) -> list[str]:
+        return await waiting(self._database)
 
     async def approvals_to_post(self) -> list[str]:
         return await unposted(self._database)
@@ -215,7 +228,7 @@ class SqlReleaseReader:
                 await session.execute(
                     select(SlackMessageRow).where(
                         col(SlackMessageRow.release_id) == release_id,
-                        col(SlackMessageRow.role).in_(("feed_root", "ops_root")),
+                        col(SlackMessageRow.role).in_(LINKED_ROLES),
                     )
                 )
             ).scalars()

@@ -313,3 +313,25 @@ async def test_an_approver_herald_cannot_check_counts_for_nothing(
     assert "Herald could not check" in unsure.text and "nothing was counted" in unsure.text
     answer = await gate(herald, "rel-web-5")
     assert answer["reasons"][0]["message"].endswith("has none yet.")  # fails closed
+
+
+async def test_the_home_tab_lists_the_approvals_waiting_for_each_approver(
+    herald: Herald, slack: FakeSlack, people: Conversation
+) -> None:
+    await plan(herald, manifest("rel-web-6"))
+    approve = buttons(await request_in(slack, CAB, "rel-web-6"))[ActionId.APPROVE]
+    waiting = await home_of(people, slack, "U0SRE")
+    assert "rel-web-6) — needs 2 approvals from different approver groups" in waiting
+    assert "https://slack.com/archives/CCAB/p" in waiting  # the request, linked
+    assert "needs 2 approvals" not in await home_of(people, slack, "U0AUTHOR")  # their own
+    await people.click(approve, user="U0SRE")
+    assert "Nothing waits for you." in await home_of(people, slack, "U0SRE")  # voted already
+
+
+async def home_of(people: Conversation, slack: FakeSlack, user: str) -> str:
+    published = len(slack.homes.get(user, []))
+    opened = {"type": "app_home_opened", "user": user, "channel": "D0HERALD", "tab": "home"}
+    assert await people.event(opened) == 200
+    await eventually(lambda: len(slack.homes.get(user, [])) > published)
+    blocks = slack.homes[user][-1]["blocks"]
+    return "\n".join(b["text"]["text"] for b in blocks if isinstance(b.get("text"), dict))

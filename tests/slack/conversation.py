@@ -102,8 +102,14 @@ class Conversation:
         )
         return await self._send(body)
 
-    async def _send(self, body: str) -> tuple[int, str]:
-        headers = signed_headers(body)
+    async def event(self, event: dict[str, Any]) -> int:
+        """Slack delivers `event` (Events API); Herald's answer status."""
+        body = slack_requests.event_callback(event, event_id=f"Ev{next(_keys):08d}")
+        status, _ = await self._send(body, content_type="application/json")
+        return status
+
+    async def _send(self, body: str, *, content_type: str = slack_requests.FORM) -> tuple[int, str]:
+        headers = signed_headers(body, content_type=content_type)
         async with self.session.post(
             self.url + "/slack/events", data=body.encode(), headers=headers
         ) as response:

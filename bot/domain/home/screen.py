@@ -1,0 +1,139 @@
+"""One person's Home tab, as data: releases in flight with their verdicts, their services,
+open incidents and who commands them, approvals waiting for them, freezes in force, and a
+DORA summary of their services. Each release with a link to its thread."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.domain.deploy.context import Operations
+from bot.domain.dora.window import DoraWindow
+from bot.domain.freeze.window import Occurrence
+from bot.domain.release.model import Release
+from bot.domain.services.access import GroupLookupError
+from bot.domain.services.directory import ServiceEntry
+
+SHOWN = 15  # releases in each list
+DORA_SERVICES = 5
+INCIDENT_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A release on the Home tab: what to say of it and where its thread is."""
+
+    release: Release
+    note: str  # the verdict, what the approval needs
+    link: str | None
+    who: str | None = None  # a person the line names (the incident's commander)
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    service: str
+    deploys: int
+    change_failure_rate: float | None
+
+
+@dataclass(frozen=True)
+class HomeScreen:
+    user: str
+    services: tuple[str, ...]
+    in_flight: tuple[Line, ...]
+    incidents: tuple[Line, ...]
+    approvals: tuple[Line, ...]
+    freezes: tuple[Occurrence, ...]
+    dora: tuple[ServiceFigures, ...]
+
+
+async def build_home(ops: Operations, *, user: str) -> HomeScreen:
+    now = ops.clock()
+    services = await _services_of(ops, user)
+    calendar = await ops.freezes.calendar(now=now)
+    frozen = [o for o in calendar.between(None, None, start=now, end=now) if o.covers(now)]
+    in_flight, incidents, approvals, dora = await asyncio.gather(
+        _in_flight(ops),
+        _incidents(ops),
+        _approvals(ops, user),
+        _dora(ops, services[:DORA_SERVICES]),
+    )
+    return HomeScreen(user, tuple(services), in_flight, incidents, approvals, tuple(frozen), dora)
+
+
+async def _services_of(ops: Operations, user: str) -> list[str]:
+    """The services `user` owns or administers, directly or through a user group."""
+    entries = sorted(ops.directory.services.values(), key=lambda entry: entry.name)
+    return [e.name for e in entries if await _member(ops, user, e)]
+
+
+async def _member(ops: Operations, user: str, entry: ServiceEntry) -> bool:
+    principals = (*entry.owners, *entry.admins)
+    if user in principals:
+        return True
+    for group in (p for p in principals if p.startswith("S")):
+        try:
+            if user in await ops.groups.members(group):
+                return True
+        except GroupLookupError:
+            continue  # the Home tab shows what it can; it grants nothing
+    return False
+
+
+async def _line(
+    ops: Operations, release: Release, note: str, role: str, who: str | None = None
+) -> Line:
+    links = await ops.releases.message_links(release.id)
+    return Line(release, note, links.get(role) or links.get("feed_root"), who)
+
+
+async def _in_flight(ops: Operations) -> tuple[Line, ...]:
+    found = []
+    for release in (await ops.releases.in_flight(now=ops.clock()))[:SHOWN]:
+        summary = await ops.releases.checkup_summary(release.id)
+        verdict = summary.last_color.value if summary.last_color else "no verdict yet"
+        state = release.state.value.removeprefix("release.") if release.state else "planned"
+        found.append(await _line(ops, release, f"{state} · {verdict}", "feed_root"))
+    return tuple(found)
+
+
+async def _incidents(ops: Operations) -> tuple[Line, ...]:
+    found = []
+    failed = await ops.releases.failed_unrecovered(since=ops.clock() - INCIDENT_WINDOW)
+    for release in failed[:SHOWN]:
+        incident = await ops.releases.incident(release.id)
+        commander = incident.commander if incident and incident.commander else None
+        note = "commanded by" if commander else "no commander yet"
+        found.append(await _line(ops, release, note, "ops_root", who=commander))
+    return tuple(found)
+
+
+async def _approvals(ops: Operations, user: str) -> tuple[Line, ...]:
+    found = []
+    for release_id in await ops.releases.waiting_approvals():
+        release = await ops.releases.by_id(release_id)
+        policy = ops.directory.approval_policy(release.service) if release else None
+        if release is None or policy is None or user in (release.owner, release.manifest.author):
+            continue
+        entry = ServiceEntry(release.service, owners=policy.approvers)
+        approval = await ops.releases.approval_of(release_id)
+        voted = approval is not None and approval.vote_of(user) is not None
+        if not voted and await _member(ops, user, entry):
+            need = approval.need.describe() if approval else "approval"
+            found.append(await _line(ops, release, f"needs {need}", "approval_request"))
+        if len(found) >= SHOWN:
+            break
+    return tuple(found)
+
+
+async def _dora(ops: Operations, services: list[str]) -> tuple[ServiceFigures, ...]:
+    if ops.dora is None:
+        return ()
+    window = DoraWindow.including(ops.clock(), timedelta(days=30))  # holds this moment
+    found = []
+    for service in services:
+        report = await ops.dora(window=window, service=service, env=None)
+        cfr = report.change_failure_rate
+        found.append(ServiceFigures(service, report.deploy_frequency_per_day.count, cfr.value))
+    return tuple(found)
