@@ -108,15 +108,19 @@ async def mark_recovered(
         return RedCaution(release_id, red)
     request = EventRequest(event=EventType.RECOVERED, actor=actor)
 
-    async def recover(ledger: Ledger) -> None:
+    async def recover(ledger: Ledger) -> bool:
         outcome = await record_event(
             ledger=ledger, release_id=release_id, request=request, now=ops.clock()
         )
+        if not outcome.created:  # a second click, or another replica, recorded it first
+            return False
         incident, new = await incident_of(ledger, release_id)
         said = text(Emoji("white_check_mark"), " ", User(actor), " marked it recovered.")
         await _save(ledger, ops, outcome.release, incident, new, said)
+        return True
 
-    await run_in_transaction(ops.ledgers, recover)
+    if not await run_in_transaction(ops.ledgers, recover):
+        return Reply(False, text(f"{release_id} has recovered already."))
     await audit_incident(
         ops, actor, "mark_recovered", release, "despite red" if despite_red else ""
     )

@@ -256,3 +256,14 @@ async def retros_owed(world: DeployWorld) -> CoordinationCounts:
 
 
 URL = "https://wiki.example.com/retros/rel-2"
+
+
+async def test_a_double_click_on_mark_recovered_recovers_once(world: DeployWorld) -> None:
+    incident = await fail(world)
+    recovered = button_in(incident.blocks, ActionId.MARK_RECOVERED)
+    keys = await asyncio.gather(*(world.press(recovered, user="U0OWNER") for _ in range(2)))
+    answers = [(await world.reply(key)).text for key in keys]
+    assert sum(a.startswith("Recovered: the page is resolved") for a in answers) == 1
+    assert "rel-2 has recovered already." in answers
+    await settle(world.herald)
+    assert sum("marked it recovered" in t for t in thread(world, incident)) == 1
