@@ -66,57 +66,23 @@ def incident_actions(release_id: str, *, commanded: bool) -> Block:
 
 def update_modal(release_id: str) -> dict[str, Any]:
     """Post update: every field optional; what is left empty keeps its last value."""
-    blocks: list[Block] = [section(f"The incident of `{escape_mrkdwn(release_id)}`.")]
-    for field, label in UPDATE_FIELDS:
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": field,
-                "optional": True,
-                "label": {"type": "plain_text", "text": label},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": field,
-                    "max_length": FIELD_LIMIT,
-                },
-            }
-        )
-    return {
-        "type": "modal",
-        "callback_id": CallbackId.INCIDENT_UPDATE,
-        "private_metadata": release_id,
-        "title": {"type": "plain_text", "text": "Incident update"},
-        "submit": {"type": "plain_text", "text": "Post"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": blocks,
-    }
+    inputs = [
+        _text_input(field, label, max_length=FIELD_LIMIT, optional=True)
+        for field, label in UPDATE_FIELDS
+    ]
+    intro = section(f"The incident of `{escape_mrkdwn(release_id)}`.")
+    return _modal(
+        CallbackId.INCIDENT_UPDATE, release_id, "Incident update", "Post", [intro, *inputs]
+    )
 
 
 def fix_modal(release_id: str) -> dict[str, Any]:
     """Fix forward: the release (id or version) that will fix this one."""
-    return {
-        "type": "modal",
-        "callback_id": CallbackId.INCIDENT_FIX,
-        "private_metadata": release_id,
-        "title": {"type": "plain_text", "text": "Fix forward"},
-        "submit": {"type": "plain_text", "text": "Link"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            section(
-                f"When this release deploys, `{escape_mrkdwn(release_id)}` is marked recovered."
-            ),
-            {
-                "type": "input",
-                "block_id": ActionId.FIX,
-                "label": {"type": "plain_text", "text": "Release id or version"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": ActionId.FIX,
-                    "max_length": 128,
-                },
-            },
-        ],
-    }
+    intro = section(
+        f"When this release deploys, `{escape_mrkdwn(release_id)}` is marked recovered."
+    )
+    field = _text_input(ActionId.FIX, "Release id or version", max_length=128)
+    return _modal(CallbackId.INCIDENT_FIX, release_id, "Fix forward", "Link", [intro, field])
 
 
 def retro_button(release_id: str) -> Block:
@@ -127,22 +93,46 @@ def retro_button(release_id: str) -> Block:
 
 def retro_modal(release_id: str) -> dict[str, Any]:
     """Retro done: the link to its write-up."""
+    field = _text_input(ActionId.RETRO_LINK, "Link to the write-up", kind="url_text_input")
+    return _modal(CallbackId.INCIDENT_RETRO, release_id, "Retro done", "Record", [field])
+
+
+def _modal(
+    callback: CallbackId, release_id: str, title: str, submit: str, blocks: list[Block]
+) -> dict[str, Any]:
+    """A modal about one release, which its submission names in `private_metadata`."""
     return {
         "type": "modal",
-        "callback_id": CallbackId.INCIDENT_RETRO,
+        "callback_id": callback,
         "private_metadata": release_id,
-        "title": {"type": "plain_text", "text": "Retro done"},
-        "submit": {"type": "plain_text", "text": "Record"},
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": ActionId.RETRO_LINK,
-                "label": {"type": "plain_text", "text": "Link to the write-up"},
-                "element": {"type": "url_text_input", "action_id": ActionId.RETRO_LINK},
-            }
-        ],
+        "blocks": blocks,
     }
+
+
+def _text_input(
+    field: str,
+    label: str,
+    *,
+    kind: str = "plain_text_input",
+    max_length: int | None = None,
+    optional: bool = False,
+) -> Block:
+    """An input whose block and action share the id `field` (how the submission is read)."""
+    element: Block = {"type": kind, "action_id": field}
+    if max_length is not None:
+        element["max_length"] = max_length
+    block: Block = {
+        "type": "input",
+        "block_id": field,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+    if optional:
+        block["optional"] = True
+    return block
 
 
 def red_caution_message(release_id: str, said: str) -> dict[str, Any]:

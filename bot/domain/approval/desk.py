@@ -12,8 +12,8 @@ from bot.domain.approval.card import ApprovalCard, decision_note, request_notice
 from bot.domain.approval.checklist import Check, evaluate_readiness
 from bot.domain.approval.policy import ApprovalPolicy
 from bot.domain.approval.votes import Approval, State, Vote
-from bot.domain.deploy.context import Operations, Reply
-from bot.domain.ports import AuditDecision, AuditEntry, AuditOutcome, Ledger
+from bot.domain.deploy.context import Operations, Reply, audit_release
+from bot.domain.ports import Ledger
 from bot.domain.release.model import Release
 from bot.domain.services.access import GroupLookupError
 from bot.domain.text import Group, Text, User, join, text
@@ -58,14 +58,17 @@ async def cast_vote(
     try:
         via = await _approver(ops, release, policy, actor=actor, approve=approve, reason=reason)
     except Refused as refused:
-        await _audit(ops, actor, action, release, refused.said.plain(), allowed=False)
+        await audit_release(
+            ops, actor=actor, action=action, release=release, detail=refused.said.plain(),
+            allowed=False,
+        )  # fmt: skip
         return Reply(False, refused.said)
     checks = await _readiness(ops, release)
     vote = Vote(actor, approve, ops.clock(), via, reason.strip())
     async with ops.ledgers() as ledger:
         reply = await _count(ledger, ops, release, vote, checks)
     if reply.ok:
-        await _audit(ops, actor, action, release, reason.strip(), allowed=True)
+        await audit_release(ops, actor=actor, action=action, release=release, detail=reason.strip())
     return reply
 
 
@@ -147,21 +150,3 @@ def _card(
     policy = ops.directory.approval_policy(release.service)
     approvers = policy.approvers if policy else ()
     return ApprovalCard(release, approval, approvers, checks, ops.clock())
-
-
-async def _audit(
-    ops: Operations, actor: str, action: str, release: Release, detail: str, *, allowed: bool
-) -> None:
-    await ops.audit.record(
-        AuditEntry(
-            at=ops.clock(),
-            actor=actor,
-            action=action,
-            decision=AuditDecision.ALLOWED if allowed else AuditDecision.DENIED,
-            outcome=AuditOutcome.DONE if allowed else AuditOutcome.REFUSED,
-            release_id=release.id,
-            service=release.service,
-            env=release.env,
-            detail=detail[:500],
-        )
-    )

@@ -23,7 +23,7 @@ from bot.domain.ports import (
     LedgerFactory,
     ReleaseReader,
 )
-from bot.domain.release.model import Notice
+from bot.domain.release.model import Notice, Release
 from bot.domain.services.access import GroupDirectory, check_access
 from bot.domain.services.directory import Directory, ServiceEnv
 from bot.domain.services.oncall import OnCallDirectory
@@ -139,6 +139,32 @@ async def audit(
     if note and release is not None:
         async with ops.ledgers() as ledger:
             await ledger.enqueue([Notice.note(release, _said(actor, action, decision, detail))])
+
+
+async def audit_release(
+    ops: Operations,
+    *,
+    actor: str,
+    action: str,
+    release: Release,
+    detail: str = "",
+    allowed: bool = True,
+) -> None:
+    """Append what `actor` did (or was refused) to a release, said in no thread (the caller
+    says it where it belongs)."""
+    await ops.audit.record(
+        AuditEntry(
+            at=ops.clock(),
+            actor=actor,
+            action=action,
+            decision=AuditDecision.ALLOWED if allowed else AuditDecision.DENIED,
+            outcome=AuditOutcome.DONE if allowed else AuditOutcome.REFUSED,
+            service=release.service,
+            env=release.env,
+            release_id=release.id,
+            detail=detail[:2000],
+        )
+    )
 
 
 def _said(actor: str, action: str, decision: AuditDecision, detail: Text) -> Text:

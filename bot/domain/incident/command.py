@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 
 from bot.domain.checkup.verdict import Color
-from bot.domain.deploy.context import Operations, Reply, authorize
+from bot.domain.deploy.context import Operations, Reply, audit_release, authorize
 from bot.domain.incident.card import incident_notice
 from bot.domain.incident.model import Incident, IncidentUpdate
-from bot.domain.ports import AuditDecision, AuditEntry, AuditOutcome, Ledger
+from bot.domain.ports import Ledger
 from bot.domain.release.events import EventRequest
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Notice, Release
@@ -44,7 +44,7 @@ async def hand_over(ops: Operations, *, actor: str, release_id: str, to: str) ->
         await _save(ledger, ops, release, incident.commanded_by(to, at=ops.clock()), new, said)
 
     await run_in_transaction(ops.ledgers, change)
-    await audit_incident(ops, actor, "hand_over", release, f"to {to}")
+    await audit_release(ops, actor=actor, action="hand_over", release=release, detail=f"to {to}")
     return Reply(True, text(User(to), " is the incident commander now."))
 
 
@@ -65,7 +65,9 @@ async def post_update(
         return updated.updates
 
     count = await run_in_transaction(ops.ledgers, change)
-    await audit_incident(ops, actor, "incident_update", release, f"update {count}")
+    await audit_release(
+        ops, actor=actor, action="incident_update", release=release, detail=f"update {count}"
+    )
     return Reply(True, text(f"Update {count} posted in the thread."))
 
 
@@ -90,7 +92,7 @@ async def link_fix(ops: Operations, *, actor: str, release_id: str, fix: str) ->
         await _save(ledger, ops, release, incident.fixed_by(fix, at=ops.clock()), new, said)
 
     await run_in_transaction(ops.ledgers, change)
-    await audit_incident(ops, actor, "fix_forward", release, fix)
+    await audit_release(ops, actor=actor, action="fix_forward", release=release, detail=fix)
     return Reply(True, text(f"Fix forward: {fix}. Herald marks it recovered when that deploys."))
 
 
@@ -121,9 +123,8 @@ async def mark_recovered(
 
     if not await run_in_transaction(ops.ledgers, recover):
         return Reply(False, text(f"{release_id} has recovered already."))
-    await audit_incident(
-        ops, actor, "mark_recovered", release, "despite red" if despite_red else ""
-    )
+    how = "despite red" if despite_red else ""
+    await audit_release(ops, actor=actor, action="mark_recovered", release=release, detail=how)
     return Reply(True, text("Recovered: the page is resolved and the time to restore recorded."))
 
 
@@ -199,21 +200,3 @@ async def _red(ops: Operations, release: Release) -> Text | None:
 def _summary(update: IncidentUpdate) -> str:
     said = "; ".join(f"{name}: {value}" for name, value in update.details().items())
     return f" — {said}" if said else "."
-
-
-async def audit_incident(
-    ops: Operations, actor: str, action: str, release: Release, detail: str
-) -> None:
-    await ops.audit.record(
-        AuditEntry(
-            at=ops.clock(),
-            actor=actor,
-            action=action,
-            decision=AuditDecision.ALLOWED,
-            outcome=AuditOutcome.DONE,
-            service=release.service,
-            env=release.env,
-            release_id=release.id,
-            detail=detail,
-        )
-    )

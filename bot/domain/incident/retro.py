@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from bot.domain.deploy.context import Operations, Reply
-from bot.domain.incident.command import audit_incident, incident_of, refusal
+from bot.domain.deploy.context import Operations, Reply, audit_release
+from bot.domain.incident.command import incident_of, refusal
 from bot.domain.ports import Ledger
 from bot.domain.release.lifecycle import EventType
 from bot.domain.release.model import Audience, Notice, NoticeKind, Release
@@ -91,5 +91,5 @@ async def record_retro(ops: Operations, *, actor: str, release_id: str, link: st
         await ledger.enqueue([Notice.note(release, said)])
 
     await run_in_transaction(ops.ledgers, done)
-    await audit_incident(ops, actor, "retro_done", release, link)
+    await audit_release(ops, actor=actor, action="retro_done", release=release, detail=link)
     return Reply(True, text("Retro recorded."))

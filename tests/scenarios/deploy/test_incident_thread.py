@@ -20,21 +20,11 @@ from bot.store.tables import CheckupRow
 from bot.workers import RETROS
 from standins.slack_messages import SlackMessage
 from tests.conftest import OPS
-from tests.scenarios.deploy.world import DeployWorld, settle
+from tests.scenarios.deploy.world import DeployWorld, fail_release, ops_thread, settle
 from tests.slack.reply import button_in, buttons_in
 from tests.waiting import eventually
 
 INCIDENT_ACTIONS = incident_actions_block("rel-2")
-
-
-async def fail(world: DeployWorld) -> SlackMessage:
-    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
-    await eventually(lambda: len(world.slack.posted(OPS)) == 1)
-    return world.slack.posted(OPS)[0]
-
-
-def thread(world: DeployWorld, incident: SlackMessage) -> list[str]:
-    return [m.text for m in world.slack.replies(OPS, incident.ts)]
 
 
 async def edited(incident: SlackMessage, words: str) -> str:
@@ -53,7 +43,7 @@ async def hand_over(world: DeployWorld, *, by: str, to: str) -> str:
 async def test_taking_command_names_the_commander_in_the_incident_message_itself(
     world: DeployWorld,
 ) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     assert "Incident commander: unassigned" in incident.text
     await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
     said = await edited(incident, "Incident commander: <@U0OWNER>")
@@ -63,7 +53,7 @@ async def test_taking_command_names_the_commander_in_the_incident_message_itself
 
 
 async def test_the_commander_hands_over_and_a_stranger_cannot(world: DeployWorld) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
     refused = await hand_over(world, by="U0STRANGER", to="U0STRANGER")
     assert "Only owners of webapp" in refused
@@ -71,7 +61,7 @@ async def test_the_commander_hands_over_and_a_stranger_cannot(world: DeployWorld
     assert handed == "<@U0MEMBER> is the incident commander now."
     await edited(incident, "Incident commander: <@U0MEMBER>")
     await settle(world.herald)
-    said = thread(world, incident)
+    said = ops_thread(world, incident)
     assert any(t.startswith(":no_entry: <@U0STRANGER> tried to hand over: ") for t in said)
     assert ":large_blue_circle: <@U0OWNER> handed command to <@U0MEMBER>." in said
     again = await hand_over(world, by="U0MEMBER", to="U0OWNER")  # the commander may, too
@@ -81,7 +71,7 @@ async def test_the_commander_hands_over_and_a_stranger_cannot(world: DeployWorld
 async def test_an_update_from_the_modal_is_shown_in_place_and_replied_escaped(
     world: DeployWorld,
 ) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     key = await world.press(button_in(incident.blocks, ActionId.POST_UPDATE), user="U0OWNER")
     assert key
     await eventually(lambda: len(world.slack.views) == 1)
@@ -101,8 +91,10 @@ async def test_an_update_from_the_modal_is_shown_in_place_and_replied_escaped(
     assert "Symptom: &lt;!channel&gt; 5xx on /pay" in said
     assert "Blast radius: EU &lt;@U0CEO&gt;" in said and "ETA: 14:30" in said
     assert "1 update" in said
-    await eventually(lambda: any("Update 1 by <@U0OWNER>" in t for t in thread(world, incident)))
-    reply = next(t for t in thread(world, incident) if "Update 1 by" in t)
+    await eventually(
+        lambda: any("Update 1 by <@U0OWNER>" in t for t in ops_thread(world, incident))
+    )
+    reply = next(t for t in ops_thread(world, incident) if "Update 1 by" in t)
     assert "<!channel>" not in reply and "&lt;!channel&gt;" in reply
 
 
@@ -116,7 +108,7 @@ def typed(**fields: str) -> dict[str, Any]:
 async def test_mark_recovered_asks_again_while_red_then_records_the_recovery(
     world: DeployWorld,
 ) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     recovered = button_in(incident.blocks, ActionId.MARK_RECOVERED)
     assert recovered.confirm is not None  # Slack asks before it sends the click
     stranger = await world.click(recovered, user="U0STRANGER")
@@ -153,14 +145,14 @@ async def judge_red(world: DeployWorld) -> None:
 async def test_every_attempt_is_said_in_the_thread_and_kept_in_the_audit_trail(
     world: DeployWorld,
 ) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     refused = await world.deploy("pause webapp", user="U0STRANGER")
     assert "Only owners of webapp" in refused.text
     await world.deploy("status webapp", user="U0STRANGER")  # reading changes nothing: no reply
     await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
     await hand_over(world, by="U0OWNER", to="U0MEMBER")
     await settle(world.herald)
-    said = thread(world, incident)
+    said = ops_thread(world, incident)
     assert any(t.startswith(":no_entry: <@U0STRANGER> tried `/deploy pause`: ") for t in said)
     assert not any("status" in t for t in said)
     _, detail = await world.herald.call("GET", "/api/v1/releases/rel-2")
@@ -184,7 +176,7 @@ async def test_an_argo_cd_app_without_a_rollout_still_offers_its_rollback(
 
 
 async def test_a_fix_forward_recovers_the_release_when_the_fix_deploys(world: DeployWorld) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     await world.press(button_in(incident.blocks, ActionId.FIX_FORWARD), user="U0OWNER")
     await eventually(lambda: len(world.slack.views) == 1)
     assert world.slack.views[0]["callback_id"] == CallbackId.INCIDENT_FIX
@@ -196,7 +188,7 @@ async def test_a_fix_forward_recovers_the_release_when_the_fix_deploys(world: De
     )
     assert status == 200
     await eventually(
-        lambda: any("fix it forward with 1.42.1" in t for t in thread(world, incident))
+        lambda: any("fix it forward with 1.42.1" in t for t in ops_thread(world, incident))
     )
     fixed = {**example_manifest(), "id": "rel-3", "version": "1.42.1"}
     assert (await world.herald.post_manifest(fixed))[0] == 201
@@ -213,13 +205,13 @@ async def test_a_fix_forward_recovers_the_release_when_the_fix_deploys(world: De
 
 
 def said(world: DeployWorld, incident: SlackMessage, words: str) -> bool:
-    return any(words in reply for reply in thread(world, incident))
+    return any(words in reply for reply in ops_thread(world, incident))
 
 
 async def test_a_retro_reminder_comes_once_after_the_recovery_and_takes_the_write_up(
     world: DeployWorld,
 ) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0OWNER")
     await world.click(button_in(incident.blocks, ActionId.MARK_RECOVERED), user="U0OWNER")
     job = world.herald.runner.app[RETROS]
@@ -259,11 +251,11 @@ URL = "https://wiki.example.com/retros/rel-2"
 
 
 async def test_a_double_click_on_mark_recovered_recovers_once(world: DeployWorld) -> None:
-    incident = await fail(world)
+    incident = await fail_release(world)
     recovered = button_in(incident.blocks, ActionId.MARK_RECOVERED)
     keys = await asyncio.gather(*(world.press(recovered, user="U0OWNER") for _ in range(2)))
     answers = [(await world.reply(key)).text for key in keys]
     assert sum(a.startswith("Recovered: the page is resolved") for a in answers) == 1
     assert "rel-2 has recovered already." in answers
     await settle(world.herald)
-    assert sum("marked it recovered" in t for t in thread(world, incident)) == 1
+    assert sum("marked it recovered" in t for t in ops_thread(world, incident)) == 1

@@ -13,9 +13,17 @@ from bot.slack.ids import ActionId
 from bot.workers import COMMANDER
 from standins.argocd import FakeArgoCD
 from standins.pagerduty_rest import FakePagerDutyRest
-from standins.slack import FakeSlack, SlackMessage
-from tests.conftest import OPS, SettingsFactory
-from tests.scenarios.deploy.world import CATALOG, DeployWorld, argo_settings, running_world, settle
+from standins.slack import FakeSlack
+from tests.conftest import SettingsFactory
+from tests.scenarios.deploy.world import (
+    CATALOG,
+    DeployWorld,
+    argo_settings,
+    fail_release,
+    ops_thread,
+    running_world,
+    settle,
+)
 from tests.slack.reply import button_in
 from tests.waiting import eventually
 
@@ -95,16 +103,6 @@ async def test_status_still_answers_when_pagerduty_does_not(
     assert "On call" not in billing.text
 
 
-async def fail_release(world: DeployWorld) -> SlackMessage:
-    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
-    await eventually(lambda: len(world.slack.posted(OPS)) == 1)
-    return world.slack.posted(OPS)[0]
-
-
-def thread(world: DeployWorld, incident: SlackMessage) -> list[str]:
-    return [m.text for m in world.slack.replies(OPS, incident.ts)]
-
-
 async def test_a_failed_release_gets_the_on_call_named_commander_once(
     world: DeployWorld,
 ) -> None:
@@ -113,11 +111,11 @@ async def test_a_failed_release_gets_the_on_call_named_commander_once(
     await asyncio.gather(job.run(), job.run())
     await job.run()
     named = "<@U0ONCALL> is the incident commander for rel-2 (on call in PagerDuty)."
-    await eventually(lambda: any(named in t for t in thread(world, incident)))
+    await eventually(lambda: any(named in t for t in ops_thread(world, incident)))
     later = await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0MEMBER")
     assert "<@U0ONCALL> took command at" in later.text
     await settle(world.herald)
-    assert sum("incident commander" in t for t in thread(world, incident)) == 1
+    assert sum("incident commander" in t for t in ops_thread(world, incident)) == 1
 
 
 async def test_whoever_took_command_first_keeps_it(world: DeployWorld) -> None:
@@ -126,5 +124,5 @@ async def test_whoever_took_command_first_keeps_it(world: DeployWorld) -> None:
     assert "You are the incident commander" in first.text
     assert await world.herald.runner.app[COMMANDER].run() == 0
     await settle(world.herald)
-    commanders = [t for t in thread(world, incident) if "incident commander" in t]
+    commanders = [t for t in ops_thread(world, incident) if "incident commander" in t]
     assert commanders == [":large_blue_circle: <@U0OWNER> is the incident commander for rel-2."]

@@ -16,7 +16,8 @@ from bot.examples import example_manifest
 from bot.settings import Settings
 from standins.argocd import FakeArgoCD
 from standins.slack import FakeSlack
-from tests.conftest import Herald, SettingsFactory, start_herald
+from standins.slack_messages import SlackMessage
+from tests.conftest import OPS, Herald, SettingsFactory, start_herald
 from tests.slack.conversation import Conversation
 from tests.waiting import eventually
 
@@ -106,3 +107,15 @@ async def running_world(
             yield DeployWorld(herald, slack, argocd)
     finally:
         await runner.cleanup()
+
+
+async def fail_release(world: DeployWorld) -> SlackMessage:
+    """rel-2 fails: its incident message, once it is posted in the ops channel."""
+    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
+    await eventually(lambda: len(world.slack.posted(OPS)) == 1)
+    return world.slack.posted(OPS)[0]
+
+
+def ops_thread(world: DeployWorld, incident: SlackMessage) -> list[str]:
+    """The replies under the incident message."""
+    return [m.text for m in world.slack.replies(OPS, incident.ts)]
