@@ -24,7 +24,7 @@ from tests.scenarios.deploy.world import (
     running_world,
     settle,
 )
-from tests.slack.reply import button_in
+from tests.slack.reply import button_in, buttons_in
 from tests.waiting import eventually
 
 POLICY = "PWEBAPP"
@@ -107,12 +107,14 @@ async def test_a_failed_release_gets_the_on_call_named_commander_once(
     world: DeployWorld,
 ) -> None:
     incident = await fail_release(world)
+    take = button_in(incident.blocks, ActionId.TAKE_COMMAND)  # as it was posted
     job = world.herald.runner.app[COMMANDER]
     await asyncio.gather(job.run(), job.run())
     await job.run()
     named = "<@U0ONCALL> is the incident commander for rel-2 (on call in PagerDuty)."
     await eventually(lambda: any(named in t for t in ops_thread(world, incident)))
-    later = await world.click(button_in(incident.blocks, ActionId.TAKE_COMMAND), user="U0MEMBER")
+    await eventually(lambda: ActionId.TAKE_COMMAND not in buttons_in(incident.blocks))  # named
+    later = await world.click(take, user="U0MEMBER")  # a stale button, pressed late
     assert "<@U0ONCALL> took command at" in later.text
     await settle(world.herald)
     assert sum("incident commander" in t for t in ops_thread(world, incident)) == 1
