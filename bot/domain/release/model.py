@@ -149,7 +149,10 @@ class Notice:
             and self.key is None
             and self.audience not in (Audience.FEED, Audience.OPS)
         ):
-            raise ValueError("a notice that replaces a message needs its key, or a thread's root")
+            raise ValueError(
+                "a notice that replaces a message needs the key of that message"
+                " (or replaces its thread's root)"
+            )
         if self.key is not None:
             check_key(self.key)
             if self.opens_thread:

@@ -46,6 +46,12 @@ def test_replacing_needs_the_key_of_the_message() -> None:
         watch(key=None, replaces=True)
 
 
+def test_without_a_key_only_a_threads_root_is_replaced() -> None:
+    """The incident message at the top of the ops thread is edited in place."""
+    root = Notice(NoticeKind.INCIDENT, Audience.OPS, RELEASE, None, replaces=True)
+    assert (root.key, root.replaces) == (None, True)
+
+
 @pytest.mark.parametrize("key", ["", "Watch", "1watch", "watch-2", "watch me", "w" * 33])
 def test_a_key_is_a_short_slug(key: str) -> None:
     with pytest.raises(ValueError, match="slug of at most 32"):
