@@ -148,21 +148,33 @@ async def _failed(ops: Operations, release_id: str) -> Release | Reply:
 async def refusal(ops: Operations, actor: str, release: Release, doing: str) -> Reply | None:
     """None when `actor` commands the incident or may change the service; else the refusal,
     audited and said in the thread."""
-    async with ops.ledgers() as ledger:
-        incident = await ledger.lock_incident(release.id)
+    incident = await ops.releases.incident(release.id)
     if incident is not None and incident.commander == actor:
         return None
-    try:
-        where = ops.directory.resolve(release.service, release.env)
-    except UnknownTarget:
-        where = ServiceEnv(release.service, release.env, None)
-    action = doing.replace(" ", "_")
-    refused = await authorize(ops, actor=actor, action=action, where=where, note=False)
+    refused = await _access(ops, actor, release, doing.replace(" ", "_"))
     if refused is not None:
         said = text(Emoji("no_entry"), " ", User(actor), f" tried to {doing}: ", refused.text)
         async with ops.ledgers() as ledger:
             await ledger.enqueue([Notice.note(release, said)])
     return refused
+
+
+async def _access(ops: Operations, actor: str, release: Release, action: str) -> Reply | None:
+    """The service's access rules; a service the catalogue does not know (its release came
+    from a webhook alone) is Herald's admins' and its commander's only."""
+    if release.service not in ops.directory.services:
+        if actor in ops.directory.admins:
+            return None
+        said = f"{release.service} is not in the catalogue: its commander or an admin acts."
+        await audit_release(
+            ops, actor=actor, action=action, release=release, detail=said, allowed=False
+        )
+        return Reply(False, text(Emoji("no_entry"), " ", said))
+    try:
+        where = ops.directory.resolve(release.service, release.env)
+    except UnknownTarget:  # an env the catalogue does not list: the service's rules still hold
+        where = ServiceEnv(release.service, release.env, None)
+    return await authorize(ops, actor=actor, action=action, where=where, note=False)
 
 
 async def incident_of(ledger: Ledger, release_id: str) -> tuple[Incident, bool]:

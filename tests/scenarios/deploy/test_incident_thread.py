@@ -83,7 +83,13 @@ async def test_an_update_from_the_modal_is_shown_in_place_and_replied_escaped(
     status, _ = await world.submit(
         callback_id=CallbackId.INCIDENT_UPDATE,
         metadata="rel-2",
-        values=typed(symptom="<!channel> 5xx on /pay", blast_radius="EU <@U0CEO>", eta="14:30"),
+        values=typed(
+            symptom="<!channel> 5xx on /pay",
+            blast_radius="EU <@U0CEO>",
+            flag_state="<!subteam^S0ALL> new_checkout off",
+            next_action="<https://evil.example|roll back> & wait",
+            eta="14:30 <!here>",
+        ),
         user="U0OWNER",
     )
     assert status == 200
@@ -91,11 +97,15 @@ async def test_an_update_from_the_modal_is_shown_in_place_and_replied_escaped(
     assert "Symptom: &lt;!channel&gt; 5xx on /pay" in said
     assert "Blast radius: EU &lt;@U0CEO&gt;" in said and "ETA: 14:30" in said
     assert "1 update" in said
+    for raw in ("<!channel>", "<@U0CEO>", "<!subteam^S0ALL>", "<https://evil", "<!here>"):
+        assert raw not in said  # every free-text field reaches Slack escaped
     await eventually(
         lambda: any("Update 1 by <@U0OWNER>" in t for t in ops_thread(world, incident))
     )
     reply = next(t for t in ops_thread(world, incident) if "Update 1 by" in t)
-    assert "<!channel>" not in reply and "&lt;!channel&gt;" in reply
+    assert "&lt;!channel&gt;" in reply
+    for raw in ("<!channel>", "<@U0CEO>", "<!subteam^S0ALL>", "<https://evil", "<!here>"):
+        assert raw not in reply
 
 
 def typed(**fields: str) -> dict[str, Any]:
@@ -259,3 +269,19 @@ async def test_a_double_click_on_mark_recovered_recovers_once(world: DeployWorld
     assert "rel-2 has recovered already." in answers
     await settle(world.herald)
     assert sum("marked it recovered" in t for t in ops_thread(world, incident)) == 1
+
+
+async def test_an_incident_of_a_service_the_catalogue_lacks_is_its_admins(
+    world: DeployWorld,
+) -> None:
+    search = {**example_manifest(), "id": "rel-s1", "service": "search"}
+    assert (await world.herald.post_manifest(search))[0] == 201
+    for event in ("release.started", "release.failed"):
+        assert (await world.herald.post_event("rel-s1", event=event))[0] == 201
+    await eventually(lambda: any("rel-s1" in m.text for m in world.slack.posted(OPS)))
+    incident = next(m for m in world.slack.posted(OPS) if "rel-s1" in m.text)
+    recovered = button_in(incident.blocks, ActionId.MARK_RECOVERED)
+    owner = await world.click(recovered, user="U0OWNER")  # owns webapp, not search
+    assert "search is not in the catalogue: its commander or an admin acts." in owner.text
+    admin = await world.click(recovered, user="U0ADMIN")
+    assert admin.text.startswith("Recovered: the page is resolved")
