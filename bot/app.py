@@ -56,6 +56,7 @@ from bot.store import inbox
 from bot.store.audit import SqlAuditLog
 from bot.store.calendar import calendar_entries
 from bot.store.database import Database, create_engine
+from bot.store.dms import SqlDmBook
 from bot.store.dora import dora_report
 from bot.store.freezes import SqlFreezeBook
 from bot.store.instance_lock import instance_lock
@@ -247,6 +248,7 @@ def _build_core(
         oncall=build_oncall(settings, catalog, http=http, slack=client),
         freezes=SqlFreezeBook(database=database, catalogue=build_freeze_calendar(catalog.freezes)),
         burn=build_burn_gauge(settings, catalog, http),
+        dms=SqlDmBook(database=database),
     )
     tasks = BackgroundTasks(finish=_finisher(database, clock), outcome=app[METRICS].command_done)
     homes = HomeViewers(ops=ops, client=client, clock=clock)

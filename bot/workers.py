@@ -31,6 +31,7 @@ from bot.factories import (
 )
 from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS
+from bot.reports.dms import DmNotifier
 from bot.reports.freezes import FreezeAnnouncer
 from bot.reports.jobs import DigestReport, WeeklyReport
 from bot.reports.periods import Report, ScheduledReport
@@ -39,6 +40,7 @@ from bot.settings import Settings
 from bot.slack.command_queue import CommandQueue, this_process
 from bot.slack.delivery import SlackDelivery
 from bot.slack.digest import digest_message
+from bot.slack.dms import dm_message
 from bot.slack.freezes import freeze_message
 from bot.slack.home_refresh import HomeViewers
 from bot.store import outbox
@@ -55,6 +57,7 @@ Clock = Callable[[], datetime]
 COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; tests run it
 RETROS = web.AppKey("herald_retros", RetroReminders)  # retro reminders; tests run it
 HOMES = web.AppKey("herald_homes", HomeViewers)  # open Home tabs kept current; tests run it
+DMS = web.AppKey("herald_dms", DmNotifier)  # DMs about releases, each once; tests run it
 RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
 RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
 COMMANDS = web.AppKey("herald_commands", CommandQueue)  # kept commands, carried out once
@@ -172,6 +175,17 @@ def _add_jobs(
         requests = partial(post_approval_requests, core.ops)
         checkups.add_interval(
             requests, seconds=settings.checkup_interval_seconds, job_id="herald-approval-requests"
+        )
+    if core.ops.dms is not None:
+        app[DMS] = DmNotifier(
+            ops=core.ops,
+            book=core.ops.dms,
+            database=core.database,
+            render=dm_message,
+            wake=core.delivery.wake,
+        )
+        checkups.add_interval(
+            app[DMS].run, seconds=settings.checkup_interval_seconds, job_id="herald-dms"
         )
     app[HOMES] = core.homes
     checkups.add_interval(core.homes.refresh, seconds=every, job_id="herald-homes")

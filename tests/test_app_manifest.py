@@ -128,7 +128,9 @@ def test_the_validator_rejects_a_broken_manifest(
 def test_the_home_tab_and_the_events_herald_listens_to_are_declared(
     manifest: dict[str, Any],
 ) -> None:
-    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    home = manifest["features"]["app_home"]
+    assert home["home_tab_enabled"] is True
+    assert (home["messages_tab_enabled"], home["messages_tab_read_only_enabled"]) == (True, True)
     events = manifest["settings"]["event_subscriptions"]
     assert events["request_url"].endswith(EVENTS_PATH)
     assert sorted(events["bot_events"]) == ["app_home_opened", "app_mention"]

@@ -7,17 +7,18 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.deploy.context import Operations
 from bot.domain.deploy.parse import CommandError, Verb, parse_command
 from bot.domain.deploy.status import build_status
-from bot.domain.home.screen import build_home
+from bot.domain.home.screen import build_home, switch_dms
 from bot.domain.services.directory import UnknownTarget
 from bot.slack import views
 from bot.slack.home_refresh import HomeViewers
 from bot.slack.home_view import home_view
+from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import render
 from bot.slack.tasks import Dispatch
 
@@ -39,9 +40,28 @@ def register_home(
         publish = homes.publish(user) if homes else publish_home(ops, client, user)
         dispatch.start(lambda: publish, on_error=_logged, key=None)
 
+    for action_id, on in ((ActionId.DMS_ON, True), (ActionId.DMS_OFF, False)):
+        app.action(action_id.value)(_switch(ops, dispatch, homes, on=on))
+
     @app.event("app_mention")
     async def mentioned(event: dict[str, Any], client: AsyncWebClient) -> None:
         dispatch.start(lambda: answer_mention(ops, client, event), on_error=_logged, key=None)
+
+
+def _switch(ops: Operations, dispatch: Dispatch, homes: HomeViewers | None, *, on: bool) -> Any:
+    """DMs on or off, from the Home tab (no response URL there: the Home itself answers)."""
+
+    async def pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user = str(body["user"]["id"])
+
+        async def work() -> None:
+            await switch_dms(ops, user=user, on=on)
+            await (homes.publish(user) if homes else publish_home(ops, client, user))
+
+        dispatch.start(work, on_error=_logged, key=None)
+
+    return pressed
 
 
 async def publish_home(ops: Operations, client: AsyncWebClient, user: str) -> None:

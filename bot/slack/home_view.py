@@ -7,7 +7,8 @@ from typing import Any
 
 from bot.domain.home.screen import HomeScreen, Line
 from bot.domain.text import display_version
-from bot.slack.layout import MAX_HOME_BLOCKS, header, pack_sections
+from bot.slack.ids import ActionId
+from bot.slack.layout import MAX_HOME_BLOCKS, Block, button, header, pack_sections
 from bot.slack.mrkdwn import escape_mrkdwn, local_time
 
 
@@ -24,8 +25,19 @@ def home_view(screen: HomeScreen) -> dict[str, Any]:
         ("*Freezes in force*", _freezes(screen) or ["No freeze holds anything now."]),
         ("*DORA, last 30 days*", _dora(screen) or ["No services of yours to measure."]),
     ]
-    blocks = [header("Herald"), *pack_sections(groups, max_blocks=MAX_HOME_BLOCKS - 1)]
+    room = MAX_HOME_BLOCKS - 1 - (screen.dms is not None)
+    blocks = [header("Herald"), *pack_sections(groups, max_blocks=room)]
+    if screen.dms is not None:
+        blocks.append(_dms_switch(on=screen.dms))
     return {"type": "home", "callback_id": "herald_home", "blocks": blocks}
+
+
+def _dms_switch(*, on: bool) -> Block:
+    if on:
+        switch = button("Stop DMs about my releases", ActionId.DMS_OFF, "off")
+    else:
+        switch = button("DM me when my releases ship or fail", ActionId.DMS_ON, "on")
+    return {"type": "actions", "elements": [switch]}
 
 
 def _line(line: Line) -> str:

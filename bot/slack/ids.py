@@ -60,6 +60,8 @@ class ActionId(StrEnum):
     FIX = "herald_fix"  # the fix-forward modal's input
     RETRO_DONE = "herald_retro_done"  # opens the retro modal
     RETRO_LINK = "herald_retro_link"  # the retro modal's input
+    DMS_ON = "herald_dms_on"  # the Home tab: DM me about my releases
+    DMS_OFF = "herald_dms_off"
 
 
 class InvalidButtonValue(MalformedRequest):

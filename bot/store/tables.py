@@ -375,6 +375,6 @@ class RehearsalRow(SQLModel, table=True):
     received_at: datetime = _utc()
 
 
-from bot.store import approval_tables, incident_tables  # noqa: E402
+from bot.store import approval_tables, dm_tables, incident_tables  # noqa: E402
 
-TABLE_MODULES = (approval_tables, incident_tables)  # their tables: go/no-go, incidents
+TABLE_MODULES = (approval_tables, incident_tables, dm_tables)  # go/no-go, incidents, DMs

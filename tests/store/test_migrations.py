@@ -44,6 +44,7 @@ TABLES = {
     "approvals",
     "approval_votes",
     "incidents",
+    "dm_subscribers",
 }
 
 

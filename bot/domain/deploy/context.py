@@ -15,6 +15,7 @@ from bot.domain.dora.report import DoraReport
 from bot.domain.dora.window import DoraWindow
 from bot.domain.freeze.book import FixedFreezes, FreezeBook
 from bot.domain.freeze.calendar import FreezeCalendar
+from bot.domain.home.dms import DmBook
 from bot.domain.ports import (
     AuditDecision,
     AuditEntry,
@@ -65,6 +66,7 @@ class Operations:
     freezes: FreezeBook = field(default_factory=FixedFreezes)  # change freezes
     calendar: CalendarSource | None = None  # the release calendar's store queries
     burn: BurnGauge | None = None  # error-budget burn for the readiness checklist (Prometheus)
+    dms: DmBook | None = None  # who asked for DMs about their releases (the Home tab)
 
 
 @dataclass(frozen=True)

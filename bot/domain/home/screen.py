@@ -12,7 +12,7 @@ from bot.domain.deploy.context import Operations
 from bot.domain.dora.window import DoraWindow
 from bot.domain.freeze.window import Occurrence
 from bot.domain.release.model import Release
-from bot.domain.services.access import GroupLookupError
+from bot.domain.services.access import owns
 from bot.domain.services.directory import ServiceEntry
 
 SHOWN = 15  # releases in each list
@@ -46,6 +46,7 @@ class HomeScreen:
     approvals: tuple[Line, ...]
     freezes: tuple[Occurrence, ...]
     dora: tuple[ServiceFigures, ...]
+    dms: bool | None = None  # DMs about their releases on; None: not offered here
 
 
 async def build_home(ops: Operations, *, user: str) -> HomeScreen:
@@ -59,26 +60,26 @@ async def build_home(ops: Operations, *, user: str) -> HomeScreen:
         _approvals(ops, user),
         _dora(ops, services[:DORA_SERVICES]),
     )
-    return HomeScreen(user, tuple(services), in_flight, incidents, approvals, tuple(frozen), dora)
+    dms = await ops.dms.subscribed(user) if ops.dms is not None else None
+    return HomeScreen(
+        user, tuple(services), in_flight, incidents, approvals, tuple(frozen), dora, dms
+    )
+
+
+async def switch_dms(ops: Operations, *, user: str, on: bool) -> None:
+    """`user` asks for DMs about their releases, or no longer."""
+    if ops.dms is None:
+        return
+    if on:
+        await ops.dms.subscribe(user, at=ops.clock())
+    else:
+        await ops.dms.unsubscribe(user)
 
 
 async def _services_of(ops: Operations, user: str) -> list[str]:
     """The services `user` owns or administers, directly or through a user group."""
     entries = sorted(ops.directory.services.values(), key=lambda entry: entry.name)
-    return [e.name for e in entries if await _member(ops, user, e)]
-
-
-async def _member(ops: Operations, user: str, entry: ServiceEntry) -> bool:
-    principals = (*entry.owners, *entry.admins)
-    if user in principals:
-        return True
-    for group in (p for p in principals if p.startswith("S")):
-        try:
-            if user in await ops.groups.members(group):
-                return True
-        except GroupLookupError:
-            continue  # the Home tab shows what it can; it grants nothing
-    return False
+    return [e.name for e in entries if await owns(user, e, ops.groups)]
 
 
 async def _line(
@@ -119,7 +120,7 @@ async def _approvals(ops: Operations, user: str) -> tuple[Line, ...]:
         entry = ServiceEntry(release.service, owners=policy.approvers)
         approval = await ops.releases.approval_of(release_id)
         voted = approval is not None and approval.vote_of(user) is not None
-        if not voted and await _member(ops, user, entry):
+        if not voted and await owns(user, entry, ops.groups):
             need = approval.need.describe() if approval else "approval"
             found.append(await _line(ops, release, f"needs {need}", "approval_request"))
         if len(found) >= SHOWN:

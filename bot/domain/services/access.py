@@ -84,3 +84,18 @@ def _unsure(entry: ServiceEntry, groups: list[Text], on_call: str | None) -> Tex
 
 def _mention(principal: str) -> Span:
     return Group(principal) if _is_group(principal) else User(principal)
+
+
+async def owns(user: str, entry: ServiceEntry, groups: GroupDirectory) -> bool:
+    """`user` owns or administers the service, directly or through a user group; a group
+    that cannot be read counts as not (this only decides what someone is shown or sent)."""
+    principals = (*entry.owners, *entry.admins)
+    if user in principals:
+        return True
+    for group in dict.fromkeys(p for p in principals if _is_group(p)):
+        try:
+            if user in await groups.members(group):
+                return True
+        except GroupLookupError:
+            continue
+    return False

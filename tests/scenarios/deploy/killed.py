@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -35,10 +36,17 @@ async def canary_argocd() -> AsyncIterator[FakeArgoCD]:
         yield fake
 
 
-def herald_on(slack: FakeSlack, argocd: FakeArgoCD, tmp_path: Path, **env: str) -> HeraldServer:
-    """`herald serve` on webapp's catalogue; claims go stale after 1 s."""
+def herald_on(
+    slack: FakeSlack,
+    argocd: FakeArgoCD,
+    tmp_path: Path,
+    *,
+    catalog: dict[str, Any] | None = None,
+    **env: str,
+) -> HeraldServer:
+    """`herald serve` on webapp's catalogue (or `catalog`); claims go stale after 1 s."""
     config = tmp_path / "herald.yaml"
-    config.write_text(yaml.safe_dump(CATALOG))
+    config.write_text(yaml.safe_dump(catalog or CATALOG))
     server = HeraldServer(slack=slack, database=tmp_path / "herald.db", log=tmp_path / "log")
     server.env.update(
         HERALD_CONFIG=str(config),

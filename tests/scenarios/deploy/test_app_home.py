@@ -4,14 +4,15 @@ services, releases in flight, incidents and who commands them, freezes, DORA), a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.examples import example_manifest
 from bot.slack.ids import ActionId
-from bot.workers import HOMES
+from bot.workers import DMS, HOMES
 from tests.conftest import OPS
 from tests.scenarios.deploy.world import DeployWorld, settle
-from tests.slack.reply import button_in
+from tests.slack.reply import button_in, buttons_in
 from tests.waiting import eventually
 
 CHANNEL = "CFEED"
@@ -102,3 +103,23 @@ async def test_an_event_storm_refreshes_an_open_home_once_a_run_not_once_an_even
     assert len(world.slack.homes["U0OWNER"]) == 2  # opened, then refreshed once
     shown = "\n".join(text_of(block) for block in world.slack.homes["U0OWNER"][-1]["blocks"])
     assert "billing prod v1.42.0" in shown
+
+
+async def test_an_owner_who_opts_in_is_dmed_once_when_a_release_of_theirs_fails(
+    world: DeployWorld,
+) -> None:
+    world.slack.users.update({"U0OWNER", "U0MEMBER"})
+    await open_home(world, "U0OWNER")
+    switch = buttons_in(world.slack.homes["U0OWNER"][-1]["blocks"])[ActionId.DMS_ON]
+    await world.press(switch, user="U0OWNER")  # the Home answers: it is published again
+    await eventually(
+        lambda: ActionId.DMS_OFF in buttons_in(world.slack.homes["U0OWNER"][-1]["blocks"])
+    )
+    assert (await world.herald.post_event("rel-2", event="release.failed", symptom="5xx"))[0] == 201
+    dms = world.herald.runner.app[DMS]
+    assert sum(await asyncio.gather(dms.run(), dms.run())) == 1  # two replicas: one DM
+    assert await dms.run() == 0
+    inbox = world.slack.dm_channel("U0OWNER")
+    await eventually(lambda: len(world.slack.messages(inbox)) == 1)
+    assert world.slack.messages(inbox)[0].text == "webapp prod v1.42.0 (rel-2) failed: 5xx"
+    assert world.slack.messages(world.slack.dm_channel("U0MEMBER")) == []  # did not opt in
