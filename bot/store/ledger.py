@@ -68,6 +68,7 @@ class SqlLedger:
         self._change_events = change_events
         self._pages = PageRows(session, now=now)
         self.channels: set[str] = set()  # outbox channels written: whose senders have work
+        self.recorded: list[RecordedEvent] = []  # events added: logged once committed
 
     async def get_release(self, release_id: str) -> Release | None:
         releases = table_of(ReleaseRow)
@@ -117,6 +118,7 @@ class SqlLedger:
             payload=event.payload.model_dump(mode="json"),
         )
         await self._insert(EventRow, [row])
+        self.recorded.append(event)
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
         for notice in notices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,12 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.checkup.offsets import DEFAULT_OFFSETS
 from bot.domain.ports import Ledger
+from bot.domain.release.model import RecordedEvent
 from bot.store.database import Database
 from bot.store.ledger import CheckupOffsets, NoticeRenderer, SqlLedger, WatchConfigs
 from bot.store.notice_channels import NoticeChannels
 from bot.store.session_now import drive, session_on
 
 T = TypeVar("T")
+log = logging.getLogger("herald.events")
+
+
+def log_recorded(events: list[RecordedEvent]) -> None:
+    """One JSON log line per committed event, carrying exactly the payload Slack's message
+    metadata and every other sink get (`payload`)."""
+    for event in events:
+        log.info("release event recorded", extra={"payload": event.payload.flat()})
 
 
 class LedgerFactory:
@@ -52,6 +62,7 @@ class LedgerFactory:
         async with self._database.transaction() as session:
             ledger = self._ledger(session)
             yield ledger
+        log_recorded(ledger.recorded)
         if ledger.channels:  # a transaction that only read or kept state leaves them asleep
             self._on_commit(ledger.channels)
 
@@ -59,17 +70,18 @@ class LedgerFactory:
         """`use_case` in one transaction, its statements back to back in one call
         (bot/store/session_now.py): it may await the ledger and nothing else."""
 
-        def carry_out(connection: Connection) -> tuple[T, set[str]]:
+        def carry_out(connection: Connection) -> tuple[T, SqlLedger]:
             session, facade = session_on(connection)
             with session:
                 ledger = self._ledger(facade)
                 result = drive(use_case(ledger))
                 drive(ledger.flush())
-            return result, ledger.channels
+            return result, ledger
 
-        result, channels = await self._database.write_now(carry_out)
-        if channels:
-            self._on_commit(channels)
+        result, ledger = await self._database.write_now(carry_out)
+        log_recorded(ledger.recorded)
+        if ledger.channels:
+            self._on_commit(ledger.channels)
         return result
 
     def _ledger(self, session: AsyncSession) -> SqlLedger:
