@@ -16,8 +16,6 @@ from bot.store.dm_tables import DmSubscriberRow
 from bot.store.release_rows import table_of
 from bot.store.tables import EventRow, ReleaseRow
 
-DM_EVENTS = (EventType.DEPLOYED, EventType.FAILED)
-
 
 class SqlDmBook:
     def __init__(self, *, database: Database) -> None:
@@ -59,27 +57,41 @@ class ReleaseNews:
 
 
 async def recent_news(database: Database, *, since: datetime) -> list[ReleaseNews]:
+    """Deploys and failures since `since`, found through the releases' indexed times (the
+    event table has no index on time), each with its event's payload for the symptom."""
+    found: list[ReleaseNews] = []
+    for event, column in ((EventType.DEPLOYED, "deployed_at"), (EventType.FAILED, "failed_at")):
+        found += await _news(database, event, column, since=since)
+    return sorted(found, key=lambda news: news.received_at)
+
+
+async def _news(
+    database: Database, event: EventType, column: str, *, since: datetime
+) -> list[ReleaseNews]:
     events, releases = table_of(EventRow), table_of(ReleaseRow)
+    at = releases.c[column]
     query = (
         select(
-            events.c.release_id,
+            releases.c.id,
             releases.c.service,
             releases.c.env,
             releases.c.version,
-            events.c.type,
             events.c.payload,
             events.c.received_at,
         )
-        .join(releases, releases.c.id == events.c.release_id)
-        .where(events.c.type.in_([e.value for e in DM_EVENTS]), events.c.received_at >= since)
-        .order_by(events.c.id)
+        .join(
+            events,
+            (events.c.release_id == releases.c.id) & (events.c.type == event.value),
+        )
+        .where(at >= since)
+        .order_by(at)
         .limit(500)
     )
     async with database.read() as session:
         rows = (await session.execute(query)).all()
     return [
-        ReleaseNews(rid, service, env, version, EventType(kind), _symptom(payload), received)
-        for rid, service, env, version, kind, payload, received in rows
+        ReleaseNews(rid, service, env, version, event, _symptom(payload), received)
+        for rid, service, env, version, payload, received in rows
     ]
 
 
