@@ -32,6 +32,7 @@ from bot.factories import (
 from bot.integrations.page_delivery import PageDelivery
 from bot.observability import METRICS
 from bot.reports.dms import DmNotifier
+from bot.reports.flag_owners import FlagOwnerReminders
 from bot.reports.freezes import FreezeAnnouncer
 from bot.reports.jobs import DigestReport, WeeklyReport
 from bot.reports.periods import Report, ScheduledReport
@@ -58,6 +59,7 @@ COMMANDER = web.AppKey("herald_commander", CommanderJob)  # names on-calls; test
 RETROS = web.AppKey("herald_retros", RetroReminders)  # retro reminders; tests run it
 HOMES = web.AppKey("herald_homes", HomeViewers)  # open Home tabs kept current; tests run it
 DMS = web.AppKey("herald_dms", DmNotifier)  # DMs about releases, each once; tests run it
+FLAG_OWNERS = web.AppKey("herald_flag_owners", FlagOwnerReminders)  # weekly; tests run it
 RETENTION = web.AppKey("herald_retention", RetentionJob)  # prunes the inbox and the outbox
 RETENTION_EVERY = 3600.0  # seconds; the first run is at start-up
 COMMANDS = web.AppKey("herald_commands", CommandQueue)  # kept commands, carried out once
@@ -143,7 +145,7 @@ def _add_jobs(
     clock: Clock,
 ) -> None:
     """Reports on their schedules; claiming kept commands (those cut short by a crash, and
-    with `--workers` every one); announcing freezes; naming on-call commanders."""
+    with `--workers` every one); announcing freezes; and what people are owed."""
     every = settings.checkup_interval_seconds * 6  # 30 s by default
     for report in _reports(settings, core=core, clock=clock):
         checkups.add_interval(report.run, seconds=every, job_id=f"herald-{report.report.kind}")
@@ -171,6 +173,20 @@ def _add_jobs(
             wake=core.delivery.wake,
         )
         checkups.add_interval(announcer.run, seconds=every, job_id="herald-freezes")
+    _add_people_jobs(checkups, app, settings, core=core, clock=clock)
+
+
+def _add_people_jobs(
+    checkups: CheckupClock,
+    app: web.Application,
+    settings: Settings,
+    *,
+    core: Core,
+    clock: Clock,
+) -> None:
+    """What Herald owes people: approval requests, DMs about their releases and flags, open
+    Home tabs kept current, retro reminders, on-call commanders."""
+    every = settings.checkup_interval_seconds * 6  # 30 s by default
     if any(entry.approvals for entry in core.ops.directory.services.values()):
         requests = partial(post_approval_requests, core.ops)
         checkups.add_interval(
@@ -187,6 +203,10 @@ def _add_jobs(
         checkups.add_interval(
             app[DMS].run, seconds=settings.checkup_interval_seconds, job_id="herald-dms"
         )
+    app[FLAG_OWNERS] = FlagOwnerReminders(
+        database=core.database, clock=clock, wake=core.delivery.wake
+    )
+    checkups.add_interval(app[FLAG_OWNERS].run, seconds=every * 60, job_id="herald-flag-owners")
     app[HOMES] = core.homes
     checkups.add_interval(core.homes.refresh, seconds=every, job_id="herald-homes")
     app[RETROS] = RetroReminders(

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.domain.dora.window import DoraWindow
+from bot.domain.flags.stale import stale_flags
 from bot.domain.notes.digest import Digest, build_digest
 from bot.domain.release.lifecycle import EventType
 from bot.reports.periods import Period, report_metadata
@@ -26,6 +27,7 @@ from bot.reports.weekly import (
 from bot.store.coordination import coordination_counts
 from bot.store.database import Database
 from bot.store.dora import dora_report
+from bot.store.releases import SqlReleaseReader
 from bot.store.reporting import failure_symptoms, releases_in_period
 from bot.store.reports import UPLOAD, ReportMessage
 
@@ -83,6 +85,15 @@ class WeeklyReport:
             ),
         ]
 
+    async def _flags(self, now: datetime) -> str | None:
+        """`Flags to clean up: new_checkout (webapp prod: expired 2026-11-01, owner U0…).`"""
+        newest = await SqlReleaseReader(database=self.database).newest_each()
+        stale = stale_flags(newest, now=now)
+        if not stale:
+            return None
+        more = f"; and {len(stale) - 10} more" if len(stale) > 10 else ""
+        return "Flags to clean up: " + "; ".join(f.describe() for f in stale[:10]) + more + "."
+
     async def numbers(self, now: datetime) -> WeeklyNumbers:
         since = now - timedelta(weeks=self.weeks)
         releases = await releases_in_period(
@@ -104,5 +115,9 @@ class WeeklyReport:
             change_failure_rate=report.change_failure_rate.value,
             lead_time_median_seconds=report.lead_time_median_s.value,
             time_to_restore_median_seconds=report.time_to_restore_median_s.value,
-            extra=tuple(line for line in (counts.sentence(), counts.retro_sentence()) if line),
+            extra=tuple(
+                line
+                for line in (counts.sentence(), counts.retro_sentence(), await self._flags(now))
+                if line
+            ),
         )
