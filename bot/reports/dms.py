@@ -14,7 +14,7 @@ from bot.domain.home.dms import DmBook
 from bot.domain.services.access import owns
 from bot.store.database import Database
 from bot.store.dms import ReleaseNews, recent_news
-from bot.store.reports import ReportMessage, claim_and_queue, claimed
+from bot.store.reports import Owed, ReportMessage, queue_owed
 
 LOOKBACK = timedelta(minutes=15)  # news older than this when Herald first sees it is let go
 
@@ -36,15 +36,11 @@ class DmNotifier:
             return 0
         now = self.ops.clock()
         owed = {
-            _key(news, user): (news, user)
+            _key(news, user): Owed(user, [ReportMessage(role="dm", body=self.render(news))])
             for news in await recent_news(self.database, since=now - LOOKBACK)
             for user in await self._owners(news, subscribers)
         }
-        taken = await claimed(self.database, list(owed))
-        sent = 0
-        for key, (news, user) in owed.items():
-            if key not in taken:
-                sent += await self._queue(key, news, user, now)
+        sent = await queue_owed(self.database, owed, now=now)
         if sent:
             self.wake()
         return sent
@@ -56,13 +52,6 @@ class DmNotifier:
             return []
         since = {user: at for user, at in subscribers.items() if at <= news.received_at}
         return [user for user in since if await owns(user, entry, self.ops.groups)]
-
-    async def _queue(self, key: str, news: ReleaseNews, user: str, now: datetime) -> int:
-        message = ReportMessage(role="dm", body=self.render(news))
-        queued = await claim_and_queue(
-            self.database, key=key, channel=user, messages=[message], now=now
-        )
-        return int(queued)
 
 
 def _key(news: ReleaseNews, user: str) -> str:

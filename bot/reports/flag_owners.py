@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.domain.flags.stale import StaleFlag, stale_flags
 from bot.store.database import Database
 from bot.store.releases import SqlReleaseReader
-from bot.store.reports import ReportMessage, claim_and_queue, claimed
+from bot.store.reports import Owed, ReportMessage, queue_owed
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -26,28 +26,19 @@ class FlagOwnerReminders:
         now = self.clock()
         newest = await SqlReleaseReader(database=self.database).newest_each()
         owed = {
-            _key(flag, now): flag
+            _key(flag, now): Owed(flag.owner, [_message(flag)])
             for flag in stale_flags(newest, now=now)
             if flag.owner and _SLACK_USER.match(flag.owner)
         }
-        taken = await claimed(self.database, list(owed))
-        sent = 0
-        for key, flag in owed.items():
-            if key in taken:
-                continue
-            assert flag.owner is not None
-            said = (
-                f"Flag {flag.describe()} is due for clean-up: remove it, or give it a new expiry."
-            )
-            message = ReportMessage(role="flag_owner", body={"text": said})
-            sent += int(
-                await claim_and_queue(
-                    self.database, key=key, channel=flag.owner, messages=[message], now=now
-                )
-            )
+        sent = await queue_owed(self.database, owed, now=now)
         if sent:
             self.wake()
         return sent
+
+
+def _message(flag: StaleFlag) -> ReportMessage:
+    said = f"Flag {flag.describe()} is due for clean-up: remove it, or give it an expiry."
+    return ReportMessage(role="flag_owner", body={"text": said})
 
 
 def _key(flag: StaleFlag, now: datetime) -> str:

@@ -17,7 +17,7 @@ from bot.domain.freeze.book import FreezeBook
 from bot.domain.freeze.calendar import FreezeCalendar
 from bot.domain.freeze.window import Occurrence
 from bot.store.database import Database
-from bot.store.reports import ReportMessage, claim_and_queue, claimed
+from bot.store.reports import Owed, ReportMessage, queue_owed
 
 LOOKBACK = timedelta(hours=1)
 _LATE = timedelta(minutes=2)
@@ -45,24 +45,22 @@ class FreezeAnnouncer:
         """Queue every boundary owed and not claimed yet; how many this run queued."""
         now = self.clock()
         calendar = await self.freezes.calendar(now=now)
-        owed = {key(o, b, at): (o, b, at) for o, b, at in owed_boundaries(calendar, now)}
-        taken = await claimed(self.database, list(owed))
-        sent = 0
-        for claim, (occurrence, boundary, at) in owed.items():
-            if claim in taken:
-                continue
-            late = (
-                f"Sent late: it {boundary.value} at {at:%H:%M} UTC." if now - at > _LATE else None
-            )
-            body = {**self.render(occurrence, boundary, late), "metadata": _metadata(claim)}
-            message = ReportMessage(role=f"freeze_{boundary.value}", body=body)
-            queued = await claim_and_queue(
-                self.database, key=claim, channel=self.channel, messages=[message], now=now
-            )
-            sent += int(queued)
+        owed = {
+            key(o, b, at): Owed(self.channel, [self._message(o, b, at, now=now)])
+            for o, b, at in owed_boundaries(calendar, now)
+        }
+        sent = await queue_owed(self.database, owed, now=now)
         if sent:
             self.wake()
         return sent
+
+    def _message(
+        self, occurrence: Occurrence, boundary: Boundary, at: datetime, *, now: datetime
+    ) -> ReportMessage:
+        late = f"Sent late: it {boundary.value} at {at:%H:%M} UTC." if now - at > _LATE else None
+        claim = key(occurrence, boundary, at)
+        body = {**self.render(occurrence, boundary, late), "metadata": _metadata(claim)}
+        return ReportMessage(role=f"freeze_{boundary.value}", body=body)
 
 
 def owed_boundaries(

@@ -7,7 +7,7 @@ takes them, across restarts. Whoever loses the claim queues nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,3 +86,25 @@ async def claim_and_queue(
     except IntegrityError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Owed:
+    """Messages owed once under a claim key (a freeze boundary, a DM), and where they go."""
+
+    channel: str
+    messages: Sequence[ReportMessage]
+
+
+async def queue_owed(database: Database, owed: Mapping[str, Owed], *, now: datetime) -> int:
+    """Claim and queue each owed key not claimed yet, once across replicas; how many this
+    call queued (a key another replica claimed meanwhile queues nothing)."""
+    taken = await claimed(database, list(owed))
+    queued = 0
+    for key, item in owed.items():
+        if key not in taken:
+            done = await claim_and_queue(
+                database, key=key, channel=item.channel, messages=item.messages, now=now
+            )
+            queued += int(done)
+    return queued
