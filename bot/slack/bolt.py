@@ -30,7 +30,7 @@ def build_bolt_app(
     responder: Responder,
     claimed_by: str | None,
     metrics: HeraldMetrics | None = None,
-    homes: HomeViewers | None = None,
+    homes: HomeViewers,
 ) -> AsyncApp:
     """`claimed_by`: the name of the process that carries out the work it acks, or None
     when a worker process claims it from the inbox."""

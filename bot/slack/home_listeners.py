@@ -13,11 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.deploy.context import Operations
 from bot.domain.deploy.parse import CommandError, Verb, parse_command
 from bot.domain.deploy.status import build_status
-from bot.domain.home.screen import build_home, switch_dms
+from bot.domain.home.screen import switch_dms
 from bot.domain.services.directory import UnknownTarget
 from bot.slack import views
 from bot.slack.home_refresh import HomeViewers
-from bot.slack.home_view import home_view
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import render
 from bot.slack.tasks import Dispatch
@@ -27,18 +26,17 @@ _MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+>\s*")
 
 
 def register_home(
-    app: AsyncApp, *, ops: Operations, dispatch: Dispatch, homes: HomeViewers | None
+    app: AsyncApp, *, ops: Operations, dispatch: Dispatch, homes: HomeViewers
 ) -> None:
     """Both answer after the event is acknowledged: Slack wants its ack within 3 s. A Home
-    opened is kept current by `homes` (published once only without it)."""
+    opened is kept current by `homes`."""
 
     @app.event("app_home_opened")
     async def opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
         user = str(event["user"])
-        publish = homes.publish(user) if homes else publish_home(ops, client, user)
-        dispatch.start(lambda: publish, on_error=_logged, key=None)
+        dispatch.start(lambda: homes.publish(user), on_error=_logged, key=None)
 
     for action_id, on in ((ActionId.DMS_ON, True), (ActionId.DMS_OFF, False)):
         app.action(action_id.value)(_switch(ops, dispatch, homes, on=on))
@@ -48,25 +46,20 @@ def register_home(
         dispatch.start(lambda: answer_mention(ops, client, event), on_error=_logged, key=None)
 
 
-def _switch(ops: Operations, dispatch: Dispatch, homes: HomeViewers | None, *, on: bool) -> Any:
+def _switch(ops: Operations, dispatch: Dispatch, homes: HomeViewers, *, on: bool) -> Any:
     """DMs on or off, from the Home tab (no response URL there: the Home itself answers)."""
 
-    async def pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = str(body["user"]["id"])
 
         async def work() -> None:
             await switch_dms(ops, user=user, on=on)
-            await (homes.publish(user) if homes else publish_home(ops, client, user))
+            await homes.publish(user)
 
         dispatch.start(work, on_error=_logged, key=None)
 
     return pressed
-
-
-async def publish_home(ops: Operations, client: AsyncWebClient, user: str) -> None:
-    screen = await build_home(ops, user=user)
-    await client.views_publish(user_id=user, view=home_view(screen))
 
 
 async def answer_mention(ops: Operations, client: AsyncWebClient, event: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.deploy.context import Operations
-from bot.domain.home.screen import build_home
+from bot.domain.home.screen import ServiceFigures, build_board, build_home
 from bot.slack.home_view import home_view
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,16 @@ class HomeViewers:
         now = self._clock()
         for user in [u for u, (at, _) in self._seen.items() if now - at > KEPT_FOR]:
             del self._seen[user]
+        if not self._seen:
+            return 0
+        board = await build_board(self._ops)  # what every Home shows alike, read once
+        figures: dict[str, ServiceFigures] = {}  # and each service's DORA, once
         published = 0
         for user, (opened, shown) in list(self._seen.items()):
             if published >= self._per_run:
                 break
-            view = home_view(await build_home(self._ops, user=user))
+            screen = await build_home(self._ops, user=user, board=board, figures=figures)
+            view = home_view(screen)
             if _digest(view) == shown:
                 continue
             try:

@@ -128,14 +128,9 @@ def fix_work(ops: Operations, body: dict[str, Any]) -> Work:
 
 def update_work(ops: Operations, body: dict[str, Any]) -> Work:
     """The work a submitted update modal owes: the update posted (said in the thread)."""
-    view = body["view"]
-    values = (view.get("state") or {}).get("values") or {}
-    typed = {
-        field: str(((values.get(field) or {}).get(field) or {}).get("value") or "")[:FIELD_LIMIT]
-        for field, _ in UPDATE_FIELDS
-    }
+    typed = {field: _typed(body, field)[:FIELD_LIMIT] for field, _ in UPDATE_FIELDS}
     update = IncidentUpdate(**{name: " ".join(text.split()) for name, text in typed.items()})
-    release_id = str(view.get("private_metadata") or "")
+    release_id = str(body["view"].get("private_metadata") or "")
 
     async def work() -> None:
         await post_update(ops, actor=body["user"]["id"], release_id=release_id, update=update)

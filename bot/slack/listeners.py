@@ -97,7 +97,7 @@ def register(
     ops: Operations,
     dispatch: Dispatch,
     responder: Responder,
-    homes: HomeViewers | None = None,
+    homes: HomeViewers,
 ) -> None:
     """Attach `/deploy`, its buttons, the incident's controls and the Home tab to Bolt."""
 

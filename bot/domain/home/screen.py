@@ -49,20 +49,49 @@ class HomeScreen:
     dms: bool | None = None  # DMs about their releases on; None: not offered here
 
 
-async def build_home(ops: Operations, *, user: str) -> HomeScreen:
+@dataclass(frozen=True)
+class HomeBoard:
+    """What every Home tab shows alike: releases in flight, open incidents, freezes in force.
+    Read once for all the Homes one refresh publishes."""
+
+    in_flight: tuple[Line, ...]
+    incidents: tuple[Line, ...]
+    freezes: tuple[Occurrence, ...]
+
+
+async def build_board(ops: Operations) -> HomeBoard:
     now = ops.clock()
-    services = await _services_of(ops, user)
     calendar = await ops.freezes.calendar(now=now)
     frozen = [o for o in calendar.between(None, None, start=now, end=now) if o.covers(now)]
-    in_flight, incidents, approvals, dora = await asyncio.gather(
-        _in_flight(ops),
-        _incidents(ops),
+    in_flight, incidents = await asyncio.gather(_in_flight(ops), _incidents(ops))
+    return HomeBoard(in_flight, incidents, tuple(frozen))
+
+
+async def build_home(
+    ops: Operations,
+    *,
+    user: str,
+    board: HomeBoard | None = None,
+    figures: dict[str, ServiceFigures] | None = None,
+) -> HomeScreen:
+    """`user`'s Home; `board` and a service's `figures` (DORA), when given, are reused:
+    one refresh reads them once for everyone it publishes."""
+    services = await _services_of(ops, user)
+    shared = board or await build_board(ops)
+    approvals, dora = await asyncio.gather(
         _approvals(ops, user),
-        _dora(ops, services[:DORA_SERVICES]),
+        _dora(ops, services[:DORA_SERVICES], {} if figures is None else figures),
     )
     dms = await ops.dms.subscribed(user) if ops.dms is not None else None
     return HomeScreen(
-        user, tuple(services), in_flight, incidents, approvals, tuple(frozen), dora, dms
+        user,
+        tuple(services),
+        shared.in_flight,
+        shared.incidents,
+        approvals,
+        shared.freezes,
+        dora,
+        dms,
     )
 
 
@@ -128,13 +157,15 @@ async def _approvals(ops: Operations, user: str) -> tuple[Line, ...]:
     return tuple(found)
 
 
-async def _dora(ops: Operations, services: list[str]) -> tuple[ServiceFigures, ...]:
+async def _dora(
+    ops: Operations, services: list[str], figures: dict[str, ServiceFigures]
+) -> tuple[ServiceFigures, ...]:
+    """Each service's 30 days, from `figures` when it was read already (and kept there)."""
     if ops.dora is None:
         return ()
     window = DoraWindow.including(ops.clock(), timedelta(days=30))  # holds this moment
-    found = []
-    for service in services:
+    for service in (s for s in services if s not in figures):
         report = await ops.dora(window=window, service=service, env=None)
         cfr = report.change_failure_rate
-        found.append(ServiceFigures(service, report.deploy_frequency_per_day.count, cfr.value))
-    return tuple(found)
+        figures[service] = ServiceFigures(service, report.deploy_frequency_per_day.count, cfr.value)
+    return tuple(figures[service] for service in services)
