@@ -4,16 +4,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import UtcDateTime
-
-
-def _utc(*, nullable: bool = False, index: bool = False) -> Any:
-    return Field(sa_type=UtcDateTime, nullable=nullable, index=index)
+from bot.store.types import utc_field
 
 
 class ApprovalRow(SQLModel, table=True):
@@ -27,9 +22,9 @@ class ApprovalRow(SQLModel, table=True):
     distinct_groups: bool
     review: bool  # an emergency: flagged for a post-release review
     state: str = Field(max_length=16, index=True)  # waiting, approved, rejected
-    requested_at: datetime = _utc()
-    posted_at: datetime | None = _utc(nullable=True, index=True)  # the request message queued
-    decided_at: datetime | None = _utc(nullable=True)
+    requested_at: datetime = utc_field()
+    posted_at: datetime | None = utc_field(nullable=True, index=True)  # the request message queued
+    decided_at: datetime | None = utc_field(nullable=True)
 
 
 class ApprovalVoteRow(SQLModel, table=True):
@@ -42,4 +37,4 @@ class ApprovalVoteRow(SQLModel, table=True):
     approve: bool
     reason: str = Field(default="", max_length=500)
     via: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    at: datetime = _utc()
+    at: datetime = utc_field()

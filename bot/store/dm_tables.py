@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import UtcDateTime
+from bot.store.types import utc_field
 
 
 class DmSubscriberRow(SQLModel, table=True):
     __tablename__ = "dm_subscribers"
 
     user: str = Field(primary_key=True, max_length=64)
-    since: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    since: datetime = utc_field()

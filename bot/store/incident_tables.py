@@ -5,15 +5,10 @@ Imported by bot/store/tables.py, which registers every table."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import UtcDateTime
-
-
-def _utc(*, nullable: bool = False) -> Any:
-    return Field(sa_type=UtcDateTime, nullable=nullable)
+from bot.store.types import utc_field
 
 
 class IncidentRow(SQLModel, table=True):
@@ -28,7 +23,7 @@ class IncidentRow(SQLModel, table=True):
     next_action: str = Field(default="", max_length=300)
     eta: str = Field(default="", max_length=300)
     fix_forward: str | None = Field(default=None, max_length=128, index=True)  # an id or version
-    reminded_at: datetime | None = _utc(nullable=True)  # the retro reminder was queued
+    reminded_at: datetime | None = utc_field(nullable=True)  # the retro reminder was queued
     retro_link: str | None = Field(default=None, max_length=2000)
-    retro_at: datetime | None = _utc(nullable=True)
-    updated_at: datetime | None = _utc(nullable=True)
+    retro_at: datetime | None = utc_field(nullable=True)
+    updated_at: datetime | None = utc_field(nullable=True)

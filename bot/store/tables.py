@@ -8,11 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import UtcDateTime
-
-
-def _utc(*, nullable: bool = False, index: bool = False) -> Any:
-    return Field(sa_type=UtcDateTime, nullable=nullable, index=index)
+from bot.store.types import utc_field
 
 
 class ReleaseRow(SQLModel, table=True):
@@ -90,13 +86,13 @@ class ReleaseRow(SQLModel, table=True):
     manifest: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     digest: str = Field(max_length=64)
     revision: int = 0
-    received_at: datetime = _utc()
-    planned_at: datetime | None = _utc(nullable=True)
-    started_at: datetime | None = _utc(nullable=True)
-    deployed_at: datetime | None = _utc(nullable=True, index=True)
-    failed_at: datetime | None = _utc(nullable=True)
-    rolled_back_at: datetime | None = _utc(nullable=True)
-    recovered_at: datetime | None = _utc(nullable=True)
+    received_at: datetime = utc_field()
+    planned_at: datetime | None = utc_field(nullable=True)
+    started_at: datetime | None = utc_field(nullable=True)
+    deployed_at: datetime | None = utc_field(nullable=True, index=True)
+    failed_at: datetime | None = utc_field(nullable=True)
+    rolled_back_at: datetime | None = utc_field(nullable=True)
+    recovered_at: datetime | None = utc_field(nullable=True)
     lead_time_seconds: float | None = None
     links: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
@@ -136,8 +132,8 @@ class EventRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     release_id: str = Field(foreign_key="releases.id", max_length=128, index=True)
     type: str = Field(max_length=32)
-    at: datetime = _utc()
-    received_at: datetime = _utc()
+    at: datetime = utc_field()
+    received_at: datetime = utc_field()
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
@@ -159,7 +155,7 @@ class SlackMessageRow(SQLModel, table=True):
     role: str = Field(max_length=32)
     event_type: str | None = Field(default=None, max_length=32)
     outbox_id: int = Field(unique=True)
-    posted_at: datetime = _utc()
+    posted_at: datetime = utc_field()
 
 
 class InboxRow(SQLModel, table=True):
@@ -178,15 +174,15 @@ class InboxRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=255)
     source: str = Field(max_length=32)
-    received_at: datetime = _utc(index=True)
+    received_at: datetime = utc_field(index=True)
     # a Slack command or button press whose work is not done yet (cleared when it is)
     request: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
     )
-    done_at: datetime | None = _utc(nullable=True)
+    done_at: datetime | None = utc_field(nullable=True)
     # who carries the request out, renewed while it runs; a claim left stale is taken again
     claimed_by: str | None = Field(default=None, max_length=96)
-    claimed_at: datetime | None = _utc(nullable=True)
+    claimed_at: datetime | None = utc_field(nullable=True)
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
@@ -221,14 +217,14 @@ class OutboxRow(SQLModel, table=True):
     urgent: bool = False
     attempts: int = 0  # failed tries, plus one while a send is in flight (a 429 is no failure)
     ambiguous: bool = False
-    next_attempt_at: datetime = _utc()
-    lease_until: datetime | None = _utc(nullable=True)
+    next_attempt_at: datetime = utc_field()
+    lease_until: datetime | None = utc_field(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
-    created_at: datetime = _utc()
-    sent_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = utc_field()
+    sent_at: datetime | None = utc_field(nullable=True)
     ts: str | None = Field(default=None, max_length=32)
-    failing_since: datetime | None = _utc(nullable=True)  # its first failure; bounds retries
-    dead_at: datetime | None = _utc(nullable=True)  # given up on: a dead letter
+    failing_since: datetime | None = utc_field(nullable=True)  # its first failure; bounds retries
+    dead_at: datetime | None = utc_field(nullable=True)  # given up on: a dead letter
 
 
 class AuditRow(SQLModel, table=True):
@@ -237,7 +233,7 @@ class AuditRow(SQLModel, table=True):
     __tablename__ = "audit"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _utc(index=True)
+    at: datetime = utc_field(index=True)
     actor: str = Field(max_length=64)
     action: str = Field(max_length=32)
     decision: str = Field(max_length=16)
@@ -258,8 +254,8 @@ class ChannelPaceRow(SQLModel, table=True):
     __tablename__ = "channel_paces"
 
     channel: str = Field(primary_key=True, max_length=32)
-    paced_until: datetime = _utc()  # the pace ends then, unless Slack pushes back again
-    next_post_at: datetime = _utc()  # no process posts in the channel before then
+    paced_until: datetime = utc_field()  # the pace ends then, unless Slack pushes back again
+    next_post_at: datetime = utc_field()  # no process posts in the channel before then
 
 
 class ActionClaimRow(SQLModel, table=True):
@@ -271,12 +267,12 @@ class ActionClaimRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=255)
     actor: str = Field(max_length=64)
-    at: datetime = _utc()
+    at: datetime = utc_field()
     # the action's key, the same for all its attempts (NULL in rows claimed before attempts)
     scope: str | None = Field(default=None, max_length=255)
     attempt: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
     left_state: str | None = Field(default=None, max_length=255)  # what the action left behind
-    finished_at: datetime | None = _utc(nullable=True)
+    finished_at: datetime | None = utc_field(nullable=True)
 
 
 class CheckupRow(SQLModel, table=True):
@@ -293,13 +289,13 @@ class CheckupRow(SQLModel, table=True):
     service: str = Field(max_length=64)
     env: str = Field(max_length=64)
     offset_seconds: int
-    deployed_at: datetime = _utc()
-    due_at: datetime = _utc()
+    deployed_at: datetime = utc_field()
+    due_at: datetime = utc_field()
     state: str = Field(default="pending", max_length=16)  # pending running rollback done superseded
     attempts: int = 0
-    lease_until: datetime | None = _utc(nullable=True)
-    started_at: datetime | None = _utc(nullable=True)
-    finished_at: datetime | None = _utc(nullable=True)
+    lease_until: datetime | None = utc_field(nullable=True)
+    started_at: datetime | None = utc_field(nullable=True)
+    finished_at: datetime | None = utc_field(nullable=True)
     late_seconds: float | None = None
     color: str | None = Field(default=None, max_length=16)
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -320,25 +316,25 @@ class WatchRow(SQLModel, table=True):
     service: str = Field(max_length=64)
     env: str = Field(max_length=64)
     purpose: str = Field(max_length=16)  # release | recovery
-    origin: datetime = _utc()
-    ends_at: datetime = _utc()
-    due_at: datetime = _utc()
+    origin: datetime = utc_field()
+    ends_at: datetime = utc_field()
+    due_at: datetime = utc_field()
     # active rollback (red, auto-rollback owed) | done superseded expired recovered
     state: str = Field(default="active", max_length=16)
     attempts: int = 0
-    lease_until: datetime | None = _utc(nullable=True)
+    lease_until: datetime | None = utc_field(nullable=True)
     progress: str = Field(sa_column=Column(Text, nullable=False))  # WatchState as JSON
     posted: bool = False
     color: str | None = Field(default=None, max_length=16)  # the colour announced
     reason: str | None = Field(default=None, max_length=500)  # the last evaluation's, one line
     # evaluations that could not be judged (UNKNOWN: Prometheus unreachable, judging raised)
     failures: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    healthy_since: datetime | None = _utc(nullable=True)
-    alert_resolved_at: datetime | None = _utc(nullable=True)
+    healthy_since: datetime | None = utc_field(nullable=True)
+    alert_resolved_at: datetime | None = utc_field(nullable=True)
     canary_hash: str | None = Field(default=None, max_length=64)
     stable_hash: str | None = Field(default=None, max_length=64)
-    created_at: datetime = _utc()
-    finished_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = utc_field()
+    finished_at: datetime | None = utc_field(nullable=True)
 
 
 class FreezeRow(SQLModel, table=True):
@@ -351,10 +347,10 @@ class FreezeRow(SQLModel, table=True):
     service: str | None = Field(default=None, max_length=64)  # None: every service
     env: str | None = Field(default=None, max_length=64)  # None: every env
     reason: str = Field(max_length=300)
-    starts_at: datetime = _utc()
-    ends_at: datetime = _utc(index=True)
+    starts_at: datetime = utc_field()
+    ends_at: datetime = utc_field(index=True)
     created_by: str = Field(max_length=32)
-    ended_at: datetime | None = _utc(nullable=True)  # unfrozen early, by `ended_by`
+    ended_at: datetime | None = utc_field(nullable=True)  # unfrozen early, by `ended_by`
     ended_by: str | None = Field(default=None, max_length=32)
 
 
@@ -370,9 +366,9 @@ class RehearsalRow(SQLModel, table=True):
     version: str = Field(max_length=128)
     env: str = Field(max_length=64)
     passed: bool
-    at: datetime = _utc()
+    at: datetime = utc_field()
     link: str | None = Field(default=None, max_length=2000)
-    received_at: datetime = _utc()
+    received_at: datetime = utc_field()
 
 
 from bot.store import approval_tables, dm_tables, incident_tables  # noqa: E402
