@@ -1,6 +1,6 @@
 """`/readyz` of `herald serve --workers N`: not ready while no worker process is up, since
 what it records would not be carried out; ready again once one is (the end-to-end tests in
-tests/scenarios/deploy/test_workers.py start on a ready server with one worker)."""
+tests/scenarios/deploy/killed/test_workers.py start on a ready server with one worker)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,6 @@ from standins.slack import FakeSlack
 from tests.conftest import FEED
 from tests.herald_process import HeraldServer
 from tests.scenarios.deploy.killed import (
-    canary_argocd,
-    conversation,
     herald_on,
     promotions,
 )
@@ -29,15 +27,9 @@ from tests.slack.conversation import Conversation
 from tests.waiting import eventually, stays
 
 pytestmark = pytest.mark.slow
-EXAMPLE = Path(__file__).parents[3] / "bot" / "examples" / "release-manifest.json"
+EXAMPLE = Path(__file__).parents[4] / "bot" / "examples" / "release-manifest.json"
 LATE = "late: Herald restarted while handling this"
 POST = {"method": "chat.postMessage"}
-
-
-@pytest.fixture
-async def argocd() -> AsyncIterator[FakeArgoCD]:
-    async for fake in canary_argocd():
-        yield fake
 
 
 @pytest.fixture
@@ -48,12 +40,6 @@ async def herald(
     yield server
     if server.running:
         await server.stop()
-
-
-@pytest.fixture
-async def chat(herald: HeraldServer, slack: FakeSlack) -> AsyncIterator[Conversation]:
-    async for talk in conversation(herald, slack):
-        yield talk
 
 
 def workers_of(server: HeraldServer) -> list[int]:

@@ -18,7 +18,7 @@ from standins.argocd import FakeArgoCD
 from standins.slack import FakeSlack
 from tests.conftest import INGEST_TOKEN, OPS
 from tests.herald_process import HeraldServer
-from tests.scenarios.deploy.killed import CATALOG, canary_argocd, conversation, herald_on
+from tests.scenarios.deploy.killed import CATALOG, herald_on
 from tests.slack.conversation import Conversation
 from tests.slack.reply import button_in
 from tests.waiting import eventually, stays
@@ -26,12 +26,6 @@ from tests.waiting import eventually, stays
 pytestmark = pytest.mark.slow
 WITH_LEADS: dict[str, Any] = copy.deepcopy(CATALOG)
 WITH_LEADS["services"]["webapp"]["owners"] = ["U0OWNER", "S0LEADS"]  # the lead, via a group
-
-
-@pytest.fixture
-async def argocd() -> AsyncIterator[FakeArgoCD]:
-    async for fake in canary_argocd():
-        yield fake
 
 
 @pytest.fixture
@@ -43,12 +37,6 @@ async def herald(
     yield server
     if server.running:
         await server.kill()
-
-
-@pytest.fixture
-async def chat(herald: HeraldServer, slack: FakeSlack) -> AsyncIterator[Conversation]:
-    async for talk in conversation(herald, slack):
-        yield talk
 
 
 async def api(herald: HeraldServer, method: str, path: str, body: Any = None) -> Any:

@@ -12,8 +12,6 @@ from standins.argocd import FakeArgoCD
 from standins.slack import FakeSlack
 from tests.herald_process import HeraldServer
 from tests.scenarios.deploy.killed import (
-    canary_argocd,
-    conversation,
     herald_on,
     promotions,
 )
@@ -24,12 +22,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def argocd() -> AsyncIterator[FakeArgoCD]:
-    async for fake in canary_argocd():
-        yield fake
-
-
-@pytest.fixture
 async def herald(
     slack: FakeSlack, argocd: FakeArgoCD, tmp_path: Path
 ) -> AsyncIterator[HeraldServer]:
@@ -37,12 +29,6 @@ async def herald(
     yield server
     if server.running:
         await server.kill()
-
-
-@pytest.fixture
-async def chat(herald: HeraldServer, slack: FakeSlack) -> AsyncIterator[Conversation]:
-    async for talk in conversation(herald, slack):
-        yield talk
 
 
 async def test_a_command_killed_after_its_ack_runs_once_after_the_restart(
